@@ -1,0 +1,79 @@
+// common.wgsl — bindings, walker-state layout and helpers shared by every kernel.
+// Keep in sync with src/gpu/layout.rs (WalkUniform, slot and scalar indices).
+//
+// The host prepends `const N: u32` (dimension) and the objective's constants, then appends
+// this file, rng.wgsl, the objective, the step rule and the kernel (walk.wgsl).
+//
+// Walker state is structure-of-arrays: element i of vector slot s of walker w (local index
+// inside the chunk) lives at state[(s * N + i) * walk.stride + w], so adjacent invocations
+// touch adjacent addresses.
+
+struct WalkUniform {
+    stride: u32,          // walkers in this chunk: the SoA stride
+    first_walker: u32,    // global id of local walker 0 (RNG key, progress)
+    segment_steps: u32,   // steps each invocation runs in this dispatch
+    max_steps: u32,       // walkers reaching this many steps stop as max_steps
+    grad_tol: f32,        // |grad| <= grad_tol stops as converged (Riemannian on spheres)
+    bound: f32,           // |x_i| > bound (or non-finite f, x) stops as diverged
+    seed_lo: u32,
+    seed_hi: u32,
+    escape_radius2: f32,  // > 0: record the first step with |x - x0|^2 >= this (escape studies)
+    escape_drop: f32,     // > 0: record the first step with f0 - f >= this
+    _pad0: u32,
+    _pad1: u32,
+}
+
+@group(0) @binding(0) var<uniform> walk: WalkUniform;
+@group(0) @binding(1) var<storage, read_write> state: array<f32>;
+@group(0) @binding(2) var<storage, read> params: array<f32>;
+@group(0) @binding(3) var<storage, read_write> scalars: array<f32>;
+@group(0) @binding(4) var<storage, read_write> counters: array<u32>;
+@group(0) @binding(5) var<storage, read> hyper: array<f32>;
+@group(0) @binding(6) var<storage, read_write> active: array<atomic<u32>>;
+
+// Vector slots (N floats per walker each).
+const SLOT_X: u32 = 0u;      // position
+const SLOT_TRIAL: u32 = 1u;  // trial / proposal / start point
+const SLOT_GRAD: u32 = 2u;   // gradient written by obj_grad
+const SLOT_AUX: u32 = 3u;    // Hessian-vector product output, scratch
+const SLOT_OPT0: u32 = 4u;   // optimizer state (momentum, first moment)
+const SLOT_OPT1: u32 = 5u;   // optimizer state (second moment)
+const SLOTS: u32 = 6u;
+
+// Per-walker f32 scalars: scalars[k * walk.stride + w].
+const SC_F: u32 = 0u;        // f at the current position
+const SC_GNORM: u32 = 1u;    // |grad| (Riemannian on spheres)
+const SC_F0: u32 = 2u;       // f at the start
+const SC_RULE0: u32 = 3u;    // step-rule scalars (e.g. f at last perturbation)
+const SC_RULE1: u32 = 4u;
+const SCALARS: u32 = 5u;
+
+// Per-walker u32 counters: counters[k * walk.stride + w].
+const CT_STEPS: u32 = 0u;
+const CT_STATUS: u32 = 1u;
+const CT_ESCAPE: u32 = 2u;   // first escape step, 0xffffffff when none
+const CT_RULE0: u32 = 3u;    // step-rule counter (e.g. step of last perturbation)
+const COUNTERS: u32 = 4u;
+
+// Walker status codes; keep in sync with src/walk/mod.rs (Status).
+const RUNNING: u32 = 0u;
+const CONVERGED: u32 = 1u;
+const MAX_STEPS: u32 = 2u;
+const DIVERGED: u32 = 3u;
+
+fn at(slot: u32, i: u32, w: u32) -> u32 {
+    return (slot * N + i) * walk.stride + w;
+}
+
+fn sc(k: u32, w: u32) -> u32 {
+    return k * walk.stride + w;
+}
+
+fn hp(k: u32, w: u32) -> u32 {
+    return k * walk.stride + w;
+}
+
+fn is_finite(v: f32) -> bool {
+    // Bit test, not `v == v`: drivers may assume no NaN/Inf in float compares.
+    return (bitcast<u32>(v) & 0x7f800000u) != 0x7f800000u;
+}

@@ -1,0 +1,1 @@
+// walk.wgsl placeholder

@@ -1,0 +1,8 @@
+//! saddlescope: a GPU-accelerated batch landscape sampler. WGSL compute shaders move many
+//! optimizer walkers over high-dimensional objectives; the host polishes their end states in f64,
+//! classifies them by Hessian eigenvalues and turns them into statistics and figures.
+
+pub mod gpu;
+pub mod objective;
+pub mod rng;
+pub mod spec;

@@ -1,0 +1,121 @@
+//! Objectives (landscapes): each exists twice, as WGSL (f32: value, gradient, Hessian-vector
+//! product) and as this Rust f64 twin (value, gradient, Hessian). The twin is the test oracle and
+//! the `cpu` backend.
+
+use nalgebra::DMatrix;
+
+use crate::spec::{self, Param, RawSpec, SpecError, Values};
+
+mod classic;
+mod field;
+mod nd;
+mod pspin;
+#[cfg(test)]
+mod tests;
+
+/// Where walkers start when `--init auto` is given.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub enum Domain {
+    /// Uniform in the box lo..hi in every coordinate (same for all coordinates).
+    Box { lo: f64, hi: f64 },
+    /// Uniform in the box [x0,x1] x [y0,y1] (2-D surfaces whose interesting part is not square).
+    Box2 { x: (f64, f64), y: (f64, f64) },
+    /// Uniform on the sphere |x|^2 = N.
+    Sphere,
+}
+
+/// The WGSL half of an objective.
+pub struct Wgsl {
+    /// Constant declarations emitted by the host (`const NAME: type = value;` lines).
+    pub consts: String,
+    /// The objective's WGSL source (from shaders/objectives/), defining `obj_value`,
+    /// `obj_grad` and `obj_hvp` (see shaders/common.wgsl for the contract).
+    pub body: &'static str,
+}
+
+/// A landscape f: R^N -> R (or the sphere |x|^2 = N for `sphere()` objectives).
+pub trait Objective: Send + Sync {
+    /// Canonical spec, e.g. `rastrigin:n=8`.
+    fn spec(&self) -> String;
+    fn dim(&self) -> usize;
+    fn value(&self, x: &[f64]) -> f64;
+    /// Writes the Euclidean gradient into `g` and returns the value.
+    fn gradient(&self, x: &[f64], g: &mut [f64]) -> f64;
+    /// The Euclidean Hessian (N x N, symmetric).
+    fn hessian(&self, x: &[f64]) -> DMatrix<f64>;
+    /// Hessian-vector product; objectives with a cheaper form override it.
+    fn hvp(&self, x: &[f64], v: &[f64], out: &mut [f64]) {
+        let h = self.hessian(x);
+        for (i, o) in out.iter_mut().enumerate() {
+            *o = (0..v.len()).map(|j| h[(i, j)] * v[j]).sum();
+        }
+    }
+    /// True when the objective lives on the sphere |x|^2 = N (projected gradient, retraction).
+    fn sphere(&self) -> bool {
+        false
+    }
+    fn domain(&self) -> Domain;
+    fn wgsl(&self) -> Wgsl;
+    /// Contents of the read-only parameter buffer (never empty).
+    fn params(&self) -> Vec<f32> {
+        vec![0.0]
+    }
+    /// Known saddle used by `escape --from saddle`, when the objective has a natural one.
+    fn known_saddle(&self) -> Option<Vec<f64>> {
+        None
+    }
+}
+
+/// Description of one objective for `saddlescope list` and the spec resolver.
+pub struct Entry {
+    pub name: &'static str,
+    pub summary: &'static str,
+    pub params: &'static [Param],
+    pub build: fn(&Values) -> Result<Box<dyn Objective>, SpecError>,
+}
+
+/// Every objective, in the order `list` prints them.
+pub fn registry() -> Vec<Entry> {
+    let mut v = classic::entries();
+    v.extend(nd::entries());
+    v.push(field::entry());
+    v.push(pspin::entry());
+    v
+}
+
+/// Builds an objective from its spec text.
+pub fn parse(text: &str) -> Result<Box<dyn Objective>, SpecError> {
+    let raw = RawSpec::parse(text)?;
+    let reg = registry();
+    let entry = reg
+        .iter()
+        .find(|e| e.name == raw.name)
+        .ok_or_else(|| SpecError::UnknownName {
+            what: "objective",
+            name: raw.name.clone(),
+            valid: reg.iter().map(|e| e.name).collect::<Vec<_>>().join(", "),
+        })?;
+    let values = spec::resolve(&raw, entry.params)?;
+    (entry.build)(&values)
+}
+
+/// Euclidean Riemannian-projection helpers for sphere objectives: |x|^2 = N.
+pub mod sphere {
+    /// Projects `g` onto the tangent space at `x` (|x|^2 = N): g - (x.g / N) x.
+    pub fn project(x: &[f64], g: &mut [f64]) {
+        let n = x.len() as f64;
+        let xg: f64 = x.iter().zip(g.iter()).map(|(a, b)| a * b).sum();
+        for (gi, xi) in g.iter_mut().zip(x) {
+            *gi -= xg / n * xi;
+        }
+    }
+    /// Retraction: rescales x to |x|^2 = N.
+    pub fn retract(x: &mut [f64]) {
+        let n = x.len() as f64;
+        let norm = x.iter().map(|v| v * v).sum::<f64>().sqrt();
+        if norm > 0.0 {
+            let s = n.sqrt() / norm;
+            x.iter_mut().for_each(|v| *v *= s);
+        }
+    }
+}

@@ -1,0 +1,5 @@
+//! spherical p-spin (placeholder until written).
+use super::Entry;
+pub fn entry() -> Entry {
+    todo!()
+}
