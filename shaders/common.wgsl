@@ -1,5 +1,6 @@
 // common.wgsl — bindings, walker-state layout and helpers shared by every kernel.
-// Keep in sync with src/gpu/layout.rs (WalkUniform, slot and scalar indices).
+// Keep in sync with src/gpu/walker.rs (WalkUniform) and src/walk/state.rs (slot, scalar,
+// counter and status indices).
 //
 // The host prepends `const N: u32` (dimension) and the objective's constants, then appends
 // this file, rng.wgsl, the objective, the step rule and the kernel (walk.wgsl).
@@ -29,7 +30,7 @@ struct WalkUniform {
 @group(0) @binding(3) var<storage, read_write> scalars: array<f32>;
 @group(0) @binding(4) var<storage, read_write> counters: array<u32>;
 @group(0) @binding(5) var<storage, read> hyper: array<f32>;
-@group(0) @binding(6) var<storage, read_write> active: array<atomic<u32>>;
+@group(0) @binding(6) var<storage, read_write> running_count: array<atomic<u32>>;
 
 // Vector slots (N floats per walker each).
 const SLOT_X: u32 = 0u;      // position
@@ -38,7 +39,8 @@ const SLOT_GRAD: u32 = 2u;   // gradient written by obj_grad
 const SLOT_AUX: u32 = 3u;    // Hessian-vector product output, scratch
 const SLOT_OPT0: u32 = 4u;   // optimizer state (momentum, first moment)
 const SLOT_OPT1: u32 = 5u;   // optimizer state (second moment)
-const SLOTS: u32 = 6u;
+const SLOT_START: u32 = 6u;  // starting point (escape distance)
+const SLOTS: u32 = 7u;
 
 // Per-walker f32 scalars: scalars[k * walk.stride + w].
 const SC_F: u32 = 0u;        // f at the current position
@@ -46,7 +48,8 @@ const SC_GNORM: u32 = 1u;    // |grad| (Riemannian on spheres)
 const SC_F0: u32 = 2u;       // f at the start
 const SC_RULE0: u32 = 3u;    // step-rule scalars (e.g. f at last perturbation)
 const SC_RULE1: u32 = 4u;
-const SCALARS: u32 = 5u;
+const SC_RADIAL: u32 = 5u;   // x.grad/N before projection (spheres: Riemannian Hessian term)
+const SCALARS: u32 = 6u;
 
 // Per-walker u32 counters: counters[k * walk.stride + w].
 const CT_STEPS: u32 = 0u;
@@ -76,4 +79,27 @@ fn hp(k: u32, w: u32) -> u32 {
 fn is_finite(v: f32) -> bool {
     // Bit test, not `v == v`: drivers may assume no NaN/Inf in float compares.
     return (bitcast<u32>(v) & 0x7f800000u) != 0x7f800000u;
+}
+
+// Gradient-norm clipping factor: min(1, clip / |g|); clip = 0 turns clipping off.
+fn clip_scale(gnorm: f32, clip: f32) -> f32 {
+    if clip > 0.0 && gnorm > clip {
+        return clip / gnorm;
+    }
+    return 1.0;
+}
+
+// Rescales a slot to |v|^2 = N (retraction onto the sphere).
+fn retract(slot: u32, w: u32) {
+    var r2 = 0.0;
+    for (var i = 0u; i < N; i = i + 1u) {
+        let v = state[at(slot, i, w)];
+        r2 = r2 + v * v;
+    }
+    if r2 > 0.0 {
+        let s = sqrt(f32(N) / r2);
+        for (var i = 0u; i < N; i = i + 1u) {
+            state[at(slot, i, w)] = state[at(slot, i, w)] * s;
+        }
+    }
 }

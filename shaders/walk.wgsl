@@ -1,1 +1,93 @@
-// walk.wgsl placeholder
+// walk.wgsl — the walk kernel: each invocation advances one walker by up to
+// walk.segment_steps steps and exits early once the walker has stopped. CPU twin:
+// src/walk/cpu.rs (walk_segment).
+
+// Evaluates f and the gradient at x, projects the gradient on spheres, records |grad|, the
+// escape step, and decides whether the walker stops here. Returns the new status.
+fn observe(w: u32, t: u32) -> u32 {
+    let f = obj_grad(SLOT_X, w);
+    var bad = !is_finite(f);
+    if SPHERE {
+        var xg = 0.0;
+        for (var i = 0u; i < N; i = i + 1u) {
+            xg = xg + state[at(SLOT_X, i, w)] * state[at(SLOT_GRAD, i, w)];
+        }
+        let radial = xg / f32(N);
+        scalars[sc(SC_RADIAL, w)] = radial;
+        for (var i = 0u; i < N; i = i + 1u) {
+            state[at(SLOT_GRAD, i, w)] = state[at(SLOT_GRAD, i, w)] - radial * state[at(SLOT_X, i, w)];
+        }
+    }
+    var g2 = 0.0;
+    var d2 = 0.0;
+    for (var i = 0u; i < N; i = i + 1u) {
+        let g = state[at(SLOT_GRAD, i, w)];
+        let x = state[at(SLOT_X, i, w)];
+        let d = x - state[at(SLOT_START, i, w)];
+        g2 = g2 + g * g;
+        d2 = d2 + d * d;
+        bad = bad || !is_finite(x) || abs(x) > walk.bound;
+    }
+    let gn = sqrt(g2);
+    bad = bad || !is_finite(gn);
+    scalars[sc(SC_F, w)] = f;
+    scalars[sc(SC_GNORM, w)] = gn;
+    if t == 0u {
+        scalars[sc(SC_F0, w)] = f;
+    }
+    if counters[sc(CT_ESCAPE, w)] == 0xffffffffu && !bad {
+        let far = walk.escape_radius2 > 0.0 && d2 >= walk.escape_radius2;
+        let drop = walk.escape_drop > 0.0 && scalars[sc(SC_F0, w)] - f >= walk.escape_drop;
+        if far || drop {
+            counters[sc(CT_ESCAPE, w)] = t;
+        }
+    }
+    if bad {
+        return DIVERGED;
+    }
+    if gn <= walk.grad_tol && rule_may_stop(w, t) {
+        return CONVERGED;
+    }
+    if t >= walk.max_steps {
+        return MAX_STEPS;
+    }
+    return RUNNING;
+}
+
+@compute @workgroup_size(64)
+fn walk_segment(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let w = gid.x;
+    if w >= walk.stride || counters[sc(CT_STATUS, w)] != RUNNING {
+        return;
+    }
+    var t = counters[sc(CT_STEPS, w)];
+    var status = RUNNING;
+    for (var s = 0u; s < walk.segment_steps; s = s + 1u) {
+        status = observe(w, t);
+        if status != RUNNING {
+            break;
+        }
+        rule_step(w, t);
+        if SPHERE {
+            retract(SLOT_X, w);
+        }
+        t = t + 1u;
+    }
+    counters[sc(CT_STEPS, w)] = t;
+    counters[sc(CT_STATUS, w)] = status;
+    if status == RUNNING {
+        atomicAdd(&running_count[0], 1u);
+    }
+}
+
+// Evaluates f and the gradient at x for every walker (GPU-vs-CPU objective tests).
+@compute @workgroup_size(64)
+fn eval_grad(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let w = gid.x;
+    if w >= walk.stride {
+        return;
+    }
+    scalars[sc(SC_F, w)] = obj_grad(SLOT_X, w);
+    scalars[sc(SC_GNORM, w)] = obj_value(SLOT_X, w);
+    obj_hvp(SLOT_X, SLOT_START, SLOT_AUX, w);
+}

@@ -2,7 +2,13 @@
 //! optimizer walkers over high-dimensional objectives; the host polishes their end states in f64,
 //! classifies them by Hessian eigenvalues and turns them into statistics and figures.
 
+pub mod backend;
+pub mod bench;
 pub mod gpu;
 pub mod objective;
+pub mod output;
 pub mod rng;
+pub mod rules;
+pub mod sample;
 pub mod spec;
+pub mod walk;

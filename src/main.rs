@@ -1,1 +1,258 @@
-fn main(){}
+//! The saddlescope command line.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use saddlescope::backend::{Backend, BackendChoice};
+use saddlescope::bench::{self, Workload};
+use saddlescope::gpu::context::{enumerate, AdapterSummary};
+use saddlescope::sample::{self, SampleSpec};
+use saddlescope::spec::SpecError;
+use saddlescope::{objective, output, rules};
+
+#[derive(Parser)]
+#[command(
+    name = "saddlescope",
+    version,
+    about = "GPU batch landscape sampler: optimizer walkers, critical points and their Hessian index"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run optimizer walkers on an objective and write where each one ended.
+    Sample(SampleArgs),
+    /// List every objective and step rule with its parameters and defaults.
+    List,
+    /// List the GPU adapters wgpu finds and their relevant limits.
+    Devices,
+    /// Time the workloads of peer_bench.py (plain GD) on this tool's backend.
+    Bench(BenchArgs),
+}
+
+#[derive(clap::Args)]
+struct SampleArgs {
+    /// Objective spec, e.g. himmelblau, rastrigin:n=8, field:n=16,features=256,seed=3
+    #[arg(long)]
+    objective: String,
+    /// Optimizer spec, e.g. gd:lr=0.01, adam:lr=1e-3, sgd:noise=0.1, gradnorm
+    #[arg(long)]
+    optimizer: String,
+    #[arg(long, default_value_t = 4096)]
+    walkers: usize,
+    #[arg(long, default_value_t = 10_000)]
+    steps: u32,
+    /// A walker stops as converged when |grad f| (Riemannian on spheres) is at most this.
+    #[arg(long, default_value_t = 1e-4)]
+    grad_tol: f64,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// auto | uniform:lo=A,hi=B | normal:sigma=S[,center=a;b;..] | point:x=a;b;..
+    #[arg(long, default_value = "auto")]
+    init: String,
+    /// A walker with |x_i| above this stops as diverged.
+    #[arg(long, default_value_t = 1e6)]
+    bound: f64,
+    #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
+    backend: BackendChoice,
+    /// Run folder (default outputs/<objective>-<UTC time>).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// At most this many walkers per GPU chunk (default: as many as the adapter holds).
+    #[arg(long)]
+    chunk: Option<usize>,
+}
+
+#[derive(clap::Args)]
+struct BenchArgs {
+    #[arg(long, value_enum)]
+    workload: Workload,
+    #[arg(long, default_value_t = 4096)]
+    walkers: usize,
+    #[arg(long, default_value_t = 64)]
+    dim: usize,
+    #[arg(long, default_value_t = 1024)]
+    features: usize,
+    #[arg(long, default_value_t = 100)]
+    steps: u32,
+    #[arg(long, default_value_t = 3)]
+    repeat: usize,
+    #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
+    backend: BackendChoice,
+}
+
+fn progress_bar(total: u64, what: &str) -> ProgressBar {
+    let pb = ProgressBar::new(total);
+    pb.set_style(
+        ProgressStyle::with_template("{msg} [{bar:40}] {percent:>3}% {elapsed_precise} eta {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    pb.set_message(what.to_string());
+    pb
+}
+
+fn cmd_sample(a: SampleArgs) -> anyhow::Result<()> {
+    let spec = SampleSpec {
+        objective: a.objective,
+        optimizer: a.optimizer,
+        walkers: a.walkers,
+        steps: a.steps,
+        grad_tol: a.grad_tol,
+        seed: a.seed,
+        init: a.init,
+        bound: a.bound,
+        chunk: a.chunk,
+    };
+    let resolved = spec.resolve()?;
+    let backend = Backend::select(a.backend)?;
+    let dir = a.out.unwrap_or_else(|| spec.default_dir());
+    let dir = output::prepare_dir(&dir).map_err(SpecError::Invalid)?;
+    eprintln!(
+        "sample: {} walkers of {} on {} (N = {}) via {}",
+        spec.walkers,
+        resolved.opt.spec(),
+        resolved.obj.spec(),
+        resolved.obj.dim(),
+        backend.name()
+    );
+    let pb = progress_bar(spec.walkers as u64 * (u64::from(spec.steps) + 1), "walking");
+    let res = sample::run(&spec, &resolved, &backend, &dir, &|d| pb.set_position(d))?;
+    pb.finish_and_clear();
+    let counts = res.ends.counts();
+    println!("wrote {}", res.dir.display());
+    println!(
+        "walkers: {}  converged: {}  max_steps: {}  diverged: {}  walk: {:.3} s",
+        res.ends.len(),
+        counts[0].1,
+        counts[1].1,
+        counts[2].1,
+        res.seconds_walk
+    );
+    Ok(())
+}
+
+fn cmd_list() {
+    println!(
+        "OBJECTIVES  (spec: name or name:key=value,...; positional values fill keys in order)"
+    );
+    for e in objective::registry() {
+        println!("  {:<16} {}", e.name, e.summary);
+        for p in e.params {
+            println!(
+                "      {:<12} default {:<10} ({})  {}",
+                p.key, p.default, p.range, p.doc
+            );
+        }
+    }
+    println!("\nSTEP RULES  (--optimizer name:key=value,...)");
+    for r in rules::registry() {
+        println!("  {:<16} {}", r.name, r.summary);
+        for p in r.params {
+            println!(
+                "      {:<12} default {:<10} ({})  {}",
+                p.key, p.default, p.range, p.doc
+            );
+        }
+    }
+}
+
+fn cmd_devices() {
+    let adapters = enumerate();
+    if adapters.is_empty() {
+        println!("no wgpu adapters found (saddlescope will use the CPU twin with --backend auto); on Debian without a GPU: apt-get install mesa-vulkan-drivers");
+    }
+    for a in adapters {
+        let s = AdapterSummary::of(&a);
+        println!("{}", s.line());
+        println!("    driver: {}", s.driver);
+        println!(
+            "    max_storage_buffer_binding_size: {} MiB",
+            s.max_storage_buffer_binding_size >> 20
+        );
+        println!("    max_buffer_size: {} MiB", s.max_buffer_size >> 20);
+        println!(
+            "    max_compute_workgroups_per_dimension: {}",
+            s.max_compute_workgroups_per_dimension
+        );
+        println!(
+            "    max_compute_invocations_per_workgroup: {}",
+            s.max_compute_invocations_per_workgroup
+        );
+        println!(
+            "    max_storage_buffers_per_shader_stage: {}",
+            s.max_storage_buffers_per_shader_stage
+        );
+    }
+}
+
+fn cmd_bench(a: BenchArgs) -> anyhow::Result<()> {
+    let backend = Backend::select(a.backend)?;
+    eprintln!("bench on {}", backend.name());
+    let secs = bench::run(
+        &backend,
+        a.workload,
+        a.walkers,
+        a.dim,
+        a.features,
+        a.steps,
+        a.repeat.max(1),
+    )?;
+    let name = match a.workload {
+        Workload::Field => "field",
+        Workload::Pspin3 => "pspin3",
+        Workload::Rastrigin => "rastrigin",
+    };
+    let tag = match backend {
+        Backend::Gpu(_) => "saddlescope-gpu",
+        Backend::Cpu => "saddlescope-cpu",
+    };
+    let ws = a.walkers as f64 * f64::from(a.steps) / secs;
+    let gf = bench::flops(
+        a.workload,
+        a.walkers as f64,
+        a.dim as f64,
+        a.features as f64,
+        f64::from(a.steps),
+    ) / secs
+        / 1e9;
+    println!(
+        "{tag} {name} W={} N={} M={} S={} seconds={secs:.4} walker_steps_per_s={ws:.4e} gflops={gf:.2}",
+        a.walkers, a.dim, a.features, a.steps
+    );
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Sample(a) => cmd_sample(a),
+        Command::List => {
+            cmd_list();
+            Ok(())
+        }
+        Command::Devices => {
+            cmd_devices();
+            Ok(())
+        }
+        Command::Bench(a) => cmd_bench(a),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            if e.downcast_ref::<SpecError>().is_some() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+    }
+}

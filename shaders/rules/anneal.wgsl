@@ -1,0 +1,38 @@
+// anneal.wgsl — simulated annealing. Reference: src/rules/anneal.rs.
+
+fn rule_step(w: u32, t: u32) {
+    let gw = walk.first_walker + w;
+    let sigma = hyper[hp(HP_STEP, w)];
+    var len2 = 0.0;
+    for (var blk = 0u; blk < (N + 3u) / 4u; blk = blk + 1u) {
+        let z = gauss4(gw, t, blk, STREAM_PROPOSAL);
+        for (var j = 0u; j < 4u; j = j + 1u) {
+            let i = blk * 4u + j;
+            if i < N {
+                len2 = len2 + z[j] * z[j];
+                state[at(SLOT_TRIAL, i, w)] = z[j];
+            }
+        }
+    }
+    let k = sigma * clip_scale(sigma * sqrt(len2), hyper[hp(HP_CLIP, w)]);
+    for (var i = 0u; i < N; i = i + 1u) {
+        state[at(SLOT_TRIAL, i, w)] = state[at(SLOT_X, i, w)] + k * state[at(SLOT_TRIAL, i, w)];
+    }
+    if SPHERE {
+        retract(SLOT_TRIAL, w);
+    }
+    let fy = obj_value(SLOT_TRIAL, w);
+    let temp = hyper[hp(HP_T0, w)] * pow(hyper[hp(HP_COOLING, w)], f32(t));
+    let u = uniform4(gw, t, 0u, STREAM_ACCEPT).x;
+    let df = fy - scalars[sc(SC_F, w)];
+    // A non-finite proposal is never accepted (its divergence would only be noise).
+    if is_finite(fy) && (df <= 0.0 || u < exp(-df / temp)) {
+        for (var i = 0u; i < N; i = i + 1u) {
+            state[at(SLOT_X, i, w)] = state[at(SLOT_TRIAL, i, w)];
+        }
+    }
+}
+
+fn rule_may_stop(w: u32, t: u32) -> bool {
+    return true;
+}

@@ -1,0 +1,16 @@
+// momentum.wgsl — heavy-ball momentum. Reference: src/rules/momentum.rs (momentum).
+
+fn rule_step(w: u32, t: u32) {
+    let c = clip_scale(scalars[sc(SC_GNORM, w)], hyper[hp(HP_CLIP, w)]);
+    let lr = hyper[hp(HP_LR, w)];
+    let beta = hyper[hp(HP_BETA, w)];
+    for (var i = 0u; i < N; i = i + 1u) {
+        let m = beta * state[at(SLOT_OPT0, i, w)] + c * state[at(SLOT_GRAD, i, w)];
+        state[at(SLOT_OPT0, i, w)] = m;
+        state[at(SLOT_X, i, w)] = state[at(SLOT_X, i, w)] - lr * m;
+    }
+}
+
+fn rule_may_stop(w: u32, t: u32) -> bool {
+    return true;
+}

@@ -1,0 +1,75 @@
+//! Backend choice: a wgpu adapter (hardware, or Mesa's software Vulkan) or the CPU f64 twin.
+
+use std::sync::Arc;
+
+use crate::gpu::{GpuContext, GpuError, GpuWalk};
+use crate::objective::Objective;
+use crate::rules::Optimizer;
+use crate::walk::{cpu, EndStates, Hyper, WalkPlan};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BackendChoice {
+    /// The best wgpu adapter (software if that is all there is); the CPU twin if none.
+    Auto,
+    /// A wgpu adapter or an error listing what was found.
+    Gpu,
+    /// The CPU f64 twin (rayon over walkers).
+    Cpu,
+}
+
+pub enum Backend {
+    Gpu(Arc<GpuContext>),
+    Cpu,
+}
+
+impl Backend {
+    pub fn select(choice: BackendChoice) -> Result<Backend, GpuError> {
+        match choice {
+            BackendChoice::Cpu => Ok(Backend::Cpu),
+            BackendChoice::Gpu => Ok(Backend::Gpu(GpuContext::new()?)),
+            BackendChoice::Auto => match GpuContext::new() {
+                Ok(c) => Ok(Backend::Gpu(c)),
+                Err(e) => {
+                    eprintln!("notice: no usable GPU adapter ({e}); running on the CPU twin (f64)");
+                    Ok(Backend::Cpu)
+                }
+            },
+        }
+    }
+
+    /// A one-line description for logs and manifests.
+    pub fn describe(&self) -> serde_json::Value {
+        match self {
+            Backend::Gpu(c) => serde_json::json!({"backend": "gpu", "adapter": c.adapter}),
+            Backend::Cpu => {
+                serde_json::json!({"backend": "cpu", "threads": rayon::current_num_threads()})
+            }
+        }
+    }
+
+    pub fn name(&self) -> String {
+        match self {
+            Backend::Gpu(c) => c.adapter.line(),
+            Backend::Cpu => format!("CPU twin (f64, {} threads)", rayon::current_num_threads()),
+        }
+    }
+
+    /// Runs the walk on this backend.
+    pub fn walk(
+        &self,
+        obj: &dyn Objective,
+        opt: &Optimizer,
+        plan: &WalkPlan,
+        starts: &[f64],
+        hyper: &Hyper,
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> Result<EndStates, GpuError> {
+        match self {
+            Backend::Gpu(ctx) => {
+                GpuWalk::new(ctx.clone(), obj, opt)?.run(plan, starts, hyper, progress)
+            }
+            Backend::Cpu => Ok(cpu::run(obj, opt, plan, starts, hyper, progress)),
+        }
+    }
+}

@@ -1,0 +1,158 @@
+//! Adapter choice and device creation. The choice is explicit and logged; `WGPU_BACKEND` and
+//! `WGPU_ADAPTER_NAME` (substring, case-insensitive) narrow it from the environment.
+
+use std::sync::Arc;
+
+/// Errors from the GPU layer, each naming what failed.
+#[derive(Debug, thiserror::Error)]
+pub enum GpuError {
+    #[error("no GPU adapter found{0}; on Linux without a GPU, install Mesa's software Vulkan (Debian: apt-get install mesa-vulkan-drivers)")]
+    NoAdapter(String),
+    #[error("adapter '{adapter}' could not open a device: {message}")]
+    Device { adapter: String, message: String },
+    #[error(transparent)]
+    Shader(#[from] super::shader::ShaderError),
+    #[error("GPU validation error in '{kernel}': {message}")]
+    Validation { kernel: String, message: String },
+    #[error("reading back a GPU buffer failed: {0}")]
+    Readback(String),
+    #[error("{0}")]
+    TooLarge(String),
+}
+
+/// What we know of an adapter, for logs, `devices` and manifests.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct AdapterSummary {
+    pub name: String,
+    pub backend: String,
+    pub device_type: String,
+    pub driver: String,
+    pub max_storage_buffer_binding_size: u64,
+    pub max_buffer_size: u64,
+    pub max_compute_workgroups_per_dimension: u32,
+    pub max_compute_invocations_per_workgroup: u32,
+    pub max_storage_buffers_per_shader_stage: u32,
+}
+
+impl AdapterSummary {
+    pub fn of(a: &wgpu::Adapter) -> Self {
+        let info = a.get_info();
+        let l = a.limits();
+        AdapterSummary {
+            name: info.name,
+            backend: format!("{:?}", info.backend),
+            device_type: format!("{:?}", info.device_type),
+            driver: format!("{} {}", info.driver, info.driver_info)
+                .trim()
+                .to_string(),
+            max_storage_buffer_binding_size: l.max_storage_buffer_binding_size,
+            max_buffer_size: l.max_buffer_size,
+            max_compute_workgroups_per_dimension: l.max_compute_workgroups_per_dimension,
+            max_compute_invocations_per_workgroup: l.max_compute_invocations_per_workgroup,
+            max_storage_buffers_per_shader_stage: l.max_storage_buffers_per_shader_stage,
+        }
+    }
+    pub fn line(&self) -> String {
+        format!("{} [{}, {}]", self.name, self.backend, self.device_type)
+    }
+    pub fn is_software(&self) -> bool {
+        self.device_type == "Cpu"
+    }
+}
+
+fn rank(t: wgpu::DeviceType) -> u8 {
+    match t {
+        wgpu::DeviceType::DiscreteGpu => 0,
+        wgpu::DeviceType::IntegratedGpu => 1,
+        wgpu::DeviceType::VirtualGpu => 2,
+        wgpu::DeviceType::Other => 3,
+        wgpu::DeviceType::Cpu => 4,
+    }
+}
+
+fn instance() -> wgpu::Instance {
+    wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env())
+}
+
+/// Every adapter wgpu finds (all backends compiled in, narrowed by WGPU_BACKEND).
+pub fn enumerate() -> Vec<wgpu::Adapter> {
+    let inst = instance();
+    pollster::block_on(inst.enumerate_adapters(wgpu::Backends::all()))
+}
+
+/// A device ready for compute, with the adapter it came from.
+pub struct GpuContext {
+    pub device: wgpu::Device,
+    pub queue: wgpu::Queue,
+    pub adapter: AdapterSummary,
+    pub limits: wgpu::Limits,
+}
+
+impl GpuContext {
+    /// Picks the best adapter (discrete > integrated > virtual > other > software), honouring
+    /// WGPU_ADAPTER_NAME, and opens a device with the adapter's own buffer limits.
+    pub fn new() -> Result<Arc<GpuContext>, GpuError> {
+        let mut adapters = enumerate();
+        let found: Vec<String> = adapters
+            .iter()
+            .map(|a| AdapterSummary::of(a).line())
+            .collect();
+        if let Ok(want) = std::env::var("WGPU_ADAPTER_NAME") {
+            let want = want.to_lowercase();
+            adapters.retain(|a| a.get_info().name.to_lowercase().contains(&want));
+            if adapters.is_empty() {
+                return Err(GpuError::NoAdapter(format!(
+                    " matching WGPU_ADAPTER_NAME; adapters found: {}",
+                    if found.is_empty() {
+                        "none".into()
+                    } else {
+                        found.join("; ")
+                    }
+                )));
+            }
+        }
+        adapters.sort_by_key(|a| {
+            (
+                rank(a.get_info().device_type),
+                a.get_info().backend != wgpu::Backend::Vulkan,
+            )
+        });
+        let adapter = adapters
+            .into_iter()
+            .next()
+            .ok_or_else(|| GpuError::NoAdapter(String::new()))?;
+        let summary = AdapterSummary::of(&adapter);
+        // The adapter's own limits: buffers and chunks are sized from them.
+        let limits = adapter.limits();
+        if limits.max_storage_buffers_per_shader_stage < 6 {
+            return Err(GpuError::Device {
+                adapter: summary.line(),
+                message: format!(
+                    "it allows {} storage buffers per shader stage; the walk kernel needs 6",
+                    limits.max_storage_buffers_per_shader_stage
+                ),
+            });
+        }
+        let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
+            label: Some("saddlescope"),
+            required_features: wgpu::Features::empty(),
+            required_limits: limits.clone(),
+            ..Default::default()
+        }))
+        .map_err(|e| GpuError::Device {
+            adapter: summary.line(),
+            message: e.to_string(),
+        })?;
+        let name = summary.line();
+        device.set_device_lost_callback(move |reason, msg| {
+            log::error!("GPU device lost ({name}): {reason:?} {msg}");
+        });
+        log::info!("adapter: {} driver {}", summary.line(), summary.driver);
+        Ok(Arc::new(GpuContext {
+            device,
+            queue,
+            adapter: summary,
+            limits,
+        }))
+    }
+}

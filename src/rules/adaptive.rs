@@ -1,0 +1,76 @@
+//! Adaptive step sizes: Adam (Kingma & Ba 2015, bias-corrected) and RMSprop.
+//! WGSL twins: shaders/rules/adam.wgsl, shaders/rules/rmsprop.wgsl.
+
+use super::{always_may_stop, clip_scale, Ctx, Rule, CLIP};
+use crate::spec::{Param, Range};
+use crate::walk::state::*;
+
+pub static ADAM: Rule = Rule {
+    name: "adam",
+    summary: "Adam with bias correction",
+    params: &[
+        Param::new("lr", 0.001, Range::Positive, "step size"),
+        Param::new(
+            "beta1",
+            0.9,
+            Range::HalfOpen(0.0, 1.0),
+            "first-moment decay",
+        ),
+        Param::new(
+            "beta2",
+            0.999,
+            Range::HalfOpen(0.0, 1.0),
+            "second-moment decay",
+        ),
+        Param::new("eps", 1e-8, Range::Positive, "denominator offset"),
+        CLIP,
+    ],
+    wgsl: include_str!("../../shaders/rules/adam.wgsl"),
+    step: adam,
+    may_stop: always_may_stop,
+};
+
+pub static RMSPROP: Rule = Rule {
+    name: "rmsprop",
+    summary: "RMSprop",
+    params: &[
+        Param::new("lr", 0.001, Range::Positive, "step size"),
+        Param::new(
+            "alpha",
+            0.99,
+            Range::HalfOpen(0.0, 1.0),
+            "second-moment decay",
+        ),
+        Param::new("eps", 1e-8, Range::Positive, "denominator offset"),
+        CLIP,
+    ],
+    wgsl: include_str!("../../shaders/rules/rmsprop.wgsl"),
+    step: rmsprop,
+    may_stop: always_may_stop,
+};
+
+fn adam(ctx: &Ctx, s: &mut WalkerState, hp: &[f64]) {
+    let (lr, b1, b2, eps) = (hp[0], hp[1], hp[2], hp[3]);
+    let c = clip_scale(s.sc[SC_GNORM], hp[4]);
+    let t1 = f64::from(ctx.t) + 1.0;
+    let bc1 = 1.0 - b1.powf(t1);
+    let bc2 = 1.0 - b2.powf(t1);
+    let [x, _, g, _, m, v, ..] = &mut s.slots;
+    for i in 0..x.len() {
+        let gi = c * g[i];
+        m[i] = b1 * m[i] + (1.0 - b1) * gi;
+        v[i] = b2 * v[i] + (1.0 - b2) * gi * gi;
+        x[i] -= lr * (m[i] / bc1) / ((v[i] / bc2).sqrt() + eps);
+    }
+}
+
+fn rmsprop(_: &Ctx, s: &mut WalkerState, hp: &[f64]) {
+    let (lr, alpha, eps) = (hp[0], hp[1], hp[2]);
+    let c = clip_scale(s.sc[SC_GNORM], hp[3]);
+    let [x, _, g, _, _, v, ..] = &mut s.slots;
+    for i in 0..x.len() {
+        let gi = c * g[i];
+        v[i] = alpha * v[i] + (1.0 - alpha) * gi * gi;
+        x[i] -= lr * gi / (v[i].sqrt() + eps);
+    }
+}

@@ -1,0 +1,25 @@
+//! Plain gradient descent: x <- x - lr * clip(g). WGSL twin: shaders/rules/gd.wgsl.
+
+use super::{always_may_stop, clip_scale, Ctx, Rule, CLIP};
+use crate::spec::{Param, Range};
+use crate::walk::state::*;
+
+const LR: usize = 0;
+const CLIP_: usize = 1;
+
+pub static GD: Rule = Rule {
+    name: "gd",
+    summary: "gradient descent",
+    params: &[Param::new("lr", 0.01, Range::Positive, "step size"), CLIP],
+    wgsl: include_str!("../../shaders/rules/gd.wgsl"),
+    step,
+    may_stop: always_may_stop,
+};
+
+fn step(_: &Ctx, s: &mut WalkerState, hp: &[f64]) {
+    let k = hp[LR] * clip_scale(s.sc[SC_GNORM], hp[CLIP_]);
+    let [x, _, g, ..] = &mut s.slots;
+    for (xi, gi) in x.iter_mut().zip(g.iter()) {
+        *xi -= k * gi;
+    }
+}

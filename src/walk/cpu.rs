@@ -1,0 +1,148 @@
+//! The CPU walk: the f64 reference of shaders/walk.wgsl, and the `cpu` backend (rayon over
+//! walkers). Same step order, same stop tests, same random numbers as the shader.
+
+use rayon::prelude::*;
+
+use super::state::*;
+use super::{EndStates, WalkPlan};
+use crate::objective::{sphere, Objective};
+use crate::rules::{Ctx, Optimizer};
+
+/// f, gradient (projected on spheres), |grad|, escape bookkeeping and the stop test at step t.
+fn observe(
+    obj: &dyn Objective,
+    opt: &Optimizer,
+    plan: &WalkPlan,
+    s: &mut WalkerState,
+    hp: &[f64],
+    ctx: &Ctx,
+) -> Status {
+    let t = ctx.t;
+    let [x, _, g, .., start] = &mut s.slots;
+    let f = obj.gradient(x, g);
+    let mut bad = !f.is_finite();
+    if obj.sphere() {
+        let n = x.len() as f64;
+        let radial = x.iter().zip(g.iter()).map(|(a, b)| a * b).sum::<f64>() / n;
+        s.sc[SC_RADIAL] = radial;
+        for (gi, xi) in g.iter_mut().zip(x.iter()) {
+            *gi -= radial * xi;
+        }
+    }
+    let mut g2 = 0.0;
+    let mut d2 = 0.0;
+    for i in 0..x.len() {
+        g2 += g[i] * g[i];
+        let d = x[i] - start[i];
+        d2 += d * d;
+        bad = bad || !x[i].is_finite() || x[i].abs() > plan.bound;
+    }
+    let gn = g2.sqrt();
+    bad = bad || !gn.is_finite();
+    s.sc[SC_F] = f;
+    s.sc[SC_GNORM] = gn;
+    if t == 0 {
+        s.sc[SC_F0] = f;
+    }
+    if s.ct[CT_ESCAPE] == NO_ESCAPE && !bad {
+        let far = plan.escape_radius > 0.0 && d2 >= plan.escape_radius * plan.escape_radius;
+        let drop = plan.escape_drop > 0.0 && s.sc[SC_F0] - f >= plan.escape_drop;
+        if far || drop {
+            s.ct[CT_ESCAPE] = t;
+        }
+    }
+    if bad {
+        Status::Diverged
+    } else if gn <= plan.grad_tol && (opt.rule.may_stop)(ctx, s, hp) {
+        Status::Converged
+    } else if t >= plan.max_steps {
+        Status::MaxSteps
+    } else {
+        Status::Running
+    }
+}
+
+/// Advances one walker by up to `steps` steps (the shader's walk_segment for one invocation).
+pub fn walk_segment(
+    obj: &dyn Objective,
+    opt: &Optimizer,
+    plan: &WalkPlan,
+    walker: u32,
+    s: &mut WalkerState,
+    hp: &[f64],
+    steps: u32,
+) {
+    if s.ct[CT_STATUS] != Status::Running as u32 {
+        return;
+    }
+    let mut t = s.ct[CT_STEPS];
+    let mut status = Status::Running;
+    for _ in 0..steps {
+        let ctx = Ctx {
+            obj,
+            seed: plan.seed,
+            walker,
+            t,
+        };
+        status = observe(obj, opt, plan, s, hp, &ctx);
+        if status != Status::Running {
+            break;
+        }
+        (opt.rule.step)(&ctx, s, hp);
+        if obj.sphere() {
+            sphere::retract(&mut s.slots[SLOT_X]);
+        }
+        t += 1;
+    }
+    s.ct[CT_STEPS] = t;
+    s.ct[CT_STATUS] = status as u32;
+}
+
+/// Runs every walker to the end on the CPU (f64), in parallel.
+pub fn run(
+    obj: &dyn Objective,
+    opt: &Optimizer,
+    plan: &WalkPlan,
+    starts: &[f64],
+    hyper: &super::Hyper,
+    progress: &(dyn Fn(u64) + Sync),
+) -> EndStates {
+    let n = obj.dim();
+    let w_total = starts.len() / n;
+    let mut out = EndStates::new(w_total, n);
+    let done = std::sync::atomic::AtomicU64::new(0);
+    let results: Vec<WalkerState> = (0..w_total)
+        .into_par_iter()
+        .map(|w| {
+            let mut s = WalkerState::new(&starts[w * n..(w + 1) * n]);
+            let hp = hyper.walker(w);
+            let id = plan.first_walker + w as u32;
+            walk_segment(
+                obj,
+                opt,
+                plan,
+                id,
+                &mut s,
+                &hp,
+                plan.max_steps.saturating_add(1),
+            );
+            let d = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            if d % 256 == 0 {
+                progress(d);
+            }
+            s
+        })
+        .collect();
+    for (w, s) in results.iter().enumerate() {
+        out.set(
+            w,
+            s.x(),
+            s.sc[SC_F],
+            s.sc[SC_GNORM],
+            s.ct[CT_STEPS],
+            Status::from_code(s.ct[CT_STATUS]),
+            s.ct[CT_ESCAPE],
+        );
+    }
+    out
+}
