@@ -4,7 +4,7 @@
 
 use nalgebra::DMatrix;
 
-use crate::spec::{self, Param, RawSpec, SpecError, Values};
+use crate::spec::{self, Param, Range, RawSpec, SpecError, Values};
 
 mod classic;
 mod field;
@@ -97,6 +97,23 @@ pub fn parse(text: &str) -> Result<Box<dyn Objective>, SpecError> {
         })?;
     let values = spec::resolve(&raw, entry.params)?;
     (entry.build)(&values)
+}
+
+/// The `seed` parameter of random landscapes: an integer an f64 holds exactly.
+pub(crate) const SEED: Param = Param::new(
+    "seed",
+    0.0,
+    Range::Int(0, 1 << 53),
+    "seed of the landscape's random parameters (Philox, host side)",
+);
+
+/// The most f32 values a dense parameter buffer may hold: 2^25 floats = 128 MiB, wgpu's default
+/// `max_storage_buffer_binding_size`.
+pub(crate) const MAX_PARAMS: usize = 1 << 25;
+
+/// An f32 WGSL literal for a host constant (`{:?}` always writes a decimal point or exponent).
+pub(crate) fn wgsl_f32(v: f64) -> String {
+    format!("{:?}", v as f32)
 }
 
 /// Euclidean Riemannian-projection helpers for sphere objectives: |x|^2 = N.
