@@ -37,6 +37,7 @@ enum Command {
 }
 
 #[derive(clap::Args)]
+#[command(allow_negative_numbers = true)]
 struct SampleArgs {
     /// Objective spec, e.g. himmelblau, rastrigin:n=8, field:n=16,features=256,seed=3
     #[arg(long)]

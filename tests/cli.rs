@@ -1,0 +1,219 @@
+//! End to end through the command line a user types.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_saddlescope"))
+}
+
+fn run(args: &[&str]) -> Output {
+    bin().args(args).output().expect("the binary runs")
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("saddlescope-cli-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+fn npy_shape(path: &Path) -> (String, Vec<usize>) {
+    let bytes = std::fs::read(path).unwrap();
+    let (d, s, raw) = saddlescope::output::read_npy(&bytes).unwrap();
+    let elem = if d.ends_with('8') { 8 } else { 4 };
+    assert_eq!(
+        raw.len(),
+        s.iter().product::<usize>() * elem,
+        "{}",
+        path.display()
+    );
+    (d, s)
+}
+
+#[test]
+fn sample_writes_the_run_folder() {
+    let out = tmp("sample");
+    let o = run(&[
+        "sample",
+        "--objective",
+        "double-well:n=3",
+        "--optimizer",
+        "gd:lr=0.02",
+        "--walkers",
+        "300",
+        "--steps",
+        "2000",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(stdout.contains("converged: 300"), "{stdout}");
+    let csv = std::fs::read_to_string(out.join("walkers.csv")).unwrap();
+    let mut lines = csv.lines();
+    assert!(lines
+        .next()
+        .unwrap()
+        .starts_with("walker,f,grad_norm,steps,status"));
+    assert_eq!(lines.clone().count(), 300);
+    for l in lines {
+        let cols: Vec<&str> = l.split(',').collect();
+        assert_eq!(cols[4], "converged", "{l}");
+        assert!(cols[1].parse::<f64>().unwrap().abs() < 1e-6, "{l}");
+    }
+    assert_eq!(npy_shape(&out.join("starts.npy")).1, vec![300, 3]);
+    assert_eq!(npy_shape(&out.join("end_states.npy")).1, vec![300, 3]);
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(m["status_counts"]["converged"], 300);
+    assert_eq!(m["resolved"]["objective"], "double-well:n=3");
+    assert_eq!(m["seed"], 0);
+    assert!(m["saddlescope_version"].is_string() && m["backend"]["backend"].is_string());
+
+    // A second run into the same folder is refused and leaves the first intact.
+    let before = std::fs::read(out.join("walkers.csv")).unwrap();
+    let o = run(&[
+        "sample",
+        "--objective",
+        "saddle",
+        "--optimizer",
+        "gd",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("already holds a run"));
+    assert_eq!(std::fs::read(out.join("walkers.csv")).unwrap(), before);
+}
+
+#[test]
+fn cpu_and_gpu_backends_agree_from_the_cli() {
+    let mut ends = vec![];
+    for b in ["cpu", "auto"] {
+        let out = tmp(&format!("backend-{b}"));
+        let o = run(&[
+            "sample",
+            "--objective",
+            "himmelblau",
+            "--optimizer",
+            "gd:lr=0.005",
+            "--walkers",
+            "64",
+            "--steps",
+            "20000",
+            "--backend",
+            b,
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        ends.push(std::fs::read_to_string(out.join("walkers.csv")).unwrap());
+    }
+    let f = |s: &str| -> Vec<f64> {
+        s.lines()
+            .skip(1)
+            .map(|l| l.split(',').nth(1).unwrap().parse().unwrap())
+            .collect()
+    };
+    for (a, b) in f(&ends[0]).iter().zip(f(&ends[1])) {
+        assert!((a - b).abs() < 1e-4, "{a} vs {b}");
+    }
+}
+
+#[test]
+fn bad_input_exits_2_naming_the_problem() {
+    let cases: &[(&[&str], &str)] = &[
+        (&["--objective", "nosuch"], "himmelblau"),
+        (&["--objective", "rastrigin:m=3"], "valid keys: n"),
+        (&["--objective", "rastrigin:n=abc"], "not a number"),
+        (&["--objective", "pspin:p=0"], "p=0"),
+        (&["--objective", "rastrigin:n=0"], "n=0"),
+        (&["--optimizer", "gd:lr=0"], "lr=0"),
+        (&["--optimizer", "gd:lr=-1"], "lr=-1"),
+        (&["--optimizer", "momentum:beta=1"], "beta=1"),
+        (&["--optimizer", "bfgs"], "gradnorm"),
+        (&["--walkers", "0"], "--walkers"),
+        (&["--init", "uniform:lo=1,hi=0"], "below"),
+        (&["--init", "point:x=1;2;3"], "N = 2"),
+        (&["--grad-tol", "-1"], "--grad-tol"),
+        (&["--steps", "abc"], "--steps"),
+    ];
+    for (args, needle) in cases {
+        let mut full = vec!["sample"];
+        for (flag, default) in [
+            ("--objective", "himmelblau"),
+            ("--optimizer", "gd"),
+            ("--walkers", "8"),
+            ("--steps", "10"),
+        ] {
+            if args[0] != flag {
+                full.extend([flag, default]);
+            }
+        }
+        full.extend_from_slice(args);
+        let out = tmp("bad");
+        full.extend(["--out", out.to_str().unwrap()]);
+        let o = run(&full);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(
+            err.contains(needle),
+            "{args:?}: message should mention '{needle}': {err}"
+        );
+        assert!(!err.contains("panicked"), "{err}");
+        assert!(!out.join("manifest.json").exists());
+    }
+}
+
+#[test]
+fn list_shows_every_objective_and_rule() {
+    let o = run(&["list"]);
+    assert!(o.status.success());
+    let s = String::from_utf8_lossy(&o.stdout);
+    for e in saddlescope::objective::registry() {
+        assert!(s.contains(e.name), "{}", e.name);
+    }
+    for r in saddlescope::rules::registry() {
+        assert!(s.contains(r.name), "{}", r.name);
+    }
+    assert!(s.contains("default"));
+}
+
+#[test]
+fn bench_prints_the_peer_format() {
+    let o = run(&[
+        "bench",
+        "--workload",
+        "rastrigin",
+        "--walkers",
+        "256",
+        "--dim",
+        "8",
+        "--steps",
+        "10",
+        "--repeat",
+        "1",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let s = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        s.contains(" rastrigin W=256 N=8 M=1024 S=10 seconds="),
+        "{s}"
+    );
+    let ws: f64 = s
+        .split("walker_steps_per_s=")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(ws > 0.0);
+    assert!(s
+        .trim_end()
+        .split_whitespace()
+        .last()
+        .unwrap()
+        .starts_with("gflops="));
+}
