@@ -54,7 +54,7 @@ impl SampleSpec {
                 self.grad_tol
             )));
         }
-        if !(self.bound > 0.0) {
+        if self.bound.is_nan() || self.bound <= 0.0 {
             return Err(SpecError::Invalid(format!(
                 "--bound {} is out of range; valid: > 0",
                 self.bound

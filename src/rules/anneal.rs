@@ -40,8 +40,9 @@ fn step(ctx: &Ctx, s: &mut WalkerState, hp: &[f64]) {
     rng::gauss_vec(ctx.seed, ctx.walker, ctx.t, Stream::Proposal, &mut z);
     let len = sigma * z.iter().map(|v| v * v).sum::<f64>().sqrt();
     let k = sigma * super::clip_scale(len, clip);
-    for i in 0..n {
-        s.slots[SLOT_TRIAL][i] = s.slots[SLOT_X][i] + k * z[i];
+    let [x, y, ..] = &mut s.slots;
+    for ((yi, xi), zi) in y.iter_mut().zip(x.iter()).zip(&z) {
+        *yi = xi + k * zi;
     }
     if ctx.obj.sphere() {
         sphere::retract(&mut s.slots[SLOT_TRIAL]);

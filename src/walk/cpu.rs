@@ -127,7 +127,7 @@ pub fn run(
                 plan.max_steps.saturating_add(1),
             );
             let d = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            if d % 256 == 0 {
+            if d.is_multiple_of(256) {
                 progress(d);
             }
             s
