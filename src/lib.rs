@@ -4,6 +4,8 @@
 
 pub mod backend;
 pub mod bench;
+pub mod critical;
+pub mod figure;
 pub mod gpu;
 pub mod objective;
 pub mod output;
