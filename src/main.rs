@@ -68,6 +68,9 @@ struct SampleArgs {
     /// At most this many walkers per GPU chunk (default: as many as the adapter holds).
     #[arg(long)]
     chunk: Option<usize>,
+    /// Skip the critical-point catalogue (f64 polish, Hessian classification, clustering).
+    #[arg(long)]
+    no_critical: bool,
 }
 
 #[derive(clap::Args)]
@@ -110,6 +113,7 @@ fn cmd_sample(a: SampleArgs) -> anyhow::Result<()> {
         init: a.init,
         bound: a.bound,
         chunk: a.chunk,
+        no_critical: a.no_critical,
     };
     let resolved = spec.resolve()?;
     let backend = Backend::select(a.backend)?;
@@ -136,6 +140,40 @@ fn cmd_sample(a: SampleArgs) -> anyhow::Result<()> {
         counts[2].1,
         res.seconds_walk
     );
+    if let Some(cat) = &res.catalogue {
+        let mut kinds: std::collections::BTreeMap<&str, (usize, usize)> = Default::default();
+        for p in &cat.points {
+            let e = kinds.entry(p.kind.as_str()).or_default();
+            e.0 += 1;
+            e.1 += p.walkers;
+        }
+        let parts: Vec<String> = kinds
+            .iter()
+            .map(|(k, (p, w))| format!("{k}: {p} ({w} walkers)"))
+            .collect();
+        println!(
+            "critical points: {} distinct  {}",
+            cat.points.len(),
+            parts.join("  ")
+        );
+        let idx: Vec<String> = cat
+            .index_histogram()
+            .iter()
+            .map(|b| format!("{}: {}", b.index, b.points))
+            .collect();
+        println!("distinct points by index: {}", idx.join("  "));
+        let fails: Vec<String> = cat
+            .failures()
+            .iter()
+            .map(|(k, v)| format!("{k}: {v}"))
+            .collect();
+        if !fails.is_empty() {
+            println!(
+                "converged walkers that polish rejected: {}",
+                fails.join("  ")
+            );
+        }
+    }
     Ok(())
 }
 

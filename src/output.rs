@@ -137,12 +137,13 @@ impl Csv {
     }
 }
 
-/// Formats a float for CSV: shortest round-trip form, empty for NaN.
+/// Formats a float for CSV: shortest round-trip form (exponent for tiny or huge values),
+/// empty for NaN.
 pub fn num(v: f64) -> String {
     if v.is_nan() {
         String::new()
     } else {
-        format!("{v}")
+        format!("{v:?}")
     }
 }
 

@@ -4,11 +4,13 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use crate::backend::Backend;
+use crate::critical::{self, Catalogue, CatalogueOptions};
 use crate::objective::{self, Objective};
 use crate::output::{self, Csv};
 use crate::rules::{self, Optimizer};
 use crate::spec::SpecError;
 use crate::walk::init::Init;
+use crate::walk::state::Status;
 use crate::walk::{EndStates, Hyper, WalkPlan};
 
 /// Everything `sample` needs, as the user gave it.
@@ -24,6 +26,9 @@ pub struct SampleSpec {
     pub bound: f64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chunk: Option<usize>,
+    /// Skip the critical-point catalogue (polish, classify, cluster).
+    #[serde(default)]
+    pub no_critical: bool,
 }
 
 /// A spec checked and resolved: every usage error surfaces here, before anything is written.
@@ -94,6 +99,7 @@ pub struct SampleResult {
     pub dir: PathBuf,
     pub ends: EndStates,
     pub seconds_walk: f64,
+    pub catalogue: Option<Catalogue>,
 }
 
 /// Runs a resolved sample on `backend` and writes its folder. `progress` gets walker-steps done.
@@ -128,14 +134,40 @@ pub fn run(
         &ends.x,
         ends.precision,
     )?;
-    let mut csv = Csv::new("walker,f,grad_norm,steps,status");
+    // Only converged walkers can become critical points.
+    let t_cat = Instant::now();
+    let catalogue = if spec.no_critical {
+        None
+    } else {
+        let eligible: Vec<bool> = ends
+            .status
+            .iter()
+            .map(|&s| s == Status::Converged)
+            .collect();
+        let cat = critical::catalogue(
+            r.obj.as_ref(),
+            &ends.x,
+            &eligible,
+            &CatalogueOptions::default(),
+        )?;
+        write_catalogue(dir, n, &cat, &r.obj.spec())?;
+        Some(cat)
+    };
+    let seconds_catalogue = t_cat.elapsed().as_secs_f64();
+
+    let mut csv = Csv::new("walker,f,grad_norm,steps,status,point");
     for w in 0..ends.len() {
+        let point = catalogue
+            .as_ref()
+            .and_then(|c| c.point_of(w))
+            .map_or(String::new(), |p| p.to_string());
         csv.row(&[
             w.to_string(),
             output::num(ends.f[w]),
             output::num(ends.grad_norm[w]),
             ends.steps[w].to_string(),
             ends.status[w].name().to_string(),
+            point,
         ]);
     }
     csv.write(&dir.join("walkers.csv"))?;
@@ -160,10 +192,15 @@ pub fn run(
         "seed": r.plan.seed,
         "backend": backend.describe(),
         "precision": ends.precision,
-        "timings_s": { "walk": seconds_walk, "total": t0.elapsed().as_secs_f64() },
+        "timings_s": { "walk": seconds_walk, "critical_points": seconds_catalogue, "total": t0.elapsed().as_secs_f64() },
         "walker_steps_per_s": ends.steps.iter().map(|&s| s as f64).sum::<f64>() / seconds_walk.max(1e-9),
         "status_counts": counts,
-        "files": ["walkers.csv", "starts.npy", "end_states.npy"],
+        "critical_points": catalogue.as_ref().map(summary),
+        "files": if catalogue.is_some() {
+            vec!["walkers.csv", "starts.npy", "end_states.npy", "critical_points.csv", "critical_points.npy", "eigenvalues.npy", "index_histogram.png", "index_histogram.svg"]
+        } else {
+            vec!["walkers.csv", "starts.npy", "end_states.npy"]
+        },
     });
     output::write_atomic(
         &dir.join("manifest.json"),
@@ -173,5 +210,81 @@ pub fn run(
         dir: dir.to_path_buf(),
         ends,
         seconds_walk,
+        catalogue,
     })
+}
+
+/// Counts per kind and per index, and the polish failures, for the manifest and the summary.
+pub fn summary(cat: &Catalogue) -> serde_json::Value {
+    let mut kinds = std::collections::BTreeMap::new();
+    let mut walkers_by_kind = std::collections::BTreeMap::new();
+    for p in &cat.points {
+        *kinds.entry(p.kind.as_str()).or_insert(0usize) += 1;
+        *walkers_by_kind.entry(p.kind.as_str()).or_insert(0usize) += p.walkers;
+    }
+    let by_index: Vec<serde_json::Value> = cat
+        .index_histogram()
+        .iter()
+        .map(|b| serde_json::json!({"index": b.index, "points": b.points, "walkers": b.walkers, "points_degenerate": b.points_degenerate}))
+        .collect();
+    let failures: serde_json::Map<String, serde_json::Value> = cat
+        .failures()
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.into()))
+        .collect();
+    serde_json::json!({
+        "distinct": cat.points.len(),
+        "points_by_kind": kinds,
+        "walkers_by_kind": walkers_by_kind,
+        "by_index": by_index,
+        "polish_failures": failures,
+    })
+}
+
+/// critical_points.csv / .npy, eigenvalues.npy and the index histogram figure.
+fn write_catalogue(dir: &Path, n: usize, cat: &Catalogue, title: &str) -> anyhow::Result<()> {
+    let mut header =
+        String::from("id,f,grad_norm,index,n_neg,n_zero,n_pos,kind,walkers,min_eig,max_eig");
+    if n <= 8 {
+        for i in 0..n {
+            header.push_str(&format!(",x{i}"));
+        }
+    }
+    let mut csv = Csv::new(&header);
+    for p in &cat.points {
+        let mut row = vec![
+            p.id.to_string(),
+            output::num(p.f),
+            output::num(p.grad_norm),
+            p.index.to_string(),
+            p.n_neg.to_string(),
+            p.n_zero.to_string(),
+            p.n_pos.to_string(),
+            p.kind.as_str().to_string(),
+            p.walkers.to_string(),
+            output::num(p.min_eig),
+            output::num(p.max_eig),
+        ];
+        if n <= 8 {
+            row.extend(p.x.iter().map(|&v| output::num(v)));
+        }
+        csv.row(&row);
+    }
+    csv.write(&dir.join("critical_points.csv"))?;
+    let k = cat.points.len();
+    let xs: Vec<f64> = cat
+        .points
+        .iter()
+        .flat_map(|p| p.x.iter().copied())
+        .collect();
+    output::write_npy(&dir.join("critical_points.npy"), &[k, n], &xs)?;
+    let ne = cat.points.first().map_or(n, |p| p.eigenvalues.len());
+    let ev: Vec<f64> = cat
+        .points
+        .iter()
+        .flat_map(|p| p.eigenvalues.iter().copied())
+        .collect();
+    output::write_npy(&dir.join("eigenvalues.npy"), &[k, ne], &ev)?;
+    crate::figure::index_histogram(&dir.join("index_histogram"), cat, title)?;
+    Ok(())
 }

@@ -223,15 +223,12 @@ pub fn resolve(raw: &RawSpec, table: &[Param]) -> Result<Values, SpecError> {
             }
         };
         let v = parse_number(&context, param.key, value)?;
-        param
-            .range
-            .check(v)
-            .map_err(|rule| SpecError::OutOfRange {
-                context: context.clone(),
-                key: param.key.to_string(),
-                value: value.clone(),
-                rule,
-            })?;
+        param.range.check(v).map_err(|rule| SpecError::OutOfRange {
+            context: context.clone(),
+            key: param.key.to_string(),
+            value: value.clone(),
+            rule,
+        })?;
         values.insert(param.key.to_string(), v);
     }
     for p in table {

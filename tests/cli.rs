@@ -217,3 +217,74 @@ fn bench_prints_the_peer_format() {
         .unwrap()
         .starts_with("gflops="));
 }
+
+#[test]
+fn sample_catalogues_himmelblau_critical_points() {
+    let out = tmp("critical");
+    let o = run(&[
+        "sample",
+        "--objective",
+        "himmelblau",
+        "--optimizer",
+        "gradnorm:lr=0.0002",
+        "--walkers",
+        "2048",
+        "--steps",
+        "20000",
+        "--grad-tol",
+        "1e-3",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let csv = std::fs::read_to_string(out.join("critical_points.csv")).unwrap();
+    let mut lines = csv.lines();
+    assert_eq!(
+        lines.next().unwrap(),
+        "id,f,grad_norm,index,n_neg,n_zero,n_pos,kind,walkers,min_eig,max_eig,x0,x1"
+    );
+    let rows: Vec<Vec<String>> = lines
+        .map(|l| l.split(',').map(String::from).collect())
+        .collect();
+    // The tabulated local maximum (-0.270845, -0.923039), f = 181.6165, index 2.
+    let max = rows
+        .iter()
+        .find(|r| r[7] == "maximum")
+        .expect("the maximum is found");
+    let (x, y, f): (f64, f64, f64) = (
+        max[11].parse().unwrap(),
+        max[12].parse().unwrap(),
+        max[1].parse().unwrap(),
+    );
+    assert!(
+        (x + 0.270845).abs() < 1e-5 && (y + 0.923039).abs() < 1e-5 && (f - 181.6165).abs() < 1e-3,
+        "{max:?}"
+    );
+    assert_eq!(max[3], "2");
+    assert!(
+        rows.iter()
+            .filter(|r| r[7] == "saddle" && r[3] == "1")
+            .count()
+            >= 3,
+        "{csv}"
+    );
+    let fs: Vec<f64> = rows.iter().map(|r| r[1].parse().unwrap()).collect();
+    assert!(fs.windows(2).all(|w| w[0] <= w[1]), "rows ordered by f");
+    let walkers = std::fs::read_to_string(out.join("walkers.csv")).unwrap();
+    assert!(walkers.starts_with("walker,f,grad_norm,steps,status,point\n"));
+    for l in walkers.lines().skip(1) {
+        let c: Vec<&str> = l.split(',').collect();
+        assert!(
+            c[4] == "converged" || c[5].is_empty(),
+            "non-converged walker got a point: {l}"
+        );
+    }
+    assert_eq!(
+        npy_shape(&out.join("critical_points.npy")).1,
+        vec![rows.len(), 2]
+    );
+    assert!(out.join("index_histogram.png").exists() && out.join("index_histogram.svg").exists());
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(m["critical_points"]["distinct"], rows.len());
+}
