@@ -69,3 +69,21 @@ fn gauss4(walker: u32, step: u32, block: u32, stream: u32) -> vec4<f32> {
     let t1 = 6.2831855 * u01(b.w);
     return vec4<f32>(r0 * cos(t0), r0 * sin(t0), r1 * cos(t1), r1 * sin(t1));
 }
+
+// Fills `slot` of walker w with N standard normals for (walker, t, stream) — lane i from block
+// i/4, as gauss_vec in src/rng.rs — and returns their squared norm.
+fn gauss_fill(slot: u32, w: u32, t: u32, stream: u32) -> f32 {
+    let gw = walk.first_walker + w;
+    var norm2 = 0.0;
+    for (var blk = 0u; blk < (N + 3u) / 4u; blk = blk + 1u) {
+        let z = gauss4(gw, t, blk, stream);
+        for (var j = 0u; j < 4u; j = j + 1u) {
+            let i = blk * 4u + j;
+            if i < N {
+                norm2 = norm2 + z[j] * z[j];
+                state[at(slot, i, w)] = z[j];
+            }
+        }
+    }
+    return norm2;
+}

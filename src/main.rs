@@ -177,28 +177,26 @@ fn cmd_sample(a: SampleArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn print_entry(name: &str, summary: &str, params: &[saddlescope::spec::Param]) {
+    println!("  {name:<16} {summary}");
+    for p in params {
+        println!(
+            "      {:<12} default {:<10} ({})  {}",
+            p.key, p.default, p.range, p.doc
+        );
+    }
+}
+
 fn cmd_list() {
     println!(
         "OBJECTIVES  (spec: name or name:key=value,...; positional values fill keys in order)"
     );
     for e in objective::registry() {
-        println!("  {:<16} {}", e.name, e.summary);
-        for p in e.params {
-            println!(
-                "      {:<12} default {:<10} ({})  {}",
-                p.key, p.default, p.range, p.doc
-            );
-        }
+        print_entry(e.name, e.summary, e.params);
     }
     println!("\nSTEP RULES  (--optimizer name:key=value,...)");
     for r in rules::registry() {
-        println!("  {:<16} {}", r.name, r.summary);
-        for p in r.params {
-            println!(
-                "      {:<12} default {:<10} ({})  {}",
-                p.key, p.default, p.range, p.doc
-            );
-        }
+        print_entry(r.name, r.summary, r.params);
     }
 }
 

@@ -3,17 +3,7 @@
 fn rule_step(w: u32, t: u32) {
     let gw = walk.first_walker + w;
     let sigma = hyper[hp(HP_STEP, w)];
-    var len2 = 0.0;
-    for (var blk = 0u; blk < (N + 3u) / 4u; blk = blk + 1u) {
-        let z = gauss4(gw, t, blk, STREAM_PROPOSAL);
-        for (var j = 0u; j < 4u; j = j + 1u) {
-            let i = blk * 4u + j;
-            if i < N {
-                len2 = len2 + z[j] * z[j];
-                state[at(SLOT_TRIAL, i, w)] = z[j];
-            }
-        }
-    }
+    let len2 = gauss_fill(SLOT_TRIAL, w, t, STREAM_PROPOSAL);
     let k = sigma * clip_scale(sigma * sqrt(len2), hyper[hp(HP_CLIP, w)]);
     for (var i = 0u; i < N; i = i + 1u) {
         state[at(SLOT_TRIAL, i, w)] = state[at(SLOT_X, i, w)] + k * state[at(SLOT_TRIAL, i, w)];

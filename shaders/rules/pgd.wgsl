@@ -10,17 +10,7 @@ fn rule_step(w: u32, t: u32) {
     if gn <= hyper[hp(HP_G_THRES, w)] && pgd_quiet(w, t) {
         let gw = walk.first_walker + w;
         let nb = (N + 3u) / 4u;
-        var norm2 = 0.0;
-        for (var blk = 0u; blk < nb; blk = blk + 1u) {
-            let z = gauss4(gw, t, blk, STREAM_PERTURB);
-            for (var j = 0u; j < 4u; j = j + 1u) {
-                let i = blk * 4u + j;
-                if i < N {
-                    norm2 = norm2 + z[j] * z[j];
-                    state[at(SLOT_AUX, i, w)] = z[j];
-                }
-            }
-        }
+        let norm2 = gauss_fill(SLOT_AUX, w, t, STREAM_PERTURB);
         let u = uniform4(gw, t, nb, STREAM_PERTURB).x;
         let scale = hyper[hp(HP_R, w)] * pow(u, 1.0 / f32(N)) / max(sqrt(norm2), 1e-30);
         for (var i = 0u; i < N; i = i + 1u) {
