@@ -8,6 +8,7 @@ mod chart;
 pub mod classify;
 pub mod cluster;
 pub mod eigen;
+pub mod load;
 pub mod polish;
 #[cfg(test)]
 mod testing;
