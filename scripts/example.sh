@@ -7,5 +7,5 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 cargo build --release
 ./target/release/saddlescope devices
-./target/release/saddlescope sample --objective himmelblau --optimizer gradnorm:lr=0.0002 \
+./target/release/saddlescope sample --objective himmelblau --optimizer gradnorm:lr=0.0001 \
     --walkers 4096 --steps 20000 --grad-tol 1e-3 --out "outputs/example-himmelblau-$(date -u +%Y%m%d-%H%M%S)"

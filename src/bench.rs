@@ -15,6 +15,9 @@ pub enum Workload {
     Field,
     Pspin3,
     Rastrigin,
+    /// The classification stage alone: sorted eigenvalues of `walkers` random symmetric
+    /// (GOE) matrices of size `dim`, in parallel over matrices, as `sample` runs it.
+    Eigen,
 }
 
 /// Floating-point operations per run, as peer_bench.py counts them.
@@ -25,6 +28,8 @@ pub fn flops(w: Workload, walkers: f64, n: f64, m: f64, steps: f64) -> f64 {
             steps * (2.0 * walkers * n * n * n + walkers * n * n + 8.0 * walkers * n)
         }
         Workload::Rastrigin => steps * 8.0 * walkers * n,
+        // Householder tridiagonalisation, the bulk of a symmetric eigenvalue solve.
+        Workload::Eigen => walkers * 4.0 / 3.0 * n * n * n,
     }
 }
 
@@ -38,6 +43,9 @@ pub fn run(
     steps: u32,
     repeat: usize,
 ) -> anyhow::Result<f64> {
+    if w == Workload::Eigen {
+        return eigen(walkers, n, repeat, crate::critical::eigen::Solver::Auto);
+    }
     let (obj_spec, lr, init) = match w {
         Workload::Field => (
             format!("field:n={n},features={m},length=1,mu=0.1,seed=0"),
@@ -50,6 +58,7 @@ pub fn run(
             0.001,
             "uniform:lo=-5.12,hi=5.12",
         ),
+        Workload::Eigen => unreachable!("handled above"),
     };
     let obj = objective::parse(&obj_spec)?;
     let opt = rules::parse(&format!("gd:lr={lr}"))?;
@@ -69,6 +78,45 @@ pub fn run(
     for i in 0..=repeat {
         let t = Instant::now();
         backend.walk(obj.as_ref(), &opt, &plan, &starts, &hyper, &|_| {})?;
+        if i > 0 {
+            best = best.min(t.elapsed().as_secs_f64());
+        }
+    }
+    Ok(best)
+}
+
+/// Times the eigenvalue stage: `points` GOE matrices of size `n` (entries N(0,1), symmetrised),
+/// decomposed in parallel with [`crate::critical::eigen::sorted_eigenvalues`]; best of `repeat`.
+/// The matrices are generated before the clock starts.
+pub fn eigen(
+    points: usize,
+    n: usize,
+    repeat: usize,
+    solver: crate::critical::eigen::Solver,
+) -> anyhow::Result<f64> {
+    use rayon::prelude::*;
+    if points == 0 || n == 0 {
+        return Err(SpecError::Invalid("--walkers and --dim must be at least 1".into()).into());
+    }
+    let mats: Vec<nalgebra::DMatrix<f64>> = (0..points)
+        .map(|k| {
+            let mut g = vec![0.0; n * n];
+            crate::rng::gauss_vec(0, k as u32, 0, crate::rng::Stream::Landscape, &mut g);
+            let a = nalgebra::DMatrix::from_vec(n, n, g);
+            (&a + a.transpose()) * std::f64::consts::FRAC_1_SQRT_2
+        })
+        .collect();
+    let mut best = f64::INFINITY;
+    for i in 0..=repeat {
+        let t = Instant::now();
+        let ok = mats
+            .par_iter()
+            .map(|m| crate::critical::eigen::sorted_eigenvalues_with(m.clone(), solver).is_some())
+            .filter(|&ok| ok)
+            .count();
+        if ok != points {
+            anyhow::bail!("{} of {points} eigen-decompositions failed", points - ok);
+        }
         if i > 0 {
             best = best.min(t.elapsed().as_secs_f64());
         }

@@ -8,8 +8,9 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use saddlescope::backend::{Backend, BackendChoice};
 use saddlescope::bench::{self, Workload};
+use saddlescope::critical::eigen::Solver;
 use saddlescope::gpu::context::{enumerate, AdapterSummary};
-use saddlescope::sample::{self, SampleSpec};
+use saddlescope::sample::{self, SampleSpec, Tolerances};
 use saddlescope::spec::SpecError;
 use saddlescope::{objective, output, rules};
 
@@ -71,6 +72,18 @@ struct SampleArgs {
     /// Skip the critical-point catalogue (f64 polish, Hessian classification, clustering).
     #[arg(long)]
     no_critical: bool,
+    /// Polish stops at |grad f| <= this times the gradient's rounding scale.
+    #[arg(long, default_value_t = Tolerances::default().polish_tol)]
+    polish_tol: f64,
+    /// An eigenvalue with |lambda| <= this times max |lambda| counts as zero (-> degenerate).
+    #[arg(long, default_value_t = Tolerances::default().zero_eig_tol)]
+    zero_eig_tol: f64,
+    /// Polished points closer than this times max(sqrt N, |x|) are one critical point.
+    #[arg(long, default_value_t = Tolerances::default().cluster_tol)]
+    cluster_tol: f64,
+    /// Polish may move a walker at most this times max(sqrt N, |x|).
+    #[arg(long, default_value_t = Tolerances::default().max_drift)]
+    max_drift: f64,
 }
 
 #[derive(clap::Args)]
@@ -89,6 +102,9 @@ struct BenchArgs {
     repeat: usize,
     #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
     backend: BackendChoice,
+    /// Eigensolver of the eigen workload (auto = what the pipeline uses).
+    #[arg(long, value_enum, default_value_t = Solver::Auto)]
+    solver: Solver,
 }
 
 fn progress_bar(total: u64, what: &str) -> ProgressBar {
@@ -114,6 +130,12 @@ fn cmd_sample(a: SampleArgs) -> anyhow::Result<()> {
         bound: a.bound,
         chunk: a.chunk,
         no_critical: a.no_critical,
+        tolerances: Tolerances {
+            polish_tol: a.polish_tol,
+            zero_eig_tol: a.zero_eig_tol,
+            cluster_tol: a.cluster_tol,
+            max_drift: a.max_drift,
+        },
     };
     let resolved = spec.resolve()?;
     let backend = Backend::select(a.backend)?;
@@ -230,6 +252,20 @@ fn cmd_devices() {
 }
 
 fn cmd_bench(a: BenchArgs) -> anyhow::Result<()> {
+    if a.workload == Workload::Eigen {
+        // The eigenvalue stage runs on the CPU whatever the backend.
+        let secs = bench::eigen(a.walkers, a.dim, a.repeat.max(1), a.solver)?;
+        let gf = bench::flops(a.workload, a.walkers as f64, a.dim as f64, 0.0, 0.0) / secs / 1e9;
+        let solver = format!("{:?}", a.solver).to_lowercase();
+        println!(
+            "saddlescope-{solver} eigen points={} N={} seconds={secs:.4} points_per_s={:.4e} gflops={gf:.2} threads={}",
+            a.walkers,
+            a.dim,
+            a.walkers as f64 / secs,
+            rayon::current_num_threads()
+        );
+        return Ok(());
+    }
     let backend = Backend::select(a.backend)?;
     eprintln!("bench on {}", backend.name());
     let secs = bench::run(
@@ -245,6 +281,7 @@ fn cmd_bench(a: BenchArgs) -> anyhow::Result<()> {
         Workload::Field => "field",
         Workload::Pspin3 => "pspin3",
         Workload::Rastrigin => "rastrigin",
+        Workload::Eigen => unreachable!("handled above"),
     };
     let tag = match backend {
         Backend::Gpu(_) => "saddlescope-gpu",

@@ -29,6 +29,60 @@ pub struct SampleSpec {
     /// Skip the critical-point catalogue (polish, classify, cluster).
     #[serde(default)]
     pub no_critical: bool,
+    /// Tolerances of the catalogue (defaults: [`CatalogueOptions::default`]).
+    #[serde(default)]
+    pub tolerances: Tolerances,
+}
+
+/// The catalogue's tolerances as flags; see [`CatalogueOptions`] for what each means and why
+/// its default is what it is.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Tolerances {
+    /// Polish converges at |∇f| ≤ polish_tol · scale (PolishOptions::grad_tol).
+    pub polish_tol: f64,
+    /// |λ| ≤ zero_eig_tol · max|λ| counts as a zero eigenvalue (ClassifyOptions::zero_tol).
+    pub zero_eig_tol: f64,
+    /// Points within cluster_tol · max(√N, |x|) are one point (CatalogueOptions::pos_tol).
+    pub cluster_tol: f64,
+    /// Polish may move at most max_drift · max(√N, |x|) (PolishOptions::max_drift).
+    pub max_drift: f64,
+}
+
+impl Default for Tolerances {
+    fn default() -> Self {
+        let o = CatalogueOptions::default();
+        Tolerances {
+            polish_tol: o.polish.grad_tol,
+            zero_eig_tol: o.classify.zero_tol,
+            cluster_tol: o.pos_tol,
+            max_drift: o.polish.max_drift,
+        }
+    }
+}
+
+impl Tolerances {
+    /// Checks every tolerance (usage error naming the flag) and builds the options.
+    pub fn options(&self) -> Result<CatalogueOptions, SpecError> {
+        let check = |flag: &str, v: f64, hi: f64| {
+            if v.is_finite() && v > 0.0 && v < hi {
+                Ok(())
+            } else {
+                Err(SpecError::Invalid(format!(
+                    "--{flag} {v} is out of range; valid: 0 < {flag} < {hi}"
+                )))
+            }
+        };
+        check("polish-tol", self.polish_tol, 1.0)?;
+        check("zero-eig-tol", self.zero_eig_tol, 1.0)?;
+        check("cluster-tol", self.cluster_tol, 1.0)?;
+        check("max-drift", self.max_drift, f64::INFINITY)?;
+        let mut o = CatalogueOptions::default();
+        o.polish.grad_tol = self.polish_tol;
+        o.classify.zero_tol = self.zero_eig_tol;
+        o.pos_tol = self.cluster_tol;
+        o.polish.max_drift = self.max_drift;
+        Ok(o)
+    }
 }
 
 /// A spec checked and resolved: every usage error surfaces here, before anything is written.
@@ -38,6 +92,7 @@ pub struct Resolved {
     pub init: Init,
     pub plan: WalkPlan,
     pub walkers: usize,
+    pub catalogue: CatalogueOptions,
 }
 
 impl SampleSpec {
@@ -78,12 +133,14 @@ impl SampleSpec {
             chunk: self.chunk,
             ..WalkPlan::default()
         };
+        let catalogue = self.tolerances.options()?;
         Ok(Resolved {
             obj,
             opt,
             init,
             plan,
             walkers: self.walkers,
+            catalogue,
         })
     }
 
@@ -144,12 +201,7 @@ pub fn run(
             .iter()
             .map(|&s| s == Status::Converged)
             .collect();
-        let cat = critical::catalogue(
-            r.obj.as_ref(),
-            &ends.x,
-            &eligible,
-            &CatalogueOptions::default(),
-        )?;
+        let cat = critical::catalogue(r.obj.as_ref(), &ends.x, &eligible, &r.catalogue)?;
         write_catalogue(dir, n, &cat, &r.obj.spec())?;
         Some(cat)
     };
@@ -188,6 +240,7 @@ pub fn run(
             "sphere": r.obj.sphere(),
             "init": r.init,
             "plan": r.plan,
+            "catalogue": if spec.no_critical { None } else { Some(&r.catalogue) },
         },
         "seed": r.plan.seed,
         "backend": backend.describe(),

@@ -1,5 +1,11 @@
 //! Symmetric eigen-decomposition with eigenvalues in ascending order (nalgebra's
 //! `SymmetricEigen` returns them unsorted) and a typed failure instead of a hang or a panic.
+//!
+//! Below [`FAER_FROM`] the solver is nalgebra's implicit QR; from there on it is faer's
+//! blocked divide-and-conquer solver, which measured 1.3× (N = 64) to 2–5× (N = 128–300)
+//! nalgebra's points/s on the same matrices (BENCHMARKS.md, "Eigenvalue stage"). Both take the
+//! matrix by value in f64 and return the same sorted result, so callers cannot tell them apart
+//! beyond rounding; the tests hold the two against each other.
 
 use nalgebra::{DMatrix, DVector, SymmetricEigen};
 
@@ -11,6 +17,28 @@ pub struct SortedEigen {
     pub vectors: DMatrix<f64>,
 }
 
+/// Matrix size from which the faer solver is used.
+pub const FAER_FROM: usize = 64;
+
+fn to_faer(h: &DMatrix<f64>) -> faer::Mat<f64> {
+    faer::Mat::from_fn(h.nrows(), h.ncols(), |i, j| h[(i, j)])
+}
+
+/// faer's decomposition, ascending, as nalgebra types.
+fn faer_eigen(h: &DMatrix<f64>) -> Option<SortedEigen> {
+    let n = h.nrows();
+    let e = to_faer(h).self_adjoint_eigen(faer::Side::Lower).ok()?;
+    let (s, u) = (e.S(), e.U());
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by(|&a, &b| s[a].total_cmp(&s[b]));
+    let values = DVector::from_iterator(n, order.iter().map(|&j| s[j]));
+    let vectors = DMatrix::from_fn(n, n, |i, k| u[(i, order[k])]);
+    values
+        .iter()
+        .all(|v| v.is_finite())
+        .then_some(SortedEigen { values, vectors })
+}
+
 impl SortedEigen {
     /// Decomposes a symmetric matrix. `None` when an entry is not finite (the QR iteration would
     /// not converge) or when the iteration does not converge.
@@ -19,6 +47,9 @@ impl SortedEigen {
             return None;
         }
         let n = h.nrows();
+        if n >= FAER_FROM {
+            return faer_eigen(&h);
+        }
         if n == 0 {
             return Some(SortedEigen {
                 values: DVector::zeros(0),
@@ -54,14 +85,37 @@ impl SortedEigen {
     }
 }
 
+/// Which symmetric eigensolver computes eigenvalues.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Solver {
+    /// nalgebra below [`FAER_FROM`], faer from there on (what the pipeline uses).
+    Auto,
+    Nalgebra,
+    Faer,
+}
+
 /// Ascending eigenvalues of a symmetric matrix; `None` as for [`SortedEigen::new`].
 pub fn sorted_eigenvalues(h: DMatrix<f64>) -> Option<Vec<f64>> {
+    sorted_eigenvalues_with(h, Solver::Auto)
+}
+
+/// [`sorted_eigenvalues`] with a chosen solver (benchmarks and the cross-check test).
+pub fn sorted_eigenvalues_with(h: DMatrix<f64>, solver: Solver) -> Option<Vec<f64>> {
     if !h.iter().all(|v| v.is_finite()) {
         return None;
     }
     let n = h.nrows();
+    let faer = match solver {
+        Solver::Auto => n >= FAER_FROM,
+        Solver::Nalgebra => false,
+        Solver::Faer => true,
+    };
     let mut v: Vec<f64> = if n == 0 {
         Vec::new()
+    } else if faer {
+        to_faer(&h)
+            .self_adjoint_eigenvalues(faer::Side::Lower)
+            .ok()?
     } else {
         SymmetricEigen::try_new(h, f64::EPSILON, 1000 * n.max(30))?
             .eigenvalues
@@ -70,7 +124,7 @@ pub fn sorted_eigenvalues(h: DMatrix<f64>) -> Option<Vec<f64>> {
             .collect()
     };
     v.sort_by(f64::total_cmp);
-    Some(v)
+    v.iter().all(|x| x.is_finite()).then_some(v)
 }
 
 #[cfg(test)]
@@ -103,6 +157,33 @@ mod tests {
         let rec = &e.vectors * DMatrix::from_diagonal(&e.values) * e.vectors.transpose();
         assert!((rec - &h).abs().max() < 1e-12);
         assert_eq!(sorted_eigenvalues(h).unwrap(), vals);
+    }
+
+    #[test]
+    fn faer_and_nalgebra_agree_across_the_switch() {
+        let mut s = crate::rng::Sampler::new(11, 0, crate::rng::Stream::Landscape);
+        for n in [FAER_FROM - 1, FAER_FROM, 100] {
+            let a = DMatrix::from_fn(n, n, |_, _| s.normal());
+            let h = &a + a.transpose();
+            let na = sorted_eigenvalues_with(h.clone(), Solver::Nalgebra).unwrap();
+            let fa = sorted_eigenvalues_with(h.clone(), Solver::Faer).unwrap();
+            assert!(na
+                .iter()
+                .zip(&fa)
+                .all(|(a, b)| (a - b).abs() < 1e-12 * a.abs().max(1.0) * n as f64));
+            let scale = na.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+            let got = sorted_eigenvalues(h.clone()).unwrap();
+            let full = SortedEigen::new(h.clone()).unwrap();
+            for ((g, f), w) in got.iter().zip(full.values.iter()).zip(&na) {
+                assert!(
+                    (g - w).abs() < 1e-12 * scale && (f - w).abs() < 1e-12 * scale,
+                    "n={n}"
+                );
+            }
+            let rec =
+                &full.vectors * DMatrix::from_diagonal(&full.values) * full.vectors.transpose();
+            assert!((rec - &h).abs().max() < 1e-11 * scale, "n={n}");
+        }
     }
 
     #[test]
