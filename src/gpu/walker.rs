@@ -82,8 +82,15 @@ impl GpuWalk {
         obj: &dyn Objective,
         opt: &Optimizer,
     ) -> Result<GpuWalk, GpuError> {
-        let rule = format!("{}\n{}", opt.wgsl_consts(), opt.rule.wgsl);
         let label = format!("walk[{} | {}]", obj.spec(), opt.spec());
+        let wgsl = opt.rule.wgsl.ok_or_else(|| GpuError::Validation {
+            kernel: label.clone(),
+            message: format!(
+                "step rule '{}' has no WGSL; it runs on the CPU twin only",
+                opt.rule.name
+            ),
+        })?;
+        let rule = format!("{}\n{}", opt.wgsl_consts(), wgsl);
         let assembled = shader::assemble(&label, obj, &rule, shader::WALK);
         shader::validate(&assembled)?;
         let device = &ctx.device;
