@@ -246,7 +246,12 @@ mod tests {
                     p.key
                 );
             }
-            assert!(wgsl.contains("lr_scale"), "{} ignores the schedule", r.name);
+            // Once in the signature of rule_step, at least once where the step size is scaled.
+            assert!(
+                wgsl.matches("lr_scale").count() >= 2,
+                "{} ignores the schedule",
+                r.name
+            );
         }
     }
 
