@@ -193,6 +193,16 @@ mod tests {
                 p[1]
             );
         }
+        // The schedule scales the step: step decay by 1/2 every step gives y factors
+        // (1 + 1), (1 + 1/2), (1 + 1/4).
+        let ends = walk(
+            saddle.as_ref(),
+            "sfn:schedule=step,period=1,gamma=0.5",
+            &x0,
+            3,
+            0.0,
+        );
+        assert!((ends.point(0)[1] - 0.01 * 2.0 * 1.5 * 1.25).abs() < 1e-15);
         // With lr 0.5: x halves, y grows by 1.5 per step, still away from the saddle.
         let ends = walk(saddle.as_ref(), "sfn:lr=0.5", &x0, 3, 0.0);
         let p = ends.point(0);
