@@ -3,7 +3,7 @@
 // counter and status indices).
 //
 // The host prepends `const N: u32` (dimension) and the objective's constants, then appends
-// this file, rng.wgsl, the objective, the step rule and the kernel (walk.wgsl).
+// this file, rng.wgsl, schedule.wgsl, the objective, the step rule and the kernel (walk.wgsl).
 //
 // Walker state is structure-of-arrays: element i of vector slot s of walker w (local index
 // inside the chunk) lives at state[(s * N + i) * walk.stride + w], so adjacent invocations

@@ -2,6 +2,19 @@
 // walk.segment_steps steps and exits early once the walker has stopped. CPU twin:
 // src/walk/cpu.rs (walk_segment).
 
+// lr(t) / lr for walker w at step t from its schedule rows (lr_factor: schedule.wgsl).
+// Twin: rules::schedule::factor_at, called by src/walk/cpu.rs.
+fn schedule_at(w: u32, t: u32) -> f32 {
+    return lr_factor(
+        u32(hyper[hp(HP_SCHEDULE, w)]),
+        f32(t),
+        hyper[hp(HP_PERIOD, w)],
+        hyper[hp(HP_GAMMA, w)],
+        hyper[hp(HP_LR_MIN, w)],
+        hyper[hp(HP_T_MULT, w)],
+    );
+}
+
 // Evaluates f and the gradient at x, projects the gradient on spheres, records |grad|, the
 // escape step, and decides whether the walker stops here. Returns the new status.
 fn observe(w: u32, t: u32) -> u32 {
@@ -67,7 +80,7 @@ fn walk_segment(@builtin(global_invocation_id) gid: vec3<u32>) {
         if status != RUNNING {
             break;
         }
-        rule_step(w, t);
+        rule_step(w, t, schedule_at(w, t));
         if SPHERE {
             retract(SLOT_X, w);
         }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use crate::gpu::{GpuContext, GpuError, GpuWalk};
 use crate::objective::Objective;
 use crate::rules::Optimizer;
+use crate::spec::SpecError;
 use crate::walk::{cpu, EndStates, Hyper, WalkPlan};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
@@ -16,6 +17,24 @@ pub enum BackendChoice {
     Gpu,
     /// The CPU f64 twin (rayon over walkers).
     Cpu,
+}
+
+impl BackendChoice {
+    /// The choice to run `opt` with: rules that exist only on the CPU twin (`newton`, `sfn`)
+    /// turn `auto` into `cpu` (no adapter is opened for nothing) and refuse `gpu`.
+    pub fn for_optimizer(self, opt: &Optimizer) -> Result<BackendChoice, SpecError> {
+        if !opt.rule.cpu_only() {
+            return Ok(self);
+        }
+        match self {
+            BackendChoice::Gpu => Err(SpecError::Invalid(format!(
+                "--backend gpu: step rule '{}' runs on the CPU twin only (it needs the \
+                 objective's f64 Hessian, which has no WGSL form); valid: --backend cpu or auto",
+                opt.rule.name
+            ))),
+            _ => Ok(BackendChoice::Cpu),
+        }
+    }
 }
 
 pub enum Backend {
@@ -55,7 +74,8 @@ impl Backend {
         }
     }
 
-    /// Runs the walk on this backend.
+    /// Runs the walk on this backend; a rule without WGSL (`Rule::cpu_only`) runs on the CPU
+    /// twin whatever the backend.
     pub fn walk(
         &self,
         obj: &dyn Objective,
@@ -66,10 +86,10 @@ impl Backend {
         progress: &(dyn Fn(u64) + Sync),
     ) -> Result<EndStates, GpuError> {
         match self {
-            Backend::Gpu(ctx) => {
+            Backend::Gpu(ctx) if !opt.rule.cpu_only() => {
                 GpuWalk::new(ctx.clone(), obj, opt)?.run(plan, starts, hyper, progress)
             }
-            Backend::Cpu => Ok(cpu::run(obj, opt, plan, starts, hyper, progress)),
+            _ => Ok(cpu::run(obj, opt, plan, starts, hyper, progress)),
         }
     }
 }

@@ -138,7 +138,7 @@ fn cmd_sample(a: SampleArgs) -> anyhow::Result<()> {
         },
     };
     let resolved = spec.resolve()?;
-    let backend = Backend::select(a.backend)?;
+    let backend = Backend::select(a.backend.for_optimizer(&resolved.opt)?)?;
     let dir = a.out.unwrap_or_else(|| spec.default_dir());
     let dir = output::prepare_dir(&dir).map_err(SpecError::Invalid)?;
     eprintln!(
@@ -204,7 +204,10 @@ fn print_entry(name: &str, summary: &str, params: &[saddlescope::spec::Param]) {
     for p in params {
         println!(
             "      {:<12} default {:<10} ({})  {}",
-            p.key, p.default, p.range, p.doc
+            p.key,
+            p.show(p.default),
+            p.range,
+            p.doc
         );
     }
 }
@@ -216,10 +219,23 @@ fn cmd_list() {
     for e in objective::registry() {
         print_entry(e.name, e.summary, e.params);
     }
-    println!("\nSTEP RULES  (--optimizer name:key=value,...)");
+    println!("\nSTEP RULES  (--optimizer name:key=value,...; a non-integer number may be a range lo..hi or lo..hi:log, spread over the walkers)");
+    // Each rule's own parameters; the ones every rule shares (clip and the schedule) once.
+    let shared = rules::registry()[0].params.len() - rules::COMMON_PARAMS;
     for r in rules::registry() {
-        print_entry(r.name, r.summary, r.params);
+        let own = &r.params[..r.params.len() - rules::COMMON_PARAMS];
+        let backend = if r.cpu_only() {
+            "  [CPU twin only]"
+        } else {
+            ""
+        };
+        print_entry(r.name, &format!("{}{backend}", r.summary), own);
     }
+    print_entry(
+        "(every rule)",
+        "also takes these; the schedule multiplies the step size by lr(t)/lr",
+        &rules::registry()[0].params[shared..],
+    );
 }
 
 fn cmd_devices() {

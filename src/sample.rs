@@ -11,7 +11,7 @@ use crate::rules::{self, Optimizer};
 use crate::spec::SpecError;
 use crate::walk::init::Init;
 use crate::walk::state::Status;
-use crate::walk::{EndStates, Hyper, WalkPlan};
+use crate::walk::{EndStates, WalkPlan};
 
 /// Everything `sample` needs, as the user gave it.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
@@ -99,6 +99,7 @@ impl SampleSpec {
     pub fn resolve(&self) -> Result<Resolved, SpecError> {
         let obj = objective::parse(&self.objective)?;
         let opt = rules::parse(&self.optimizer)?;
+        opt.check_objective(obj.as_ref())?;
         let init = Init::parse(&self.init)?;
         init.check(obj.as_ref())?;
         if self.walkers == 0 || self.walkers > u32::MAX as usize / 2 {
@@ -172,7 +173,9 @@ pub fn run(
     let starts = r
         .init
         .starts(r.obj.as_ref(), r.plan.seed, r.plan.first_walker, r.walkers);
-    let hyper = Hyper::constant(&r.opt.hyper(), r.walkers);
+    // Ranges in the optimizer spec spread over the walkers (walker k of W, see hyper_rows).
+    let hyper = r.opt.hyper_rows(r.walkers);
+    let sweeps = r.opt.sweeps();
     let t_walk = Instant::now();
     let ends = backend.walk(r.obj.as_ref(), &r.opt, &r.plan, &starts, &hyper, progress)?;
     let seconds_walk = t_walk.elapsed().as_secs_f64();
@@ -207,20 +210,28 @@ pub fn run(
     };
     let seconds_catalogue = t_cat.elapsed().as_secs_f64();
 
-    let mut csv = Csv::new("walker,f,grad_norm,steps,status,point");
+    // One more column per swept hyperparameter, named by its key: each walker's value.
+    let mut header = String::from("walker,f,grad_norm,steps,status,point");
+    for (_, key, _) in &sweeps {
+        header.push(',');
+        header.push_str(key);
+    }
+    let mut csv = Csv::new(&header);
     for w in 0..ends.len() {
         let point = catalogue
             .as_ref()
             .and_then(|c| c.point_of(w))
             .map_or(String::new(), |p| p.to_string());
-        csv.row(&[
+        let mut row = vec![
             w.to_string(),
             output::num(ends.f[w]),
             output::num(ends.grad_norm[w]),
             ends.steps[w].to_string(),
             ends.status[w].name().to_string(),
             point,
-        ]);
+        ];
+        row.extend(sweeps.iter().map(|(k, _, _)| output::num(hyper.get(*k, w))));
+        csv.row(&row);
     }
     csv.write(&dir.join("walkers.csv"))?;
 
@@ -248,6 +259,7 @@ pub fn run(
         "timings_s": { "walk": seconds_walk, "critical_points": seconds_catalogue, "total": t0.elapsed().as_secs_f64() },
         "walker_steps_per_s": ends.steps.iter().map(|&s| s as f64).sum::<f64>() / seconds_walk.max(1e-9),
         "status_counts": counts,
+        "sweeps": r.opt.values.sweeps,
         "critical_points": catalogue.as_ref().map(summary),
         "files": if catalogue.is_some() {
             vec!["walkers.csv", "starts.npy", "end_states.npy", "critical_points.csv", "critical_points.npy", "eigenvalues.npy", "index_histogram.png", "index_histogram.svg"]

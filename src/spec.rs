@@ -25,6 +25,13 @@ pub enum SpecError {
         key: String,
         value: String,
     },
+    #[error("{context}: unknown {key} '{value}'; valid: {valid}")]
+    UnknownChoice {
+        context: String,
+        key: String,
+        value: String,
+        valid: String,
+    },
     #[error("{context}: {key}={value} is out of range; {rule}")]
     OutOfRange {
         context: String,
@@ -51,6 +58,8 @@ pub enum Range {
     Closed(f64, f64),
     /// An integer in lo..=hi.
     Int(i64, i64),
+    /// One of the named choices, stored as its index (0, 1, ...); the spec gives the name.
+    Choice(&'static [&'static str]),
 }
 
 impl Range {
@@ -63,6 +72,7 @@ impl Range {
                 Range::HalfOpen(lo, hi) => v >= lo && v < hi,
                 Range::Closed(lo, hi) => v >= lo && v <= hi,
                 Range::Int(lo, hi) => v.fract() == 0.0 && v >= lo as f64 && v <= hi as f64,
+                Range::Choice(names) => v.fract() == 0.0 && v >= 0.0 && v < names.len() as f64,
             };
         if ok {
             Ok(())
@@ -82,6 +92,7 @@ impl fmt::Display for Range {
             Range::Closed(lo, hi) => write!(f, "{lo} <= value <= {hi}"),
             Range::Int(lo, hi) if hi == i64::MAX => write!(f, "an integer >= {lo}"),
             Range::Int(lo, hi) => write!(f, "an integer in {lo}..={hi}"),
+            Range::Choice(names) => write!(f, "one of {}", names.join(", ")),
         }
     }
 }
@@ -102,6 +113,61 @@ impl Param {
             default,
             range,
             doc,
+        }
+    }
+    /// A value as a spec writes it: the name for a choice, the number otherwise.
+    pub fn show(&self, v: f64) -> String {
+        match self.range {
+            Range::Choice(names) => names
+                .get(v as usize)
+                .map_or_else(|| format!("{v}"), |n| (*n).to_string()),
+            _ => format!("{v}"),
+        }
+    }
+}
+
+/// How a range `lo..hi` is spread over walkers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scale {
+    /// `lo..hi`: evenly spaced values.
+    Linear,
+    /// `lo..hi:log`: evenly spaced logarithms (a geometric sequence); needs lo > 0.
+    Log,
+}
+
+/// A hyperparameter range `lo..hi` or `lo..hi:log`, spread over the walkers of a run: walker k
+/// of W gets lo + (hi - lo) k/(W-1) (linear) or lo (hi/lo)^(k/(W-1)) (log); walker 0 gets lo
+/// and walker W-1 gets hi exactly; a single walker gets lo.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct Sweep {
+    pub lo: f64,
+    pub hi: f64,
+    pub scale: Scale,
+}
+
+impl Sweep {
+    /// The value of walker `k` of `walkers`.
+    pub fn at(&self, k: usize, walkers: usize) -> f64 {
+        if walkers <= 1 || k == 0 {
+            return self.lo;
+        }
+        if k + 1 >= walkers {
+            return self.hi;
+        }
+        let u = k as f64 / (walkers - 1) as f64;
+        let v = match self.scale {
+            Scale::Linear => self.lo + (self.hi - self.lo) * u,
+            Scale::Log => self.lo * (self.hi / self.lo).powf(u),
+        };
+        // Rounding must not step outside the requested (and validated) interval.
+        v.clamp(self.lo, self.hi)
+    }
+    /// The spec form: `lo..hi` or `lo..hi:log`.
+    pub fn text(&self) -> String {
+        match self.scale {
+            Scale::Linear => format!("{}..{}", self.lo, self.hi),
+            Scale::Log => format!("{}..{}:log", self.lo, self.hi),
         }
     }
 }
@@ -146,14 +212,19 @@ impl RawSpec {
     }
 }
 
-/// Resolved numeric parameters, every key of the table present.
+/// Resolved numeric parameters, every key of the table present. A key given as a range has
+/// its `lo` in `values` and the range in `sweeps`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Values {
     pub name: String,
     pub values: BTreeMap<String, f64>,
+    /// Keys given as ranges (`lo..hi`, `lo..hi:log`); only step-rule specs accept them.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub sweeps: BTreeMap<String, Sweep>,
 }
 
 impl Values {
+    /// The value of `key`; for a key given as a range, its lower end `lo`.
     pub fn get(&self, key: &str) -> f64 {
         // Keys come from the same static table that resolved them; a miss is a programming error.
         self.values.get(key).copied().unwrap_or(f64::NAN)
@@ -161,11 +232,14 @@ impl Values {
     pub fn usize(&self, key: &str) -> usize {
         self.get(key) as usize
     }
-    /// Canonical text form `name:k=v,...` in table order.
+    /// Canonical text form `name:k=v,...` in table order; choices by name, ranges as ranges.
     pub fn canonical(&self, table: &[Param]) -> String {
         let parts: Vec<String> = table
             .iter()
-            .map(|p| format!("{}={}", p.key, self.get(p.key)))
+            .map(|p| match self.sweeps.get(p.key) {
+                Some(s) => format!("{}={}", p.key, s.text()),
+                None => format!("{}={}", p.key, p.show(self.get(p.key))),
+            })
             .collect();
         if parts.is_empty() {
             self.name.clone()
@@ -189,8 +263,19 @@ pub fn parse_number(context: &str, key: &str, value: &str) -> Result<f64, SpecEr
 }
 
 /// Resolves raw arguments against a table: positional values fill keys in table order,
-/// unknown keys and bad numbers are errors, missing keys take defaults.
+/// unknown keys and bad numbers are errors, missing keys take defaults. Ranges are refused
+/// (objective parameters take one value); see [`resolve_with_ranges`].
 pub fn resolve(raw: &RawSpec, table: &[Param]) -> Result<Values, SpecError> {
+    resolve_inner(raw, table, false)
+}
+
+/// As [`resolve`], but a numeric, non-integer parameter may be a range `lo..hi` (linear) or
+/// `lo..hi:log` (geometric), spread over walkers (step-rule hyperparameters).
+pub fn resolve_with_ranges(raw: &RawSpec, table: &[Param]) -> Result<Values, SpecError> {
+    resolve_inner(raw, table, true)
+}
+
+fn resolve_inner(raw: &RawSpec, table: &[Param], allow_ranges: bool) -> Result<Values, SpecError> {
     let context = format!("'{}'", raw.name);
     let valid_keys = || {
         if table.is_empty() {
@@ -200,6 +285,7 @@ pub fn resolve(raw: &RawSpec, table: &[Param]) -> Result<Values, SpecError> {
         }
     };
     let mut values: BTreeMap<String, f64> = BTreeMap::new();
+    let mut sweeps: BTreeMap<String, Sweep> = BTreeMap::new();
     let mut next_positional = 0usize;
     for (key, value) in &raw.args {
         let param = match key {
@@ -222,6 +308,26 @@ pub fn resolve(raw: &RawSpec, table: &[Param]) -> Result<Values, SpecError> {
                 p
             }
         };
+        if let Range::Choice(names) = param.range {
+            let i =
+                names
+                    .iter()
+                    .position(|n| n == value)
+                    .ok_or_else(|| SpecError::UnknownChoice {
+                        context: context.clone(),
+                        key: param.key.to_string(),
+                        value: value.clone(),
+                        valid: names.join(", "),
+                    })?;
+            values.insert(param.key.to_string(), i as f64);
+            continue;
+        }
+        if value.contains("..") {
+            let sweep = parse_sweep(&context, param, value, allow_ranges)?;
+            values.insert(param.key.to_string(), sweep.lo);
+            sweeps.insert(param.key.to_string(), sweep);
+            continue;
+        }
         let v = parse_number(&context, param.key, value)?;
         param.range.check(v).map_err(|rule| SpecError::OutOfRange {
             context: context.clone(),
@@ -237,7 +343,64 @@ pub fn resolve(raw: &RawSpec, table: &[Param]) -> Result<Values, SpecError> {
     Ok(Values {
         name: raw.name.clone(),
         values,
+        sweeps,
     })
+}
+
+/// Parses `lo..hi` or `lo..hi:log` for `param`, checking both ends against its valid range.
+fn parse_sweep(
+    context: &str,
+    param: &Param,
+    value: &str,
+    allow_ranges: bool,
+) -> Result<Sweep, SpecError> {
+    let key = param.key;
+    let bad = |why: String| SpecError::Invalid(format!("{context}: {key}={value}: {why}"));
+    if !allow_ranges {
+        return Err(bad(
+            "ranges (lo..hi) are for step-rule hyperparameters only; an objective parameter \
+             takes one value"
+                .into(),
+        ));
+    }
+    if let Range::Int(..) = param.range {
+        return Err(bad(format!(
+            "{key} is an integer parameter and takes one value, not a range (valid: {})",
+            param.range
+        )));
+    }
+    let (body, scale) = match value.split_once(':') {
+        None => (value, Scale::Linear),
+        Some((b, "log")) => (b, Scale::Log),
+        Some((_, other)) => {
+            return Err(bad(format!(
+                "unknown range scale '{other}'; write lo..hi (linear) or lo..hi:log (geometric)"
+            )))
+        }
+    };
+    let (lo, hi) = body
+        .split_once("..")
+        .ok_or_else(|| bad("write a range as lo..hi or lo..hi:log".into()))?;
+    let lo = parse_number(context, key, lo.trim())?;
+    let hi = parse_number(context, key, hi.trim())?;
+    for (end, v) in [("lo", lo), ("hi", hi)] {
+        param.range.check(v).map_err(|rule| {
+            bad(format!(
+                "{end} = {v} is out of range; both ends must be valid ({rule})"
+            ))
+        })?;
+    }
+    if lo >= hi {
+        return Err(bad(format!(
+            "a range needs lo < hi (got lo = {lo}, hi = {hi})"
+        )));
+    }
+    if scale == Scale::Log && lo <= 0.0 {
+        return Err(bad(format!(
+            "a log range needs lo > 0 (got lo = {lo}); use a linear range lo..hi"
+        )));
+    }
+    Ok(Sweep { lo, hi, scale })
 }
 
 #[cfg(test)]
@@ -274,5 +437,83 @@ mod tests {
         assert!(RawSpec::parse(":x=1").is_err());
         let e = resolve(&RawSpec::parse("gd:1,2,0.5,7").unwrap(), TABLE).unwrap_err();
         assert!(e.to_string().contains("too many"));
+    }
+
+    const KINDS: &[&str] = &["constant", "cosine", "step"];
+    const SWEEP_TABLE: &[Param] = &[
+        Param::new("n", 2.0, Range::Int(1, 4096), "an integer"),
+        Param::new("lr", 0.01, Range::Positive, "step"),
+        Param::new("beta", 0.9, Range::HalfOpen(0.0, 1.0), "momentum"),
+        Param::new("shift", 0.0, Range::Any, "anything"),
+        Param::new("schedule", 0.0, Range::Choice(KINDS), "a choice"),
+    ];
+
+    fn sweep_spec(text: &str) -> Result<Values, SpecError> {
+        resolve_with_ranges(&RawSpec::parse(text).unwrap(), SWEEP_TABLE)
+    }
+
+    #[test]
+    fn ranges_parse_spread_and_print_back() {
+        let v = sweep_spec("x:lr=1e-4..1e-1:log,shift=-1..3,schedule=step").unwrap();
+        assert_eq!(v.get("lr"), 1e-4, "get() gives lo for a range");
+        assert_eq!(v.get("schedule"), 2.0);
+        let lr = v.sweeps["lr"];
+        let shift = v.sweeps["shift"];
+        assert_eq!(lr.scale, Scale::Log);
+        assert_eq!(shift.scale, Scale::Linear);
+        // Walker k of W = 4: linear -1, 1/3, 5/3, 3; log 1e-4, 1e-3, 1e-2, 1e-1.
+        for (k, want) in [-1.0, 1.0 / 3.0, 5.0 / 3.0, 3.0].iter().enumerate() {
+            assert!((shift.at(k, 4) - want).abs() < 1e-15, "{k}");
+        }
+        for (k, want) in [1e-4, 1e-3, 1e-2, 1e-1].iter().enumerate() {
+            assert!((lr.at(k, 4) / want - 1.0).abs() < 1e-14, "{k}");
+        }
+        assert_eq!(lr.at(0, 1), 1e-4, "one walker gets lo");
+        assert_eq!(lr.at(6, 7), 1e-1, "the last walker gets hi exactly");
+        let text = v.canonical(SWEEP_TABLE);
+        assert_eq!(
+            text,
+            "x:n=2,lr=0.0001..0.1:log,beta=0.9,shift=-1..3,schedule=step"
+        );
+        assert_eq!(sweep_spec(&text).unwrap(), v, "canonical form round-trips");
+        // A positional value may be a range too.
+        assert_eq!(sweep_spec("x:4,0.1..0.2").unwrap().sweeps["lr"].hi, 0.2);
+    }
+
+    #[test]
+    fn bad_ranges_and_choices_name_key_and_valid_values() {
+        let msg = |t: &str| sweep_spec(t).unwrap_err().to_string();
+        let e = msg("x:lr=0..0.1");
+        assert!(
+            e.contains("lr") && e.contains("lo = 0") && e.contains("> 0"),
+            "{e}"
+        );
+        let e = msg("x:beta=0.5..1");
+        assert!(
+            e.contains("beta") && e.contains("hi = 1") && e.contains("< 1"),
+            "{e}"
+        );
+        let e = msg("x:shift=-1..1:log");
+        assert!(e.contains("shift") && e.contains("lo > 0"), "{e}");
+        let e = msg("x:lr=0.2..0.1");
+        assert!(e.contains("lr") && e.contains("lo < hi"), "{e}");
+        let e = msg("x:lr=0.1..0.2:ln");
+        assert!(e.contains("'ln'") && e.contains(":log"), "{e}");
+        let e = msg("x:lr=0.1..abc");
+        assert!(e.contains("abc") && e.contains("not a number"), "{e}");
+        let e = msg("x:n=1..4");
+        assert!(e.contains("n=1..4") && e.contains("integer"), "{e}");
+        let e = msg("x:schedule=linear");
+        assert!(
+            e.contains("schedule") && e.contains("constant, cosine, step"),
+            "{e}"
+        );
+        let e = msg("x:schedule=0..1");
+        assert!(e.contains("constant, cosine, step"), "{e}");
+        // Objective specs (plain resolve) refuse ranges.
+        let e = resolve(&RawSpec::parse("x:lr=0.1..0.2").unwrap(), SWEEP_TABLE)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("lr=0.1..0.2") && e.contains("one value"), "{e}");
     }
 }

@@ -1,8 +1,8 @@
 // anneal.wgsl — simulated annealing. Reference: src/rules/anneal.rs.
 
-fn rule_step(w: u32, t: u32) {
+fn rule_step(w: u32, t: u32, lr_scale: f32) {
     let gw = walk.first_walker + w;
-    let sigma = hyper[hp(HP_STEP, w)];
+    let sigma = hyper[hp(HP_STEP, w)] * lr_scale;
     let len2 = gauss_fill(SLOT_TRIAL, w, t, STREAM_PROPOSAL);
     let k = sigma * clip_scale(sigma * sqrt(len2), hyper[hp(HP_CLIP, w)]);
     for (var i = 0u; i < N; i = i + 1u) {

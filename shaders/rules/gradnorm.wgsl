@@ -1,7 +1,7 @@
 // gradnorm.wgsl — descent on |grad f|^2 / 2 by Hessian-vector products. Reference:
 // src/rules/gradnorm.rs.
 
-fn rule_step(w: u32, t: u32) {
+fn rule_step(w: u32, t: u32, lr_scale: f32) {
     obj_hvp(SLOT_X, SLOT_GRAD, SLOT_AUX, w);
     if SPHERE {
         var xd = 0.0;
@@ -19,7 +19,7 @@ fn rule_step(w: u32, t: u32) {
         let d = state[at(SLOT_AUX, i, w)];
         dn2 = dn2 + d * d;
     }
-    let k = hyper[hp(HP_LR, w)] * clip_scale(sqrt(dn2), hyper[hp(HP_CLIP, w)]);
+    let k = hyper[hp(HP_LR, w)] * lr_scale * clip_scale(sqrt(dn2), hyper[hp(HP_CLIP, w)]);
     for (var i = 0u; i < N; i = i + 1u) {
         state[at(SLOT_X, i, w)] = state[at(SLOT_X, i, w)] - k * state[at(SLOT_AUX, i, w)];
     }

@@ -5,7 +5,7 @@ fn pgd_quiet(w: u32, t: u32) -> bool {
     return last == 0u || f32(t - (last - 1u)) >= hyper[hp(HP_T_THRES, w)];
 }
 
-fn rule_step(w: u32, t: u32) {
+fn rule_step(w: u32, t: u32, lr_scale: f32) {
     let gn = scalars[sc(SC_GNORM, w)];
     if gn <= hyper[hp(HP_G_THRES, w)] && pgd_quiet(w, t) {
         let gw = walk.first_walker + w;
@@ -20,7 +20,7 @@ fn rule_step(w: u32, t: u32) {
         scalars[sc(SC_RULE0, w)] = scalars[sc(SC_F, w)];
         return;
     }
-    let k = hyper[hp(HP_LR, w)] * clip_scale(gn, hyper[hp(HP_CLIP, w)]);
+    let k = hyper[hp(HP_LR, w)] * lr_scale * clip_scale(gn, hyper[hp(HP_CLIP, w)]);
     for (var i = 0u; i < N; i = i + 1u) {
         state[at(SLOT_X, i, w)] = state[at(SLOT_X, i, w)] - k * state[at(SLOT_GRAD, i, w)];
     }

@@ -4,14 +4,14 @@
 //! [`catalogue`] is the entry point of the pipeline stage; [`polish()`], [`classify()`] and
 //! [`cluster::group`] are its parts, usable alone.
 
-mod chart;
+pub(crate) mod chart;
 pub mod classify;
 pub mod cluster;
 pub mod eigen;
 pub mod load;
 pub mod polish;
 #[cfg(test)]
-mod testing;
+pub(crate) mod testing;
 
 use rayon::prelude::*;
 

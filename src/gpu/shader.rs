@@ -1,11 +1,12 @@
 //! Shader assembly: a tiny, explicit preprocessor that concatenates host constants, the shared
-//! pieces (common.wgsl, rng.wgsl), the objective, the step rule and a kernel into one module,
+//! pieces (common.wgsl, rng.wgsl, schedule.wgsl), the objective, the step rule and a kernel into one module,
 //! and validates it with naga (no GPU needed).
 
 use crate::objective::Objective;
 
 pub const COMMON: &str = include_str!("../../shaders/common.wgsl");
 pub const RNG: &str = include_str!("../../shaders/rng.wgsl");
+pub const SCHEDULE: &str = include_str!("../../shaders/schedule.wgsl");
 pub const WALK: &str = include_str!("../../shaders/walk.wgsl");
 
 /// A shader that failed to parse or validate, named by its kernel.
@@ -33,7 +34,7 @@ pub fn assemble(label: &str, obj: &dyn Objective, rule: &str, kernel: &str) -> A
         if obj.sphere() { "true" } else { "false" }
     ));
     s.push_str(&w.consts);
-    for piece in [COMMON, RNG, w.body, rule, kernel] {
+    for piece in [COMMON, RNG, SCHEDULE, w.body, rule, kernel] {
         s.push('\n');
         s.push_str(piece);
     }
@@ -71,3 +72,27 @@ fn probe(@builtin(global_invocation_id) gid: vec3<u32>) {
     obj_hvp(SLOT_X, SLOT_GRAD, SLOT_AUX, w);
 }
 "#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{objective, rules};
+
+    /// Every rule's walk kernel (with the schedule rows read by walk.wgsl) parses and validates,
+    /// on a flat and a sphere objective, without a GPU.
+    #[test]
+    fn walk_kernels_validate_for_every_rule() {
+        for obj_spec in ["styblinski-tang:n=3", "pspin:p=3,n=5,seed=1"] {
+            let obj = objective::parse(obj_spec).unwrap();
+            for r in rules::registry() {
+                let Some(wgsl) = r.wgsl else { continue };
+                let opt = rules::parse(r.name).unwrap();
+                let rule = format!("{}\n{}", opt.wgsl_consts(), wgsl);
+                let a = assemble(r.name, obj.as_ref(), &rule, WALK);
+                if let Err(e) = validate(&a) {
+                    panic!("{} on {obj_spec}: {e}", r.name);
+                }
+            }
+        }
+    }
+}

@@ -82,8 +82,15 @@ impl GpuWalk {
         obj: &dyn Objective,
         opt: &Optimizer,
     ) -> Result<GpuWalk, GpuError> {
-        let rule = format!("{}\n{}", opt.wgsl_consts(), opt.rule.wgsl);
         let label = format!("walk[{} | {}]", obj.spec(), opt.spec());
+        let wgsl = opt.rule.wgsl.ok_or_else(|| GpuError::Validation {
+            kernel: label.clone(),
+            message: format!(
+                "step rule '{}' has no WGSL; it runs on the CPU twin only",
+                opt.rule.name
+            ),
+        })?;
+        let rule = format!("{}\n{}", opt.wgsl_consts(), wgsl);
         let assembled = shader::assemble(&label, obj, &rule, shader::WALK);
         shader::validate(&assembled)?;
         let device = &ctx.device;
@@ -160,7 +167,10 @@ impl GpuWalk {
         let l = &self.ctx.limits;
         let max_binding = l.max_storage_buffer_binding_size.min(l.max_buffer_size);
         let per_walker = (SLOTS * self.n * 4) as u64;
-        let by_memory = (max_binding / per_walker) as usize;
+        // The largest per-walker binding: the state, or at small N the hyperparameter rows
+        // (every rule has at least the six clip and schedule rows).
+        let widest = (SLOTS * self.n).max(self.k).max(SCALARS).max(COUNTERS) as u64 * 4;
+        let by_memory = (max_binding / widest) as usize;
         let by_dispatch = l.max_compute_workgroups_per_dimension as usize * WORKGROUP as usize;
         // Keep a chunk's host staging and device memory moderate (2 GiB of state).
         let by_budget = ((2u64 << 30) / per_walker) as usize;

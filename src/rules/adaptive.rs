@@ -1,14 +1,14 @@
 //! Adaptive step sizes: Adam (Kingma & Ba 2015, bias-corrected) and RMSprop.
 //! WGSL twins: shaders/rules/adam.wgsl, shaders/rules/rmsprop.wgsl.
 
-use super::{always_may_stop, clip_scale, Ctx, Rule, CLIP};
+use super::{always_may_stop, clip_scale, Ctx, Rule};
 use crate::spec::{Param, Range};
 use crate::walk::state::*;
 
 pub static ADAM: Rule = Rule {
     name: "adam",
     summary: "Adam with bias correction",
-    params: &[
+    params: params![
         Param::new("lr", 0.001, Range::Positive, "step size"),
         Param::new(
             "beta1",
@@ -23,17 +23,17 @@ pub static ADAM: Rule = Rule {
             "second-moment decay",
         ),
         Param::new("eps", 1e-8, Range::Positive, "denominator offset"),
-        CLIP,
     ],
-    wgsl: include_str!("../../shaders/rules/adam.wgsl"),
+    wgsl: Some(include_str!("../../shaders/rules/adam.wgsl")),
     step: adam,
     may_stop: always_may_stop,
+    max_dim: None,
 };
 
 pub static RMSPROP: Rule = Rule {
     name: "rmsprop",
     summary: "RMSprop",
-    params: &[
+    params: params![
         Param::new("lr", 0.001, Range::Positive, "step size"),
         Param::new(
             "alpha",
@@ -42,15 +42,15 @@ pub static RMSPROP: Rule = Rule {
             "second-moment decay",
         ),
         Param::new("eps", 1e-8, Range::Positive, "denominator offset"),
-        CLIP,
     ],
-    wgsl: include_str!("../../shaders/rules/rmsprop.wgsl"),
+    wgsl: Some(include_str!("../../shaders/rules/rmsprop.wgsl")),
     step: rmsprop,
     may_stop: always_may_stop,
+    max_dim: None,
 };
 
 fn adam(ctx: &Ctx, s: &mut WalkerState, hp: &[f64]) {
-    let (lr, b1, b2, eps) = (hp[0], hp[1], hp[2], hp[3]);
+    let (lr, b1, b2, eps) = (hp[0] * ctx.lr_scale, hp[1], hp[2], hp[3]);
     let c = clip_scale(s.sc[SC_GNORM], hp[4]);
     let t1 = f64::from(ctx.t) + 1.0;
     let bc1 = 1.0 - b1.powf(t1);
@@ -64,8 +64,8 @@ fn adam(ctx: &Ctx, s: &mut WalkerState, hp: &[f64]) {
     }
 }
 
-fn rmsprop(_: &Ctx, s: &mut WalkerState, hp: &[f64]) {
-    let (lr, alpha, eps) = (hp[0], hp[1], hp[2]);
+fn rmsprop(ctx: &Ctx, s: &mut WalkerState, hp: &[f64]) {
+    let (lr, alpha, eps) = (hp[0] * ctx.lr_scale, hp[1], hp[2]);
     let c = clip_scale(s.sc[SC_GNORM], hp[3]);
     let [x, _, g, _, _, v, ..] = &mut s.slots;
     for i in 0..x.len() {

@@ -1,9 +1,10 @@
 //! Simulated annealing: a Gaussian proposal y = x + step * xi (clipped to length `clip` when
 //! clip > 0, retracted on spheres) is accepted when f(y) <= f(x) or with the Metropolis
-//! probability exp(-(f(y) - f(x)) / T), T = t0 * cooling^t (geometric cooling).
+//! probability exp(-(f(y) - f(x)) / T), T = t0 * cooling^t (geometric cooling). The learning-rate
+//! schedule scales the proposal: step(t) = step * factor(t).
 //! WGSL twin: shaders/rules/anneal.wgsl.
 
-use super::{always_may_stop, Ctx, Rule, CLIP};
+use super::{always_may_stop, Ctx, Rule};
 use crate::objective::sphere;
 use crate::rng::{self, Stream};
 use crate::spec::{Param, Range};
@@ -12,7 +13,7 @@ use crate::walk::state::*;
 pub static ANNEAL: Rule = Rule {
     name: "anneal",
     summary: "simulated annealing: Metropolis acceptance of Gaussian proposals, geometric cooling",
-    params: &[
+    params: params![
         Param::new(
             "step",
             0.1,
@@ -26,15 +27,15 @@ pub static ANNEAL: Rule = Rule {
             Range::Closed(1e-12, 1.0),
             "temperature factor per step",
         ),
-        CLIP,
     ],
-    wgsl: include_str!("../../shaders/rules/anneal.wgsl"),
+    wgsl: Some(include_str!("../../shaders/rules/anneal.wgsl")),
     step,
     may_stop: always_may_stop,
+    max_dim: None,
 };
 
 fn step(ctx: &Ctx, s: &mut WalkerState, hp: &[f64]) {
-    let (sigma, t0, cooling, clip) = (hp[0], hp[1], hp[2], hp[3]);
+    let (sigma, t0, cooling, clip) = (hp[0] * ctx.lr_scale, hp[1], hp[2], hp[3]);
     let n = s.slots[SLOT_X].len();
     let mut z = vec![0.0; n];
     rng::gauss_vec(ctx.seed, ctx.walker, ctx.t, Stream::Proposal, &mut z);

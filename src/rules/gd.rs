@@ -1,6 +1,6 @@
-//! Plain gradient descent: x <- x - lr * clip(g). WGSL twin: shaders/rules/gd.wgsl.
+//! Plain gradient descent: x <- x - lr(t) * clip(g). WGSL twin: shaders/rules/gd.wgsl.
 
-use super::{always_may_stop, clip_scale, Ctx, Rule, CLIP};
+use super::{always_may_stop, clip_scale, Ctx, Rule};
 use crate::spec::{Param, Range};
 use crate::walk::state::*;
 
@@ -10,14 +10,15 @@ const CLIP_: usize = 1;
 pub static GD: Rule = Rule {
     name: "gd",
     summary: "gradient descent",
-    params: &[Param::new("lr", 0.01, Range::Positive, "step size"), CLIP],
-    wgsl: include_str!("../../shaders/rules/gd.wgsl"),
+    params: params![Param::new("lr", 0.01, Range::Positive, "step size")],
+    wgsl: Some(include_str!("../../shaders/rules/gd.wgsl")),
     step,
     may_stop: always_may_stop,
+    max_dim: None,
 };
 
-fn step(_: &Ctx, s: &mut WalkerState, hp: &[f64]) {
-    let k = hp[LR] * clip_scale(s.sc[SC_GNORM], hp[CLIP_]);
+fn step(ctx: &Ctx, s: &mut WalkerState, hp: &[f64]) {
+    let k = hp[LR] * ctx.lr_scale * clip_scale(s.sc[SC_GNORM], hp[CLIP_]);
     let [x, _, g, ..] = &mut s.slots;
     for (xi, gi) in x.iter_mut().zip(g.iter()) {
         *xi -= k * gi;

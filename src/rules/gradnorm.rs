@@ -4,7 +4,7 @@
 //! On spheres, H is the Riemannian Hessian applied to the Riemannian gradient:
 //! P (Hess H) g - (x . grad H / N) g. WGSL twin: shaders/rules/gradnorm.wgsl.
 
-use super::{always_may_stop, clip_scale, Ctx, Rule, CLIP};
+use super::{always_may_stop, clip_scale, Ctx, Rule};
 use crate::objective::sphere;
 use crate::spec::{Param, Range};
 use crate::walk::state::*;
@@ -13,18 +13,16 @@ pub static GRADNORM: Rule = Rule {
     name: "gradnorm",
     summary:
         "descent on |grad f|^2/2 via Hessian-vector products: finds critical points of every index",
-    params: &[
-        Param::new(
-            "lr",
-            0.001,
-            Range::Positive,
-            "step size (stable below 2 / max eigenvalue of H^2)",
-        ),
-        CLIP,
-    ],
-    wgsl: include_str!("../../shaders/rules/gradnorm.wgsl"),
+    params: params![Param::new(
+        "lr",
+        0.001,
+        Range::Positive,
+        "step size (stable below 2 / max eigenvalue of H^2)",
+    )],
+    wgsl: Some(include_str!("../../shaders/rules/gradnorm.wgsl")),
     step,
     may_stop: always_may_stop,
+    max_dim: None,
 };
 
 fn step(ctx: &Ctx, s: &mut WalkerState, hp: &[f64]) {
@@ -39,7 +37,7 @@ fn step(ctx: &Ctx, s: &mut WalkerState, hp: &[f64]) {
         }
     }
     let dn = d.iter().map(|v| v * v).sum::<f64>().sqrt();
-    let k = hp[0] * clip_scale(dn, hp[1]);
+    let k = hp[0] * ctx.lr_scale * clip_scale(dn, hp[1]);
     for (xi, di) in s.slots[SLOT_X].iter_mut().zip(&d) {
         *xi -= k * di;
     }

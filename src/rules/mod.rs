@@ -1,21 +1,49 @@
 //! Step rules (optimizers): each exists as WGSL (shaders/rules/NAME.wgsl, a `rule_step` and a
 //! `rule_may_stop` function) and as a plain Rust reference in the same shape, in its own file.
 //! Hyperparameters are per-walker data: the shader reads `hyper[hp(HP_KEY, w)]`, with the
-//! `HP_*` indices emitted by the host from the rule's parameter table.
+//! `HP_*` indices emitted by the host from the rule's parameter table. Any numeric,
+//! non-integer hyperparameter may be a range `lo..hi` / `lo..hi:log` spread across walkers
+//! ([`Optimizer::hyper_rows`]). Every rule ends its table with `clip` and the learning-rate
+//! schedule ([`schedule`]), and multiplies its step size by the schedule's factor.
+//! Second-order rules (`newton`, `sfn`) have no WGSL: they run on the CPU twin only.
 
 use crate::objective::Objective;
-use crate::spec::{self, Param, Range, RawSpec, SpecError, Values};
+use crate::spec::{self, Param, Range, RawSpec, SpecError, Sweep, Values};
 use crate::walk::state::WalkerState;
+use crate::walk::Hyper;
+
+/// How many parameters every rule's table ends with: `clip` and the schedule's five.
+pub const COMMON_PARAMS: usize = 1 + schedule::PARAMS.len();
+
+/// A rule's parameter table: its own parameters, then the ones every rule has — `clip`, then
+/// the schedule's (`schedule, period, gamma, lr_min, t_mult`). Own parameters keep indices
+/// 0, 1, ... and `clip` follows them, so a rule reads `hp[k]` by its own constants.
+macro_rules! params {
+    ($($p:expr),* $(,)?) => {
+        &[
+            $($p,)*
+            $crate::rules::CLIP,
+            $crate::rules::schedule::SCHEDULE,
+            $crate::rules::schedule::PERIOD,
+            $crate::rules::schedule::GAMMA,
+            $crate::rules::schedule::LR_MIN,
+            $crate::rules::schedule::T_MULT,
+        ]
+    };
+}
 
 mod adaptive;
 mod anneal;
 mod gd;
 mod gradnorm;
 mod momentum;
+pub mod newton;
 mod noisy;
 mod pgd;
+pub mod schedule;
 
-/// Everything a reference step needs besides the walker: the objective and the RNG key.
+/// Everything a reference step needs besides the walker: the objective, the RNG key and the
+/// schedule's factor at this step.
 pub struct Ctx<'a> {
     pub obj: &'a dyn Objective,
     pub seed: u64,
@@ -23,6 +51,9 @@ pub struct Ctx<'a> {
     pub walker: u32,
     /// Step number (RNG counter word 1).
     pub t: u32,
+    /// lr(t)/lr from this walker's schedule rows ([`schedule::factor_at`]); every rule
+    /// multiplies its step size by it (the shader passes the same factor to `rule_step`).
+    pub lr_scale: f64,
 }
 
 /// Reference step: updates the walker whose gradient (Riemannian on spheres), f and |grad|
@@ -37,9 +68,27 @@ pub struct Rule {
     pub name: &'static str,
     pub summary: &'static str,
     pub params: &'static [Param],
-    pub wgsl: &'static str,
+    /// The WGSL `rule_step`/`rule_may_stop`; `None` for rules that run on the CPU twin only
+    /// (they need the objective's f64 Hessian, which exists only in Rust).
+    pub wgsl: Option<&'static str>,
     pub step: StepFn,
     pub may_stop: MayStopFn,
+    /// The largest dimension N the rule accepts (`None`: any).
+    pub max_dim: Option<usize>,
+}
+
+impl Rule {
+    /// True when the rule has no WGSL and runs on the CPU twin whatever the backend.
+    pub fn cpu_only(&self) -> bool {
+        self.wgsl.is_none()
+    }
+    /// Index of the first schedule row (`schedule`) in the parameter table.
+    pub fn schedule_at(&self) -> usize {
+        self.params
+            .iter()
+            .position(|p| p.key == "schedule")
+            .unwrap_or(self.params.len())
+    }
 }
 
 /// Every step rule, in the order `list` prints them.
@@ -55,6 +104,8 @@ pub fn registry() -> Vec<&'static Rule> {
         &pgd::PGD,
         &anneal::ANNEAL,
         &gradnorm::GRADNORM,
+        &newton::NEWTON,
+        &newton::SFN,
     ]
 }
 
@@ -89,13 +140,54 @@ impl Optimizer {
     pub fn spec(&self) -> String {
         self.values.canonical(self.rule.params)
     }
-    /// Hyperparameters in table order.
+    /// Hyperparameters in table order, one value per key; a key given as a range gives its
+    /// lower end `lo` (use [`Optimizer::hyper_rows`] for the per-walker values).
     pub fn hyper(&self) -> Vec<f64> {
         self.rule
             .params
             .iter()
             .map(|p| self.values.get(p.key))
             .collect()
+    }
+    /// Per-walker hyperparameter rows for `walkers` walkers, in table order: a plain value is
+    /// repeated; a range `lo..hi` gives walker k of W the value lo + (hi − lo)·k/(W − 1), and
+    /// `lo..hi:log` the value lo·(hi/lo)^(k/(W − 1)) (walker 0: lo, walker W − 1: hi, W = 1:
+    /// lo). Walker k is the k-th walker of the run (or of an arm), in walker order.
+    pub fn hyper_rows(&self, walkers: usize) -> Hyper {
+        Hyper {
+            rows: self
+                .rule
+                .params
+                .iter()
+                .map(|p| match self.values.sweeps.get(p.key) {
+                    Some(s) => (0..walkers).map(|k| s.at(k, walkers)).collect(),
+                    None => vec![self.values.get(p.key); walkers],
+                })
+                .collect(),
+        }
+    }
+    /// The keys given as ranges, with their row index in the table, in table order.
+    pub fn sweeps(&self) -> Vec<(usize, &'static str, Sweep)> {
+        self.rule
+            .params
+            .iter()
+            .enumerate()
+            .filter_map(|(k, p)| self.values.sweeps.get(p.key).map(|s| (k, p.key, *s)))
+            .collect()
+    }
+    /// Usage checks that need the objective: a rule's dimension limit (Newton-type rules:
+    /// N <= 64).
+    pub fn check_objective(&self, obj: &dyn Objective) -> Result<(), SpecError> {
+        match self.rule.max_dim {
+            Some(max) if obj.dim() > max => Err(SpecError::Invalid(format!(
+                "optimizer '{}' works for N <= {max} (it solves with the dense N x N Hessian \
+                 on the CPU); the objective {} has N = {}",
+                self.rule.name,
+                obj.spec(),
+                obj.dim()
+            ))),
+            _ => Ok(()),
+        }
     }
     /// WGSL constants naming the hyperparameter rows: `const HP_LR: u32 = 0u;`.
     pub fn wgsl_consts(&self) -> String {
@@ -119,7 +211,7 @@ pub fn parse(text: &str) -> Result<Optimizer, SpecError> {
             name: raw.name.clone(),
             valid: reg.iter().map(|r| r.name).collect::<Vec<_>>().join(", "),
         })?;
-    let values = spec::resolve(&raw, rule.params)?;
+    let values = spec::resolve_with_ranges(&raw, rule.params)?;
     Ok(Optimizer { rule, values })
 }
 
@@ -128,19 +220,74 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_rule_has_clip_and_valid_consts() {
+    fn every_rule_has_clip_and_the_schedule_and_reads_its_rows() {
+        let walk = crate::gpu::shader::WALK;
         for r in registry() {
             assert!(r.params.iter().any(|p| p.key == "clip"), "{}", r.name);
+            // The schedule rows close every table, in schedule::PARAMS order.
+            let at = r.schedule_at();
+            assert_eq!(at + schedule::PARAMS.len(), r.params.len(), "{}", r.name);
+            assert_eq!(r.params[r.params.len() - COMMON_PARAMS].key, "clip");
+            for (p, q) in r.params[at..].iter().zip(&schedule::PARAMS) {
+                assert_eq!(p.key, q.key, "{}", r.name);
+            }
+            let Some(wgsl) = r.wgsl else {
+                assert!(r.max_dim.is_some(), "{}: CPU-only rules bound N", r.name);
+                continue;
+            };
             for p in r.params {
+                // The schedule rows are read by walk.wgsl (schedule_at), the rest by the rule.
+                let name = format!("HP_{}", p.key.to_uppercase());
                 assert!(
-                    r.wgsl.contains(&format!("HP_{}", p.key.to_uppercase()))
-                        || p.key == "clip" && r.wgsl.contains("HP_CLIP"),
+                    wgsl.contains(&name)
+                        || r.params[at..].iter().any(|q| q.key == p.key) && walk.contains(&name),
                     "{} never reads {}",
                     r.name,
                     p.key
                 );
             }
+            // Once in the signature of rule_step, at least once where the step size is scaled.
+            assert!(
+                wgsl.matches("lr_scale").count() >= 2,
+                "{} ignores the schedule",
+                r.name
+            );
         }
+    }
+
+    #[test]
+    fn ranges_become_per_walker_rows() {
+        let opt = parse("adam:lr=1e-4..1e-1:log,beta1=0.5..0.9,period=10..40").unwrap();
+        assert_eq!(opt.hyper()[0], 1e-4, "hyper() gives lo for a range");
+        let rows = opt.hyper_rows(4);
+        let lr = [1e-4, 1e-3, 1e-2, 1e-1];
+        let beta1 = [0.5, 0.5 + 0.4 / 3.0, 0.5 + 0.8 / 3.0, 0.9];
+        let period = [10.0, 20.0, 30.0, 40.0];
+        for k in 0..4 {
+            assert!((rows.get(0, k) / lr[k] - 1.0).abs() < 1e-14);
+            assert!((rows.get(1, k) - beta1[k]).abs() < 1e-15);
+            assert!((rows.get(opt.rule.schedule_at() + 1, k) - period[k]).abs() < 1e-13);
+            assert_eq!(rows.get(2, k), 0.999, "beta2 is not swept");
+        }
+        let keys: Vec<&str> = opt.sweeps().iter().map(|s| s.1).collect();
+        assert_eq!(keys, ["lr", "beta1", "period"]);
+        assert!(opt.spec().contains("lr=0.0001..0.1:log"), "{}", opt.spec());
+        assert!(parse(&opt.spec()).unwrap().values == opt.values);
+        let one = opt.hyper_rows(1);
+        assert_eq!(one.get(0, 0), 1e-4);
+    }
+
+    #[test]
+    fn choices_and_integers_in_rule_specs() {
+        let opt = parse("gd:schedule=restarts,t_mult=2").unwrap();
+        assert_eq!(opt.values.get("schedule"), 3.0);
+        assert!(opt.spec().contains("schedule=restarts"));
+        let e = parse("gd:schedule=linear").err().unwrap().to_string();
+        assert!(e.contains("constant, cosine, step, restarts"), "{e}");
+        let e = parse("gd:t_mult=1..3").err().unwrap().to_string();
+        assert!(e.contains("t_mult") && e.contains("integer"), "{e}");
+        let e = parse("pgd:t_thres=10..20").err().unwrap().to_string();
+        assert!(e.contains("t_thres") && e.contains("integer"), "{e}");
     }
 
     #[test]

@@ -1,8 +1,8 @@
 //! Heavy-ball momentum and Nesterov momentum, in the buffer form used by most frameworks:
-//! m <- beta m + g; momentum steps x -= lr m, Nesterov steps x -= lr (g + beta m).
+//! m <- beta m + g; momentum steps x -= lr(t) m, Nesterov steps x -= lr(t) (g + beta m).
 //! WGSL twins: shaders/rules/momentum.wgsl, shaders/rules/nesterov.wgsl.
 
-use super::{always_may_stop, clip_scale, Ctx, Rule, CLIP};
+use super::{always_may_stop, clip_scale, Ctx, Rule};
 use crate::spec::{Param, Range};
 use crate::walk::state::*;
 
@@ -10,7 +10,7 @@ const LR: usize = 0;
 const BETA: usize = 1;
 const CLIP_: usize = 2;
 
-const PARAMS: &[Param] = &[
+const PARAMS: &[Param] = params![
     Param::new("lr", 0.01, Range::Positive, "step size"),
     Param::new(
         "beta",
@@ -18,42 +18,45 @@ const PARAMS: &[Param] = &[
         Range::HalfOpen(0.0, 1.0),
         "momentum coefficient",
     ),
-    CLIP,
 ];
 
 pub static MOMENTUM: Rule = Rule {
     name: "momentum",
     summary: "heavy-ball momentum",
     params: PARAMS,
-    wgsl: include_str!("../../shaders/rules/momentum.wgsl"),
+    wgsl: Some(include_str!("../../shaders/rules/momentum.wgsl")),
     step: momentum,
     may_stop: always_may_stop,
+    max_dim: None,
 };
 
 pub static NESTEROV: Rule = Rule {
     name: "nesterov",
     summary: "Nesterov accelerated gradient",
     params: PARAMS,
-    wgsl: include_str!("../../shaders/rules/nesterov.wgsl"),
+    wgsl: Some(include_str!("../../shaders/rules/nesterov.wgsl")),
     step: nesterov,
     may_stop: always_may_stop,
+    max_dim: None,
 };
 
-fn momentum(_: &Ctx, s: &mut WalkerState, hp: &[f64]) {
+fn momentum(ctx: &Ctx, s: &mut WalkerState, hp: &[f64]) {
     let c = clip_scale(s.sc[SC_GNORM], hp[CLIP_]);
+    let lr = hp[LR] * ctx.lr_scale;
     let [x, _, g, _, m, ..] = &mut s.slots;
     for i in 0..x.len() {
         m[i] = hp[BETA] * m[i] + c * g[i];
-        x[i] -= hp[LR] * m[i];
+        x[i] -= lr * m[i];
     }
 }
 
-fn nesterov(_: &Ctx, s: &mut WalkerState, hp: &[f64]) {
+fn nesterov(ctx: &Ctx, s: &mut WalkerState, hp: &[f64]) {
     let c = clip_scale(s.sc[SC_GNORM], hp[CLIP_]);
+    let lr = hp[LR] * ctx.lr_scale;
     let [x, _, g, _, m, ..] = &mut s.slots;
     for i in 0..x.len() {
         let gi = c * g[i];
         m[i] = hp[BETA] * m[i] + gi;
-        x[i] -= hp[LR] * (gi + hp[BETA] * m[i]);
+        x[i] -= lr * (gi + hp[BETA] * m[i]);
     }
 }

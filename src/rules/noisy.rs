@@ -1,10 +1,10 @@
-//! Noisy gradient steps. `sgd`: x -= lr (clip(g) + noise * xi), the gradient plus isotropic
+//! Noisy gradient steps (lr is the scheduled lr(t)). `sgd`: x -= lr (clip(g) + noise * xi), the gradient plus isotropic
 //! Gaussian noise as a stand-in for minibatch noise. `langevin`: x -= lr clip(g) +
 //! sqrt(2 lr T) xi, the Euler-Maruyama step of overdamped Langevin dynamics at temperature T.
 //! xi ~ N(0, I) from the NOISE stream at (walker, step). WGSL twins: shaders/rules/sgd.wgsl,
 //! shaders/rules/langevin.wgsl.
 
-use super::{always_may_stop, clip_scale, Ctx, Rule, CLIP};
+use super::{always_may_stop, clip_scale, Ctx, Rule};
 use crate::rng::{self, Stream};
 use crate::spec::{Param, Range};
 use crate::walk::state::*;
@@ -12,7 +12,7 @@ use crate::walk::state::*;
 pub static SGD: Rule = Rule {
     name: "sgd",
     summary: "gradient plus Gaussian noise of scale `noise`",
-    params: &[
+    params: params![
         Param::new("lr", 0.01, Range::Positive, "step size"),
         Param::new(
             "noise",
@@ -20,30 +20,30 @@ pub static SGD: Rule = Rule {
             Range::NonNegative,
             "noise standard deviation per coordinate, added to the gradient",
         ),
-        CLIP,
     ],
-    wgsl: concat!(
+    wgsl: Some(concat!(
         include_str!("../../shaders/rules/noisy_step.wgsl"),
         include_str!("../../shaders/rules/sgd.wgsl")
-    ),
+    )),
     step: sgd,
     may_stop: always_may_stop,
+    max_dim: None,
 };
 
 pub static LANGEVIN: Rule = Rule {
     name: "langevin",
     summary: "overdamped Langevin dynamics (Euler-Maruyama)",
-    params: &[
+    params: params![
         Param::new("lr", 0.01, Range::Positive, "step size"),
         Param::new("temperature", 0.01, Range::NonNegative, "temperature T"),
-        CLIP,
     ],
-    wgsl: concat!(
+    wgsl: Some(concat!(
         include_str!("../../shaders/rules/noisy_step.wgsl"),
         include_str!("../../shaders/rules/langevin.wgsl")
-    ),
+    )),
     step: langevin,
     may_stop: always_may_stop,
+    max_dim: None,
 };
 
 /// x -= a * clip(g) + b * xi.
@@ -59,10 +59,12 @@ fn noisy_step(ctx: &Ctx, s: &mut WalkerState, a: f64, b: f64) {
 
 fn sgd(ctx: &Ctx, s: &mut WalkerState, hp: &[f64]) {
     let c = clip_scale(s.sc[SC_GNORM], hp[2]);
-    noisy_step(ctx, s, hp[0] * c, hp[0] * hp[1]);
+    let lr = hp[0] * ctx.lr_scale;
+    noisy_step(ctx, s, lr * c, lr * hp[1]);
 }
 
 fn langevin(ctx: &Ctx, s: &mut WalkerState, hp: &[f64]) {
     let c = clip_scale(s.sc[SC_GNORM], hp[2]);
-    noisy_step(ctx, s, hp[0] * c, (2.0 * hp[0] * hp[1]).sqrt());
+    let lr = hp[0] * ctx.lr_scale;
+    noisy_step(ctx, s, lr * c, (2.0 * lr * hp[1]).sqrt());
 }

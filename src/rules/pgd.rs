@@ -7,7 +7,7 @@
 //! State: CT_RULE0 = 1 + step of the last perturbation (0 = none), SC_RULE0 = f there.
 //! WGSL twin: shaders/rules/pgd.wgsl.
 
-use super::{clip_scale, Ctx, Rule, CLIP};
+use super::{clip_scale, Ctx, Rule};
 use crate::rng::{self, Stream};
 use crate::spec::{Param, Range};
 use crate::walk::state::*;
@@ -22,7 +22,7 @@ const CLIP_: usize = 5;
 pub static PGD: Rule = Rule {
     name: "pgd",
     summary: "perturbed gradient descent (Jin et al. 2017)",
-    params: &[
+    params: params![
         Param::new("lr", 0.01, Range::Positive, "step size"),
         Param::new(
             "g_thres",
@@ -43,11 +43,11 @@ pub static PGD: Rule = Rule {
             Range::NonNegative,
             "stop when f fell less than this since the last perturbation",
         ),
-        CLIP,
     ],
-    wgsl: include_str!("../../shaders/rules/pgd.wgsl"),
+    wgsl: Some(include_str!("../../shaders/rules/pgd.wgsl")),
     step,
     may_stop,
+    max_dim: None,
 };
 
 fn quiet_for(s: &WalkerState, t: u32, hp: &[f64]) -> bool {
@@ -77,7 +77,7 @@ fn step(ctx: &Ctx, s: &mut WalkerState, hp: &[f64]) {
         s.sc[SC_RULE0] = s.sc[SC_F];
         return;
     }
-    let k = hp[LR] * clip_scale(s.sc[SC_GNORM], hp[CLIP_]);
+    let k = hp[LR] * ctx.lr_scale * clip_scale(s.sc[SC_GNORM], hp[CLIP_]);
     let [x, _, g, ..] = &mut s.slots;
     for i in 0..n {
         x[i] -= k * g[i];

@@ -6,7 +6,7 @@ use rayon::prelude::*;
 use super::state::*;
 use super::{EndStates, WalkPlan};
 use crate::objective::{sphere, Objective};
-use crate::rules::{Ctx, Optimizer};
+use crate::rules::{schedule, Ctx, Optimizer};
 
 /// f, gradient (projected on spheres), |grad|, escape bookkeeping and the stop test at step t.
 fn observe(
@@ -77,12 +77,14 @@ pub fn walk_segment(
     }
     let mut t = s.ct[CT_STEPS];
     let mut status = Status::Running;
+    let sched = opt.rule.schedule_at();
     for _ in 0..steps {
         let ctx = Ctx {
             obj,
             seed: plan.seed,
             walker,
             t,
+            lr_scale: schedule::factor_at(hp, sched, t),
         };
         status = observe(obj, opt, plan, s, hp, &ctx);
         if status != Status::Running {
