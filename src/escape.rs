@@ -540,3 +540,153 @@ pub fn short(v: f64) -> String {
     let r: f64 = format!("{v:.3e}").parse().unwrap_or(v);
     format!("{r}")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(optimizers: &[&str], from: &str, walkers: usize, steps: u32) -> EscapeSpec {
+        EscapeSpec {
+            objective: "saddle".into(),
+            from: from.into(),
+            radius: Some(0.0),
+            escape_radius: Some(1.0),
+            escape_drop: None,
+            optimizers: optimizers.iter().map(|s| s.to_string()).collect(),
+            walkers,
+            steps,
+            grad_tol: None,
+            seed: 0,
+            bound: 1e6,
+            chunk: None,
+        }
+    }
+
+    fn tmp(name: &str) -> PathBuf {
+        let d =
+            std::env::temp_dir().join(format!("saddlescope-escape-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    /// First t with y0 ((1 + 2 lr)^t - 1) >= R: GD on x^2 - y^2 from (0, y0) moves y by the
+    /// factor 1 + 2 lr per step, and the distance is measured from the start.
+    fn gd_escape(lr: f64, y0: f64, r: f64) -> u32 {
+        let mut t = 0;
+        while y0 * ((1.0 + 2.0 * lr).powi(t as i32) - 1.0) < r {
+            t += 1;
+        }
+        t
+    }
+
+    #[test]
+    fn arms_group_by_rule_and_resolve_defaults() {
+        let r = spec(
+            &["gd:lr=0.1", "pgd", "gd:lr=0.2", "sgd", "pgd:r=0.1"],
+            "saddle",
+            4,
+            10,
+        )
+        .resolve()
+        .unwrap();
+        assert_eq!(r.groups, vec![vec![0, 2], vec![1, 4], vec![3]]);
+        assert_eq!(
+            r.arms.iter().map(|a| a.group).collect::<Vec<_>>(),
+            [0, 1, 0, 2, 1]
+        );
+        assert_eq!(r.plan.grad_tol, NO_CONVERGENCE);
+        let mut s = spec(&["gd"], "point:x=3;4", 4, 10);
+        s.radius = None;
+        s.escape_radius = None;
+        let r = s.resolve().unwrap();
+        // |x| = 5: r0 = 5e-3, R = 0.5.
+        assert!((r.radius - 5e-3).abs() < 1e-15);
+        assert_eq!(r.criterion, Criterion::Radius(0.5));
+        for (bad, needle) in [
+            (spec(&["gd", "gd:lr=0.01"], "saddle", 4, 10), "same arm"),
+            (spec(&[], "saddle", 4, 10), "--optimizers"),
+            (spec(&["gd"], "saddle", 0, 10), "--walkers"),
+            (spec(&["gd"], "saddle", 4, 0), "--steps"),
+            (spec(&["gd"], "nowhere", 4, 10), "unknown start"),
+        ] {
+            let e = bad.resolve().err().unwrap().to_string();
+            assert!(e.contains(needle), "{needle}: {e}");
+        }
+    }
+
+    /// A hyperparameter spread across an arm's walkers (built by hand here) reaches every walker:
+    /// each one escapes at the step its own learning rate predicts, escape_times.csv records the
+    /// value per walker, and escape_vs_lr is drawn and redrawn identically from the files.
+    #[test]
+    fn swept_learning_rates_reach_each_walker_and_their_figure_redraws() {
+        let (w, y0, big_r) = (48usize, 1e-2, 1.0);
+        let s = spec(&["gd", "pgd:lr=0.05"], "point:x=0;0.01", w, 3000);
+        let r = s.resolve().unwrap();
+        let lrs: Vec<f64> = (0..w)
+            .map(|k| 1e-3 * 100f64.powf(k as f64 / (w - 1) as f64))
+            .collect();
+        let mut gd = arm_hyper(&r.arms[0].opt, w);
+        gd.rows[0] = lrs.clone();
+        let hypers = vec![gd, arm_hyper(&r.arms[1].opt, w)];
+        let dir = tmp("sweep");
+        let res = run_with(&s, &r, &hypers, &Backend::Cpu, &dir, &|_| {}).unwrap();
+        let times = std::fs::read_to_string(dir.join("escape_times.csv")).unwrap();
+        let mut lines = times.lines();
+        assert_eq!(lines.next().unwrap(), "arm,walker,escape_step,point,lr");
+        let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+        assert_eq!(rows.len(), 2 * w);
+        for (k, &lr) in lrs.iter().enumerate() {
+            let row = &rows[k];
+            assert_eq!((row[0], row[1]), ("0", k.to_string().as_str()));
+            assert_eq!(row[4].parse::<f64>().unwrap().to_bits(), lr.to_bits());
+            let want = gd_escape(lr, y0, big_r);
+            // Keep clear of cases where f64 rounding decides (none for these values).
+            let margin = |t: u32| (y0 * ((1.0 + 2.0 * lr).powi(t as i32) - 1.0) - big_r).abs();
+            assert!(margin(want) > 1e-9 && margin(want - 1) > 1e-9);
+            assert_eq!(row[2].parse::<u32>().unwrap(), want, "lr {lr}");
+        }
+        // The constant arm carries its own lr in the column.
+        assert!(rows[w..].iter().all(|r| r[0] == "1" && r[4] == "0.05"));
+        assert_eq!(res.summaries[0].escaped, w);
+        let m: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap())
+                .unwrap();
+        assert_eq!(m["resolved"]["swept"], serde_json::json!(["lr"]));
+        let figures = [
+            "escape_vs_lr.svg",
+            "escape_vs_lr.png",
+            "escape_ecdf.svg",
+            "escape_ends.svg",
+        ];
+        let before: Vec<Vec<u8>> = figures
+            .iter()
+            .map(|f| std::fs::read(dir.join(f)).unwrap())
+            .collect();
+        let svg = String::from_utf8_lossy(&before[0]);
+        assert!(svg.contains("lr (log scale)") && svg.contains("escape rate"));
+        for f in figures {
+            std::fs::remove_file(dir.join(f)).unwrap();
+        }
+        redraw(&dir).unwrap();
+        for (f, b) in figures.iter().zip(&before) {
+            assert_eq!(&std::fs::read(dir.join(f)).unwrap(), b, "{f}");
+        }
+        if std::env::var_os("SADDLESCOPE_KEEP_FIGURES").is_none() {
+            std::fs::remove_dir_all(&dir).unwrap();
+        } else {
+            eprintln!("figures kept in {}", dir.display());
+        }
+    }
+
+    #[test]
+    fn redraw_names_a_folder_without_an_escape_run() {
+        let dir = tmp("empty");
+        let e = redraw(&dir).unwrap_err().to_string();
+        assert!(
+            e.contains("escape.csv") && e.contains("saddlescope escape"),
+            "{e}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

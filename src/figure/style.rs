@@ -115,7 +115,7 @@ fn draw_poly<DB: DrawingBackend>(
 }
 
 /// Label of a log10 axis at exponent `v`: 1, 10, 100, 1000, then 10⁴, 10⁵, …, and 0.1, 0.01,
-/// then 10⁻³, … for negative exponents; empty away from whole decades.
+/// 0.001, then 10⁻⁴, … for negative exponents; empty away from whole decades.
 pub fn decade_label(v: f64) -> String {
     if (v - v.round()).abs() > 1e-9 {
         return String::new();
@@ -123,7 +123,7 @@ pub fn decade_label(v: f64) -> String {
     let k = v.round() as i32;
     match k {
         0..=3 => 10i64.pow(k as u32).to_string(),
-        -2..=-1 => format!("{}", 10f64.powi(k)),
+        -3..=-1 => format!("{}", 10f64.powi(k)),
         _ => format!("10{}", superscript(k)),
     }
 }
@@ -202,13 +202,13 @@ mod tests {
 
     #[test]
     fn decade_labels() {
-        let got: Vec<String> = [-4.0, -2.0, -1.0, 0.0, 1.0, 3.0, 4.0, 12.0, 2.5]
+        let got: Vec<String> = [-4.0, -3.0, -1.0, 0.0, 1.0, 3.0, 4.0, 12.0, 2.5]
             .iter()
             .map(|&v| decade_label(v))
             .collect();
         assert_eq!(
             got,
-            ["10⁻⁴", "0.01", "0.1", "1", "10", "1000", "10⁴", "10¹²", ""]
+            ["10⁻⁴", "0.001", "0.1", "1", "10", "1000", "10⁴", "10¹²", ""]
         );
         assert_eq!(tick(0.25), "0.25");
         assert_eq!(tick(2.0), "2");

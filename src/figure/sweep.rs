@@ -98,12 +98,7 @@ fn draw<DB: DrawingBackend>(
     let pt = |v: u32| f64::from(v * k);
     root.fill(&WHITE).map_err(e)?;
     let (band, body) = root.split_vertically(px(92));
-    title_band(
-        &band,
-        &format!("{title}: escape against {key}"),
-        subtitle,
-        k,
-    )?;
+    title_band(&band, &format!("{title}, against {key}"), subtitle, k)?;
     let (body, legend) = body.split_vertically(body.dim_in_pixel().1 - px(56));
 
     let ax = |v: f64| if log_x { v.log10() } else { v };
