@@ -232,6 +232,19 @@ pub fn arm_hyper(opt: &Optimizer, walkers: usize) -> Hyper {
     Hyper::constant(&opt.hyper(), walkers)
 }
 
+/// The name of each hyperparameter row of `opt` (the rule's table keys, in order); a row beyond
+/// the table is named `hp<k>`. Swept-value columns and figures are named by these.
+pub fn row_keys(opt: &Optimizer, rows: usize) -> Vec<String> {
+    (0..rows)
+        .map(|k| {
+            opt.rule
+                .params
+                .get(k)
+                .map_or(format!("hp{k}"), |p| p.key.to_string())
+        })
+        .collect()
+}
+
 /// What a finished escape run reports.
 pub struct EscapeResult {
     pub dir: PathBuf,
@@ -273,10 +286,14 @@ pub fn run_with(
     let w = r.walkers;
     anyhow::ensure!(
         hypers.len() == r.arms.len()
-            && hypers.iter().zip(&r.arms).all(|(h, a)| {
-                h.rows.len() == a.opt.rule.params.len() && h.rows.iter().all(|row| row.len() == w)
+            && hypers
+                .iter()
+                .all(|h| h.rows.iter().all(|row| row.len() == w))
+            && r.groups.iter().all(|g| {
+                g.iter()
+                    .all(|&a| hypers[a].rows.len() == hypers[g[0]].rows.len())
             }),
-        "one hyperparameter table per arm, a row per parameter and a value per walker"
+        "one hyperparameter table per arm, the same rows within a walk, a value per walker"
     );
     let starts = from::starts(&r.centre.x, r.radius, r.obj.sphere(), r.plan.seed, w);
 

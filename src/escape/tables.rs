@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::stats::{self, Z95};
-use super::{escape_step, lowest_minima, short, Resolved};
+use super::{escape_step, lowest_minima, row_keys, short, Resolved};
 use crate::critical::{Catalogue, Kind};
 use crate::figure::{self, EcdfArm, OutcomeArm, SweepBin, SweepSeries};
 use crate::output::{self, Csv};
@@ -182,24 +182,28 @@ pub struct Swept {
 
 /// Rows whose values are not all equal, by key, in order of first appearance.
 pub fn swept(r: &Resolved, hypers: &[Hyper]) -> Vec<Swept> {
+    let names: Vec<Vec<String>> = r
+        .arms
+        .iter()
+        .zip(hypers)
+        .map(|(arm, h)| row_keys(&arm.opt, h.rows.len()))
+        .collect();
     let mut keys: Vec<&str> = Vec::new();
-    for (arm, h) in r.arms.iter().zip(hypers) {
-        for (k, row) in h.rows.iter().enumerate() {
+    for (h, names) in hypers.iter().zip(&names) {
+        for (row, key) in h.rows.iter().zip(names) {
             let varies = row.iter().any(|v| v.to_bits() != row[0].to_bits());
-            let key = arm.opt.rule.params[k].key;
-            if varies && !keys.contains(&key) {
+            if varies && !keys.contains(&key.as_str()) {
                 keys.push(key);
             }
         }
     }
     keys.into_iter()
         .map(|key| {
-            let values = r
-                .arms
+            let values = hypers
                 .iter()
-                .zip(hypers)
-                .flat_map(|(arm, h)| {
-                    let k = arm.opt.rule.params.iter().position(|p| p.key == key);
+                .zip(&names)
+                .flat_map(|(h, names)| {
+                    let k = names.iter().position(|n| n == key);
                     (0..r.walkers).map(move |w| k.map(|k| h.rows[k][w]))
                 })
                 .collect();
