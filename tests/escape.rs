@@ -130,6 +130,47 @@ fn gd_escapes_from_near_the_saddle_at_the_closed_form_step() {
     }
 }
 
+/// With --escape-drop δ: f(start) − f = y_t² − y0² ≥ δ first at y0 (1 + 2η)^t ≥ √(δ + y0²).
+#[test]
+fn escape_by_a_drop_in_f_follows_the_closed_form() {
+    let (y0, eta, delta) = (1e-3f64, 0.1f64, 0.25f64);
+    let want = ((delta + y0 * y0).sqrt() / y0).ln() / (1.0 + 2.0 * eta).ln();
+    let want = want.ceil() as u32;
+    let drop = |t: u32| (y0 * (1.0 + 2.0 * eta).powi(t as i32)).powi(2) - y0 * y0;
+    assert!(drop(want) > 1.01 * delta && drop(want - 1) < 0.99 * delta);
+    for backend in ["cpu", "auto"] {
+        let out = tmp(&format!("drop-{backend}"));
+        escape(
+            &out,
+            &[
+                "--objective",
+                "saddle",
+                "--from",
+                "point:x=0;0.001",
+                "--radius",
+                "0",
+                "--escape-drop",
+                "0.25",
+                "--walkers",
+                "4",
+                "--steps",
+                "200",
+                "--backend",
+                backend,
+                "--optimizers",
+                "gd:lr=0.1",
+            ],
+        );
+        let (h, rows) = csv(&out.join("escape.csv"));
+        assert_eq!(col(&h, &rows, "escaped"), ["4"]);
+        assert_eq!(
+            col(&h, &rows, "p90_steps")[0].parse::<f64>().unwrap(),
+            f64::from(want)
+        );
+        std::fs::remove_dir_all(&out).ok();
+    }
+}
+
 #[test]
 fn from_exactly_the_saddle_gd_stays_while_noise_and_perturbation_escape() {
     let out = tmp("exact-saddle");
