@@ -5,6 +5,7 @@
 pub mod backend;
 pub mod bench;
 pub mod critical;
+pub mod escape;
 pub mod figure;
 pub mod gpu;
 pub mod objective;

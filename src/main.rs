@@ -9,6 +9,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use saddlescope::backend::{Backend, BackendChoice};
 use saddlescope::bench::{self, Workload};
 use saddlescope::critical::eigen::Solver;
+use saddlescope::escape::{self, EscapeSpec};
 use saddlescope::gpu::context::{enumerate, AdapterSummary};
 use saddlescope::sample::{self, SampleSpec, Tolerances};
 use saddlescope::spec::SpecError;
@@ -35,6 +36,9 @@ enum Command {
     Devices,
     /// Time the workloads of peer_bench.py (plain GD) on this tool's backend.
     Bench(BenchArgs),
+    /// Start walkers at a saddle, a plateau or a given point, one arm per optimizer: how many
+    /// escape, how fast, and where they end.
+    Escape(EscapeArgs),
 }
 
 #[derive(clap::Args)]
@@ -84,6 +88,54 @@ struct SampleArgs {
     /// Polish may move a walker at most this times max(sqrt N, |x|).
     #[arg(long, default_value_t = Tolerances::default().max_drift)]
     max_drift: f64,
+}
+
+#[derive(clap::Args)]
+#[command(allow_negative_numbers = true)]
+struct EscapeArgs {
+    /// Objective spec, e.g. saddle, flat-well:n=4, camel6
+    #[arg(long)]
+    objective: String,
+    /// saddle | point:x=a;b;... | critical:DIR,ID (a point of an earlier sample's catalogue) | plateau
+    #[arg(long)]
+    from: String,
+    /// Starts are uniform in the ball of this radius around the point (0 = exactly there;
+    /// default 1e-3 * max(1, |x|)).
+    #[arg(long)]
+    radius: Option<f64>,
+    /// Escaped at the first step at distance >= R from the walker's own start
+    /// (default 0.1 * max(1, |x|)).
+    #[arg(long, conflicts_with = "escape_drop")]
+    escape_radius: Option<f64>,
+    /// Escaped at the first step where f has dropped by this much from f(start).
+    #[arg(long)]
+    escape_drop: Option<f64>,
+    /// One arm per optimizer spec, e.g. gd:lr=0.1 sgd:lr=0.1,noise=0.1 pgd:lr=0.1
+    #[arg(long, num_args = 1.., required = true)]
+    optimizers: Vec<String>,
+    /// Walkers per arm.
+    #[arg(long, default_value_t = 1024)]
+    walkers: usize,
+    #[arg(long, default_value_t = 10_000)]
+    steps: u32,
+    /// Stop a walker as converged when |grad f| is at most this (default: never; every walker
+    /// runs --steps steps unless it diverges, so that zero-gradient starts are not stopped
+    /// before noise can move them).
+    #[arg(long)]
+    grad_tol: Option<f64>,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// A walker with |x_i| above this stops as diverged.
+    #[arg(long, default_value_t = 1e6)]
+    bound: f64,
+    #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
+    backend: BackendChoice,
+    /// Run folder (default outputs/escape-<objective>-<UTC time>).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// At most this many walkers per GPU chunk.
+    #[arg(long)]
+    chunk: Option<usize>,
 }
 
 #[derive(clap::Args)]
@@ -197,6 +249,72 @@ fn cmd_sample(a: SampleArgs) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+fn cmd_escape(a: EscapeArgs) -> anyhow::Result<PathBuf> {
+    let spec = EscapeSpec {
+        objective: a.objective,
+        from: a.from,
+        radius: a.radius,
+        escape_radius: a.escape_radius,
+        escape_drop: a.escape_drop,
+        optimizers: a.optimizers,
+        walkers: a.walkers,
+        steps: a.steps,
+        grad_tol: a.grad_tol,
+        seed: a.seed,
+        bound: a.bound,
+        chunk: a.chunk,
+    };
+    let r = spec.resolve()?;
+    // Arms whose rule runs only on the CPU twin refuse --backend gpu; when every arm is such a
+    // rule, auto opens no adapter.
+    let mut choice = a.backend;
+    for arm in &r.arms {
+        a.backend.for_optimizer(&arm.opt)?;
+    }
+    if r.arms.iter().all(|arm| arm.opt.rule.cpu_only()) {
+        choice = BackendChoice::Cpu;
+    }
+    let backend = Backend::select(choice)?;
+    let dir = a.out.unwrap_or_else(|| spec.default_dir());
+    let dir = output::prepare_dir(&dir).map_err(SpecError::Invalid)?;
+    eprintln!(
+        "escape: {} arms x {} walkers on {} (N = {}) from {}, {} walk(s) via {}",
+        r.arms.len(),
+        r.walkers,
+        r.obj.spec(),
+        r.obj.dim(),
+        r.centre.description,
+        r.groups.len(),
+        backend.name()
+    );
+    let total = (r.arms.len() * r.walkers) as u64 * (u64::from(r.plan.max_steps) + 1);
+    let pb = progress_bar(total, "walking");
+    let res = escape::run(&spec, &r, &backend, &dir, &|d| pb.set_position(d))?;
+    pb.finish_and_clear();
+    println!("wrote {}", res.dir.display());
+    println!(
+        "{:<36} {:>8} {:>17} {:>8}  ended",
+        "arm", "escaped", "95% interval", "median"
+    );
+    for (arm, s) in r.arms.iter().zip(&res.summaries) {
+        let ends: Vec<String> = escape::ENDS
+            .iter()
+            .filter(|&&e| s.share(e) > 0.0)
+            .map(|&e| format!("{} {:.1}%", e.name(), 100.0 * s.share(e)))
+            .collect();
+        println!(
+            "{:<36} {:>7.1}% {:>7.1}%..{:>5.1}% {:>8}  {}",
+            arm.label,
+            100.0 * s.rate,
+            100.0 * s.rate_lo,
+            100.0 * s.rate_hi,
+            s.median.map_or("-".to_string(), |m| format!("{m}")),
+            ends.join("  ")
+        );
+    }
+    Ok(res.dir)
 }
 
 fn print_entry(name: &str, summary: &str, params: &[saddlescope::spec::Param]) {
@@ -333,6 +451,7 @@ fn main() -> ExitCode {
             Ok(())
         }
         Command::Bench(a) => cmd_bench(a),
+        Command::Escape(a) => cmd_escape(a).map(|_| ()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -307,7 +307,12 @@ pub fn summary(cat: &Catalogue) -> serde_json::Value {
 }
 
 /// critical_points.csv / .npy, eigenvalues.npy and the index histogram figure.
-fn write_catalogue(dir: &Path, n: usize, cat: &Catalogue, title: &str) -> anyhow::Result<()> {
+pub(crate) fn write_catalogue(
+    dir: &Path,
+    n: usize,
+    cat: &Catalogue,
+    title: &str,
+) -> anyhow::Result<()> {
     let mut header =
         String::from("id,f,grad_norm,index,n_neg,n_zero,n_pos,kind,walkers,min_eig,max_eig");
     if n <= 8 {

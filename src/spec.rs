@@ -233,6 +233,11 @@ impl Values {
         self.get(key) as usize
     }
     /// Canonical text form `name:k=v,...` in table order; choices by name, ranges as ranges.
+    /// Whether `key` was given as a range.
+    pub fn is_swept(&self, key: &str) -> bool {
+        self.sweeps.contains_key(key)
+    }
+
     pub fn canonical(&self, table: &[Param]) -> String {
         let parts: Vec<String> = table
             .iter()

@@ -2,7 +2,11 @@
 //! text is set in DejaVu Sans, embedded in the binary (assets/fonts, Bitstream Vera licence), so
 //! no system font library is needed. Files are written atomically.
 
+mod ecdf;
 mod index_histogram;
+mod outcomes;
+mod style;
+mod sweep;
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -10,7 +14,10 @@ use std::sync::OnceLock;
 use plotters::coord::Shift;
 use plotters::prelude::{BitMapBackend, DrawingArea, IntoDrawingArea, SVGBackend};
 
+pub use ecdf::{escape_ecdf, EcdfArm};
 pub use index_histogram::index_histogram;
+pub use outcomes::{escape_outcomes, OutcomeArm, OutcomeCategory};
+pub use sweep::{escape_sweep, SweepBin, SweepSeries};
 
 /// DejaVu Sans (assets/fonts/DejaVuSans-LICENSE.txt).
 const FONT: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");

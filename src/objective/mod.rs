@@ -64,6 +64,11 @@ pub trait Objective: Send + Sync {
     fn known_saddle(&self) -> Option<Vec<f64>> {
         None
     }
+    /// A point well inside a flat region (zero gradient and Hessian on a neighbourhood), used
+    /// by `escape --from plateau`, when the objective has one.
+    fn plateau(&self) -> Option<Vec<f64>> {
+        None
+    }
 }
 
 /// Description of one objective for `saddlescope list` and the spec resolver.

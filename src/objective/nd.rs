@@ -205,6 +205,11 @@ impl Objective for Separable {
             body: self.term.wgsl(),
         }
     }
+    /// flat-well is exactly flat (f = 0, zero gradient and Hessian) on the cube [-1, 1]^N; its
+    /// centre, the origin, lies at distance 1 from every face.
+    fn plateau(&self) -> Option<Vec<f64>> {
+        (self.term == Term::FlatWell).then(|| vec![0.0; self.n])
+    }
 }
 
 /// Ackley's function with the standard a = 20, b = 0.2, c = 2 pi:

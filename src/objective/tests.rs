@@ -522,3 +522,27 @@ fn field_value_at_origin_and_feature_statistics() {
     assert_eq!(p[5 * 6 + 4], ((2.0f64 / 64.0).sqrt() * field.a[5]) as f32);
     assert_eq!(p[5 * 6 + 5], field.b[5] as f32);
 }
+
+#[test]
+fn plateau_points_lie_well_inside_a_flat_region() {
+    for e in registry() {
+        let obj = build(e.name);
+        let Some(x) = obj.plateau() else { continue };
+        assert_eq!(x.len(), obj.dim(), "{}", e.name);
+        // Flat on a neighbourhood: f, gradient and Hessian equal the centre's at every point of
+        // a cloud of radius 0.5 around it.
+        let f0 = obj.value(&x);
+        let mut s = Sampler::new(5, 0, Stream::Perturb);
+        for _ in 0..200 {
+            let y: Vec<f64> = x
+                .iter()
+                .map(|v| v + 0.5 * (2.0 * s.uniform() - 1.0))
+                .collect();
+            assert_eq!(obj.value(&y), f0, "{}", e.name);
+            assert_eq!(max_abs(grad(obj.as_ref(), &y)), 0.0, "{}", e.name);
+            assert!(obj.hessian(&y).iter().all(|&h| h == 0.0), "{}", e.name);
+        }
+    }
+    assert_eq!(build("flat-well:n=3").plateau(), Some(vec![0.0; 3]));
+    assert_eq!(build("saddle").plateau(), None);
+}

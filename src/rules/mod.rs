@@ -137,8 +137,22 @@ pub struct Optimizer {
 }
 
 impl Optimizer {
+    /// The canonical spec: every parameter of the rule's own table and `clip`, then the
+    /// schedule and its parameters unless the schedule is constant with every schedule
+    /// parameter at its default (then they would say nothing), so method names in tables stay
+    /// readable; parsing it back gives the same optimizer.
     pub fn spec(&self) -> String {
-        self.values.canonical(self.rule.params)
+        let k = self.rule.params.len() - COMMON_PARAMS + 1;
+        let (own, sched) = self.rule.params.split_at(k);
+        let silent = sched
+            .iter()
+            .all(|p| !self.values.is_swept(p.key) && self.values.get(p.key) == p.default);
+        let shown: Vec<Param> = own
+            .iter()
+            .chain(sched.iter().filter(|_| !silent))
+            .copied()
+            .collect();
+        self.values.canonical(&shown)
     }
     /// Hyperparameters in table order, one value per key; a key given as a range gives its
     /// lower end `lo` (use [`Optimizer::hyper_rows`] for the per-walker values).

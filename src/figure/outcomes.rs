@@ -1,0 +1,224 @@
+//! Where walkers ended, per arm: one horizontal bar per arm split into the shares of each end
+//! (at the start point, lowest minimum, other minima, saddles, …), percentages written into the
+//! segments wide enough to hold them, and a legend of the ends that occur.
+
+use std::path::{Path, PathBuf};
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+
+use super::style::{text_w, title_band};
+use super::{font_ready, with_ext, write_png, write_svg, FigureError, FAMILY};
+
+/// One arm's shares, one per category in category order (they sum to 1).
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutcomeArm {
+    pub label: String,
+    pub shares: Vec<f64>,
+}
+
+/// A category: its column name (which picks the colour) and legend text.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct OutcomeCategory {
+    pub name: &'static str,
+    pub legend: &'static str,
+}
+
+const SIZE: (u32, u32) = (1400, 560);
+const PNG_SCALE: u32 = 2;
+
+/// Colour of a category by name; the minima in greens and blues, saddles and maxima in warm
+/// colours, what did not settle in greys (Okabe-Ito).
+fn colour_of(name: &str) -> RGBColor {
+    match name {
+        "at_start" => RGBColor(170, 170, 170),
+        "to_lowest_minimum" => RGBColor(0, 158, 115),
+        "to_other_minimum" => RGBColor(86, 180, 233),
+        "to_saddle" => RGBColor(230, 159, 0),
+        "to_maximum" => RGBColor(204, 121, 167),
+        "to_degenerate" => RGBColor(240, 228, 66),
+        "unsettled" => RGBColor(0, 114, 178),
+        "diverged" => RGBColor(213, 94, 0),
+        _ => RGBColor(90, 90, 90),
+    }
+}
+
+/// Writes `<stem>.png` and `<stem>.svg`.
+pub fn escape_outcomes(
+    stem: &Path,
+    arms: &[OutcomeArm],
+    categories: &[OutcomeCategory],
+    title: &str,
+    subtitle: &str,
+) -> Result<[PathBuf; 2], FigureError> {
+    let png = with_ext(stem, "png");
+    let svg = with_ext(stem, "svg");
+    if !font_ready() {
+        return Err(FigureError::Draw {
+            path: png,
+            message: "the embedded font could not be loaded".into(),
+        });
+    }
+    // Taller for many arms: about 58 units per bar beyond the fourth.
+    let h = SIZE.1 + 58 * arms.len().saturating_sub(4) as u32;
+    let png_size = (SIZE.0 * PNG_SCALE, h * PNG_SCALE);
+    write_png(&png, png_size, |root| {
+        draw(root, arms, categories, title, subtitle, PNG_SCALE)
+    })?;
+    write_svg(&svg, (SIZE.0, h), |root| {
+        draw(root, arms, categories, title, subtitle, 1)
+    })?;
+    Ok([png, svg])
+}
+
+fn draw<DB: DrawingBackend>(
+    root: DrawingArea<DB, Shift>,
+    arms: &[OutcomeArm],
+    categories: &[OutcomeCategory],
+    title: &str,
+    subtitle: &str,
+    k: u32,
+) -> Result<(), String> {
+    let e = |err: DrawingAreaErrorKind<DB::ErrorType>| err.to_string();
+    let px = |v: u32| v * k;
+    let pt = |v: u32| f64::from(v * k);
+    root.fill(&WHITE).map_err(e)?;
+    let (band, body) = root.split_vertically(px(92));
+    title_band(&band, title, subtitle, k)?;
+
+    // The legend: categories that occur in some arm, in a row (wrapping) under the title.
+    let present: Vec<usize> = (0..categories.len())
+        .filter(|&c| {
+            arms.iter()
+                .any(|a| a.shares.get(c).copied().unwrap_or(0.0) > 0.0)
+        })
+        .collect();
+    let legend_font = (FAMILY, pt(16)).into_font();
+    let width = body.dim_in_pixel().0 as i32;
+    let mut rows: Vec<Vec<(usize, i32)>> = vec![Vec::new()];
+    let mut x = px(20) as i32;
+    for &c in &present {
+        let w = text_w(&body, categories[c].legend, &legend_font) + px(48) as i32;
+        if x + w > width - px(20) as i32 && !rows.last().is_some_and(|r| r.is_empty()) {
+            rows.push(Vec::new());
+            x = px(20) as i32;
+        }
+        if let Some(r) = rows.last_mut() {
+            r.push((c, x));
+        }
+        x += w;
+    }
+    let legend_h = px(34) * rows.len() as u32 + px(8);
+    let (legend, plot) = body.split_vertically(legend_h);
+    for (r, row) in rows.iter().enumerate() {
+        // Centre each legend row.
+        let used = row.last().map_or(0, |&(c, x)| {
+            x + text_w(&body, categories[c].legend, &legend_font) + px(28) as i32
+        }) - px(20) as i32;
+        let shift = (width - used) / 2 - px(20) as i32;
+        let y = (px(20) + px(34) * r as u32) as i32;
+        for &(c, x) in row {
+            let x = x + shift;
+            legend
+                .draw(&Rectangle::new(
+                    [(x, y - px(9) as i32), (x + px(22) as i32, y + px(9) as i32)],
+                    colour_of(categories[c].name).filled(),
+                ))
+                .map_err(e)?;
+            legend
+                .draw(&Rectangle::new(
+                    [(x, y - px(9) as i32), (x + px(22) as i32, y + px(9) as i32)],
+                    BLACK.mix(0.5).stroke_width(1),
+                ))
+                .map_err(e)?;
+            legend
+                .draw(&Text::new(
+                    categories[c].legend,
+                    (x + px(30) as i32, y),
+                    TextStyle::from(legend_font.clone()).pos(Pos::new(HPos::Left, VPos::Center)),
+                ))
+                .map_err(e)?;
+        }
+    }
+
+    let label_font = (FAMILY, pt(18)).into_font();
+    let label_w = arms
+        .iter()
+        .map(|a| text_w(&plot, &a.label, &label_font).max(0) as u32)
+        .max()
+        .unwrap_or(0)
+        + px(28);
+    let n = arms.len().max(1);
+    let mut chart = ChartBuilder::on(&plot)
+        .margin(px(12))
+        .margin_right(px(40))
+        .x_label_area_size(px(64))
+        .y_label_area_size(label_w.min(plot.dim_in_pixel().0 / 2))
+        .build_cartesian_2d(0f64..100.0, (0..n - 1).into_segmented())
+        .map_err(e)?;
+    let labels: Vec<String> = arms.iter().map(|a| a.label.clone()).collect();
+    chart
+        .configure_mesh()
+        .disable_y_mesh()
+        .bold_line_style(BLACK.mix(0.12).stroke_width(k))
+        .light_line_style(TRANSPARENT)
+        .axis_style(BLACK.mix(0.75).stroke_width(k))
+        .set_all_tick_mark_size(px(5))
+        .x_labels(11)
+        .y_labels(n)
+        .x_label_formatter(&|v| format!("{v:.0}"))
+        .y_label_formatter(&|v| match v {
+            // Arm 0 on top.
+            SegmentValue::CenterOf(i) => labels.get(n - 1 - *i).cloned().unwrap_or_default(),
+            _ => String::new(),
+        })
+        .x_desc("share of the arm's walkers (%)")
+        .label_style(label_font.clone())
+        .axis_desc_style((FAMILY, pt(20)))
+        .draw()
+        .map_err(e)?;
+    let inside = (FAMILY, pt(15)).into_font();
+    for (a, arm) in arms.iter().enumerate() {
+        let slot = n - 1 - a;
+        let mut left = 0.0;
+        for (c, &s) in arm.shares.iter().enumerate() {
+            if s <= 0.0 {
+                continue;
+            }
+            let right = (left + 100.0 * s).min(100.0);
+            let col = colour_of(categories.get(c).map_or("", |c| c.name));
+            let (x0, y0) = chart.backend_coord(&(left, SegmentValue::Exact(slot)));
+            let (x1, y1) = chart.backend_coord(&(right, SegmentValue::Exact(slot + 1)));
+            let pad = ((y0 - y1).abs() / 6).max(1);
+            let (ya, yb) = (y1.min(y0) + pad, y1.max(y0) - pad);
+            root.draw(&Rectangle::new([(x0, ya), (x1, yb)], col.filled()))
+                .map_err(e)?;
+            root.draw(&Rectangle::new([(x0, ya), (x1, yb)], WHITE.stroke_width(k)))
+                .map_err(e)?;
+            let text = if s >= 0.995 {
+                "100%".to_string()
+            } else {
+                format!("{:.0}%", 100.0 * s)
+            };
+            let tw = text_w(&root, &text, &inside);
+            if x1 - x0 > tw + px(10) as i32 {
+                // Dark text on light colours, white on dark ones.
+                let lum =
+                    0.299 * f64::from(col.0) + 0.587 * f64::from(col.1) + 0.114 * f64::from(col.2);
+                let ink = if lum > 140.0 { BLACK } else { WHITE };
+                root.draw(&Text::new(
+                    text,
+                    ((x0 + x1) / 2, (ya + yb) / 2),
+                    TextStyle::from(inside.clone())
+                        .color(&ink)
+                        .pos(Pos::new(HPos::Center, VPos::Center)),
+                ))
+                .map_err(e)?;
+            }
+            left = right;
+        }
+    }
+    root.present().map_err(e)?;
+    Ok(())
+}

@@ -1,0 +1,217 @@
+//! Shared pieces of the multi-series figures: the colour and marker of series i, decade tick
+//! labels for log10 axes, and the title band.
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+
+use super::FAMILY;
+
+/// Okabe-Ito colours in an order that keeps neighbours apart (yellow, too pale for lines on
+/// white, is replaced by grey); series i gets `SERIES[i % 8]` and marker `i % 7`, so up to 56
+/// series stay distinguishable, also in greyscale by their markers.
+pub const SERIES: [RGBColor; 8] = [
+    RGBColor(0, 114, 178),
+    RGBColor(213, 94, 0),
+    RGBColor(0, 158, 115),
+    RGBColor(204, 121, 167),
+    RGBColor(230, 159, 0),
+    RGBColor(86, 180, 233),
+    RGBColor(0, 0, 0),
+    RGBColor(120, 120, 120),
+];
+
+pub fn colour(i: usize) -> RGBColor {
+    SERIES[i % SERIES.len()]
+}
+
+/// Draws series i's marker centred at the backend pixel `c` with radius `r` on `area` (an area
+/// whose origin is the backend's, e.g. the whole canvas).
+pub fn marker<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    i: usize,
+    c: (i32, i32),
+    r: i32,
+) -> Result<(), String> {
+    let col = colour(i);
+    let style = col.filled();
+    let e = |err: DrawingAreaErrorKind<DB::ErrorType>| err.to_string();
+    let (x, y) = c;
+    let poly = |pts: Vec<(f64, f64)>| -> Vec<(i32, i32)> {
+        pts.into_iter()
+            .map(|(dx, dy)| {
+                (
+                    x + (dx * r as f64).round() as i32,
+                    y + (dy * r as f64).round() as i32,
+                )
+            })
+            .collect()
+    };
+    let outline = WHITE.stroke_width((r / 5).max(1) as u32);
+    match i % 7 {
+        0 => {
+            area.draw(&Circle::new(c, r, style)).map_err(e)?;
+            area.draw(&Circle::new(c, r, outline)).map_err(e)?;
+        }
+        1 => draw_poly(
+            area,
+            poly(vec![
+                (-0.85, -0.85),
+                (0.85, -0.85),
+                (0.85, 0.85),
+                (-0.85, 0.85),
+            ]),
+            col,
+        )?,
+        2 => draw_poly(
+            area,
+            poly(vec![(0.0, -1.15), (1.05, 0.75), (-1.05, 0.75)]),
+            col,
+        )?,
+        3 => draw_poly(
+            area,
+            poly(vec![(0.0, -1.2), (1.0, 0.0), (0.0, 1.2), (-1.0, 0.0)]),
+            col,
+        )?,
+        4 => draw_poly(
+            area,
+            poly(vec![(0.0, 1.15), (1.05, -0.75), (-1.05, -0.75)]),
+            col,
+        )?,
+        5 => {
+            let pts = (0..5)
+                .map(|k| {
+                    let a = -std::f64::consts::FRAC_PI_2 + k as f64 * std::f64::consts::TAU / 5.0;
+                    (1.1 * a.cos(), 1.1 * a.sin())
+                })
+                .collect();
+            draw_poly(area, poly(pts), col)?
+        }
+        _ => {
+            // A bold ×.
+            let w = (r / 2).max(2) as u32;
+            for (a, b) in [((-0.9, -0.9), (0.9, 0.9)), ((-0.9, 0.9), (0.9, -0.9))] {
+                let p = poly(vec![a, b]);
+                area.draw(&PathElement::new(p, col.stroke_width(w)))
+                    .map_err(e)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn draw_poly<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    pts: Vec<(i32, i32)>,
+    col: RGBColor,
+) -> Result<(), String> {
+    let e = |err: DrawingAreaErrorKind<DB::ErrorType>| err.to_string();
+    area.draw(&Polygon::new(pts.clone(), col.filled()))
+        .map_err(e)?;
+    let mut closed = pts.clone();
+    closed.push(pts[0]);
+    area.draw(&PathElement::new(closed, WHITE.stroke_width(1)))
+        .map_err(e)
+}
+
+/// Label of a log10 axis at exponent `v`: 1, 10, 100, 1000, then 10⁴, 10⁵, …, and 0.1, 0.01,
+/// 0.001, then 10⁻⁴, … for negative exponents; empty away from whole decades.
+pub fn decade_label(v: f64) -> String {
+    if (v - v.round()).abs() > 1e-9 {
+        return String::new();
+    }
+    let k = v.round() as i32;
+    match k {
+        0..=3 => 10i64.pow(k as u32).to_string(),
+        -3..=-1 => format!("{}", 10f64.powi(k)),
+        _ => format!("10{}", superscript(k)),
+    }
+}
+
+fn superscript(k: i32) -> String {
+    let digits = ['⁰', '¹', '²', '³', '⁴', '⁵', '⁶', '⁷', '⁸', '⁹'];
+    let mut s: String = k
+        .unsigned_abs()
+        .to_string()
+        .chars()
+        .map(|c| digits[c.to_digit(10).unwrap_or(0) as usize])
+        .collect();
+    if k < 0 {
+        s.insert(0, '⁻');
+    }
+    s
+}
+
+/// A number for tick labels of linear axes: short, without trailing zeros.
+pub fn tick(v: f64) -> String {
+    if v == 0.0 {
+        return "0".into();
+    }
+    let a = v.abs();
+    if !(1e-3..1e5).contains(&a) {
+        let s = format!("{v:.1e}");
+        return s.replace(".0e", "e");
+    }
+    let s = format!("{v:.4}");
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    s.to_string()
+}
+
+/// Draws a centred title and a grey subtitle into `band`; `k` scales every length.
+pub fn title_band<DB: DrawingBackend>(
+    band: &DrawingArea<DB, Shift>,
+    title: &str,
+    subtitle: &str,
+    k: u32,
+) -> Result<(), String> {
+    let e = |err: DrawingAreaErrorKind<DB::ErrorType>| err.to_string();
+    let w = band.dim_in_pixel().0 as i32;
+    let pt = |v: u32| f64::from(v * k);
+    band.draw(&Text::new(
+        title.to_string(),
+        (w / 2, (30 * k) as i32),
+        TextStyle::from((FAMILY, pt(26)).into_font()).pos(Pos::new(HPos::Center, VPos::Center)),
+    ))
+    .map_err(e)?;
+    if !subtitle.is_empty() {
+        band.draw(&Text::new(
+            subtitle.to_string(),
+            (w / 2, (64 * k) as i32),
+            TextStyle::from((FAMILY, pt(17)).into_font())
+                .color(&BLACK.mix(0.65))
+                .pos(Pos::new(HPos::Center, VPos::Center)),
+        ))
+        .map_err(e)?;
+    }
+    Ok(())
+}
+
+/// Width in pixels of `text` set in `font` on `area` (0 if it cannot be measured).
+pub fn text_w<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    text: &str,
+    font: &FontDesc,
+) -> i32 {
+    area.estimate_text_size(text, &TextStyle::from(font.clone()))
+        .map_or(0, |s| s.0 as i32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decade_labels() {
+        let got: Vec<String> = [-4.0, -3.0, -1.0, 0.0, 1.0, 3.0, 4.0, 12.0, 2.5]
+            .iter()
+            .map(|&v| decade_label(v))
+            .collect();
+        assert_eq!(
+            got,
+            ["10⁻⁴", "0.001", "0.1", "1", "10", "1000", "10⁴", "10¹²", ""]
+        );
+        assert_eq!(tick(0.25), "0.25");
+        assert_eq!(tick(2.0), "2");
+        assert_eq!(tick(1e-5), "1e-5");
+    }
+}

@@ -1,0 +1,444 @@
+//! `saddlescope escape` end to end through the command line: closed-form escape steps of GD on
+//! x² − y², zero-gradient starts (a saddle, a plateau) that only noise or perturbations leave,
+//! starts from a stored catalogue, the output tables, and usage errors.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn run(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_saddlescope"))
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("saddlescope-esc-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+fn escape(out: &Path, args: &[&str]) -> Output {
+    let mut full = vec!["escape"];
+    full.extend_from_slice(args);
+    full.extend(["--out", out.to_str().unwrap()]);
+    let o = run(&full);
+    assert!(
+        o.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    o
+}
+
+/// A CSV file as a header and rows of fields, splitting quoted fields (methods hold commas).
+fn csv(path: &Path) -> (Vec<String>, Vec<Vec<String>>) {
+    let text = std::fs::read_to_string(path).unwrap();
+    let split = |l: &str| -> Vec<String> {
+        let (mut out, mut f, mut q) = (vec![], String::new(), false);
+        for c in l.chars() {
+            match c {
+                '"' => q = !q,
+                ',' if !q => out.push(std::mem::take(&mut f)),
+                _ => f.push(c),
+            }
+        }
+        out.push(f);
+        out
+    };
+    let mut lines = text.lines();
+    let header = split(lines.next().unwrap());
+    (header, lines.map(split).collect())
+}
+
+/// Column `name` of `rows`.
+fn col<'a>(header: &[String], rows: &'a [Vec<String>], name: &str) -> Vec<&'a str> {
+    let c = header
+        .iter()
+        .position(|h| h == name)
+        .unwrap_or_else(|| panic!("no column {name}"));
+    rows.iter().map(|r| r[c].as_str()).collect()
+}
+
+const HEADER: &str = "method,walkers,escaped,escape_rate,escape_rate_lo,escape_rate_hi,median_steps,mean_steps,p90_steps";
+
+/// GD on f = x² − y² from (0, y0): y_t = y0 (1 + 2η)^t, and the walker is at distance
+/// y0 ((1 + 2η)^t − 1) from its start after t updates. The escape step recorded is the first t
+/// (updates applied; the check runs on the state after t updates) at distance ≥ R, i.e.
+/// ⌈ln(1 + R/y0) / ln(1 + 2η)⌉: the closed form ⌈ln(R/y0) / ln(1 + 2η)⌉ measures from the
+/// saddle and agrees within one step when y0 ≪ R.
+#[test]
+fn gd_escapes_from_near_the_saddle_at_the_closed_form_step() {
+    let big_r = 1.0f64;
+    let etas = [0.02f64, 0.05, 0.1, 0.2];
+    for backend in ["cpu", "auto"] {
+        for y0 in [1e-3f64, 0.05] {
+            let out = tmp(&format!("gd-{backend}-{y0}"));
+            let from = format!("point:x=0;{y0}");
+            let arms: Vec<String> = etas.iter().map(|e| format!("gd:lr={e}")).collect();
+            let mut args = vec![
+                "--objective",
+                "saddle",
+                "--from",
+                &from,
+                "--radius",
+                "0",
+                "--escape-radius",
+                "1",
+                "--walkers",
+                "4",
+                "--steps",
+                "600",
+                "--backend",
+                backend,
+                "--optimizers",
+            ];
+            args.extend(arms.iter().map(String::as_str));
+            escape(&out, &args);
+            let (h, rows) = csv(&out.join("escape.csv"));
+            assert_eq!(h[..9].join(","), HEADER);
+            let median = col(&h, &rows, "median_steps");
+            let escaped = col(&h, &rows, "escaped");
+            for (a, &eta) in etas.iter().enumerate() {
+                let d = |t: u32| y0 * ((1.0 + 2.0 * eta).powi(t as i32) - 1.0);
+                let want = ((1.0 + big_r / y0).ln() / (1.0 + 2.0 * eta).ln()).ceil() as u32;
+                // The recorded step is the first at distance >= R, and none of these cases sits
+                // within f32 rounding of the threshold.
+                assert!(d(want) >= big_r && d(want - 1) < big_r);
+                assert!((d(want) - big_r).abs() > 5e-3 && (d(want - 1) - big_r).abs() > 5e-3);
+                assert_eq!(escaped[a], "4");
+                assert_eq!(
+                    median[a].parse::<f64>().unwrap(),
+                    f64::from(want),
+                    "{backend} y0 {y0} eta {eta}"
+                );
+                let from_saddle = ((big_r / y0).ln() / (1.0 + 2.0 * eta).ln()).ceil() as i64;
+                if y0 <= 1e-2 * big_r {
+                    assert!((i64::from(want) - from_saddle).abs() <= 1);
+                }
+            }
+            let (th, times) = csv(&out.join("escape_times.csv"));
+            assert_eq!(th, ["arm", "walker", "escape_step", "point"]);
+            assert_eq!(times.len(), 4 * etas.len());
+            // All four arms share one rule, hence one walk.
+            let m: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap())
+                    .unwrap();
+            assert_eq!(m["resolved"]["walks"].as_array().unwrap().len(), 1);
+            std::fs::remove_dir_all(&out).ok();
+        }
+    }
+}
+
+/// With --escape-drop δ: f(start) − f = y_t² − y0² ≥ δ first at y0 (1 + 2η)^t ≥ √(δ + y0²).
+#[test]
+fn escape_by_a_drop_in_f_follows_the_closed_form() {
+    let (y0, eta, delta) = (1e-3f64, 0.1f64, 0.25f64);
+    let want = ((delta + y0 * y0).sqrt() / y0).ln() / (1.0 + 2.0 * eta).ln();
+    let want = want.ceil() as u32;
+    let drop = |t: u32| (y0 * (1.0 + 2.0 * eta).powi(t as i32)).powi(2) - y0 * y0;
+    assert!(drop(want) > 1.01 * delta && drop(want - 1) < 0.99 * delta);
+    for backend in ["cpu", "auto"] {
+        let out = tmp(&format!("drop-{backend}"));
+        escape(
+            &out,
+            &[
+                "--objective",
+                "saddle",
+                "--from",
+                "point:x=0;0.001",
+                "--radius",
+                "0",
+                "--escape-drop",
+                "0.25",
+                "--walkers",
+                "4",
+                "--steps",
+                "200",
+                "--backend",
+                backend,
+                "--optimizers",
+                "gd:lr=0.1",
+            ],
+        );
+        let (h, rows) = csv(&out.join("escape.csv"));
+        assert_eq!(col(&h, &rows, "escaped"), ["4"]);
+        assert_eq!(
+            col(&h, &rows, "p90_steps")[0].parse::<f64>().unwrap(),
+            f64::from(want)
+        );
+        std::fs::remove_dir_all(&out).ok();
+    }
+}
+
+#[test]
+fn from_exactly_the_saddle_gd_stays_while_noise_and_perturbation_escape() {
+    let out = tmp("exact-saddle");
+    let w = 64;
+    escape(
+        &out,
+        &[
+            "--objective",
+            "saddle",
+            "--from",
+            "saddle",
+            "--radius",
+            "0",
+            "--escape-radius",
+            "0.5",
+            "--walkers",
+            "64",
+            "--steps",
+            "1500",
+            "--optimizers",
+            "gd:lr=0.1",
+            "sgd:lr=0.1,noise=0.1",
+            "pgd:lr=0.1",
+        ],
+    );
+    let (h, rows) = csv(&out.join("escape.csv"));
+    assert_eq!(h[..9].join(","), HEADER);
+    assert_eq!(
+        h[9..].join(","),
+        "at_start,to_lowest_minimum,to_other_minimum,to_saddle,to_maximum,to_degenerate,unsettled,diverged"
+    );
+    assert_eq!(
+        col(&h, &rows, "method"),
+        [
+            "gd:lr=0.1,clip=0",
+            "sgd:lr=0.1,noise=0.1,clip=0",
+            "pgd:lr=0.1,g_thres=0.001,t_thres=50,r=0.01,f_thres=0.0001,clip=0"
+        ]
+    );
+    assert_eq!(col(&h, &rows, "escaped"), ["0", "64", "64"]);
+    // GD: zero gradient, it never moves; no escape steps to summarise.
+    let z = 1.959963984540054f64;
+    let hi: f64 = col(&h, &rows, "escape_rate_hi")[0].parse().unwrap();
+    assert!((hi - z * z / (w as f64 + z * z)).abs() < 1e-12);
+    assert_eq!(
+        col(&h, &rows, "escape_rate_lo")[0].parse::<f64>().unwrap(),
+        0.0
+    );
+    assert_eq!(col(&h, &rows, "median_steps")[0], "");
+    assert_eq!(col(&h, &rows, "at_start")[0].parse::<f64>().unwrap(), 1.0);
+    // f = x² − y² has no minimum: the escapers run down the y valley until they diverge.
+    for a in 1..3 {
+        assert_eq!(
+            col(&h, &rows, "escape_rate")[a].parse::<f64>().unwrap(),
+            1.0
+        );
+        assert_eq!(col(&h, &rows, "diverged")[a].parse::<f64>().unwrap(), 1.0);
+        assert!(col(&h, &rows, "median_steps")[a].parse::<f64>().unwrap() >= 1.0);
+    }
+    // Shares of every row sum to one.
+    for r in &rows {
+        let s: f64 = r[9..].iter().map(|v| v.parse::<f64>().unwrap()).sum();
+        assert!((s - 1.0).abs() < 1e-12, "{r:?}");
+    }
+    // GD walkers end at the saddle: it is a catalogue point, of kind saddle, index 1.
+    let (th, times) = csv(&out.join("escape_times.csv"));
+    let gd: Vec<&Vec<String>> = times.iter().filter(|r| r[0] == "0").collect();
+    assert_eq!(gd.len(), w);
+    assert!(gd.iter().all(|r| r[2].is_empty() && r[3] == gd[0][3]));
+    assert!(times
+        .iter()
+        .filter(|r| r[0] != "0")
+        .all(|r| !r[2].is_empty() && r[3].is_empty()));
+    assert_eq!(th.len(), 4);
+    let (ah, att) = csv(&out.join("attractors.csv"));
+    assert_eq!(ah.join(","), "arm,method,point,f,kind,index,walkers,share");
+    assert_eq!(att.len(), 1, "{att:?}");
+    assert_eq!(
+        (
+            att[0][0].as_str(),
+            att[0][2].as_str(),
+            att[0][4].as_str(),
+            att[0][5].as_str(),
+            att[0][6].as_str()
+        ),
+        ("0", gd[0][3].as_str(), "saddle", "1", "64")
+    );
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(m["start_point"]["kind"], "saddle");
+    assert_eq!(m["resolved"]["walks"].as_array().unwrap().len(), 3);
+    for f in ["escape_ecdf", "escape_ends"] {
+        let png = std::fs::read(out.join(format!("{f}.png"))).unwrap();
+        assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+        assert!(std::fs::read_to_string(out.join(format!("{f}.svg")))
+            .unwrap()
+            .starts_with("<svg"));
+    }
+    std::fs::remove_dir_all(&out).ok();
+}
+
+#[test]
+fn from_inside_the_flat_well_plateau_gd_stays_and_langevin_leaves() {
+    let out = tmp("plateau");
+    escape(
+        &out,
+        &[
+            "--objective",
+            "flat-well:n=3",
+            "--from",
+            "plateau",
+            "--radius",
+            "0",
+            "--escape-radius",
+            "0.5",
+            "--walkers",
+            "64",
+            "--steps",
+            "2000",
+            "--optimizers",
+            "gd:lr=0.1",
+            "langevin:lr=0.01,temperature=0.05",
+        ],
+    );
+    let (h, rows) = csv(&out.join("escape.csv"));
+    assert_eq!(col(&h, &rows, "escaped"), ["0", "64"]);
+    assert_eq!(col(&h, &rows, "at_start")[0].parse::<f64>().unwrap(), 1.0);
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(
+        m["resolved"]["from"]["x"],
+        serde_json::json!([0.0, 0.0, 0.0])
+    );
+    assert_eq!(m["start_point"]["kind"], "degenerate");
+    std::fs::remove_dir_all(&out).ok();
+}
+
+/// A folder as `sample` writes it, holding the saddle of f = x² − y² as point 0.
+fn fake_sample(dir: &Path) {
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(
+        dir.join("manifest.json"),
+        r#"{"resolved": {"objective": "saddle", "dim": 2}}"#,
+    )
+    .unwrap();
+    saddlescope::output::write_npy(&dir.join("critical_points.npy"), &[1, 2], &[0.0f64, 0.0])
+        .unwrap();
+    std::fs::write(
+        dir.join("critical_points.csv"),
+        "id,f,grad_norm,index,n_neg,n_zero,n_pos,kind,walkers,min_eig,max_eig,x0,x1\n\
+         0,0.0,0.0,1,1,0,1,saddle,9,-2.0,2.0,0.0,0.0\n",
+    )
+    .unwrap();
+}
+
+#[test]
+fn starts_from_a_stored_critical_point() {
+    let cat = tmp("catalogue");
+    fake_sample(&cat);
+    let out = tmp("from-critical");
+    let from = format!("critical:{},0", cat.display());
+    escape(
+        &out,
+        &[
+            "--objective",
+            "saddle",
+            "--from",
+            &from,
+            "--walkers",
+            "16",
+            "--steps",
+            "300",
+            "--optimizers",
+            "gd:lr=0.1",
+        ],
+    );
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(m["resolved"]["from"]["kind"], "critical");
+    assert_eq!(m["resolved"]["from"]["x"], serde_json::json!([0.0, 0.0]));
+    // Defaults: r0 = 1e-3 and R = 0.1 around a point with |x| <= 1.
+    assert_eq!(m["resolved"]["radius"], 1e-3);
+    assert_eq!(m["resolved"]["criterion"]["radius"], 0.1);
+    // Starts lie within r0 of the point, all distinct.
+    let bytes = std::fs::read(out.join("starts.npy")).unwrap();
+    let (_, shape, raw) = saddlescope::output::read_npy(&bytes).unwrap();
+    assert_eq!(shape, vec![16, 2]);
+    let xs: Vec<f64> = raw
+        .chunks(8)
+        .map(|c| f64::from_le_bytes(c.try_into().unwrap()))
+        .collect();
+    for p in xs.chunks(2) {
+        let r = (p[0] * p[0] + p[1] * p[1]).sqrt();
+        assert!(r > 0.0 && r <= 1e-3, "{p:?}");
+    }
+    std::fs::remove_dir_all(&out).ok();
+    std::fs::remove_dir_all(&cat).ok();
+}
+
+#[test]
+fn bad_input_exits_2_naming_the_problem_and_writes_nothing() {
+    let cat = tmp("bad-catalogue");
+    fake_sample(&cat);
+    let stored = format!("critical:{},0", cat.display());
+    let stored_bad_id = format!("critical:{},5", cat.display());
+    let cases: &[(&[&str], &str)] = &[
+        (&["--from", "ridge"], "unknown start 'ridge'"),
+        (&["--objective", "himmelblau", "--from", "saddle"], "camel6"),
+        (&["--from", "plateau"], "flat-well"),
+        (&["--from", "point:x=1;2;3"], "N = 2"),
+        (&["--from", "point:1;2"], "point:x=a;b"),
+        (
+            &["--from", "critical:/nonexistent-saddlescope,0"],
+            "manifest.json",
+        ),
+        (
+            &["--objective", "camel6", "--from", &stored],
+            "pass --objective saddle",
+        ),
+        (&["--from", &stored_bad_id], "valid ids: 0..=0"),
+        (&["--radius", "-1"], "--radius"),
+        (&["--radius", "nan"], "--radius"),
+        (&["--escape-radius", "0"], "--escape-radius"),
+        (&["--escape-drop", "-1"], "--escape-drop"),
+        (
+            &["--escape-radius", "1", "--escape-drop", "1"],
+            "cannot be used with",
+        ),
+        (&["--optimizers"], "--optimizers"),
+        (&["--optimizers", "gd", "bfgs"], "unknown optimizer 'bfgs'"),
+        (&["--optimizers", "gd", "gd:lr=0.01"], "same arm"),
+        (&["--optimizers", "gd:lr=0"], "lr=0"),
+        (&["--walkers", "0"], "--walkers"),
+        (&["--steps", "0"], "--steps"),
+        (&["--grad-tol", "-1"], "--grad-tol"),
+        (&["--objective", "nosuch"], "himmelblau"),
+    ];
+    for (args, needle) in cases {
+        let mut full = vec!["escape"];
+        for (flag, default) in [
+            ("--objective", "saddle"),
+            ("--from", "saddle"),
+            ("--walkers", "8"),
+            ("--steps", "10"),
+        ] {
+            if !args.contains(&flag) {
+                full.extend([flag, default]);
+            }
+        }
+        full.extend_from_slice(args);
+        if !args.contains(&"--optimizers") {
+            full.extend(["--optimizers", "gd"]);
+        }
+        let out = tmp("bad");
+        full.extend(["--out", out.to_str().unwrap()]);
+        let o = run(&full);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(
+            err.contains(needle),
+            "{args:?}: should mention '{needle}': {err}"
+        );
+        assert!(!err.contains("panicked"), "{err}");
+        assert!(!out.exists(), "{args:?} created the output folder");
+    }
+    // Missing --optimizers altogether.
+    let o = run(&["escape", "--objective", "saddle", "--from", "saddle"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--optimizers"));
+    std::fs::remove_dir_all(&cat).ok();
+}
