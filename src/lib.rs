@@ -13,4 +13,5 @@ pub mod rng;
 pub mod rules;
 pub mod sample;
 pub mod spec;
+pub mod stats;
 pub mod walk;

@@ -57,7 +57,11 @@ pub fn mean_se(values: &[f64]) -> MeanSe {
 /// independent draws, so this, not a binomial error, is the honest error of a pooled fraction.
 /// NaN mean when Σ b = 0, NaN standard error for fewer than two replicas.
 pub fn ratio_se(a: &[f64], b: &[f64]) -> MeanSe {
-    assert_eq!(a.len(), b.len(), "one numerator and one denominator per replica");
+    assert_eq!(
+        a.len(),
+        b.len(),
+        "one numerator and one denominator per replica"
+    );
     let k = a.len() as f64;
     let (sa, sb) = (a.iter().sum::<f64>(), b.iter().sum::<f64>());
     if sb == 0.0 {
@@ -108,7 +112,10 @@ mod tests {
         ];
         for (k, n, lo, hi) in cases {
             let (l, h) = wilson(k, n, Z95).unwrap();
-            assert!(close(l, lo, 1e-12) && close(h, hi, 1e-12), "{k}/{n}: {l} {h}");
+            assert!(
+                close(l, lo, 1e-12) && close(h, hi, 1e-12),
+                "{k}/{n}: {l} {h}"
+            );
         }
         assert_eq!(wilson(0, 0, Z95), None);
         assert_eq!(wilson(3, 2, Z95), None);
