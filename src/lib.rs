@@ -5,6 +5,7 @@
 pub mod backend;
 pub mod bench;
 pub mod critical;
+pub mod experiment;
 pub mod figure;
 pub mod gpu;
 pub mod objective;
@@ -14,4 +15,6 @@ pub mod rules;
 pub mod sample;
 pub mod spec;
 pub mod stats;
+pub mod sweep;
+pub mod table;
 pub mod walk;

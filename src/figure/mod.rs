@@ -3,6 +3,7 @@
 //! no system font library is needed. Files are written atomically.
 
 mod index_histogram;
+pub mod sweep;
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -10,7 +11,7 @@ use std::sync::OnceLock;
 use plotters::coord::Shift;
 use plotters::prelude::{BitMapBackend, DrawingArea, IntoDrawingArea, SVGBackend};
 
-pub use index_histogram::index_histogram;
+pub use index_histogram::{index_histogram, index_histogram_bins};
 
 /// DejaVu Sans (assets/fonts/DejaVuSans-LICENSE.txt).
 const FONT: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
