@@ -19,8 +19,12 @@ pub fn wilson(successes: u64, trials: u64, z: f64) -> Option<(f64, f64)> {
     let d = 1.0 + z2 / n;
     let centre = (p + z2 / (2.0 * n)) / d;
     let half = z * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt() / d;
-    // Clamp the rounding at the ends (the exact interval for p = 0 starts at 0).
-    Some(((centre - half).max(0.0), (centre + half).min(1.0)))
+    // Clamp the rounding at the ends: the exact interval for p = 0 starts at 0, for p = 1 ends at
+    // 1, and always contains p.
+    Some((
+        (centre - half).max(0.0).min(p),
+        (centre + half).min(1.0).max(p),
+    ))
 }
 
 /// A mean and its standard error.
