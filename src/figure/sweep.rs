@@ -252,14 +252,32 @@ fn fraction_minima<DB: DrawingBackend>(
             Circle::new((p.dim as f64, clamp(p.fraction_minima)), 6 * k, style)
         }))
         .map_err(err)?;
+    let zeros: Vec<&DimPoint> = d
+        .dims
+        .iter()
+        .filter(|p| p.hi.is_finite() && p.fraction_minima == 0.0)
+        .collect();
     chart
         .draw_series(
-            d.dims
+            zeros
                 .iter()
-                .filter(|p| p.hi.is_finite() && p.fraction_minima == 0.0)
                 .map(|p| Circle::new((p.dim as f64, y0), 6 * k, BLUE.stroke_width(2 * k))),
         )
-        .map_err(err)?;
+        .map_err(err)?
+        .label("no minima found: upper bound only")
+        .legend(move |(x, y)| Circle::new((x + 10 * k as i32, y), 6 * k, BLUE.stroke_width(2 * k)));
+    if !zeros.is_empty() {
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
+            .margin(10 * k)
+            .legend_area_size(30 * k)
+            .background_style(WHITE.mix(0.9))
+            .border_style(BLACK.mix(0.4))
+            .label_font((FAMILY, pt(17)))
+            .draw()
+            .map_err(err)?;
+    }
 
     // (b) distinct critical points per instance.
     let series = [
