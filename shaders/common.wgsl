@@ -20,8 +20,12 @@ struct WalkUniform {
     seed_hi: u32,
     escape_radius2: f32,  // > 0: record the first step with |x - x0|^2 >= this (escape studies)
     escape_drop: f32,     // > 0: record the first step with f0 - f >= this
+    instance_walkers: u32, // > 0: walkers per landscape instance (see param_base); 0: one landscape
+    instance_params: u32,  // floats per instance in params (instances back to back)
+    instance_first: u32,   // global id of the first walker of instance 0
     _pad0: u32,
     _pad1: u32,
+    _pad2: u32,
 }
 
 @group(0) @binding(0) var<uniform> walk: WalkUniform;
@@ -74,6 +78,17 @@ fn sc(k: u32, w: u32) -> u32 {
 
 fn hp(k: u32, w: u32) -> u32 {
     return k * walk.stride + w;
+}
+
+// Offset of walker w's landscape in params. Several instances of one objective (same N, same
+// host constants, different random parameters) can share a dispatch: their parameter blocks lie
+// back to back and global walker g walks instance (g - instance_first) / instance_walkers.
+// Objectives add this to every params index. CPU twin: walk::cpu::run_instances.
+fn param_base(w: u32) -> u32 {
+    if walk.instance_walkers == 0u {
+        return 0u;
+    }
+    return ((walk.first_walker + w - walk.instance_first) / walk.instance_walkers) * walk.instance_params;
 }
 
 fn is_finite(v: f32) -> bool {

@@ -74,6 +74,45 @@ impl Backend {
         }
     }
 
+    /// The most f32 landscape parameters one dispatch can bind (instances of a sweep share a
+    /// dispatch up to this); unlimited on the CPU.
+    pub fn max_params(&self) -> usize {
+        match self {
+            Backend::Gpu(c) => {
+                let l = &c.limits;
+                (l.max_storage_buffer_binding_size.min(l.max_buffer_size) / 4) as usize
+            }
+            Backend::Cpu => usize::MAX,
+        }
+    }
+
+    /// Runs walkers on K landscape instances in one walk: the walkers (`starts`, W x N) split
+    /// into K equal consecutive blocks, block k on `objs[k]` (same family, dimension and shader).
+    pub fn walk_instances(
+        &self,
+        objs: &[&dyn Objective],
+        opt: &Optimizer,
+        plan: &WalkPlan,
+        starts: &[f64],
+        hyper: &Hyper,
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> Result<EndStates, GpuError> {
+        let n = objs.first().map_or(1, |o| o.dim());
+        if objs.is_empty() || !(starts.len() / n).is_multiple_of(objs.len()) {
+            return Err(GpuError::Instances(format!(
+                "{} walkers do not split evenly over {} landscape instances",
+                starts.len() / n,
+                objs.len()
+            )));
+        }
+        match self {
+            Backend::Gpu(ctx) if !opt.rule.cpu_only() => {
+                GpuWalk::new_instances(ctx.clone(), objs, opt)?.run(plan, starts, hyper, progress)
+            }
+            _ => Ok(cpu::run_instances(objs, opt, plan, starts, hyper, progress)),
+        }
+    }
+
     /// Runs the walk on this backend; a rule without WGSL (`Rule::cpu_only`) runs on the CPU
     /// twin whatever the backend.
     pub fn walk(

@@ -10,9 +10,11 @@ use saddlescope::backend::{Backend, BackendChoice};
 use saddlescope::bench::{self, Workload};
 use saddlescope::critical::eigen::Solver;
 use saddlescope::escape::{self, EscapeSpec};
+use saddlescope::experiment::{self, Experiment};
 use saddlescope::gpu::context::{enumerate, AdapterSummary};
 use saddlescope::sample::{self, SampleSpec, Tolerances};
 use saddlescope::spec::SpecError;
+use saddlescope::sweep::{self, SweepSpec};
 use saddlescope::{objective, output, rules};
 
 #[derive(Parser)]
@@ -39,6 +41,65 @@ enum Command {
     /// Start walkers at a saddle, a plateau or a given point, one arm per optimizer: how many
     /// escape, how fast, and where they end.
     Escape(EscapeArgs),
+    /// Critical-point statistics against dimension, averaged over random-landscape instances.
+    Sweep(SweepArgs),
+    /// Run an experiment file: a command written as TOML (command = "sweep", flags as keys).
+    Run(RunArgs),
+    /// Redraw a run folder's figures from its data, without recomputing.
+    Plot(PlotArgs),
+}
+
+#[derive(clap::Args)]
+#[command(allow_negative_numbers = true)]
+struct SweepArgs {
+    /// Random landscape without n and seed, e.g. field:features=256,mu=0.05 or pspin:p=3
+    #[arg(long)]
+    objective: String,
+    /// Dimensions N, e.g. 2,4,8,16
+    #[arg(long, value_delimiter = ',', required = true)]
+    dims: Vec<usize>,
+    /// Disorder instances per dimension (landscape seeds derived from --seed).
+    #[arg(long, default_value_t = 10)]
+    instances: usize,
+    /// Optimizer spec; gradnorm finds critical points of every index.
+    #[arg(long)]
+    optimizer: String,
+    /// Walkers per instance.
+    #[arg(long, default_value_t = 1024)]
+    walkers: usize,
+    #[arg(long, default_value_t = 10_000)]
+    steps: u32,
+    /// A walker stops as converged when |grad f| (Riemannian on spheres) is at most this.
+    #[arg(long, default_value_t = 1e-4)]
+    grad_tol: f64,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// auto | uniform:lo=A,hi=B | normal:sigma=S
+    #[arg(long, default_value = "auto")]
+    init: String,
+    /// A walker with |x_i| above this stops as diverged.
+    #[arg(long, default_value_t = 1e6)]
+    bound: f64,
+    #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
+    backend: BackendChoice,
+    /// Run folder (default outputs/sweep-<objective>-<UTC time>).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// At most this many walkers per GPU chunk.
+    #[arg(long)]
+    chunk: Option<usize>,
+}
+
+#[derive(clap::Args)]
+struct RunArgs {
+    /// The experiment file (TOML).
+    file: PathBuf,
+}
+
+#[derive(clap::Args)]
+struct PlotArgs {
+    /// A run folder (with its manifest.json).
+    dir: PathBuf,
 }
 
 #[derive(clap::Args)]
@@ -170,7 +231,7 @@ fn progress_bar(total: u64, what: &str) -> ProgressBar {
     pb
 }
 
-fn cmd_sample(a: SampleArgs) -> anyhow::Result<()> {
+fn cmd_sample(a: SampleArgs) -> anyhow::Result<PathBuf> {
     let spec = SampleSpec {
         objective: a.objective,
         optimizer: a.optimizer,
@@ -248,6 +309,87 @@ fn cmd_sample(a: SampleArgs) -> anyhow::Result<()> {
             );
         }
     }
+    Ok(res.dir)
+}
+
+fn cmd_sweep(a: SweepArgs) -> anyhow::Result<PathBuf> {
+    let spec = SweepSpec {
+        objective: a.objective,
+        dims: a.dims,
+        instances: a.instances,
+        optimizer: a.optimizer,
+        walkers: a.walkers,
+        steps: a.steps,
+        grad_tol: a.grad_tol,
+        seed: a.seed,
+        init: a.init,
+        bound: a.bound,
+        chunk: a.chunk,
+    };
+    let resolved = spec.resolve()?;
+    let backend = Backend::select(a.backend)?;
+    let dir = a.out.unwrap_or_else(|| spec.default_dir());
+    let dir = output::prepare_dir(&dir).map_err(SpecError::Invalid)?;
+    eprintln!(
+        "sweep: {} over N = {:?}, {} instances x {} walkers of {} via {}",
+        resolved.template,
+        resolved.dims,
+        resolved.instances,
+        resolved.walkers,
+        resolved.opt.spec(),
+        backend.name()
+    );
+    let pb = progress_bar(resolved.total_steps(), "walking");
+    let res = sweep::run(&spec, &resolved, &backend, &dir, &|d| pb.set_position(d))?;
+    pb.finish_and_clear();
+    println!("wrote {}", res.dir.display());
+    println!("walk: {:.3} s", res.seconds_walk);
+    for s in &res.stats {
+        let (lo, hi) = s.fraction_minima_ci.unwrap_or((f64::NAN, f64::NAN));
+        println!(
+            "N = {:>4}: {:>6} points ({:.2} ± {:.2} per instance), minima {} saddles {} maxima {} degenerate {}, fraction of minima {:.4} [{:.4}, {:.4}], mean index fraction {:.3}",
+            s.dim,
+            s.points,
+            s.points_per_instance.mean,
+            s.points_per_instance.se,
+            s.minima,
+            s.saddles,
+            s.maxima,
+            s.degenerate,
+            s.fraction_minima.mean,
+            lo,
+            hi,
+            s.mean_index_fraction.mean
+        );
+    }
+    Ok(res.dir)
+}
+
+/// `saddlescope plot DIR`: dispatches on manifest.json's "command".
+fn cmd_plot(a: PlotArgs) -> anyhow::Result<()> {
+    let dir = &a.dir;
+    let text = std::fs::read_to_string(dir.join("manifest.json")).map_err(|e| {
+        SpecError::Invalid(format!(
+            "{}: cannot read manifest.json ({e}); plot needs a finished run folder",
+            dir.display()
+        ))
+    })?;
+    let m: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| SpecError::Invalid(format!("{}/manifest.json: {e}", dir.display())))?;
+    let command = m["command"].as_str().unwrap_or("");
+    match command {
+        "sample" => sample::redraw(dir)?,
+        "sweep" => sweep::redraw(dir)?,
+        "escape" => escape::redraw(dir)?,
+        other => {
+            return Err(SpecError::Invalid(format!(
+            "plot does not know command '{other}' (folder {}); it redraws: sample, sweep, escape",
+            dir.display()
+        ))
+            .into())
+        }
+    }
+    println!("redrew the figures of {}", dir.display());
     Ok(())
 }
 
@@ -315,6 +457,65 @@ fn cmd_escape(a: EscapeArgs) -> anyhow::Result<PathBuf> {
         );
     }
     Ok(res.dir)
+}
+
+/// `saddlescope run FILE.toml`: the file's command line, parsed by the same definitions as a
+/// typed one, then run and recorded.
+fn cmd_run(a: RunArgs) -> anyhow::Result<()> {
+    let exp: Experiment = experiment::load(&a.file)?;
+    let cli = match Cli::try_parse_from(&exp.argv) {
+        Ok(c) => c,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+                e.exit();
+            }
+            return Err(SpecError::Invalid(format!(
+                "experiment file {}: its keys are the command's long flags (grad_tol for --grad-tol); as a command line it is\n  {}\n{}",
+                a.file.display(),
+                experiment::shell_line(&exp.argv),
+                e.render().to_string().trim_end()
+            ))
+            .into());
+        }
+    };
+    if matches!(cli.command, Command::Run(_)) {
+        return Err(SpecError::Invalid("an experiment file cannot run another one".into()).into());
+    }
+    eprintln!("run: {}", experiment::shell_line(&exp.argv));
+    if let Some(dir) = dispatch(cli.command)? {
+        experiment::record(&dir, &exp.argv, Some(&exp))?;
+    }
+    Ok(())
+}
+
+/// Runs a command; returns the run folder it wrote, if it writes one.
+fn dispatch(command: Command) -> anyhow::Result<Option<PathBuf>> {
+    match command {
+        Command::Sample(a) => cmd_sample(a).map(Some),
+        Command::Sweep(a) => cmd_sweep(a).map(Some),
+        Command::Escape(a) => cmd_escape(a).map(Some),
+        Command::List => {
+            cmd_list();
+            Ok(None)
+        }
+        Command::Devices => {
+            cmd_devices();
+            Ok(None)
+        }
+        Command::Bench(a) => cmd_bench(a).map(|()| None),
+        Command::Plot(a) => cmd_plot(a).map(|()| None),
+        Command::Run(a) => cmd_run(a).map(|()| None),
+    }
+}
+
+/// The command line as typed, with the program called by its name (for manifest.json).
+fn typed_argv() -> Vec<String> {
+    let mut argv: Vec<String> = std::env::args().collect();
+    if let Some(first) = argv.first_mut() {
+        *first = "saddlescope".into();
+    }
+    argv
 }
 
 fn print_entry(name: &str, summary: &str, params: &[saddlescope::spec::Param]) {
@@ -440,19 +641,10 @@ fn cmd_bench(a: BenchArgs) -> anyhow::Result<()> {
 fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
     let cli = Cli::parse();
-    let result = match cli.command {
-        Command::Sample(a) => cmd_sample(a),
-        Command::List => {
-            cmd_list();
-            Ok(())
-        }
-        Command::Devices => {
-            cmd_devices();
-            Ok(())
-        }
-        Command::Bench(a) => cmd_bench(a),
-        Command::Escape(a) => cmd_escape(a).map(|_| ()),
-    };
+    let result = dispatch(cli.command).and_then(|dir| match dir {
+        Some(dir) => experiment::record(&dir, &typed_argv(), None),
+        None => Ok(()),
+    });
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

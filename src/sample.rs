@@ -358,3 +358,45 @@ pub(crate) fn write_catalogue(
     crate::figure::index_histogram(&dir.join("index_histogram"), cat, title)?;
     Ok(())
 }
+
+/// `saddlescope plot DIR` for a sample folder: redraws the index histogram from
+/// critical_points.csv (index, kind and walkers of every distinct point).
+pub fn redraw(dir: &Path) -> anyhow::Result<()> {
+    let bad = |what: String| SpecError::Invalid(format!("{}: {what}", dir.display()));
+    let text = std::fs::read_to_string(dir.join("manifest.json"))
+        .map_err(|e| bad(format!("cannot read manifest.json ({e})")))?;
+    let m: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| bad(format!("manifest.json: {e}")))?;
+    if m["critical_points"].is_null() {
+        return Err(bad(
+            "this sample ran with --no-critical: it has no critical points to draw".into(),
+        )
+        .into());
+    }
+    let title = m["resolved"]["objective"]
+        .as_str()
+        .unwrap_or("sample")
+        .to_string();
+    let t = crate::table::Table::read(dir, "critical_points.csv")?;
+    let mut bins: Vec<critical::IndexBin> = Vec::new();
+    for r in 0..t.len() {
+        let index = t.usize(r, "index")?;
+        let walkers = t.usize(r, "walkers")?;
+        let degenerate = t.str(r, "kind")? == critical::Kind::Degenerate.as_str();
+        while bins.len() <= index {
+            bins.push(critical::IndexBin {
+                index: bins.len(),
+                ..Default::default()
+            });
+        }
+        let b = &mut bins[index];
+        b.points += 1;
+        b.walkers += walkers;
+        if degenerate {
+            b.points_degenerate += 1;
+            b.walkers_degenerate += walkers;
+        }
+    }
+    crate::figure::index_histogram_bins(&dir.join("index_histogram"), &bins, &title)?;
+    Ok(())
+}

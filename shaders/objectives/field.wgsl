@@ -3,8 +3,8 @@
 // CPU twin: src/objective/field.rs (Field).
 //
 // Host constants: FIELD_M (features), FIELD_STRIDE (= N + 2), FIELD_MU (mu).
-// params layout (keep in sync with Field::params): record m at m * FIELD_STRIDE holds
-// [w_{m,0} .. w_{m,N-1}, s_m, b_m]. The loop over m is outermost, so all walkers read the same
+// params layout (keep in sync with Field::params): record m at param_base(w) + m * FIELD_STRIDE
+// holds [w_{m,0} .. w_{m,N-1}, s_m, b_m] (param_base: the walker's landscape instance). The loop over m is outermost, so all walkers read the same
 // record at the same time. x (and v) are loaded into private arrays once and the output is
 // accumulated privately and written to state once at the end; dst may alias v.
 // Beyond N of about 680 the private arrays exceed the 8 KiB of function memory WGSL
@@ -36,8 +36,9 @@ fn field_phase(base: u32) -> f32 {
 
 fn obj_value(src: u32, w: u32) -> f32 {
     var f = field_load_x(src, w);
+    let p0 = param_base(w);
     for (var m = 0u; m < FIELD_M; m++) {
-        let base = m * FIELD_STRIDE;
+        let base = p0 + m * FIELD_STRIDE;
         f += params[base + N] * cos(field_phase(base));
     }
     return f;
@@ -48,8 +49,9 @@ fn obj_grad(src: u32, w: u32) -> f32 {
     for (var i = 0u; i < N; i++) {
         field_acc[i] = FIELD_MU * field_x[i];
     }
+    let p0 = param_base(w);
     for (var m = 0u; m < FIELD_M; m++) {
-        let base = m * FIELD_STRIDE;
+        let base = p0 + m * FIELD_STRIDE;
         let ph = field_phase(base);
         let s = params[base + N];
         f += s * cos(ph);
@@ -72,8 +74,9 @@ fn obj_hvp(src: u32, v: u32, dst: u32, w: u32) {
         field_v[i] = vi;
         field_acc[i] = FIELD_MU * vi;
     }
+    let p0 = param_base(w);
     for (var m = 0u; m < FIELD_M; m++) {
-        let base = m * FIELD_STRIDE;
+        let base = p0 + m * FIELD_STRIDE;
         var ph = params[base + N + 1u];
         var wv = 0.0;
         for (var i = 0u; i < N; i++) {

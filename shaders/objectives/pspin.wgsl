@@ -2,22 +2,26 @@
 // CPU twin: src/objective/pspin.rs (PSpin). Euclidean value, gradient and Hessian-vector
 // product; the step rule projects onto the sphere's tangent space and retracts.
 //
-// Host constants: PSPIN_P (2, 3 or 4), PSPIN_C (c). params holds Jsym, N^p row-major (keep in
-// sync with PSpin::params). Component i of grad H = p c Jsym(i, x, .., x) is one contiguous row
+// Host constants: PSPIN_P (2, 3 or 4), PSPIN_C (c). params holds Jsym, N^p row-major, from
+// param_base(w) (the walker's landscape instance; keep in sync with PSpin::params). Component i of grad H = p c Jsym(i, x, .., x) is one contiguous row
 // of the tensor, so the loop over i is outermost and each output is written once; all walkers
 // read the same coupling at the same time. x (and v) live in private arrays; dst may alias v.
 
 var<private> pspin_x: array<f32, N>;
 var<private> pspin_v: array<f32, N>;
+// Start of this walker's coupling tensor in params (set by pspin_load).
+var<private> pspin_p0: u32;
 
 fn pspin_load(src: u32, w: u32) {
+    pspin_p0 = param_base(w);
     for (var i = 0u; i < N; i++) {
         pspin_x[i] = state[at(src, i, w)];
     }
 }
 
 // sum_k Jsym[base + k] y_k, y = v when use_v, else x.
-fn pspin_dot(base: u32, use_v: bool) -> f32 {
+fn pspin_dot(row: u32, use_v: bool) -> f32 {
+    let base = pspin_p0 + row;
     var acc = 0.0;
     if use_v {
         for (var k = 0u; k < N; k++) {

@@ -25,7 +25,15 @@ pub fn index_histogram(
     catalogue: &Catalogue,
     title: &str,
 ) -> Result<[PathBuf; 2], FigureError> {
-    let bins = catalogue.index_histogram();
+    index_histogram_bins(stem, &catalogue.index_histogram(), title)
+}
+
+/// [`index_histogram`] from the bins alone (e.g. rebuilt from critical_points.csv by `plot`).
+pub fn index_histogram_bins(
+    stem: &Path,
+    bins: &[IndexBin],
+    title: &str,
+) -> Result<[PathBuf; 2], FigureError> {
     let png = with_ext(stem, "png");
     let svg = with_ext(stem, "svg");
     if !font_ready() {
@@ -35,8 +43,8 @@ pub fn index_histogram(
         });
     }
     let png_size = (SIZE.0 * PNG_SCALE, SIZE.1 * PNG_SCALE);
-    write_png(&png, png_size, |root| draw(root, &bins, title, PNG_SCALE))?;
-    write_svg(&svg, SIZE, |root| draw(root, &bins, title, 1))?;
+    write_png(&png, png_size, |root| draw(root, bins, title, PNG_SCALE))?;
+    write_svg(&svg, SIZE, |root| draw(root, bins, title, 1))?;
     Ok([png, svg])
 }
 

@@ -3,10 +3,11 @@
 //! no system font library is needed. Files are written atomically.
 
 mod ecdf;
+mod escape_sweep;
 mod index_histogram;
 mod outcomes;
 mod style;
-mod sweep;
+pub mod sweep;
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -15,9 +16,9 @@ use plotters::coord::Shift;
 use plotters::prelude::{BitMapBackend, DrawingArea, IntoDrawingArea, SVGBackend};
 
 pub use ecdf::{escape_ecdf, EcdfArm};
-pub use index_histogram::index_histogram;
+pub use escape_sweep::{escape_sweep, SweepBin, SweepSeries};
+pub use index_histogram::{index_histogram, index_histogram_bins};
 pub use outcomes::{escape_outcomes, OutcomeArm, OutcomeCategory};
-pub use sweep::{escape_sweep, SweepBin, SweepSeries};
 
 /// DejaVu Sans (assets/fonts/DejaVuSans-LICENSE.txt).
 const FONT: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");

@@ -1,286 +1,675 @@
-//! Escape against a swept hyperparameter: for each arm that spreads the key across its walkers,
-//! the escape rate per bin of the value with its 95% Wilson interval (left panel) and the median
-//! escape step of the bin's escaped walkers (right panel); log axes where values span decades.
+//! The sweep's figures: fraction of minima and critical points per instance against N
+//! (log y, error bars), index-fraction histograms per N, index fraction against energy per N
+//! with the semicircle prediction, and, on spheres, the energies of minima per N.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::style::{colour, decade_label, marker, text_w, tick, title_band};
 use super::{font_ready, with_ext, write_png, write_svg, FigureError, FAMILY};
 
-/// One bin of swept values.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SweepBin {
-    /// Where the bin is drawn: the value itself, or the bin's centre (geometric on log axes).
-    pub value: f64,
-    /// Bin edges (equal for a bin of one distinct value).
-    pub lo: f64,
-    pub hi: f64,
-    pub walkers: usize,
-    pub escaped: usize,
-    /// 95% Wilson interval of escaped / walkers.
-    pub rate_lo: f64,
-    pub rate_hi: f64,
-    /// Median escape step over the bin's escaped walkers.
-    pub median: Option<f64>,
-}
-
-/// One arm's bins; `arm` picks its colour and marker (the same as in the ECDF figure).
-#[derive(Debug, Clone, PartialEq)]
-pub struct SweepSeries {
-    pub arm: usize,
-    pub label: String,
-    pub bins: Vec<SweepBin>,
-}
-
-const SIZE: (u32, u32) = (1500, 700);
+/// Okabe–Ito colours (colour-blind safe): blue, vermillion, green, orange.
+const BLUE: RGBColor = RGBColor(0, 114, 178);
+const VERMILLION: RGBColor = RGBColor(213, 94, 0);
+const GREEN: RGBColor = RGBColor(0, 158, 115);
+const ORANGE: RGBColor = RGBColor(230, 159, 0);
 const PNG_SCALE: u32 = 2;
 
-/// Writes `<stem>.png` and `<stem>.svg` for the swept `key`; `log_x` puts values on a log10 axis.
-pub fn escape_sweep(
-    stem: &Path,
-    key: &str,
-    series: &[SweepSeries],
-    log_x: bool,
-    title: &str,
-    subtitle: &str,
-) -> Result<[PathBuf; 2], FigureError> {
-    let png = with_ext(stem, "png");
-    let svg = with_ext(stem, "svg");
+/// One dimension's row of sweep.csv, as the figures use it.
+#[derive(Debug, Clone)]
+pub struct DimPoint {
+    pub dim: usize,
+    pub instances: usize,
+    pub points: usize,
+    pub fraction_minima: f64,
+    /// 95% Wilson interval.
+    pub lo: f64,
+    pub hi: f64,
+    /// Mean and standard error per instance: minima, saddles, all distinct points.
+    pub per_instance: [(f64, f64); 3],
+}
+
+/// Predicted index fraction at (dimension, energy).
+pub type Prediction<'a> = &'a dyn Fn(usize, f64) -> f64;
+/// (dimension, energy per spin) of every minimum, and a reference energy with its legend text.
+pub type Minima<'a> = (Vec<(usize, f64)>, Option<(f64, &'a str)>);
+
+/// Everything the sweep figures draw.
+pub struct SweepData<'a> {
+    /// The objective (template spec), drawn as a title band.
+    pub title: &'a str,
+    pub dims: Vec<DimPoint>,
+    /// by_index.csv: (dim, index, fraction of that dimension's points).
+    pub bars: Vec<(usize, usize, f64)>,
+    /// Hessian dimension per N (N, or N − 1 on the sphere), in the order of `dims`.
+    pub hessian_dims: Vec<usize>,
+    /// (dim, energy, index fraction) of every point.
+    pub scatter: Vec<(usize, f64, f64)>,
+    pub energy_label: &'a str,
+    /// Predicted index fraction at (dim, energy), with its legend text.
+    pub prediction: Option<(Prediction<'a>, &'a str)>,
+    /// On spheres: (dim, energy per spin) of every minimum, and a reference energy to mark.
+    pub minima: Option<Minima<'a>>,
+}
+
+/// Draws `$f(root, scale, args..)` as `<stem>.png` (at PNG_SCALE) and `<stem>.svg`.
+macro_rules! both {
+    ($dir:expr, $stem:expr, $size:expr, $f:ident ( $($arg:expr),* )) => {{
+        let stem = $dir.join($stem);
+        let size: (u32, u32) = $size;
+        write_png(&with_ext(&stem, "png"), (size.0 * PNG_SCALE, size.1 * PNG_SCALE), |root| {
+            $f(root, PNG_SCALE, $($arg),*)
+        })?;
+        write_svg(&with_ext(&stem, "svg"), size, |root| $f(root, 1, $($arg),*))?;
+    }};
+}
+
+/// Writes every figure into `dir` (PNG and SVG) and returns the file names.
+pub fn all(dir: &Path, d: &SweepData) -> Result<Vec<String>, FigureError> {
     if !font_ready() {
         return Err(FigureError::Draw {
-            path: png,
+            path: dir.to_path_buf(),
             message: "the embedded font could not be loaded".into(),
         });
     }
-    let png_size = (SIZE.0 * PNG_SCALE, SIZE.1 * PNG_SCALE);
-    write_png(&png, png_size, |root| {
-        draw(root, key, series, log_x, title, subtitle, PNG_SCALE)
-    })?;
-    write_svg(&svg, SIZE, |root| {
-        draw(root, key, series, log_x, title, subtitle, 1)
-    })?;
-    Ok([png, svg])
+    let mut stems = vec!["fraction_minima", "index_fraction_hist", "index_vs_energy"];
+    both!(dir, "fraction_minima", (1500, 640), fraction_minima(d));
+    let grid = grid_size(d.dims.len());
+    both!(dir, "index_fraction_hist", grid, index_hist(d));
+    both!(dir, "index_vs_energy", grid, index_energy(d));
+    if let Some(minima) = &d.minima {
+        both!(dir, "minima_energy", grid, minima_energy(d, minima));
+        stems.push("minima_energy");
+    }
+    Ok(stems
+        .iter()
+        .flat_map(|s| [format!("{s}.png"), format!("{s}.svg")])
+        .collect())
 }
 
-/// A padded axis range over `vals` (in axis units).
-fn span(vals: impl Iterator<Item = f64>, pad: f64) -> (f64, f64) {
-    let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
-    for v in vals.filter(|v| v.is_finite()) {
-        lo = lo.min(v);
-        hi = hi.max(v);
-    }
-    if !lo.is_finite() {
-        return (0.0, 1.0);
-    }
-    if hi - lo < 1e-12 {
-        let d = if lo == 0.0 { 1.0 } else { 0.1 * lo.abs() };
-        return (lo - d, hi + d);
-    }
-    let d = (hi - lo) * pad;
-    (lo - d, hi + d)
+/// Columns and rows of small multiples for `n` panels.
+fn layout(n: usize) -> (usize, usize) {
+    let cols = n.clamp(1, 4);
+    (cols, n.div_ceil(cols).max(1))
 }
 
-#[allow(clippy::too_many_arguments)]
-fn draw<DB: DrawingBackend>(
+/// SVG size of a grid of small multiples (the title band included).
+fn grid_size(n: usize) -> (u32, u32) {
+    let (c, r) = layout(n);
+    (460 * c as u32, 380 * r as u32 + 64)
+}
+
+fn err<E: std::fmt::Display>(e: E) -> String {
+    e.to_string()
+}
+
+/// Fills the canvas white, sets `title` in a band on top and returns the area below.
+fn titled<DB: DrawingBackend>(
     root: DrawingArea<DB, Shift>,
-    key: &str,
-    series: &[SweepSeries],
-    log_x: bool,
     title: &str,
-    subtitle: &str,
+    k: u32,
+) -> Result<DrawingArea<DB, Shift>, String> {
+    root.fill(&WHITE).map_err(err)?;
+    let (band, rest) = root.split_vertically(58 * k);
+    let w = band.dim_in_pixel().0 as i32;
+    band.draw(&Text::new(
+        title.to_string(),
+        (w / 2, 32 * k as i32),
+        TextStyle::from((FAMILY, f64::from(26 * k)).into_font())
+            .pos(Pos::new(HPos::Center, VPos::Center)),
+    ))
+    .map_err(err)?;
+    Ok(rest)
+}
+
+/// A tick label with as few digits as the value needs (1e-3, 0.02, 0.5, 1, 20, 300).
+fn tick(v: f64) -> String {
+    if v == 0.0 || !v.is_finite() {
+        return "0".into();
+    }
+    let a = v.abs();
+    if !(1e-3..1e5).contains(&a) {
+        return format!("{v:.0e}");
+    }
+    let decimals = (-a.log10().floor()).max(0.0) as usize + 1;
+    let s = format!("{v:.decimals$}");
+    let s = if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    };
+    s
+}
+
+/// x range around the dimensions, with room for error bars at the ends.
+fn dim_range(dims: &[DimPoint]) -> (f64, f64) {
+    let lo = dims.iter().map(|d| d.dim).min().unwrap_or(1) as f64;
+    let hi = dims.iter().map(|d| d.dim).max().unwrap_or(2) as f64;
+    let pad = ((hi - lo) * 0.07).max(0.6);
+    (lo - pad, hi + pad)
+}
+
+/// A log-axis range covering the positive values, one decade of padding below at most.
+fn log_range(values: impl Iterator<Item = f64>, top: Option<f64>) -> (f64, f64) {
+    let pos: Vec<f64> = values.filter(|v| *v > 0.0 && v.is_finite()).collect();
+    let lo = pos.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = pos.iter().copied().fold(0.0, f64::max);
+    if pos.is_empty() {
+        return (1e-3, top.unwrap_or(1.0));
+    }
+    let top = top.map_or(hi * 2.0, |t| t.max(hi * 1.2));
+    (lo / 2.5, top)
+}
+
+/// Tick count for a dimension axis: one per integer on short ranges.
+fn x_ticks(x0: f64, x1: f64) -> usize {
+    ((x1 - x0).floor() as usize + 1).clamp(2, 12)
+}
+
+fn integer_ticks(v: &f64) -> String {
+    if (v - v.round()).abs() < 1e-9 {
+        format!("{}", v.round() as i64)
+    } else {
+        String::new()
+    }
+}
+
+/// Left: fraction of minima against N (log y, 95% Wilson intervals). Right: distinct critical
+/// points per instance against N, by kind (log y, ± 1 standard error across instances).
+fn fraction_minima<DB: DrawingBackend>(
+    root: DrawingArea<DB, Shift>,
+    k: u32,
+    d: &SweepData,
+) -> Result<(), String> {
+    let root = titled(root, d.title, k)?;
+    let panels = root.split_evenly((1, 2));
+    let (x0, x1) = dim_range(&d.dims);
+    let pt = |v: u32| f64::from(v * k);
+    let mesh_font = (FAMILY, pt(18));
+    let desc_font = (FAMILY, pt(20));
+
+    // (a) fraction of minima.
+    let (y0, y1) = log_range(
+        d.dims.iter().flat_map(|p| [p.fraction_minima, p.lo, p.hi]),
+        Some(1.0),
+    );
+    let mut chart = ChartBuilder::on(&panels[0])
+        .caption(
+            "Fraction of critical points that are minima",
+            (FAMILY, pt(22)),
+        )
+        .margin(18 * k)
+        .margin_right(30 * k)
+        .x_label_area_size(62 * k)
+        .y_label_area_size(96 * k)
+        .build_cartesian_2d(x0..x1, (y0..y1).log_scale())
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .x_desc("dimension N")
+        .y_desc("fraction of minima (95% Wilson interval)")
+        .x_labels(x_ticks(x0, x1))
+        .x_label_formatter(&integer_ticks)
+        .y_label_formatter(&|v| tick(*v))
+        .bold_line_style(BLACK.mix(0.12).stroke_width(k))
+        .light_line_style(TRANSPARENT)
+        .axis_style(BLACK.mix(0.75).stroke_width(k))
+        .label_style(mesh_font)
+        .axis_desc_style(desc_font)
+        .draw()
+        .map_err(err)?;
+    let clamp = |v: f64| v.max(y0);
+    chart
+        .draw_series(LineSeries::new(
+            d.dims
+                .iter()
+                .filter(|p| p.fraction_minima > 0.0)
+                .map(|p| (p.dim as f64, p.fraction_minima)),
+            BLUE.mix(0.6).stroke_width(2 * k),
+        ))
+        .map_err(err)?;
+    chart
+        .draw_series(d.dims.iter().filter(|p| p.hi.is_finite()).map(|p| {
+            ErrorBar::new_vertical(
+                p.dim as f64,
+                clamp(p.lo),
+                clamp(p.fraction_minima),
+                clamp(p.hi),
+                BLUE.stroke_width(2 * k),
+                12 * k,
+            )
+        }))
+        .map_err(err)?;
+    chart
+        .draw_series(d.dims.iter().filter(|p| p.hi.is_finite()).map(|p| {
+            let style = if p.fraction_minima > 0.0 {
+                BLUE.filled()
+            } else {
+                WHITE.filled()
+            };
+            Circle::new((p.dim as f64, clamp(p.fraction_minima)), 6 * k, style)
+        }))
+        .map_err(err)?;
+    let zeros: Vec<&DimPoint> = d
+        .dims
+        .iter()
+        .filter(|p| p.hi.is_finite() && p.fraction_minima == 0.0)
+        .collect();
+    chart
+        .draw_series(
+            zeros
+                .iter()
+                .map(|p| Circle::new((p.dim as f64, y0), 6 * k, BLUE.stroke_width(2 * k))),
+        )
+        .map_err(err)?
+        .label("no minima found: upper bound only")
+        .legend(move |(x, y)| Circle::new((x + 10 * k as i32, y), 6 * k, BLUE.stroke_width(2 * k)));
+    if !zeros.is_empty() {
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
+            .margin(10 * k)
+            .legend_area_size(30 * k)
+            .background_style(WHITE.mix(0.9))
+            .border_style(BLACK.mix(0.4))
+            .label_font((FAMILY, pt(17)))
+            .draw()
+            .map_err(err)?;
+    }
+
+    // (b) distinct critical points per instance.
+    let series = [
+        ("minima", BLUE, 0usize),
+        ("saddles", VERMILLION, 1),
+        ("all distinct points", GREEN, 2),
+    ];
+    let (z0, z1) = log_range(
+        d.dims.iter().flat_map(|p| {
+            p.per_instance
+                .iter()
+                .flat_map(|(m, s)| [*m, m + s.max(0.0), m - s.max(0.0)])
+        }),
+        None,
+    );
+    let z1 = z1 * 2.0; // room for the legend
+    let mut chart = ChartBuilder::on(&panels[1])
+        .caption(
+            "Distinct critical points found per instance",
+            (FAMILY, pt(22)),
+        )
+        .margin(18 * k)
+        .margin_right(30 * k)
+        .x_label_area_size(62 * k)
+        .y_label_area_size(96 * k)
+        .build_cartesian_2d(x0..x1, (z0..z1).log_scale())
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .x_desc("dimension N")
+        .y_desc("points per instance (± 1 s.e.)")
+        .x_labels(x_ticks(x0, x1))
+        .x_label_formatter(&integer_ticks)
+        .y_label_formatter(&|v| tick(*v))
+        .bold_line_style(BLACK.mix(0.12).stroke_width(k))
+        .light_line_style(TRANSPARENT)
+        .axis_style(BLACK.mix(0.75).stroke_width(k))
+        .label_style(mesh_font)
+        .axis_desc_style(desc_font)
+        .draw()
+        .map_err(err)?;
+    let shift = (x1 - x0) * 0.012;
+    for (label, colour, s) in series {
+        let dx = (s as f64 - 1.0) * shift;
+        let at = |p: &DimPoint| (p.dim as f64 + dx, p.per_instance[s]);
+        chart
+            .draw_series(LineSeries::new(
+                d.dims
+                    .iter()
+                    .map(at)
+                    .filter(|(_, (m, _))| *m > 0.0)
+                    .map(|(x, (m, _))| (x, m)),
+                colour.mix(0.6).stroke_width(2 * k),
+            ))
+            .map_err(err)?
+            .label(label)
+            .legend(move |(x, y)| Circle::new((x + 10 * k as i32, y), 6 * k, colour.filled()));
+        chart
+            .draw_series(
+                d.dims
+                    .iter()
+                    .map(at)
+                    .filter(|(_, (m, se))| *m > 0.0 && se.is_finite())
+                    .map(|(x, (m, se))| {
+                        ErrorBar::new_vertical(
+                            x,
+                            (m - se).max(z0),
+                            m,
+                            m + se,
+                            colour.stroke_width(2 * k),
+                            10 * k,
+                        )
+                    }),
+            )
+            .map_err(err)?;
+        chart
+            .draw_series(
+                d.dims
+                    .iter()
+                    .map(at)
+                    .filter(|(_, (m, _))| *m > 0.0)
+                    .map(|(x, (m, _))| Circle::new((x, m), 6 * k, colour.filled())),
+            )
+            .map_err(err)?;
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
+        .margin(10 * k)
+        .legend_area_size(30 * k)
+        .background_style(WHITE.mix(0.9))
+        .border_style(BLACK.mix(0.4))
+        .label_font((FAMILY, pt(17)))
+        .draw()
+        .map_err(err)?;
+    root.present().map_err(err)
+}
+
+/// Small multiples: for each N, the distribution of index / (Hessian dimension) over the
+/// distinct critical points of all instances.
+fn index_hist<DB: DrawingBackend>(
+    root: DrawingArea<DB, Shift>,
+    k: u32,
+    d: &SweepData,
+) -> Result<(), String> {
+    let root = titled(
+        root,
+        &format!("Index fraction of critical points: {}", d.title),
+        k,
+    )?;
+    let (cols, rows) = layout(d.dims.len());
+    let panels = root.split_evenly((rows, cols));
+    let pt = |v: u32| f64::from(v * k);
+    for ((p, &hd), panel) in d.dims.iter().zip(&d.hessian_dims).zip(&panels) {
+        let bars: Vec<(usize, f64)> = d
+            .bars
+            .iter()
+            .filter(|b| b.0 == p.dim && b.2.is_finite())
+            .map(|b| (b.1, b.2))
+            .collect();
+        let top = bars.iter().map(|b| b.1).fold(0.0, f64::max).max(0.05) * 1.15;
+        let hd = hd.max(1) as f64;
+        let mut chart = ChartBuilder::on(panel)
+            .caption(
+                format!(
+                    "N = {}  ({} points, {} instances)",
+                    p.dim, p.points, p.instances
+                ),
+                (FAMILY, pt(19)),
+            )
+            .margin(14 * k)
+            .margin_right(24 * k)
+            .x_label_area_size(56 * k)
+            .y_label_area_size(76 * k)
+            .build_cartesian_2d(-0.07..1.07, 0.0..top)
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .x_desc(
+                if d.hessian_dims.first() != d.dims.first().map(|p| &p.dim) {
+                    "index / (N − 1)"
+                } else {
+                    "index / N"
+                },
+            )
+            .y_desc("fraction of points")
+            .x_labels(6)
+            .y_labels(6)
+            .x_label_formatter(&|v| tick(*v))
+            .y_label_formatter(&|v| tick(*v))
+            .disable_x_mesh()
+            .bold_line_style(BLACK.mix(0.12).stroke_width(k))
+            .light_line_style(TRANSPARENT)
+            .axis_style(BLACK.mix(0.75).stroke_width(k))
+            .label_style((FAMILY, pt(15)))
+            .axis_desc_style((FAMILY, pt(17)))
+            .draw()
+            .map_err(err)?;
+        let half = (0.4 / hd).min(0.05);
+        chart
+            .draw_series(bars.iter().map(|&(i, f)| {
+                let x = i as f64 / hd;
+                Rectangle::new([(x - half, 0.0), (x + half, f)], BLUE.filled())
+            }))
+            .map_err(err)?;
+        if p.points == 0 {
+            no_data(panel, "no critical points", k)?;
+        }
+    }
+    root.present().map_err(err)
+}
+
+fn no_data<DB: DrawingBackend>(
+    panel: &DrawingArea<DB, Shift>,
+    text: &str,
     k: u32,
 ) -> Result<(), String> {
-    let e = |err: DrawingAreaErrorKind<DB::ErrorType>| err.to_string();
-    let px = |v: u32| v * k;
+    let (w, h) = panel.dim_in_pixel();
+    panel
+        .draw(&Text::new(
+            text.to_string(),
+            (w as i32 / 2, h as i32 / 2),
+            TextStyle::from((FAMILY, f64::from(18 * k)).into_font())
+                .color(&BLACK.mix(0.6))
+                .pos(Pos::new(HPos::Center, VPos::Center)),
+        ))
+        .map_err(err)
+}
+
+/// A padded range of `values` (or `fallback` when there are none).
+fn span(values: impl Iterator<Item = f64>, fallback: (f64, f64)) -> (f64, f64) {
+    let (lo, hi) = values
+        .filter(|v| v.is_finite())
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+            (a.min(v), b.max(v))
+        });
+    if lo > hi {
+        return fallback;
+    }
+    let pad = ((hi - lo) * 0.08).max(1e-3 * (1.0 + lo.abs()));
+    (lo - pad, hi + pad)
+}
+
+/// Small multiples: index fraction against energy for every point of each N, with the
+/// semicircle prediction when the landscape has one.
+fn index_energy<DB: DrawingBackend>(
+    root: DrawingArea<DB, Shift>,
+    k: u32,
+    d: &SweepData,
+) -> Result<(), String> {
+    let root = titled(
+        root,
+        &format!("Index fraction against energy: {}", d.title),
+        k,
+    )?;
+    let (cols, rows) = layout(d.dims.len());
+    let panels = root.split_evenly((rows, cols));
     let pt = |v: u32| f64::from(v * k);
-    root.fill(&WHITE).map_err(e)?;
-    let (band, body) = root.split_vertically(px(92));
-    title_band(&band, &format!("{title}, against {key}"), subtitle, k)?;
-    let (body, legend) = body.split_vertically(body.dim_in_pixel().1 - px(56));
-
-    let ax = |v: f64| if log_x { v.log10() } else { v };
-    let (x0, x1) = span(
-        series
+    for (i, (p, panel)) in d.dims.iter().zip(&panels).enumerate() {
+        let pts: Vec<(f64, f64)> = d
+            .scatter
             .iter()
-            .flat_map(|s| s.bins.iter().flat_map(|b| [ax(b.lo), ax(b.hi)])),
-        0.04,
-    );
-    let medians: Vec<f64> = series
-        .iter()
-        .flat_map(|s| s.bins.iter().filter_map(|b| b.median))
-        .collect();
-    let mpos: Vec<f64> = medians.iter().copied().filter(|&m| m > 0.0).collect();
-    let log_y = !mpos.is_empty()
-        && mpos.iter().copied().fold(f64::NEG_INFINITY, f64::max)
-            / mpos.iter().copied().fold(f64::INFINITY, f64::min)
-            > 10.0;
-    let ay = |v: f64| if log_y { v.max(1.0).log10() } else { v };
-    let (y0, y1) = if medians.is_empty() {
-        (0.0, 1.0)
-    } else {
-        let (a, b) = span(medians.iter().map(|&m| ay(m)), 0.08);
-        if log_y {
-            (a, b)
-        } else {
-            (0.0, b.max(a))
-        }
-    };
-    let x_label = if log_x {
-        format!("{key} (log scale)")
-    } else {
-        key.to_string()
-    };
-    let panels = body.split_evenly((1, 2));
-    let fmt_x = move |v: &f64| if log_x { decade_label(*v) } else { tick(*v) };
-    let fmt_y = move |v: &f64| if log_y { decade_label(*v) } else { tick(*v) };
-    let x_ticks = if log_x {
-        ((x1.floor() - x0.ceil()) as usize + 1).max(2)
-    } else {
-        6
-    };
-
-    // Left: escape rate with Wilson intervals.
-    let mut rate = ChartBuilder::on(&panels[0])
-        .caption("escape rate (95% Wilson interval)", (FAMILY, pt(21)))
-        .margin(px(14))
-        .margin_right(px(28))
-        .x_label_area_size(px(64))
-        .y_label_area_size(px(84))
-        .build_cartesian_2d(x0..x1, -0.02f64..1.02)
-        .map_err(e)?;
-    rate.configure_mesh()
-        .bold_line_style(BLACK.mix(0.12).stroke_width(k))
-        .light_line_style(TRANSPARENT)
-        .axis_style(BLACK.mix(0.75).stroke_width(k))
-        .set_all_tick_mark_size(px(5))
-        .x_labels(x_ticks)
-        .y_labels(6)
-        .x_label_formatter(&fmt_x)
-        .y_label_formatter(&|v| format!("{v:.1}"))
-        .x_desc(x_label.clone())
-        .y_desc("fraction escaped")
-        .label_style((FAMILY, pt(17)))
-        .axis_desc_style((FAMILY, pt(19)))
-        .draw()
-        .map_err(e)?;
-    for s in series {
-        let c = colour(s.arm);
-        let pts: Vec<(f64, f64)> = s
-            .bins
-            .iter()
-            .map(|b| (ax(b.value), b.escaped as f64 / b.walkers.max(1) as f64))
+            .filter(|s| s.0 == p.dim)
+            .map(|s| (s.1, s.2))
             .collect();
-        rate.draw_series(std::iter::once(PathElement::new(
-            pts.clone(),
-            c.stroke_width(2 * k),
-        )))
-        .map_err(e)?;
-        for b in &s.bins {
-            let x = ax(b.value);
-            let (xa, ya) = rate.backend_coord(&(x, b.rate_lo));
-            let (_, yb) = rate.backend_coord(&(x, b.rate_hi));
-            let cap = px(6) as i32;
-            for seg in [
-                vec![(xa, ya), (xa, yb)],
-                vec![(xa - cap, ya), (xa + cap, ya)],
-                vec![(xa - cap, yb), (xa + cap, yb)],
-            ] {
-                root.draw(&PathElement::new(seg, c.stroke_width(2 * k)))
-                    .map_err(e)?;
+        let (x0, x1) = span(pts.iter().map(|q| q.0), (-1.0, 1.0));
+        let mut chart = ChartBuilder::on(panel)
+            .caption(
+                format!("N = {}  ({} points)", p.dim, p.points),
+                (FAMILY, pt(19)),
+            )
+            .margin(14 * k)
+            .margin_right(24 * k)
+            .x_label_area_size(56 * k)
+            .y_label_area_size(76 * k)
+            .build_cartesian_2d(x0..x1, -0.05..1.05)
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .x_desc(d.energy_label)
+            .y_desc("index fraction")
+            .x_labels(5)
+            .y_labels(6)
+            .x_label_formatter(&|v| tick(*v))
+            .y_label_formatter(&|v| tick(*v))
+            .bold_line_style(BLACK.mix(0.12).stroke_width(k))
+            .light_line_style(TRANSPARENT)
+            .axis_style(BLACK.mix(0.75).stroke_width(k))
+            .label_style((FAMILY, pt(15)))
+            .axis_desc_style((FAMILY, pt(17)))
+            .draw()
+            .map_err(err)?;
+        chart
+            .draw_series(
+                pts.iter()
+                    .map(|&q| Circle::new(q, 4 * k, BLUE.mix(0.35).filled())),
+            )
+            .map_err(err)?;
+        if let Some((pred, label)) = d.prediction {
+            let curve: Vec<(f64, f64)> = (0..=240)
+                .map(|j| {
+                    let x = x0 + (x1 - x0) * f64::from(j) / 240.0;
+                    (x, pred(p.dim, x))
+                })
+                .collect();
+            let s = chart
+                .draw_series(LineSeries::new(curve, VERMILLION.stroke_width(3 * k)))
+                .map_err(err)?;
+            if i == 0 {
+                s.label(label).legend(move |(x, y)| {
+                    PathElement::new(
+                        vec![(x, y), (x + 22 * k as i32, y)],
+                        VERMILLION.stroke_width(3 * k),
+                    )
+                });
+                chart
+                    .configure_series_labels()
+                    .position(SeriesLabelPosition::UpperLeft)
+                    .margin(8 * k)
+                    .legend_area_size(28 * k)
+                    .background_style(WHITE.mix(0.9))
+                    .border_style(BLACK.mix(0.4))
+                    .label_font((FAMILY, pt(14)))
+                    .draw()
+                    .map_err(err)?;
             }
         }
-        for p in &pts {
-            marker(&root, s.arm, rate.backend_coord(p), (6 * k) as i32)?;
+        if pts.is_empty() {
+            no_data(panel, "no critical points", k)?;
         }
     }
+    root.present().map_err(err)
+}
 
-    // Right: median escape step of the escaped walkers.
-    let mut med = ChartBuilder::on(&panels[1])
-        .caption("median escape step (escaped walkers)", (FAMILY, pt(21)))
-        .margin(px(14))
-        .margin_right(px(28))
-        .x_label_area_size(px(64))
-        .y_label_area_size(px(96))
-        .build_cartesian_2d(x0..x1, y0..y1)
-        .map_err(e)?;
-    med.configure_mesh()
-        .bold_line_style(BLACK.mix(0.12).stroke_width(k))
-        .light_line_style(TRANSPARENT)
-        .axis_style(BLACK.mix(0.75).stroke_width(k))
-        .set_all_tick_mark_size(px(5))
-        .x_labels(x_ticks)
-        .y_labels(if log_y {
-            ((y1.floor() - y0.ceil()) as usize + 1).max(2)
-        } else {
-            6
-        })
-        .x_label_formatter(&fmt_x)
-        .y_label_formatter(&fmt_y)
-        .x_desc(x_label)
-        .y_desc(if log_y { "steps (log scale)" } else { "steps" })
-        .label_style((FAMILY, pt(17)))
-        .axis_desc_style((FAMILY, pt(19)))
-        .draw()
-        .map_err(e)?;
-    for s in series {
-        let c = colour(s.arm);
-        // Bins without escapes have no median: the line breaks there.
-        let mut runs: Vec<Vec<(f64, f64)>> = vec![Vec::new()];
-        for b in &s.bins {
-            match b.median {
-                Some(m) => {
-                    if let Some(r) = runs.last_mut() {
-                        r.push((ax(b.value), ay(m)));
-                    }
-                }
-                None => runs.push(Vec::new()),
+/// Small multiples (spheres): histogram of the energy per spin of the minima of each N, with a
+/// reference energy marked.
+fn minima_energy<DB: DrawingBackend>(
+    root: DrawingArea<DB, Shift>,
+    k: u32,
+    d: &SweepData,
+    minima: &Minima,
+) -> Result<(), String> {
+    let root = titled(root, &format!("Energy of minima: {}", d.title), k)?;
+    let (cols, rows) = layout(d.dims.len());
+    let panels = root.split_evenly((rows, cols));
+    let pt = |v: u32| f64::from(v * k);
+    let (us, reference) = minima;
+    for (i, (p, panel)) in d.dims.iter().zip(&panels).enumerate() {
+        let u: Vec<f64> = us.iter().filter(|m| m.0 == p.dim).map(|m| m.1).collect();
+        let (x0, x1) = span(u.iter().copied().chain(reference.map(|r| r.0)), (-2.0, 0.0));
+        let nbins = 24usize;
+        let w = (x1 - x0) / nbins as f64;
+        let mut counts = vec![0usize; nbins];
+        for v in &u {
+            let b = (((v - x0) / w) as usize).min(nbins - 1);
+            counts[b] += 1;
+        }
+        let top = counts.iter().copied().max().unwrap_or(0).max(1) as f64 * 1.3;
+        let mut chart = ChartBuilder::on(panel)
+            .caption(
+                format!("N = {}  ({} minima)", p.dim, u.len()),
+                (FAMILY, pt(19)),
+            )
+            .margin(14 * k)
+            .margin_right(24 * k)
+            .x_label_area_size(56 * k)
+            .y_label_area_size(76 * k)
+            .build_cartesian_2d(x0..x1, 0.0..top)
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .x_desc("energy per spin u = H/N")
+            .y_desc("minima")
+            .x_labels(5)
+            .y_labels(5)
+            .x_label_formatter(&|v| tick(*v))
+            .y_label_formatter(&integer_ticks)
+            .disable_x_mesh()
+            .bold_line_style(BLACK.mix(0.12).stroke_width(k))
+            .light_line_style(TRANSPARENT)
+            .axis_style(BLACK.mix(0.75).stroke_width(k))
+            .label_style((FAMILY, pt(15)))
+            .axis_desc_style((FAMILY, pt(17)))
+            .draw()
+            .map_err(err)?;
+        chart
+            .draw_series(
+                counts
+                    .iter()
+                    .enumerate()
+                    .filter(|c| *c.1 > 0)
+                    .map(|(b, &c)| {
+                        let a = x0 + w * b as f64;
+                        Rectangle::new(
+                            [(a + 0.04 * w, 0.0), (a + 0.96 * w, c as f64)],
+                            BLUE.filled(),
+                        )
+                    }),
+            )
+            .map_err(err)?;
+        if let Some((e, label)) = reference {
+            let s = chart
+                .draw_series(DashedLineSeries::new(
+                    vec![(*e, 0.0), (*e, top)],
+                    8 * k,
+                    6 * k,
+                    ORANGE.stroke_width(3 * k),
+                ))
+                .map_err(err)?;
+            if i == 0 {
+                let label = label.to_string();
+                s.label(label).legend(move |(x, y)| {
+                    PathElement::new(
+                        vec![(x, y), (x + 22 * k as i32, y)],
+                        ORANGE.stroke_width(3 * k),
+                    )
+                });
+                chart
+                    .configure_series_labels()
+                    .position(SeriesLabelPosition::UpperRight)
+                    .margin(8 * k)
+                    .legend_area_size(28 * k)
+                    .background_style(WHITE.mix(0.9))
+                    .border_style(BLACK.mix(0.4))
+                    .label_font((FAMILY, pt(14)))
+                    .draw()
+                    .map_err(err)?;
             }
         }
-        for r in runs.iter().filter(|r| r.len() > 1) {
-            med.draw_series(std::iter::once(PathElement::new(
-                r.clone(),
-                c.stroke_width(2 * k),
-            )))
-            .map_err(e)?;
-        }
-        for p in runs.iter().flatten() {
-            marker(&root, s.arm, med.backend_coord(p), (6 * k) as i32)?;
+        if u.is_empty() {
+            no_data(panel, "no minima", k)?;
         }
     }
-    if medians.is_empty() {
-        let (w, h) = panels[1].dim_in_pixel();
-        panels[1]
-            .draw(&Text::new(
-                "no walker escaped",
-                (w as i32 / 2 - px(80) as i32, h as i32 / 2),
-                (FAMILY, pt(20)).into_font().color(&BLACK.mix(0.6)),
-            ))
-            .map_err(e)?;
-    }
-
-    // Legend: one row under the panels.
-    let font = (FAMILY, pt(17)).into_font();
-    let (lx, ly) = legend.get_base_pixel();
-    let mut x = lx + px(110) as i32;
-    let y = ly + px(28) as i32;
-    for s in series {
-        root.draw(&PathElement::new(
-            vec![(x, y), (x + px(40) as i32, y)],
-            colour(s.arm).stroke_width(2 * k),
-        ))
-        .map_err(e)?;
-        marker(&root, s.arm, (x + px(20) as i32, y), (6 * k) as i32)?;
-        root.draw(&Text::new(
-            s.label.clone(),
-            (x + px(50) as i32, y - px(10) as i32),
-            font.clone(),
-        ))
-        .map_err(e)?;
-        x += px(50) as i32 + text_w(&root, &s.label, &font) + px(40) as i32;
-    }
-    root.present().map_err(e)?;
-    Ok(())
+    root.present().map_err(err)
 }

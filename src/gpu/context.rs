@@ -18,6 +18,8 @@ pub enum GpuError {
     Readback(String),
     #[error("{0}")]
     TooLarge(String),
+    #[error("landscape instances cannot share a dispatch: {0}")]
+    Instances(String),
 }
 
 /// What we know of an adapter, for logs, `devices` and manifests.

@@ -30,8 +30,15 @@ pub struct WalkUniform {
     pub seed_hi: u32,
     pub escape_radius2: f32,
     pub escape_drop: f32,
+    /// > 0: walkers per landscape instance; 0: one landscape for every walker.
+    pub instance_walkers: u32,
+    /// Floats per instance in the params buffer (instances back to back).
+    pub instance_params: u32,
+    /// Global id of the first walker of instance 0.
+    pub instance_first: u32,
     pub _pad0: u32,
     pub _pad1: u32,
+    pub _pad2: u32,
 }
 
 const WORKGROUP: u32 = 64;
@@ -39,7 +46,9 @@ const WORKGROUP: u32 = 64;
 /// running-count readback, short enough for a live progress bar and no driver watchdog.
 const SEGMENT_SECONDS: f64 = 0.25;
 
-/// Pipelines for one (objective, optimizer) pair, made once.
+/// Pipelines for one (objective, optimizer) pair, made once. The objective may be several
+/// instances of one landscape family (same dimension and shader, different parameters), walked
+/// in one dispatch: see [`GpuWalk::new_instances`].
 pub struct GpuWalk {
     ctx: Arc<GpuContext>,
     layout: wgpu::BindGroupLayout,
@@ -48,6 +57,10 @@ pub struct GpuWalk {
     params: wgpu::Buffer,
     n: usize,
     k: usize,
+    /// Landscape instances whose parameters the params buffer holds back to back.
+    instances: usize,
+    /// Floats per instance.
+    instance_params: usize,
 }
 
 /// Buffers of one chunk.
@@ -82,6 +95,23 @@ impl GpuWalk {
         obj: &dyn Objective,
         opt: &Optimizer,
     ) -> Result<GpuWalk, GpuError> {
+        Self::new_instances(ctx, &[obj], opt)
+    }
+
+    /// Pipelines for K instances of one landscape family walked together: the walkers of a
+    /// run are split into K equal consecutive blocks, block k on `objs[k]`. The instances must
+    /// share the shader (dimension, host constants, sphere flag) and the parameter count; only
+    /// their parameter values differ. One dispatch then serves every instance.
+    pub fn new_instances(
+        ctx: Arc<GpuContext>,
+        objs: &[&dyn Objective],
+        opt: &Optimizer,
+    ) -> Result<GpuWalk, GpuError> {
+        let (obj, rest) = objs
+            .split_first()
+            .ok_or_else(|| GpuError::Instances("no landscape instance to walk".to_string()))?;
+        let obj: &dyn Objective = *obj;
+        let p = instance_params(obj, rest)?;
         let label = format!("walk[{} | {}]", obj.spec(), opt.spec());
         let wgsl = opt.rule.wgsl.ok_or_else(|| GpuError::Validation {
             kernel: label.clone(),
@@ -143,7 +173,6 @@ impl GpuWalk {
                 message: e.to_string(),
             });
         }
-        let p = obj.params();
         let params = make_buffer(
             &ctx,
             "params",
@@ -159,7 +188,28 @@ impl GpuWalk {
             walk,
             eval,
             params,
+            instances: objs.len(),
+            instance_params: p.len() / objs.len(),
         })
+    }
+
+    /// The uniform's instance fields for a run of `total` walkers starting at global id
+    /// `first`: K equal blocks, or one landscape (instance_walkers = 0).
+    fn instance_fields(&self, total: usize, first: u32) -> Result<(u32, u32, u32), GpuError> {
+        if self.instances == 1 {
+            return Ok((0, 0, 0));
+        }
+        if !total.is_multiple_of(self.instances) {
+            return Err(GpuError::Instances(format!(
+                "{total} walkers do not split evenly over {} landscape instances",
+                self.instances
+            )));
+        }
+        Ok((
+            (total / self.instances) as u32,
+            self.instance_params as u32,
+            first,
+        ))
     }
 
     /// The most walkers one chunk can hold within the adapter's buffer limits.
@@ -293,6 +343,8 @@ impl GpuWalk {
             .min(self.chunk_capacity())
             .min(total)
             .max(1);
+        let (instance_walkers, instance_params, instance_first) =
+            self.instance_fields(total, plan.first_walker)?;
         let b = self.buffers(cap)?;
         let mut out = EndStates::new(total, n);
         out.precision = "f32";
@@ -313,8 +365,12 @@ impl GpuWalk {
                     seed_hi: (plan.seed >> 32) as u32,
                     escape_radius2: (plan.escape_radius * plan.escape_radius) as f32,
                     escape_drop: plan.escape_drop as f32,
+                    instance_walkers,
+                    instance_params,
+                    instance_first,
                     _pad0: 0,
                     _pad1: 0,
+                    _pad2: 0,
                 };
                 self.ctx
                     .queue
@@ -403,8 +459,12 @@ impl GpuWalk {
         self.ctx
             .queue
             .write_buffer(&b.state, 0, bytemuck::cast_slice(&state));
+        let (instance_walkers, instance_params, instance_first) = self.instance_fields(wc, 0)?;
         let u = WalkUniform {
             stride: wc as u32,
+            instance_walkers,
+            instance_params,
+            instance_first,
             ..bytemuck::Zeroable::zeroed()
         };
         self.ctx
@@ -446,6 +506,38 @@ impl GpuWalk {
             hvp: slot(crate::walk::state::SLOT_AUX),
         })
     }
+}
+
+/// The instances' parameters back to back, after checking that they share one shader.
+fn instance_params(first: &dyn Objective, rest: &[&dyn Objective]) -> Result<Vec<f32>, GpuError> {
+    let mut p = first.params();
+    let (w0, len) = (first.wgsl(), p.len());
+    for o in rest {
+        let w = o.wgsl();
+        if o.dim() != first.dim()
+            || o.sphere() != first.sphere()
+            || w.consts != w0.consts
+            || w.body != w0.body
+        {
+            return Err(GpuError::Instances(format!(
+                "'{}' and '{}' do not share one shader (dimension and host constants must match)",
+                first.spec(),
+                o.spec()
+            )));
+        }
+        let q = o.params();
+        if q.len() != len {
+            return Err(GpuError::Instances(format!(
+                "'{}' has {} parameters and '{}' {}; instances must have as many",
+                first.spec(),
+                len,
+                o.spec(),
+                q.len()
+            )));
+        }
+        p.extend_from_slice(&q);
+    }
+    Ok(p)
 }
 
 /// Output of [`GpuWalk::eval`].

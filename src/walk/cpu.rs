@@ -109,8 +109,24 @@ pub fn run(
     hyper: &super::Hyper,
     progress: &(dyn Fn(u64) + Sync),
 ) -> EndStates {
-    let n = obj.dim();
+    run_instances(&[obj], opt, plan, starts, hyper, progress)
+}
+
+/// Runs walkers on K landscape instances (the CPU twin of an instanced dispatch, see
+/// `param_base` in shaders/common.wgsl): the walkers split into K equal consecutive blocks and
+/// block k walks `objs[k]`. All instances must have one dimension; `starts.len()` must be a
+/// multiple of K x N (the caller checks; a remainder would walk the last instance).
+pub fn run_instances(
+    objs: &[&dyn Objective],
+    opt: &Optimizer,
+    plan: &WalkPlan,
+    starts: &[f64],
+    hyper: &super::Hyper,
+    progress: &(dyn Fn(u64) + Sync),
+) -> EndStates {
+    let n = objs[0].dim();
     let w_total = starts.len() / n;
+    let per_instance = w_total.div_ceil(objs.len()).max(1);
     let mut out = EndStates::new(w_total, n);
     let done = std::sync::atomic::AtomicU64::new(0);
     let results: Vec<WalkerState> = (0..w_total)
@@ -119,6 +135,7 @@ pub fn run(
             let mut s = WalkerState::new(&starts[w * n..(w + 1) * n]);
             let hp = hyper.walker(w);
             let id = plan.first_walker + w as u32;
+            let obj = objs[(w / per_instance).min(objs.len() - 1)];
             walk_segment(
                 obj,
                 opt,

@@ -1,0 +1,286 @@
+//! Escape against a swept hyperparameter: for each arm that spreads the key across its walkers,
+//! the escape rate per bin of the value with its 95% Wilson interval (left panel) and the median
+//! escape step of the bin's escaped walkers (right panel); log axes where values span decades.
+
+use std::path::{Path, PathBuf};
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+use super::style::{colour, decade_label, marker, text_w, tick, title_band};
+use super::{font_ready, with_ext, write_png, write_svg, FigureError, FAMILY};
+
+/// One bin of swept values.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SweepBin {
+    /// Where the bin is drawn: the value itself, or the bin's centre (geometric on log axes).
+    pub value: f64,
+    /// Bin edges (equal for a bin of one distinct value).
+    pub lo: f64,
+    pub hi: f64,
+    pub walkers: usize,
+    pub escaped: usize,
+    /// 95% Wilson interval of escaped / walkers.
+    pub rate_lo: f64,
+    pub rate_hi: f64,
+    /// Median escape step over the bin's escaped walkers.
+    pub median: Option<f64>,
+}
+
+/// One arm's bins; `arm` picks its colour and marker (the same as in the ECDF figure).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SweepSeries {
+    pub arm: usize,
+    pub label: String,
+    pub bins: Vec<SweepBin>,
+}
+
+const SIZE: (u32, u32) = (1500, 700);
+const PNG_SCALE: u32 = 2;
+
+/// Writes `<stem>.png` and `<stem>.svg` for the swept `key`; `log_x` puts values on a log10 axis.
+pub fn escape_sweep(
+    stem: &Path,
+    key: &str,
+    series: &[SweepSeries],
+    log_x: bool,
+    title: &str,
+    subtitle: &str,
+) -> Result<[PathBuf; 2], FigureError> {
+    let png = with_ext(stem, "png");
+    let svg = with_ext(stem, "svg");
+    if !font_ready() {
+        return Err(FigureError::Draw {
+            path: png,
+            message: "the embedded font could not be loaded".into(),
+        });
+    }
+    let png_size = (SIZE.0 * PNG_SCALE, SIZE.1 * PNG_SCALE);
+    write_png(&png, png_size, |root| {
+        draw(root, key, series, log_x, title, subtitle, PNG_SCALE)
+    })?;
+    write_svg(&svg, SIZE, |root| {
+        draw(root, key, series, log_x, title, subtitle, 1)
+    })?;
+    Ok([png, svg])
+}
+
+/// A padded axis range over `vals` (in axis units).
+fn span(vals: impl Iterator<Item = f64>, pad: f64) -> (f64, f64) {
+    let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
+    for v in vals.filter(|v| v.is_finite()) {
+        lo = lo.min(v);
+        hi = hi.max(v);
+    }
+    if !lo.is_finite() {
+        return (0.0, 1.0);
+    }
+    if hi - lo < 1e-12 {
+        let d = if lo == 0.0 { 1.0 } else { 0.1 * lo.abs() };
+        return (lo - d, hi + d);
+    }
+    let d = (hi - lo) * pad;
+    (lo - d, hi + d)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn draw<DB: DrawingBackend>(
+    root: DrawingArea<DB, Shift>,
+    key: &str,
+    series: &[SweepSeries],
+    log_x: bool,
+    title: &str,
+    subtitle: &str,
+    k: u32,
+) -> Result<(), String> {
+    let e = |err: DrawingAreaErrorKind<DB::ErrorType>| err.to_string();
+    let px = |v: u32| v * k;
+    let pt = |v: u32| f64::from(v * k);
+    root.fill(&WHITE).map_err(e)?;
+    let (band, body) = root.split_vertically(px(92));
+    title_band(&band, &format!("{title}, against {key}"), subtitle, k)?;
+    let (body, legend) = body.split_vertically(body.dim_in_pixel().1 - px(56));
+
+    let ax = |v: f64| if log_x { v.log10() } else { v };
+    let (x0, x1) = span(
+        series
+            .iter()
+            .flat_map(|s| s.bins.iter().flat_map(|b| [ax(b.lo), ax(b.hi)])),
+        0.04,
+    );
+    let medians: Vec<f64> = series
+        .iter()
+        .flat_map(|s| s.bins.iter().filter_map(|b| b.median))
+        .collect();
+    let mpos: Vec<f64> = medians.iter().copied().filter(|&m| m > 0.0).collect();
+    let log_y = !mpos.is_empty()
+        && mpos.iter().copied().fold(f64::NEG_INFINITY, f64::max)
+            / mpos.iter().copied().fold(f64::INFINITY, f64::min)
+            > 10.0;
+    let ay = |v: f64| if log_y { v.max(1.0).log10() } else { v };
+    let (y0, y1) = if medians.is_empty() {
+        (0.0, 1.0)
+    } else {
+        let (a, b) = span(medians.iter().map(|&m| ay(m)), 0.08);
+        if log_y {
+            (a, b)
+        } else {
+            (0.0, b.max(a))
+        }
+    };
+    let x_label = if log_x {
+        format!("{key} (log scale)")
+    } else {
+        key.to_string()
+    };
+    let panels = body.split_evenly((1, 2));
+    let fmt_x = move |v: &f64| if log_x { decade_label(*v) } else { tick(*v) };
+    let fmt_y = move |v: &f64| if log_y { decade_label(*v) } else { tick(*v) };
+    let x_ticks = if log_x {
+        ((x1.floor() - x0.ceil()) as usize + 1).max(2)
+    } else {
+        6
+    };
+
+    // Left: escape rate with Wilson intervals.
+    let mut rate = ChartBuilder::on(&panels[0])
+        .caption("escape rate (95% Wilson interval)", (FAMILY, pt(21)))
+        .margin(px(14))
+        .margin_right(px(28))
+        .x_label_area_size(px(64))
+        .y_label_area_size(px(84))
+        .build_cartesian_2d(x0..x1, -0.02f64..1.02)
+        .map_err(e)?;
+    rate.configure_mesh()
+        .bold_line_style(BLACK.mix(0.12).stroke_width(k))
+        .light_line_style(TRANSPARENT)
+        .axis_style(BLACK.mix(0.75).stroke_width(k))
+        .set_all_tick_mark_size(px(5))
+        .x_labels(x_ticks)
+        .y_labels(6)
+        .x_label_formatter(&fmt_x)
+        .y_label_formatter(&|v| format!("{v:.1}"))
+        .x_desc(x_label.clone())
+        .y_desc("fraction escaped")
+        .label_style((FAMILY, pt(17)))
+        .axis_desc_style((FAMILY, pt(19)))
+        .draw()
+        .map_err(e)?;
+    for s in series {
+        let c = colour(s.arm);
+        let pts: Vec<(f64, f64)> = s
+            .bins
+            .iter()
+            .map(|b| (ax(b.value), b.escaped as f64 / b.walkers.max(1) as f64))
+            .collect();
+        rate.draw_series(std::iter::once(PathElement::new(
+            pts.clone(),
+            c.stroke_width(2 * k),
+        )))
+        .map_err(e)?;
+        for b in &s.bins {
+            let x = ax(b.value);
+            let (xa, ya) = rate.backend_coord(&(x, b.rate_lo));
+            let (_, yb) = rate.backend_coord(&(x, b.rate_hi));
+            let cap = px(6) as i32;
+            for seg in [
+                vec![(xa, ya), (xa, yb)],
+                vec![(xa - cap, ya), (xa + cap, ya)],
+                vec![(xa - cap, yb), (xa + cap, yb)],
+            ] {
+                root.draw(&PathElement::new(seg, c.stroke_width(2 * k)))
+                    .map_err(e)?;
+            }
+        }
+        for p in &pts {
+            marker(&root, s.arm, rate.backend_coord(p), (6 * k) as i32)?;
+        }
+    }
+
+    // Right: median escape step of the escaped walkers.
+    let mut med = ChartBuilder::on(&panels[1])
+        .caption("median escape step (escaped walkers)", (FAMILY, pt(21)))
+        .margin(px(14))
+        .margin_right(px(28))
+        .x_label_area_size(px(64))
+        .y_label_area_size(px(96))
+        .build_cartesian_2d(x0..x1, y0..y1)
+        .map_err(e)?;
+    med.configure_mesh()
+        .bold_line_style(BLACK.mix(0.12).stroke_width(k))
+        .light_line_style(TRANSPARENT)
+        .axis_style(BLACK.mix(0.75).stroke_width(k))
+        .set_all_tick_mark_size(px(5))
+        .x_labels(x_ticks)
+        .y_labels(if log_y {
+            ((y1.floor() - y0.ceil()) as usize + 1).max(2)
+        } else {
+            6
+        })
+        .x_label_formatter(&fmt_x)
+        .y_label_formatter(&fmt_y)
+        .x_desc(x_label)
+        .y_desc(if log_y { "steps (log scale)" } else { "steps" })
+        .label_style((FAMILY, pt(17)))
+        .axis_desc_style((FAMILY, pt(19)))
+        .draw()
+        .map_err(e)?;
+    for s in series {
+        let c = colour(s.arm);
+        // Bins without escapes have no median: the line breaks there.
+        let mut runs: Vec<Vec<(f64, f64)>> = vec![Vec::new()];
+        for b in &s.bins {
+            match b.median {
+                Some(m) => {
+                    if let Some(r) = runs.last_mut() {
+                        r.push((ax(b.value), ay(m)));
+                    }
+                }
+                None => runs.push(Vec::new()),
+            }
+        }
+        for r in runs.iter().filter(|r| r.len() > 1) {
+            med.draw_series(std::iter::once(PathElement::new(
+                r.clone(),
+                c.stroke_width(2 * k),
+            )))
+            .map_err(e)?;
+        }
+        for p in runs.iter().flatten() {
+            marker(&root, s.arm, med.backend_coord(p), (6 * k) as i32)?;
+        }
+    }
+    if medians.is_empty() {
+        let (w, h) = panels[1].dim_in_pixel();
+        panels[1]
+            .draw(&Text::new(
+                "no walker escaped",
+                (w as i32 / 2 - px(80) as i32, h as i32 / 2),
+                (FAMILY, pt(20)).into_font().color(&BLACK.mix(0.6)),
+            ))
+            .map_err(e)?;
+    }
+
+    // Legend: one row under the panels.
+    let font = (FAMILY, pt(17)).into_font();
+    let (lx, ly) = legend.get_base_pixel();
+    let mut x = lx + px(110) as i32;
+    let y = ly + px(28) as i32;
+    for s in series {
+        root.draw(&PathElement::new(
+            vec![(x, y), (x + px(40) as i32, y)],
+            colour(s.arm).stroke_width(2 * k),
+        ))
+        .map_err(e)?;
+        marker(&root, s.arm, (x + px(20) as i32, y), (6 * k) as i32)?;
+        root.draw(&Text::new(
+            s.label.clone(),
+            (x + px(50) as i32, y - px(10) as i32),
+            font.clone(),
+        ))
+        .map_err(e)?;
+        x += px(50) as i32 + text_w(&root, &s.label, &font) + px(40) as i32;
+    }
+    root.present().map_err(e)?;
+    Ok(())
+}

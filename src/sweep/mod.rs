@@ -1,0 +1,691 @@
+//! `saddlescope sweep`: critical-point statistics against dimension, averaged over disorder.
+//! For each dimension N, K instances of a random landscape (seeds derived from --seed), W
+//! walkers on each, all instances of one N in one dispatch; then the critical-point catalogue of
+//! each instance separately, and tables and figures of minima, saddles and index against N.
+
+pub mod tables;
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use rayon::prelude::*;
+
+use crate::backend::Backend;
+use crate::critical::{self, CatalogueOptions};
+use crate::objective::{self, Objective};
+use crate::output;
+use crate::rng;
+use crate::rules::{self, Optimizer};
+use crate::spec::{self, RawSpec, SpecError};
+use crate::walk::init::Init;
+use crate::walk::state::Status;
+use crate::walk::{Hyper, WalkPlan};
+use tables::{DimStats, InstanceRow, PointRow};
+
+/// Everything `sweep` needs, as the user gave it.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct SweepSpec {
+    /// A random-landscape spec without `n` and `seed` (e.g. `field:features=256,mu=0.05`).
+    pub objective: String,
+    pub dims: Vec<usize>,
+    pub instances: usize,
+    pub optimizer: String,
+    pub walkers: usize,
+    pub steps: u32,
+    pub grad_tol: f64,
+    pub seed: u64,
+    pub init: String,
+    pub bound: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chunk: Option<usize>,
+}
+
+/// The prediction drawn with the index-vs-energy figure, when the landscape has one.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Theory {
+    None,
+    /// Spherical p-spin: index fraction α(u) = F(p u / (2√(p(p−1)))) at energy per spin u.
+    Pspin {
+        p: u32,
+    },
+    /// Gaussian field (squared-exponential covariance, length l) in the bowl mu/2 |x|²: at a
+    /// critical point where the field part is v = f − mu/2 |x|², α = F((v − mu l²) / (2√N)).
+    Field {
+        length: f64,
+        mu: f64,
+    },
+}
+
+impl Theory {
+    /// The predicted index fraction at a point of dimension `dim` with value `f` and |x|².
+    /// `None` when there is no prediction. Derivations: docs/sweep.md.
+    pub fn index_fraction(&self, dim: usize, energy: f64) -> Option<f64> {
+        match *self {
+            Theory::None => None,
+            Theory::Pspin { p } => {
+                let p = f64::from(p);
+                Some(crate::stats::semicircle_cdf(
+                    p * energy / (2.0 * (p * (p - 1.0)).sqrt()),
+                ))
+            }
+            Theory::Field { length, mu } => Some(crate::stats::semicircle_cdf(
+                (energy - mu * length * length) / (2.0 * (dim as f64).sqrt()),
+            )),
+        }
+    }
+
+    /// The energy variable the prediction is a function of, for one point: H/N on the p-spin,
+    /// the field part v = f − mu/2 |x|² for `field`, f otherwise.
+    pub fn energy(&self, p: &PointRow) -> f64 {
+        match *self {
+            Theory::Pspin { .. } => p.f / p.dim as f64,
+            Theory::Field { mu, .. } => p.f - 0.5 * mu * p.x_norm2,
+            Theory::None => p.f,
+        }
+    }
+
+    /// Axis label of [`Theory::energy`].
+    pub fn energy_label(&self) -> &'static str {
+        match self {
+            Theory::Pspin { .. } => "energy per spin u = H/N",
+            Theory::Field { .. } => "field value v = f − μ|x|²/2",
+            Theory::None => "f",
+        }
+    }
+
+    fn of(obj_name: &str, v: &spec::Values) -> Theory {
+        match obj_name {
+            "pspin" => Theory::Pspin {
+                p: v.get("p") as u32,
+            },
+            "field" => Theory::Field {
+                length: v.get("length"),
+                mu: v.get("mu"),
+            },
+            _ => Theory::None,
+        }
+    }
+}
+
+/// A spec checked and resolved: every usage error surfaces here, before anything is written.
+pub struct Resolved {
+    /// Objective name and the user's parameters as key=value (positionals named).
+    name: String,
+    keys: Vec<(String, String)>,
+    /// Dimensions, ascending.
+    pub dims: Vec<usize>,
+    pub instances: usize,
+    pub walkers: usize,
+    pub opt: Optimizer,
+    pub init: Init,
+    pub plan: WalkPlan,
+    pub theory: Theory,
+    pub sphere: bool,
+    /// The objective spec with N and seed as placeholders, for the manifest.
+    pub template: String,
+}
+
+/// The landscape seed of instance `k` at dimension `n`: the low 53 bits of
+/// Philox4x32-10(counter = (n, k, 0, 0x5357_4550), key = sweep seed), words 0 and 1. A pure
+/// function of (seed, n, k): instance k of dimension N is the same landscape whatever other
+/// dimensions or instance counts the sweep has.
+pub fn instance_seed(seed: u64, n: usize, k: usize) -> u64 {
+    let b = rng::philox4x32_10([n as u32, k as u32, 0, 0x5357_4550], rng::key(seed));
+    (u64::from(b[0]) | (u64::from(b[1]) << 32)) & ((1u64 << 53) - 1)
+}
+
+fn invalid(msg: String) -> SpecError {
+    SpecError::Invalid(msg)
+}
+
+impl SweepSpec {
+    pub fn resolve(&self) -> Result<Resolved, SpecError> {
+        let raw = RawSpec::parse(&self.objective)?;
+        let reg = objective::registry();
+        let random: Vec<&str> = reg
+            .iter()
+            .filter(|e| {
+                e.params.iter().any(|p| p.key == "n") && e.params.iter().any(|p| p.key == "seed")
+            })
+            .map(|e| e.name)
+            .collect();
+        let entry =
+            reg.iter()
+                .find(|e| e.name == raw.name)
+                .ok_or_else(|| SpecError::UnknownName {
+                    what: "objective",
+                    name: raw.name.clone(),
+                    valid: random.join(", "),
+                })?;
+        if !random.contains(&entry.name) {
+            return Err(invalid(format!(
+                "sweep needs a random landscape with a dimension n and a seed; '{}' is not one; \
+                 valid: {}",
+                entry.name,
+                random.join(", ")
+            )));
+        }
+        // Name every positional value, and refuse n and seed: the sweep sets them.
+        let mut keys = Vec::new();
+        let mut next = 0;
+        for (k, v) in &raw.args {
+            let key = match k {
+                Some(k) => k.clone(),
+                None => {
+                    let p = entry.params.get(next).ok_or_else(|| {
+                        invalid(format!(
+                            "'{}': too many positional values ('{v}')",
+                            entry.name
+                        ))
+                    })?;
+                    next += 1;
+                    p.key.to_string()
+                }
+            };
+            if key == "n" || key == "seed" {
+                return Err(invalid(format!(
+                    "--objective '{}' sets {key}={v}; a sweep sets {key} itself ({}); remove it \
+                     from the spec",
+                    self.objective,
+                    if key == "n" {
+                        "from --dims"
+                    } else {
+                        "instance seeds derive from --seed"
+                    }
+                )));
+            }
+            keys.push((key, v.clone()));
+        }
+        if self.dims.is_empty() {
+            return Err(invalid(
+                "--dims is empty; give dimensions, e.g. --dims 2,4,8".into(),
+            ));
+        }
+        let mut dims = self.dims.clone();
+        dims.sort_unstable();
+        if let Some(w) = dims.windows(2).find(|w| w[0] == w[1]) {
+            return Err(invalid(format!("--dims lists {} twice", w[0])));
+        }
+        if self.instances == 0 || self.instances > 1 << 20 {
+            return Err(invalid(format!(
+                "--instances {} is out of range; valid: 1..={}",
+                self.instances,
+                1 << 20
+            )));
+        }
+        let max_walkers = (u32::MAX / 2) as usize / self.instances;
+        if self.walkers == 0 || self.walkers > max_walkers {
+            return Err(invalid(format!(
+                "--walkers {} is out of range; valid: 1..={max_walkers} (walkers x instances \
+                 must stay below 2^31)",
+                self.walkers
+            )));
+        }
+        if !(self.grad_tol >= 0.0 && self.grad_tol.is_finite()) {
+            return Err(invalid(format!(
+                "--grad-tol {} is out of range; valid: a finite number >= 0",
+                self.grad_tol
+            )));
+        }
+        if self.bound.is_nan() || self.bound <= 0.0 {
+            return Err(invalid(format!(
+                "--bound {} is out of range; valid: > 0",
+                self.bound
+            )));
+        }
+        if self.chunk == Some(0) {
+            return Err(invalid("--chunk 0 is out of range; valid: >= 1".into()));
+        }
+        let opt = rules::parse(&self.optimizer)?;
+        let init = Init::parse(&self.init)?;
+        let mut resolved = Resolved {
+            name: entry.name.to_string(),
+            keys,
+            dims,
+            instances: self.instances,
+            walkers: self.walkers,
+            opt,
+            init,
+            plan: WalkPlan {
+                max_steps: self.steps,
+                grad_tol: self.grad_tol,
+                bound: self.bound,
+                seed: self.seed,
+                chunk: self.chunk,
+                ..WalkPlan::default()
+            },
+            theory: Theory::None,
+            sphere: false,
+            template: String::new(),
+        };
+        // Every dimension's first instance: the spec's values, each N, and --init must fit.
+        for &n in &resolved.dims {
+            let obj = resolved
+                .instance(n, 0)
+                .map_err(|e| invalid(format!("--dims {n}: {e}")))?;
+            resolved.init.check(obj.as_ref())?;
+            resolved.sphere = obj.sphere();
+        }
+        let first = resolved.instance_spec(resolved.dims[0], 0);
+        let values = spec::resolve(&RawSpec::parse(&first)?, entry.params)?;
+        resolved.theory = Theory::of(entry.name, &values);
+        resolved.template = {
+            let canon = values.canonical(entry.params);
+            let parts: Vec<String> = canon
+                .split_once(':')
+                .map_or("", |c| c.1)
+                .split(',')
+                .map(|kv| match kv.split_once('=') {
+                    Some(("n", _)) => "n=<N>".to_string(),
+                    Some(("seed", _)) => "seed=<instance seed>".to_string(),
+                    _ => kv.to_string(),
+                })
+                .collect();
+            format!("{}:{}", entry.name, parts.join(","))
+        };
+        Ok(resolved)
+    }
+
+    /// Default run folder: outputs/sweep-<objective name>-<UTC time>.
+    pub fn default_dir(&self) -> PathBuf {
+        let name = self.objective.split(':').next().unwrap_or("run");
+        Path::new("outputs").join(format!("sweep-{name}-{}", output::timestamp()))
+    }
+}
+
+impl Resolved {
+    /// The objective spec of instance k at dimension n.
+    pub fn instance_spec(&self, n: usize, k: usize) -> String {
+        let mut parts: Vec<String> = self.keys.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        parts.push(format!("n={n}"));
+        parts.push(format!("seed={}", instance_seed(self.plan.seed, n, k)));
+        format!("{}:{}", self.name, parts.join(","))
+    }
+
+    pub fn instance(&self, n: usize, k: usize) -> Result<Box<dyn Objective>, SpecError> {
+        objective::parse(&self.instance_spec(n, k))
+    }
+
+    /// Walker-steps of the whole sweep at most (for a progress bar).
+    pub fn total_steps(&self) -> u64 {
+        (self.dims.len() * self.instances * self.walkers) as u64
+            * (u64::from(self.plan.max_steps) + 1)
+    }
+}
+
+/// What a finished sweep reports.
+pub struct SweepResult {
+    pub dir: PathBuf,
+    pub stats: Vec<DimStats>,
+    pub seconds_walk: f64,
+}
+
+/// Runs the sweep on `backend` and writes its folder. `progress` gets walker-steps done.
+pub fn run(
+    spec: &SweepSpec,
+    r: &Resolved,
+    backend: &Backend,
+    dir: &Path,
+    progress: &(dyn Fn(u64) + Sync),
+) -> anyhow::Result<SweepResult> {
+    let t0 = Instant::now();
+    let (kn, w) = (r.instances, r.walkers);
+    let mut points: Vec<PointRow> = Vec::new();
+    let mut insts: Vec<InstanceRow> = Vec::new();
+    let mut timings = serde_json::Map::new();
+    let mut dispatches = serde_json::Map::new();
+    let mut seconds_walk = 0.0;
+    let mut precision = "f64";
+    let per_dim_steps = (kn * w) as u64 * (u64::from(r.plan.max_steps) + 1);
+    for (d, &n) in r.dims.iter().enumerate() {
+        let t_dim = Instant::now();
+        let objs: Vec<Box<dyn Objective>> = (0..kn)
+            .into_par_iter()
+            .map(|k| r.instance(n, k))
+            .collect::<Result<_, _>>()?;
+        // As many instances per dispatch as the adapter's parameter binding holds.
+        let per_params = objs[0].params().len().max(1);
+        let group = (backend.max_params() / per_params).clamp(1, kn);
+        let mut groups = 0;
+        let base = d as u64 * per_dim_steps;
+        for k0 in (0..kn).step_by(group) {
+            let k1 = (k0 + group).min(kn);
+            let refs: Vec<&dyn Objective> = objs[k0..k1].iter().map(|o| o.as_ref()).collect();
+            // Walker k·W + j of this dimension: its start and noise do not depend on grouping.
+            let mut starts = Vec::with_capacity((k1 - k0) * w * n);
+            for (k, obj) in (k0..k1).zip(&refs) {
+                starts.extend(r.init.starts(*obj, r.plan.seed, (k * w) as u32, w));
+            }
+            let plan = WalkPlan {
+                first_walker: (k0 * w) as u32,
+                ..r.plan.clone()
+            };
+            let hyper = Hyper::constant(&r.opt.hyper(), (k1 - k0) * w);
+            let done = base + (k0 * w) as u64 * (u64::from(r.plan.max_steps) + 1);
+            let t_walk = Instant::now();
+            let ends = backend.walk_instances(&refs, &r.opt, &plan, &starts, &hyper, &|s| {
+                progress(done + s)
+            })?;
+            seconds_walk += t_walk.elapsed().as_secs_f64();
+            precision = ends.precision;
+            groups += 1;
+            for (j, obj) in refs.iter().enumerate() {
+                let k = k0 + j;
+                let range = j * w..(j + 1) * w;
+                let eligible: Vec<bool> = ends.status[range.clone()]
+                    .iter()
+                    .map(|&s| s == Status::Converged)
+                    .collect();
+                let cat = critical::catalogue(
+                    *obj,
+                    &ends.x[range.start * n..range.end * n],
+                    &eligible,
+                    &CatalogueOptions::default(),
+                )?;
+                for p in &cat.points {
+                    let hdim = p.n_neg + p.n_zero + p.n_pos;
+                    points.push(PointRow {
+                        dim: n,
+                        instance: k,
+                        f: p.f,
+                        index: p.index,
+                        index_fraction: p.index as f64 / hdim.max(1) as f64,
+                        kind: p.kind.as_str().to_string(),
+                        walkers: p.walkers,
+                        x_norm2: p.x.iter().map(|v| v * v).sum(),
+                    });
+                }
+                insts.push(InstanceRow {
+                    dim: n,
+                    instance: k,
+                    seed: instance_seed(r.plan.seed, n, k),
+                    walkers: w,
+                    converged: eligible.iter().filter(|&&e| e).count(),
+                    walkers_at_points: cat.points.iter().map(|p| p.walkers).sum(),
+                    points: cat.points.len(),
+                });
+            }
+        }
+        timings.insert(n.to_string(), t_dim.elapsed().as_secs_f64().into());
+        dispatches.insert(n.to_string(), groups.into());
+    }
+    let stats: Vec<DimStats> = r
+        .dims
+        .iter()
+        .map(|&n| tables::dim_stats(n, hessian_dim(n, r.sphere), &insts, &points))
+        .collect();
+    tables::write_points(&dir.join("points.csv"), &points)?;
+    tables::write_instances(&dir.join("instances.csv"), &insts)?;
+    tables::write_by_index(&dir.join("by_index.csv"), &stats)?;
+    tables::write_sweep(&dir.join("sweep.csv"), &stats)?;
+    let info = FigureInfo {
+        title: figure_title(&r.template, r.instances, r.walkers),
+        theory: r.theory,
+        sphere: r.sphere,
+    };
+    let figures = draw(dir, &info)?;
+
+    let manifest = serde_json::json!({
+        "command": "sweep",
+        "saddlescope_version": env!("CARGO_PKG_VERSION"),
+        "spec": spec,
+        "resolved": {
+            "objective": r.template,
+            "objective_example": r.instance_spec(r.dims[0], 0),
+            "optimizer": r.opt.spec(),
+            "dims": r.dims,
+            "instances": r.instances,
+            "walkers_per_instance": r.walkers,
+            "sphere": r.sphere,
+            "init": r.init,
+            "plan": r.plan,
+            "theory": r.theory,
+        },
+        "instance_seeds": "seed of instance k at dimension N: low 53 bits of Philox4x32-10(counter = (N, k, 0, 0x53574550), key = --seed), words 0 (low) and 1; listed in instances.csv",
+        "walker_ids": "instance k walks walkers k*W .. (k+1)*W - 1 (starts and noise keyed by --seed and these ids)",
+        "seed": r.plan.seed,
+        "backend": backend.describe(),
+        "precision": precision,
+        "dispatches_per_dim": dispatches,
+        "timings_s": { "walk": seconds_walk, "per_dim": timings, "total": t0.elapsed().as_secs_f64() },
+        "figures": figures,
+        "files": ["sweep.csv", "by_index.csv", "points.csv", "instances.csv"],
+    });
+    output::write_atomic(
+        &dir.join("manifest.json"),
+        serde_json::to_string_pretty(&manifest)?.as_bytes(),
+    )?;
+    Ok(SweepResult {
+        dir: dir.to_path_buf(),
+        stats,
+        seconds_walk,
+    })
+}
+
+fn figure_title(template: &str, instances: usize, walkers: usize) -> String {
+    format!("{template}   ({instances} instances × {walkers} walkers per N)")
+}
+
+/// The Hessian's dimension: N, or N − 1 on the sphere.
+pub fn hessian_dim(n: usize, sphere: bool) -> usize {
+    if sphere {
+        n.saturating_sub(1)
+    } else {
+        n
+    }
+}
+
+/// What the figures need besides the tables.
+#[derive(Debug, Clone)]
+pub struct FigureInfo {
+    pub title: String,
+    pub theory: Theory,
+    pub sphere: bool,
+}
+
+/// Draws every figure of a sweep folder from its tables (sweep.csv, by_index.csv, points.csv);
+/// returns the file names written.
+pub fn draw(dir: &Path, info: &FigureInfo) -> anyhow::Result<Vec<String>> {
+    use crate::figure::sweep::{DimPoint, SweepData};
+    let t = tables::Table::read(dir, "sweep.csv")?;
+    let mut dims = Vec::new();
+    for r in 0..t.len() {
+        let ms = |m: &str, s: &str| -> Result<(f64, f64), SpecError> {
+            Ok((t.f64(r, m)?, t.f64(r, s)?))
+        };
+        dims.push(DimPoint {
+            dim: t.usize(r, "dim")?,
+            instances: t.usize(r, "instances")?,
+            points: t.usize(r, "points")?,
+            fraction_minima: t.f64(r, "fraction_minima")?,
+            lo: t.f64(r, "fraction_minima_lo")?,
+            hi: t.f64(r, "fraction_minima_hi")?,
+            per_instance: [
+                ms("minima_per_instance", "minima_per_instance_se")?,
+                ms("saddles_per_instance", "saddles_per_instance_se")?,
+                ms("points_per_instance", "points_per_instance_se")?,
+            ],
+        });
+    }
+    let b = tables::Table::read(dir, "by_index.csv")?;
+    let bars = (0..b.len())
+        .map(|r| {
+            Ok((
+                b.usize(r, "dim")?,
+                b.usize(r, "index")?,
+                b.f64(r, "fraction")?,
+            ))
+        })
+        .collect::<Result<Vec<_>, SpecError>>()?;
+    let points = tables::read_points(dir)?;
+    let theory = info.theory;
+    let predict = move |n: usize, e: f64| theory.index_fraction(n, e).unwrap_or(f64::NAN);
+    let threshold = match theory {
+        Theory::Pspin { p } => {
+            let p = f64::from(p);
+            Some((
+                -2.0 * ((p - 1.0) / p).sqrt(),
+                "threshold −2√((p−1)/p): predicted minima lie below",
+            ))
+        }
+        _ => None,
+    };
+    let data = SweepData {
+        title: &info.title,
+        hessian_dims: dims
+            .iter()
+            .map(|d| hessian_dim(d.dim, info.sphere))
+            .collect(),
+        dims,
+        bars,
+        scatter: points
+            .iter()
+            .map(|p| (p.dim, theory.energy(p), p.index_fraction))
+            .collect(),
+        energy_label: theory.energy_label(),
+        prediction: (theory != Theory::None).then_some((
+            &predict as &dyn Fn(usize, f64) -> f64,
+            "semicircle law (large N)",
+        )),
+        minima: info.sphere.then(|| {
+            (
+                points
+                    .iter()
+                    .filter(|p| p.kind == "minimum")
+                    .map(|p| (p.dim, p.f / p.dim as f64))
+                    .collect(),
+                threshold,
+            )
+        }),
+    };
+    Ok(crate::figure::sweep::all(dir, &data)?)
+}
+
+/// `saddlescope plot DIR` for a sweep folder: redraws its figures from its tables.
+pub fn redraw(dir: &Path) -> anyhow::Result<()> {
+    let bad = |what: String| SpecError::Invalid(format!("{}: {what}", dir.display()));
+    let text = std::fs::read_to_string(dir.join("manifest.json"))
+        .map_err(|e| bad(format!("cannot read manifest.json ({e})")))?;
+    let m: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| bad(format!("manifest.json: {e}")))?;
+    let res = &m["resolved"];
+    let theory: Theory = serde_json::from_value(res["theory"].clone())
+        .map_err(|e| bad(format!("manifest.json: resolved.theory: {e}")))?;
+    let info = FigureInfo {
+        title: figure_title(
+            res["objective"].as_str().unwrap_or("sweep"),
+            res["instances"].as_u64().unwrap_or(0) as usize,
+            res["walkers_per_instance"].as_u64().unwrap_or(0) as usize,
+        ),
+        theory,
+        sphere: res["sphere"].as_bool().unwrap_or(false),
+    };
+    draw(dir, &info)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(objective: &str, dims: &[usize]) -> SweepSpec {
+        SweepSpec {
+            objective: objective.into(),
+            dims: dims.to_vec(),
+            instances: 3,
+            optimizer: "gradnorm".into(),
+            walkers: 8,
+            steps: 10,
+            grad_tol: 1e-4,
+            seed: 5,
+            init: "auto".into(),
+            bound: 1e6,
+            chunk: None,
+        }
+    }
+
+    #[test]
+    fn instance_specs_and_seeds() {
+        let r = spec("field:32,length=2", &[4, 2]).resolve();
+        // A positional value fills n, which the sweep sets.
+        assert!(r.err().unwrap().to_string().contains("sets n=32"));
+        let r = spec("field:features=32,length=2", &[4, 2])
+            .resolve()
+            .unwrap();
+        assert_eq!(r.dims, vec![2, 4]);
+        let s = r.instance_spec(4, 1);
+        assert!(s.starts_with("field:features=32,length=2,n=4,seed="), "{s}");
+        assert_eq!(
+            r.theory,
+            Theory::Field {
+                length: 2.0,
+                mu: 0.1
+            }
+        );
+        assert_eq!(
+            r.template,
+            "field:n=<N>,features=32,length=2,mu=0.1,seed=<instance seed>"
+        );
+        // Seeds: distinct over (n, k), independent of the other dimensions, below 2^53.
+        let mut seen = std::collections::BTreeSet::new();
+        for n in [2, 4, 8] {
+            for k in 0..50 {
+                let s = instance_seed(5, n, k);
+                assert!(s < 1 << 53 && seen.insert(s));
+            }
+        }
+        let other = spec("field:features=32,length=2", &[4, 16])
+            .resolve()
+            .unwrap();
+        assert_eq!(other.instance_spec(4, 1), s);
+        assert_ne!(instance_seed(6, 4, 1), instance_seed(5, 4, 1));
+        let p = spec("pspin:3", &[2, 3]).resolve().unwrap();
+        assert_eq!(p.theory, Theory::Pspin { p: 3 });
+        assert!(p.sphere);
+    }
+
+    #[test]
+    fn usage_errors_name_the_problem() {
+        let e = |o: &str, d: &[usize]| spec(o, d).resolve().err().unwrap().to_string();
+        assert!(e("pspin:p=3,n=8", &[2]).contains("sets n=8"));
+        assert!(e("pspin:seed=3", &[2]).contains("sets seed=3"));
+        assert!(e("rastrigin", &[2]).contains("valid: field, pspin"));
+        assert!(e("nonesuch", &[2]).contains("field, pspin"));
+        assert!(e("pspin", &[]).contains("--dims is empty"));
+        assert!(e("pspin", &[4, 4]).contains("twice"));
+        let m = e("pspin", &[1]);
+        assert!(m.contains("--dims 1") && m.contains("n=1"), "{m}");
+        assert!(e("field:mu=-1", &[2]).contains("mu"));
+        let mut s = spec("pspin", &[2]);
+        s.instances = 0;
+        assert!(s
+            .resolve()
+            .err()
+            .unwrap()
+            .to_string()
+            .contains("--instances"));
+        s.instances = 2;
+        s.init = "point:x=1;0".into();
+        s.dims = vec![2, 3];
+        assert!(s.resolve().err().unwrap().to_string().contains("N = 3"));
+    }
+
+    /// The two predictions at their landmarks: α = 1/2 at the spectrum's centre, 0 at and
+    /// beyond the lower edge.
+    #[test]
+    fn predictions() {
+        let p = Theory::Pspin { p: 3 };
+        assert_eq!(p.index_fraction(10, 0.0), Some(0.5));
+        let edge = -2.0 * (2.0f64 / 3.0).sqrt(); // u = −2√((p−1)/p)
+        assert!(p.index_fraction(10, edge).unwrap() < 1e-12);
+        assert!(p.index_fraction(10, -edge).unwrap() > 1.0 - 1e-12);
+        let f = Theory::Field {
+            length: 2.0,
+            mu: 0.5,
+        };
+        assert_eq!(f.index_fraction(16, 2.0), Some(0.5)); // v = mu l²
+        assert_eq!(f.index_fraction(16, 2.0 - 8.0), Some(0.0)); // v − mu l² = −2√N
+        assert_eq!(Theory::None.index_fraction(3, 1.0), None);
+    }
+}

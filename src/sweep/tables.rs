@@ -1,0 +1,341 @@
+//! The sweep's tables: points.csv (every critical point of every instance), instances.csv (one
+//! row per instance), and the statistics per dimension built from them, sweep.csv and
+//! by_index.csv. Everything a figure needs is read back from these files (`saddlescope plot`).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use crate::output::{self, Csv};
+use crate::spec::SpecError;
+use crate::stats::{self, MeanSe, Z95};
+pub use crate::table::Table;
+
+/// One distinct critical point of one instance (a row of points.csv).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PointRow {
+    pub dim: usize,
+    pub instance: usize,
+    pub f: f64,
+    /// Morse index: negative Hessian eigenvalues (Riemannian on the sphere).
+    pub index: usize,
+    /// index / (dimension of the Hessian: N, or N − 1 on the sphere).
+    pub index_fraction: f64,
+    pub kind: String,
+    pub walkers: usize,
+    /// |x|² at the point (the field's confining term is mu/2 |x|²).
+    pub x_norm2: f64,
+}
+
+/// One landscape instance (a row of instances.csv).
+#[derive(Debug, Clone, PartialEq)]
+pub struct InstanceRow {
+    pub dim: usize,
+    pub instance: usize,
+    /// The landscape's own seed (the objective spec's `seed=`).
+    pub seed: u64,
+    pub walkers: usize,
+    pub converged: usize,
+    /// Walkers that reached a critical point after polishing.
+    pub walkers_at_points: usize,
+    pub points: usize,
+}
+
+pub const POINTS_HEADER: &str =
+    "dim,instance,f,f_per_dim,index,index_fraction,kind,walkers,x_norm2";
+pub const INSTANCES_HEADER: &str = "dim,instance,seed,walkers,converged,walkers_at_points,points";
+pub const SWEEP_HEADER: &str = "dim,instances,points,points_per_instance,minima,saddles,maxima,degenerate,fraction_minima,fraction_minima_lo,fraction_minima_hi,mean_index_fraction,points_per_instance_se,minima_per_instance,minima_per_instance_se,saddles_per_instance,saddles_per_instance_se,fraction_minima_se,mean_index_fraction_se,walkers,converged,walkers_at_points";
+pub const BY_INDEX_HEADER: &str =
+    "dim,index,count,fraction,count_per_instance,count_per_instance_se";
+
+/// Statistics of one dimension (a row of sweep.csv). Counts are summed over instances; every
+/// mean comes with its standard error across instances.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DimStats {
+    pub dim: usize,
+    pub instances: usize,
+    pub points: usize,
+    pub points_per_instance: MeanSe,
+    pub minima: usize,
+    pub saddles: usize,
+    pub maxima: usize,
+    pub degenerate: usize,
+    /// minima / points, pooled over instances, with its standard error across instances.
+    pub fraction_minima: MeanSe,
+    /// 95% Wilson interval of minima out of points.
+    pub fraction_minima_ci: Option<(f64, f64)>,
+    /// Mean index fraction over all points (pooled), with its standard error across instances.
+    pub mean_index_fraction: MeanSe,
+    pub minima_per_instance: MeanSe,
+    pub saddles_per_instance: MeanSe,
+    pub walkers: usize,
+    pub converged: usize,
+    pub walkers_at_points: usize,
+    /// (index, total count, mean count per instance) for index 0..=hessian_dim.
+    pub by_index: Vec<(usize, usize, MeanSe)>,
+}
+
+/// Statistics of dimension `dim` from its instances and their points; `hessian_dim` is N, or
+/// N − 1 on the sphere.
+pub fn dim_stats(
+    dim: usize,
+    hessian_dim: usize,
+    instances: &[InstanceRow],
+    points: &[PointRow],
+) -> DimStats {
+    let insts: Vec<&InstanceRow> = instances.iter().filter(|r| r.dim == dim).collect();
+    let k = insts.len();
+    let slot: BTreeMap<usize, usize> = insts
+        .iter()
+        .enumerate()
+        .map(|(s, r)| (r.instance, s))
+        .collect();
+    let mut per = vec![[0f64; 5]; k]; // points, minima, saddles, sum of index fractions, maxima
+    let mut by_index = vec![vec![0f64; k]; hessian_dim + 1];
+    let (mut minima, mut saddles, mut maxima, mut degenerate, mut total) = (0, 0, 0, 0, 0);
+    for p in points.iter().filter(|p| p.dim == dim) {
+        let Some(&s) = slot.get(&p.instance) else {
+            continue;
+        };
+        total += 1;
+        per[s][0] += 1.0;
+        per[s][3] += p.index_fraction;
+        match p.kind.as_str() {
+            "minimum" => {
+                minima += 1;
+                per[s][1] += 1.0;
+            }
+            "saddle" => {
+                saddles += 1;
+                per[s][2] += 1.0;
+            }
+            "maximum" => {
+                maxima += 1;
+                per[s][4] += 1.0;
+            }
+            _ => degenerate += 1,
+        }
+        if let Some(row) = by_index.get_mut(p.index) {
+            row[s] += 1.0;
+        }
+    }
+    let col = |c: usize| -> Vec<f64> { per.iter().map(|r| r[c]).collect() };
+    let npts = col(0);
+    DimStats {
+        dim,
+        instances: k,
+        points: total,
+        points_per_instance: stats::mean_se(&npts),
+        minima,
+        saddles,
+        maxima,
+        degenerate,
+        fraction_minima: stats::ratio_se(&col(1), &npts),
+        fraction_minima_ci: stats::wilson(minima as u64, total as u64, Z95),
+        mean_index_fraction: stats::ratio_se(&col(3), &npts),
+        minima_per_instance: stats::mean_se(&col(1)),
+        saddles_per_instance: stats::mean_se(&col(2)),
+        walkers: insts.iter().map(|r| r.walkers).sum(),
+        converged: insts.iter().map(|r| r.converged).sum(),
+        walkers_at_points: insts.iter().map(|r| r.walkers_at_points).sum(),
+        by_index: by_index
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (i, c.iter().sum::<f64>() as usize, stats::mean_se(c)))
+            .collect(),
+    }
+}
+
+fn num(v: f64) -> String {
+    output::num(v)
+}
+
+pub fn write_points(path: &Path, rows: &[PointRow]) -> std::io::Result<()> {
+    let mut csv = Csv::new(POINTS_HEADER);
+    for p in rows {
+        csv.row(&[
+            p.dim.to_string(),
+            p.instance.to_string(),
+            num(p.f),
+            num(p.f / p.dim as f64),
+            p.index.to_string(),
+            num(p.index_fraction),
+            p.kind.clone(),
+            p.walkers.to_string(),
+            num(p.x_norm2),
+        ]);
+    }
+    csv.write(path)
+}
+
+pub fn write_instances(path: &Path, rows: &[InstanceRow]) -> std::io::Result<()> {
+    let mut csv = Csv::new(INSTANCES_HEADER);
+    for r in rows {
+        csv.row(&[
+            r.dim.to_string(),
+            r.instance.to_string(),
+            r.seed.to_string(),
+            r.walkers.to_string(),
+            r.converged.to_string(),
+            r.walkers_at_points.to_string(),
+            r.points.to_string(),
+        ]);
+    }
+    csv.write(path)
+}
+
+pub fn write_sweep(path: &Path, rows: &[DimStats]) -> std::io::Result<()> {
+    let mut csv = Csv::new(SWEEP_HEADER);
+    for s in rows {
+        let (lo, hi) = s.fraction_minima_ci.unwrap_or((f64::NAN, f64::NAN));
+        csv.row(&[
+            s.dim.to_string(),
+            s.instances.to_string(),
+            s.points.to_string(),
+            num(s.points_per_instance.mean),
+            s.minima.to_string(),
+            s.saddles.to_string(),
+            s.maxima.to_string(),
+            s.degenerate.to_string(),
+            num(s.fraction_minima.mean),
+            num(lo),
+            num(hi),
+            num(s.mean_index_fraction.mean),
+            num(s.points_per_instance.se),
+            num(s.minima_per_instance.mean),
+            num(s.minima_per_instance.se),
+            num(s.saddles_per_instance.mean),
+            num(s.saddles_per_instance.se),
+            num(s.fraction_minima.se),
+            num(s.mean_index_fraction.se),
+            s.walkers.to_string(),
+            s.converged.to_string(),
+            s.walkers_at_points.to_string(),
+        ]);
+    }
+    csv.write(path)
+}
+
+pub fn write_by_index(path: &Path, rows: &[DimStats]) -> std::io::Result<()> {
+    let mut csv = Csv::new(BY_INDEX_HEADER);
+    for s in rows {
+        for (index, count, per) in &s.by_index {
+            let frac = if s.points > 0 {
+                *count as f64 / s.points as f64
+            } else {
+                f64::NAN
+            };
+            csv.row(&[
+                s.dim.to_string(),
+                index.to_string(),
+                count.to_string(),
+                num(frac),
+                num(per.mean),
+                num(per.se),
+            ]);
+        }
+    }
+    csv.write(path)
+}
+
+/// points.csv read back.
+pub fn read_points(dir: &Path) -> Result<Vec<PointRow>, SpecError> {
+    let t = Table::read(dir, "points.csv")?;
+    (0..t.len())
+        .map(|r| {
+            Ok(PointRow {
+                dim: t.usize(r, "dim")?,
+                instance: t.usize(r, "instance")?,
+                f: t.f64(r, "f")?,
+                index: t.usize(r, "index")?,
+                index_fraction: t.f64(r, "index_fraction")?,
+                kind: t.str(r, "kind")?,
+                walkers: t.usize(r, "walkers")?,
+                x_norm2: t.f64(r, "x_norm2")?,
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn point(dim: usize, instance: usize, index: usize, kind: &str) -> PointRow {
+        PointRow {
+            dim,
+            instance,
+            f: -1.0,
+            index,
+            index_fraction: index as f64 / dim as f64,
+            kind: kind.into(),
+            walkers: 1,
+            x_norm2: 1.0,
+        }
+    }
+
+    fn inst(dim: usize, instance: usize) -> InstanceRow {
+        InstanceRow {
+            dim,
+            instance,
+            seed: 0,
+            walkers: 10,
+            converged: 8,
+            walkers_at_points: 7,
+            points: 0,
+        }
+    }
+
+    /// Two instances at N = 2: instance 0 has a minimum, a saddle and a maximum; instance 1 has
+    /// two minima and a saddle; an instance of N = 4 must not leak in.
+    #[test]
+    fn statistics_per_dimension() {
+        let points = vec![
+            point(2, 0, 0, "minimum"),
+            point(2, 0, 1, "saddle"),
+            point(2, 0, 2, "maximum"),
+            point(2, 1, 0, "minimum"),
+            point(2, 1, 0, "minimum"),
+            point(2, 1, 1, "saddle"),
+            point(4, 0, 0, "minimum"),
+        ];
+        let insts = vec![inst(2, 0), inst(2, 1), inst(4, 0)];
+        let s = dim_stats(2, 2, &insts, &points);
+        assert_eq!(
+            (s.instances, s.points, s.minima, s.saddles, s.maxima),
+            (2, 6, 3, 2, 1)
+        );
+        assert_eq!(s.fraction_minima.mean, 0.5);
+        // Per instance 1/3 and 2/3 with 3 points each: ratio se = se of the two ratios = 1/6.
+        assert!((s.fraction_minima.se - 1.0 / 6.0).abs() < 1e-15);
+        let (lo, hi) = s.fraction_minima_ci.unwrap();
+        assert_eq!((lo, hi), stats::wilson(3, 6, Z95).unwrap());
+        // Index fractions: (0 + 0.5 + 1) and (0 + 0 + 0.5) over 6 points.
+        assert!((s.mean_index_fraction.mean - 2.0 / 6.0).abs() < 1e-15);
+        assert_eq!(s.points_per_instance.mean, 3.0);
+        assert_eq!(s.points_per_instance.se, 0.0);
+        assert_eq!(s.minima_per_instance.mean, 1.5);
+        let counts: Vec<usize> = s.by_index.iter().map(|b| b.1).collect();
+        assert_eq!(counts, vec![3, 2, 1]);
+        assert_eq!((s.walkers, s.converged, s.walkers_at_points), (20, 16, 14));
+        // An instance without points still counts as an instance.
+        let s = dim_stats(4, 4, &[inst(4, 0), inst(4, 1)], &points);
+        assert_eq!((s.instances, s.points), (2, 1));
+        assert_eq!(s.points_per_instance.mean, 0.5);
+    }
+
+    #[test]
+    fn tables_round_trip() {
+        let dir = std::env::temp_dir().join(format!("saddlescope-tables-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let rows = vec![point(3, 1, 2, "saddle"), point(3, 2, 0, "minimum")];
+        write_points(&dir.join("points.csv"), &rows).unwrap();
+        assert_eq!(read_points(&dir).unwrap(), rows);
+        std::fs::write(dir.join("points.csv"), "dim,instance\n3,x\n").unwrap();
+        let e = read_points(&dir).unwrap_err().to_string();
+        assert!(
+            e.contains("points.csv line 2") && e.contains("instance"),
+            "{e}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
