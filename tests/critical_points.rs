@@ -364,6 +364,16 @@ fn muller_brown_minima_and_saddles() {
         ],
     );
     assert_catalogue_matches(&rows, &known, 1e-7, "muller-brown");
+
+    // The `newton` finder mode (undamped Newton on ∇f = 0, CPU twin) needs no step size: it
+    // converges to whichever critical point is near, of any index, whatever the stiffness.
+    let (_, rows) = sample(
+        "muller-brown-newton",
+        "muller-brown",
+        "newton:damping=0",
+        &["--walkers", "512", "--steps", "200", "--grad-tol", "1e-6"],
+    );
+    assert_catalogue_matches(&rows, &known, 1e-7, "muller-brown, newton finder");
 }
 
 #[test]
