@@ -23,7 +23,7 @@ struct WalkUniform {
     instance_walkers: u32, // > 0: walkers per landscape instance (see param_base); 0: one landscape
     instance_params: u32,  // floats per instance in params (instances back to back)
     instance_first: u32,   // global id of the first walker of instance 0
-    _pad0: u32,
+    settle_after_escape: u32, // 1: converged only once escaped (CT_ESCAPE set)
     _pad1: u32,
     _pad2: u32,
 }

@@ -58,7 +58,8 @@ fn observe(w: u32, t: u32) -> u32 {
     if bad {
         return DIVERGED;
     }
-    if gn <= walk.grad_tol && rule_may_stop(w, t) {
+    let settled = walk.settle_after_escape == 0u || counters[sc(CT_ESCAPE, w)] != 0xffffffffu;
+    if gn <= walk.grad_tol && settled && rule_may_stop(w, t) {
         return CONVERGED;
     }
     if t >= walk.max_steps {

@@ -37,7 +37,8 @@ pub struct EscapeSpec {
     /// Walkers per arm.
     pub walkers: usize,
     pub steps: u32,
-    /// Stop a walker as converged when |grad f| <= this (None: never; see README).
+    /// Stop a walker as converged when |grad f| <= this, once it has escaped (None: the
+    /// default, [`DEFAULT_GRAD_TOL`]; see README).
     pub grad_tol: Option<f64>,
     pub seed: u64,
     pub bound: f64,
@@ -90,8 +91,9 @@ pub struct Resolved {
 /// Default r0 and R, relative to the size of the starting point (|x| = √N on spheres).
 const DEFAULT_RADIUS: f64 = 1e-3;
 const DEFAULT_ESCAPE_RADIUS: f64 = 0.1;
-/// `--grad-tol` off: |grad| <= -1 never holds, so walkers run to --steps or diverge.
-const NO_CONVERGENCE: f64 = -1.0;
+/// Default `--grad-tol`. Walkers may stop as converged only after they have escaped
+/// (`WalkPlan::settle_after_escape`), so a zero-gradient start is never "converged" at step 0.
+pub const DEFAULT_GRAD_TOL: f64 = 1e-4;
 
 fn positive(flag: &str, v: f64, zero_ok: bool) -> Result<f64, SpecError> {
     if v.is_finite() && (v > 0.0 || zero_ok && v == 0.0) {
@@ -194,7 +196,8 @@ impl EscapeSpec {
         };
         let plan = WalkPlan {
             max_steps: self.steps,
-            grad_tol: self.grad_tol.unwrap_or(NO_CONVERGENCE),
+            grad_tol: self.grad_tol.unwrap_or(DEFAULT_GRAD_TOL),
+            settle_after_escape: true,
             bound: self.bound,
             seed: self.seed,
             escape_radius,
@@ -613,7 +616,8 @@ mod tests {
             r.arms.iter().map(|a| a.group).collect::<Vec<_>>(),
             [0, 1, 0, 2, 1]
         );
-        assert_eq!(r.plan.grad_tol, NO_CONVERGENCE);
+        assert_eq!(r.plan.grad_tol, DEFAULT_GRAD_TOL);
+        assert!(r.plan.settle_after_escape);
         let mut s = spec(&["gd"], "point:x=3;4", 4, 10);
         s.radius = None;
         s.escape_radius = None;

@@ -36,7 +36,8 @@ pub struct WalkUniform {
     pub instance_params: u32,
     /// Global id of the first walker of instance 0.
     pub instance_first: u32,
-    pub _pad0: u32,
+    /// 1: a walker may converge only after it has escaped.
+    pub settle_after_escape: u32,
     pub _pad1: u32,
     pub _pad2: u32,
 }
@@ -368,7 +369,7 @@ impl GpuWalk {
                     instance_walkers,
                     instance_params,
                     instance_first,
-                    _pad0: 0,
+                    settle_after_escape: u32::from(plan.settle_after_escape),
                     _pad1: 0,
                     _pad2: 0,
                 };

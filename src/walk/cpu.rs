@@ -53,7 +53,10 @@ fn observe(
     }
     if bad {
         Status::Diverged
-    } else if gn <= plan.grad_tol && (opt.rule.may_stop)(ctx, s, hp) {
+    } else if gn <= plan.grad_tol
+        && (!plan.settle_after_escape || s.ct[CT_ESCAPE] != NO_ESCAPE)
+        && (opt.rule.may_stop)(ctx, s, hp)
+    {
         Status::Converged
     } else if t >= plan.max_steps {
         Status::MaxSteps

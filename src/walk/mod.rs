@@ -21,6 +21,11 @@ pub struct WalkPlan {
     pub escape_radius: f64,
     /// > 0: record the first step where f has dropped by escape_drop from f(start).
     pub escape_drop: f64,
+    /// A walker may stop as converged only after it has escaped (escape runs: a walker that
+    /// starts at a critical point, with zero gradient, must not count as converged before it
+    /// has had the chance to leave; one that never escapes runs to max_steps).
+    #[serde(default)]
+    pub settle_after_escape: bool,
     /// Global id of walker 0 (shards, RNG keys).
     pub first_walker: u32,
     /// Upper bound on walkers per GPU chunk (None: as many as the adapter holds).
@@ -37,6 +42,7 @@ impl Default for WalkPlan {
             seed: 0,
             escape_radius: 0.0,
             escape_drop: 0.0,
+            settle_after_escape: false,
             first_walker: 0,
             chunk: None,
         }
