@@ -98,6 +98,18 @@ pub fn eigen(
     if points == 0 || n == 0 {
         return Err(SpecError::Invalid("--walkers and --dim must be at least 1".into()).into());
     }
+    // All matrices are held at once (generated before the clock starts): bound their memory.
+    const MAX_BYTES: f64 = (1u64 << 32) as f64;
+    let bytes = points as f64 * (n as f64).powi(2) * 8.0;
+    if n > crate::critical::MAX_DIM || bytes > MAX_BYTES {
+        return Err(SpecError::Invalid(format!(
+            "--workload eigen --walkers {points} --dim {n} holds {:.1} GiB of matrices; valid: \
+             --dim <= {} and walkers x dim^2 x 8 bytes <= 4 GiB",
+            bytes / MAX_BYTES * 4.0,
+            crate::critical::MAX_DIM
+        ))
+        .into());
+    }
     let mats: Vec<nalgebra::DMatrix<f64>> = (0..points)
         .map(|k| {
             let mut g = vec![0.0; n * n];

@@ -110,6 +110,8 @@ impl EscapeSpec {
     pub fn resolve(&self) -> Result<Resolved, SpecError> {
         let obj = objective::parse(&self.objective)?;
         let origin = Origin::parse(&self.from)?;
+        // escape matches every end state to a catalogue of critical points.
+        crate::critical::check_dim(obj.as_ref(), "valid: a smaller n")?;
         if self.optimizers.is_empty() {
             return Err(SpecError::Invalid(
                 "--optimizers needs at least one optimizer spec (one arm each), e.g. \

@@ -587,6 +587,12 @@ fn cmd_devices() {
 }
 
 fn cmd_bench(a: BenchArgs) -> anyhow::Result<()> {
+    if a.repeat == 0 {
+        return Err(SpecError::Invalid(
+            "--repeat 0 is out of range; valid: >= 1 (timed runs)".into(),
+        )
+        .into());
+    }
     if a.workload == Workload::Eigen {
         // The eigenvalue stage runs on the CPU whatever the backend.
         let secs = bench::eigen(a.walkers, a.dim, a.repeat.max(1), a.solver)?;

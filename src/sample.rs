@@ -135,6 +135,12 @@ impl SampleSpec {
             ..WalkPlan::default()
         };
         let catalogue = self.tolerances.options()?;
+        if !self.no_critical {
+            critical::check_dim(
+                obj.as_ref(),
+                "valid: a smaller n, or --no-critical to write the end states only",
+            )?;
+        }
         Ok(Resolved {
             obj,
             opt,

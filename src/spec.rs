@@ -313,6 +313,15 @@ fn resolve_inner(raw: &RawSpec, table: &[Param], allow_ranges: bool) -> Result<V
                 p
             }
         };
+        if values.contains_key(param.key) {
+            return Err(SpecError::Invalid(format!(
+                "{context}: {} is given twice ('{}={value}' repeats it); give each key once \
+                 (keys in order: {})",
+                param.key,
+                param.key,
+                valid_keys()
+            )));
+        }
         if let Range::Choice(names) = param.range {
             let i =
                 names
@@ -385,7 +394,10 @@ fn parse_sweep(
     };
     let (lo, hi) = body
         .split_once("..")
-        .ok_or_else(|| bad("write a range as lo..hi or lo..hi:log".into()))?;
+        .filter(|(lo, hi)| !lo.trim().is_empty() && !hi.trim().is_empty())
+        .ok_or_else(|| {
+            bad("a range needs both ends; write lo..hi or lo..hi:log, e.g. 0.001..0.1".into())
+        })?;
     let lo = parse_number(context, key, lo.trim())?;
     let hi = parse_number(context, key, hi.trim())?;
     for (end, v) in [("lo", lo), ("hi", hi)] {
@@ -442,6 +454,11 @@ mod tests {
         assert!(RawSpec::parse(":x=1").is_err());
         let e = resolve(&RawSpec::parse("gd:1,2,0.5,7").unwrap(), TABLE).unwrap_err();
         assert!(e.to_string().contains("too many"));
+        // A key given twice (by name, or by position and by name) is refused, not overwritten.
+        for twice in ["gd:lr=1,lr=2", "gd:2,0.1,lr=0.2", "gd:n=2,n=2"] {
+            let e = resolve(&RawSpec::parse(twice).unwrap(), TABLE).unwrap_err();
+            assert!(e.to_string().contains("given twice"), "{twice}: {e}");
+        }
     }
 
     const KINDS: &[&str] = &["constant", "cosine", "step"];
@@ -504,6 +521,10 @@ mod tests {
         assert!(e.contains("lr") && e.contains("lo < hi"), "{e}");
         let e = msg("x:lr=0.1..0.2:ln");
         assert!(e.contains("'ln'") && e.contains(":log"), "{e}");
+        for half in ["x:lr=1..", "x:lr=..2", "x:lr=..", "x:lr=..:log"] {
+            let e = msg(half);
+            assert!(e.contains("lr=") && e.contains("both ends"), "{half}: {e}");
+        }
         let e = msg("x:lr=0.1..abc");
         assert!(e.contains("abc") && e.contains("not a number"), "{e}");
         let e = msg("x:n=1..4");

@@ -137,6 +137,17 @@ fn bad_input_exits_2_naming_the_problem() {
         (&["--init", "point:x=1;2;3"], "N = 2"),
         (&["--grad-tol", "-1"], "--grad-tol"),
         (&["--steps", "abc"], "--steps"),
+        (&["--optimizer", "gd:lr=0.1,lr=0.2"], "lr is given twice"),
+        (&["--optimizer", "gd:lr=1.."], "both ends"),
+        (&["--optimizer", "gd:lr=..2"], "both ends"),
+        (
+            &["--objective", "pspin:p=2,n=3", "--init", "point:x=0;0;0"],
+            "zero vector",
+        ),
+        (
+            &["--objective", "pspin:p=2,n=3", "--init", "normal:sigma=0"],
+            "zero vector",
+        ),
     ];
     for (args, needle) in cases {
         let mut full = vec!["sample"];
@@ -161,7 +172,100 @@ fn bad_input_exits_2_naming_the_problem() {
             "{args:?}: message should mention '{needle}': {err}"
         );
         assert!(!err.contains("panicked"), "{err}");
-        assert!(!out.join("manifest.json").exists());
+        assert!(!out.exists(), "{args:?} created the run folder");
+    }
+}
+
+#[test]
+fn sizes_that_would_exhaust_memory_are_usage_errors() {
+    // Each of these used to abort with an allocation failure (and a backtrace): the eigen
+    // benchmark holds walkers x dim^2 doubles at once; the catalogue needs dense N x N Hessians.
+    let out = tmp("huge");
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &[
+                "bench",
+                "--workload",
+                "eigen",
+                "--walkers",
+                "4",
+                "--dim",
+                "100000",
+            ],
+            "--dim <= 8192",
+        ),
+        (
+            &[
+                "bench",
+                "--workload",
+                "eigen",
+                "--walkers",
+                "4096",
+                "--dim",
+                "2048",
+            ],
+            "4 GiB",
+        ),
+        (
+            &[
+                "bench",
+                "--workload",
+                "eigen",
+                "--walkers",
+                "4",
+                "--dim",
+                "4",
+                "--repeat",
+                "0",
+            ],
+            "--repeat 0",
+        ),
+        (
+            &[
+                "sample",
+                "--objective",
+                "rastrigin:n=20000",
+                "--optimizer",
+                "gd",
+                "--walkers",
+                "1",
+                "--steps",
+                "1",
+                "--out",
+                out.to_str().unwrap(),
+            ],
+            "--no-critical",
+        ),
+        (
+            &[
+                "escape",
+                "--objective",
+                "rastrigin:n=20000",
+                "--from",
+                "plateau",
+                "--optimizers",
+                "gd",
+                "--walkers",
+                "1",
+                "--out",
+                out.to_str().unwrap(),
+            ],
+            "N <= 8192",
+        ),
+    ];
+    for (args, needle) in cases {
+        let o = run(args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(
+            err.contains(needle),
+            "{args:?}: should mention '{needle}': {err}"
+        );
+        assert!(
+            !err.contains("panicked") && !err.contains("backtrace"),
+            "{err}"
+        );
+        assert!(!out.exists(), "{args:?} created the run folder");
     }
 }
 

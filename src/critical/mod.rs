@@ -22,6 +22,25 @@ pub use polish::{polish, PolishFailure, PolishOptions, Polished};
 
 use crate::objective::Objective;
 
+/// The largest dimension the catalogue classifies: every polished walker needs its dense f64
+/// N x N Hessian and an eigen-decomposition (several N^2 buffers per thread, 512 MiB each at
+/// N = 8192, and O(N^3) work), so larger N would exhaust memory after the walk.
+pub const MAX_DIM: usize = 8192;
+
+/// A usage error for a catalogue of an objective with more than [`MAX_DIM`] dimensions;
+/// `skip` names how the command can run without one.
+pub fn check_dim(obj: &dyn Objective, skip: &str) -> Result<(), crate::spec::SpecError> {
+    if obj.dim() <= MAX_DIM {
+        return Ok(());
+    }
+    Err(crate::spec::SpecError::Invalid(format!(
+        "{} has N = {}; the critical-point catalogue (dense N x N Hessians) works for \
+         N <= {MAX_DIM}; {skip}",
+        obj.spec(),
+        obj.dim()
+    )))
+}
+
 /// Options of [`catalogue`].
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct CatalogueOptions {

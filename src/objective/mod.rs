@@ -131,10 +131,20 @@ pub mod sphere {
             *gi -= xg / n * xi;
         }
     }
-    /// Retraction: rescales x to |x|^2 = N.
+    /// Retraction: rescales x to |x|^2 = N. The zero vector is left as it is (callers refuse
+    /// it before a walk); a vector whose |x|^2 under- or overflows f64 (entries near 1e-160 or
+    /// 1e160) is first divided by its largest |x_i|, so it still lands on the sphere.
     pub fn retract(x: &mut [f64]) {
         let n = x.len() as f64;
-        let norm = x.iter().map(|v| v * v).sum::<f64>().sqrt();
+        let mut norm = x.iter().map(|v| v * v).sum::<f64>().sqrt();
+        if !(norm > 0.0 && norm.is_finite()) {
+            let m = x.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+            if !(m > 0.0 && m.is_finite()) {
+                return;
+            }
+            x.iter_mut().for_each(|v| *v /= m);
+            norm = x.iter().map(|v| v * v).sum::<f64>().sqrt();
+        }
         if norm > 0.0 {
             let s = n.sqrt() / norm;
             x.iter_mut().for_each(|v| *v *= s);

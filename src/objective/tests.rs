@@ -546,3 +546,20 @@ fn plateau_points_lie_well_inside_a_flat_region() {
     assert_eq!(build("flat-well:n=3").plateau(), Some(vec![0.0; 3]));
     assert_eq!(build("saddle").plateau(), None);
 }
+
+#[test]
+fn retraction_reaches_the_sphere_from_tiny_and_huge_vectors() {
+    // |x|^2 underflows (1e-300) or overflows (1e300) in f64; the retraction still lands on
+    // |x|^2 = N in the direction of x, and leaves the zero vector alone.
+    for scale in [1e-300, 1e-170, 1.0, 1e170, 1e300] {
+        let mut x = vec![3.0 * scale, 0.0, -4.0 * scale];
+        sphere::retract(&mut x);
+        let want = [3.0 / 5.0 * 3f64.sqrt(), 0.0, -4.0 / 5.0 * 3f64.sqrt()];
+        for (a, b) in x.iter().zip(want) {
+            assert!((a - b).abs() < 1e-14, "scale {scale}: {x:?}");
+        }
+    }
+    let mut z = vec![0.0; 4];
+    sphere::retract(&mut z);
+    assert_eq!(z, vec![0.0; 4]);
+}

@@ -117,12 +117,29 @@ impl Init {
             ))
         };
         match self {
-            Init::Point { x } if x.len() != n => Err(bad("point x", x.len())),
+            Init::Point { x } if x.len() != n => return Err(bad("point x", x.len())),
             Init::Normal {
                 center: Some(c), ..
-            } if c.len() != n => Err(bad("normal center", c.len())),
-            _ => Ok(()),
+            } if c.len() != n => return Err(bad("normal center", c.len())),
+            _ => {}
         }
+        // On a sphere every start is rescaled to |x|^2 = N: a start that is the zero vector for
+        // every walker has no point there.
+        let zero = |v: &[f64]| v.iter().all(|&a| a == 0.0);
+        let at_origin = match self {
+            Init::Point { x } => zero(x),
+            Init::Normal { sigma, center } => *sigma == 0.0 && center.as_deref().is_none_or(zero),
+            _ => false,
+        };
+        if obj.sphere() && at_origin {
+            return Err(SpecError::Invalid(format!(
+                "--init: {} lives on the sphere |x|^2 = N = {n}; every start would be the zero \
+                 vector, which has no point there; valid: a nonzero point:x=..., normal with \
+                 sigma > 0 or a nonzero center, uniform, or auto",
+                obj.spec()
+            )));
+        }
+        Ok(())
     }
 
     /// Starting point of global walker `id`.
