@@ -297,9 +297,12 @@ fn cmd_sample(a: SampleArgs) -> anyhow::Result<PathBuf> {
             .map(|b| format!("{}: {}", b.index, b.points))
             .collect();
         println!("distinct points by index: {}", idx.join("  "));
+        // Walkers that did not converge were never polished ("ineligible"): they are in the
+        // max_steps and diverged counts above, not among the rejected.
         let fails: Vec<String> = cat
             .failures()
             .iter()
+            .filter(|(k, _)| *k != "ineligible")
             .map(|(k, v)| format!("{k}: {v}"))
             .collect();
         if !fails.is_empty() {

@@ -460,6 +460,95 @@ fn bad_input_is_a_usage_error_and_writes_nothing() {
     ]);
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("field, pspin"));
+    // Usage errors that sample and escape refuse are refused by sweep too: a Newton rule at
+    // N > 64 (at any of the dims), a CPU-only rule with --backend gpu, and starts at the origin
+    // of a sphere (no point on |x|^2 = N).
+    let cases: &[(&[&str], &[&str])] = &[
+        (
+            &[
+                "--objective",
+                "field",
+                "--dims",
+                "2,100",
+                "--optimizer",
+                "newton",
+            ],
+            &["--dims 100", "N <= 64"],
+        ),
+        (
+            &[
+                "--objective",
+                "field",
+                "--dims",
+                "2",
+                "--optimizer",
+                "sfn",
+                "--backend",
+                "gpu",
+            ],
+            &["--backend gpu", "sfn", "CPU twin only"],
+        ),
+        (
+            &[
+                "--objective",
+                "pspin:p=2",
+                "--dims",
+                "3",
+                "--optimizer",
+                "gd",
+                "--init",
+                "point:x=0;0;0",
+            ],
+            &["sphere", "zero vector"],
+        ),
+        (
+            &[
+                "--objective",
+                "pspin:p=2",
+                "--dims",
+                "3",
+                "--optimizer",
+                "gd",
+                "--init",
+                "normal:sigma=0",
+            ],
+            &["sphere", "zero vector"],
+        ),
+        (
+            &[
+                "--objective",
+                "field:features=8,features=16",
+                "--dims",
+                "2",
+                "--optimizer",
+                "gd",
+            ],
+            &["features", "twice"],
+        ),
+    ];
+    for (args, needles) in cases {
+        let mut full = vec![
+            "sweep",
+            "--walkers",
+            "2",
+            "--steps",
+            "2",
+            "--instances",
+            "1",
+        ];
+        full.extend_from_slice(args);
+        full.extend(["--out", out.to_str().unwrap()]);
+        let o = run(&full);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        for needle in *needles {
+            assert!(
+                err.contains(needle),
+                "{args:?}: should mention '{needle}': {err}"
+            );
+        }
+        assert!(!out.exists(), "{args:?} created the run folder");
+    }
     // An experiment file with a key no flag has: clap's error names it, exit 2.
     let file = tmp("bad.toml");
     std::fs::write(

@@ -265,6 +265,10 @@ impl SweepSpec {
                 .instance(n, 0)
                 .map_err(|e| invalid(format!("--dims {n}: {e}")))?;
             resolved.init.check(obj.as_ref())?;
+            resolved
+                .opt
+                .check_objective(obj.as_ref())
+                .map_err(|e| invalid(format!("--dims {n}: {e}")))?;
             resolved.sphere = obj.sphere();
         }
         let first = resolved.instance_spec(resolved.dims[0], 0);
