@@ -179,9 +179,9 @@ struct EscapeArgs {
     walkers: usize,
     #[arg(long, default_value_t = 10_000)]
     steps: u32,
-    /// Stop a walker as converged when |grad f| is at most this (default: never; every walker
-    /// runs --steps steps unless it diverges, so that zero-gradient starts are not stopped
-    /// before noise can move them).
+    /// A walker stops as converged when |grad f| is at most this, but only once it has
+    /// escaped (default 1e-4), so that zero-gradient starts are not stopped before noise or a
+    /// perturbation can move them.
     #[arg(long)]
     grad_tol: Option<f64>,
     #[arg(long, default_value_t = 0)]
@@ -330,7 +330,8 @@ fn cmd_sweep(a: SweepArgs) -> anyhow::Result<PathBuf> {
         chunk: a.chunk,
     };
     let resolved = spec.resolve()?;
-    let backend = Backend::select(a.backend)?;
+    // Rules that run only on the CPU twin refuse --backend gpu; auto opens no adapter for them.
+    let backend = Backend::select(a.backend.for_optimizer(&resolved.opt)?)?;
     let dir = a.out.unwrap_or_else(|| spec.default_dir());
     let dir = output::prepare_dir(&dir).map_err(SpecError::Invalid)?;
     eprintln!(

@@ -87,6 +87,41 @@ fn sample_writes_the_run_folder() {
 }
 
 #[test]
+fn summary_counts_only_converged_walkers_as_rejected_by_polish() {
+    // From the origin of x^2 - y^2 four walkers sit on the saddle (|grad f| = 0: converged and
+    // polished to it); from (0, 1) with 3 GD steps four walkers stop at max_steps and are
+    // never polished: they must not be reported as converged walkers that polish rejected.
+    for (init, converged, max_steps) in [("point:x=0;1", 0, 4), ("point:x=0;0", 4, 0)] {
+        let out = tmp(&format!("summary-{converged}"));
+        let o = run(&[
+            "sample",
+            "--objective",
+            "saddle",
+            "--optimizer",
+            "gd:lr=0.01",
+            "--init",
+            init,
+            "--walkers",
+            "4",
+            "--steps",
+            "3",
+            "--backend",
+            "cpu",
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let stdout = String::from_utf8_lossy(&o.stdout);
+        assert!(
+            stdout.contains(&format!("converged: {converged}  max_steps: {max_steps}")),
+            "{stdout}"
+        );
+        assert!(!stdout.contains("polish rejected"), "{stdout}");
+        assert!(!stdout.contains("ineligible"), "{stdout}");
+    }
+}
+
+#[test]
 fn cpu_and_gpu_backends_agree_from_the_cli() {
     let mut ends = vec![];
     for b in ["cpu", "auto"] {
