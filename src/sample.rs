@@ -383,10 +383,20 @@ pub fn redraw(dir: &Path) -> anyhow::Result<()> {
         .as_str()
         .unwrap_or("sample")
         .to_string();
+    let dim = m["resolved"]["dim"]
+        .as_u64()
+        .ok_or_else(|| bad("manifest.json names no resolved.dim".into()))? as usize;
     let t = crate::table::Table::read(dir, "critical_points.csv")?;
     let mut bins: Vec<critical::IndexBin> = Vec::new();
     for r in 0..t.len() {
         let index = t.usize(r, "index")?;
+        if index > dim {
+            return Err(bad(format!(
+                "critical_points.csv row {}: index {index} is more than N = {dim}",
+                r + 1
+            ))
+            .into());
+        }
         let walkers = t.usize(r, "walkers")?;
         let degenerate = t.str(r, "kind")? == critical::Kind::Degenerate.as_str();
         while bins.len() <= index {

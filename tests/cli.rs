@@ -305,6 +305,46 @@ fn sizes_that_would_exhaust_memory_are_usage_errors() {
 }
 
 #[test]
+fn plot_refuses_a_catalogue_with_an_impossible_index() {
+    // A corrupt critical_points.csv with index 99999999999 made `plot` allocate a histogram
+    // bin per index up to it (killed for memory); an index above N is now a usage error.
+    let out = tmp("plot-index");
+    let o = run(&[
+        "sample",
+        "--objective",
+        "saddle",
+        "--optimizer",
+        "gd",
+        "--init",
+        "point:x=0;0",
+        "--walkers",
+        "2",
+        "--steps",
+        "2",
+        "--backend",
+        "cpu",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = run(&["plot", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let csv = std::fs::read_to_string(out.join("critical_points.csv")).unwrap();
+    let mut lines: Vec<String> = csv.lines().map(str::to_string).collect();
+    let mut row: Vec<&str> = lines[1].split(',').collect();
+    row[3] = "99999999999";
+    lines[1] = row.join(",");
+    std::fs::write(out.join("critical_points.csv"), lines.join("\n")).unwrap();
+    let o = run(&["plot", out.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("index 99999999999") && err.contains("N = 2"),
+        "{err}"
+    );
+}
+
+#[test]
 fn list_shows_every_objective_and_rule() {
     let o = run(&["list"]);
     assert!(o.status.success());
