@@ -74,7 +74,8 @@ struct SweepArgs {
     grad_tol: f64,
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// auto | uniform:lo=A,hi=B | normal:sigma=S
+    /// auto | uniform:lo=A,hi=B | normal:sigma=S[,center=a;b;..] | point:x=a;b;.. (one value
+    /// per dimension, so only with a single N in --dims)
     #[arg(long, default_value = "auto")]
     init: String,
     /// A walker with |x_i| above this stops as diverged.
