@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use saddlescope::backend::{Backend, BackendChoice};
+use saddlescope::basins::{self, BasinsSpec};
 use saddlescope::bench::{self, Workload};
 use saddlescope::gpu::context::{enumerate, AdapterSummary};
 use saddlescope::sample::{self, SampleSpec};
@@ -34,6 +35,62 @@ enum Command {
     Devices,
     /// Time the workloads of peer_bench.py (plain GD) on this tool's backend.
     Bench(BenchArgs),
+    /// Basin-of-attraction picture of a 2-D slice: one walker per pixel, coloured by the
+    /// critical point it reaches.
+    Basins(BasinsArgs),
+}
+
+#[derive(clap::Args)]
+#[command(allow_negative_numbers = true)]
+struct BasinsArgs {
+    /// Objective spec, e.g. himmelblau, field:n=100,features=256
+    #[arg(long)]
+    objective: String,
+    /// Optimizer spec, e.g. gd:lr=0.005
+    #[arg(long)]
+    optimizer: String,
+    /// Pixels: 512 (512 x 512) or WxH, e.g. 800x600. One walker per pixel.
+    #[arg(long, default_value = "512")]
+    resolution: String,
+    /// Slice coordinates shown: lo,hi (both axes) or x0,x1,y0,y1 (write --extent=-3,3).
+    #[arg(long, allow_hyphen_values = true)]
+    extent: Option<String>,
+    /// random[;center=c1,c2,..] | center=c1,..;u=u1,..;v=v1,.. | points=a,b,c (with
+    /// --catalogue). Default for N = 2: the coordinate plane.
+    #[arg(long, allow_hyphen_values = true)]
+    plane: Option<String>,
+    /// Folder of an earlier `sample` run: its critical points for --plane points=a,b,c, and
+    /// marked on the landscape where they lie near the slice.
+    #[arg(long)]
+    catalogue: Option<PathBuf>,
+    #[arg(long, default_value_t = 10_000)]
+    steps: u32,
+    /// A walker stops as converged when |grad f| (Riemannian on spheres) is at most this.
+    #[arg(long, default_value_t = 1e-4)]
+    grad_tol: f64,
+    /// A walker with |x_i| above this stops as diverged.
+    #[arg(long, default_value_t = 1e6)]
+    bound: f64,
+    /// Seed of the walkers' random numbers and of --plane random.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
+    backend: BackendChoice,
+    /// Run folder (default outputs/<objective>-basins-<UTC time>).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// At most this many walkers per GPU chunk (default: as many as the adapter holds).
+    #[arg(long)]
+    chunk: Option<usize>,
+    /// Box side in pixels for the basin entropy S_b and boundary basin entropy S_bb.
+    #[arg(long = "box", default_value_t = 5)]
+    box_size: usize,
+    /// Draw this many walker paths (CPU twin, spread over the grid) on landscape.png.
+    #[arg(long, default_value_t = 0)]
+    paths: usize,
+    /// Shade basins.png by steps to converge (darker = more steps, log scale).
+    #[arg(long)]
+    shade_steps: bool,
 }
 
 #[derive(clap::Args)]
@@ -177,6 +234,100 @@ fn cmd_sample(a: SampleArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn cmd_basins(a: BasinsArgs) -> anyhow::Result<PathBuf> {
+    let spec = BasinsSpec {
+        objective: a.objective,
+        optimizer: a.optimizer,
+        resolution: a.resolution,
+        extent: a.extent,
+        plane: a.plane,
+        catalogue: a.catalogue,
+        steps: a.steps,
+        grad_tol: a.grad_tol,
+        bound: a.bound,
+        seed: a.seed,
+        chunk: a.chunk,
+        box_size: a.box_size,
+        paths: a.paths,
+        shade_steps: a.shade_steps,
+    };
+    let r = spec.resolve()?;
+    let backend = Backend::select(a.backend)?;
+    let dir = a.out.unwrap_or_else(|| spec.default_dir());
+    let dir = output::prepare_dir(&dir).map_err(SpecError::Invalid)?;
+    let pixels = r.grid.pixels() as u64;
+    eprintln!(
+        "basins: {}x{} walkers of {} on {} (N = {}), {} plane, via {}",
+        r.grid.width,
+        r.grid.height,
+        r.opt.spec(),
+        r.obj.spec(),
+        r.obj.dim(),
+        r.plane.mode,
+        backend.name()
+    );
+    for note in &r.plane.notes {
+        eprintln!("note: {note}");
+    }
+    // The GPU reports walker-steps done, the CPU twin walkers done.
+    let total = match backend {
+        Backend::Gpu(_) => pixels * (u64::from(spec.steps) + 1),
+        Backend::Cpu => pixels,
+    };
+    let pb = progress_bar(total, "walking");
+    let res = basins::run(&spec, &r, &backend, &dir, &|d| pb.set_position(d))?;
+    pb.finish_and_clear();
+    let counts = res.ends.counts();
+    println!("wrote {}", res.dir.display());
+    println!(
+        "walkers: {}  converged: {}  max_steps: {}  diverged: {}  walk: {:.3} s",
+        res.ends.len(),
+        counts[0].1,
+        counts[1].1,
+        counts[2].1,
+        res.seconds_walk
+    );
+    println!(
+        "attractors: {}   basin fractions (95% Wilson intervals):",
+        res.catalogue.points.len()
+    );
+    const SHOWN: usize = 30;
+    for fr in res.fractions.iter().take(SHOWN) {
+        let what = usize::try_from(fr.label)
+            .ok()
+            .map(|l| &res.catalogue.points[l])
+            .map_or("no attractor".to_string(), |p| {
+                format!("{} (index {}) f = {:.6e}", p.kind, p.index, p.f)
+            });
+        println!(
+            "  {:>5}  {:>9} px  {:.4}  [{:.4}, {:.4}]  {what}",
+            fr.label, fr.walkers, fr.fraction, fr.ci95.0, fr.ci95.1
+        );
+    }
+    if res.fractions.len() > SHOWN {
+        println!(
+            "  … {} more rows in basins.csv",
+            res.fractions.len() - SHOWN
+        );
+    }
+    let e = &res.entropy;
+    println!(
+        "basin entropy S_b = {:.4}, boundary basin entropy S_bb = {:.4} (boxes of {}x{} px: {} boxes, {} on a boundary); {}",
+        e.basin_entropy,
+        e.boundary_basin_entropy,
+        e.box_size,
+        e.box_size,
+        e.boxes,
+        e.boundary_boxes,
+        if e.fractal_boundary {
+            "S_bb > ln 2: the basin boundary is fractal"
+        } else {
+            "S_bb <= ln 2: no evidence of a fractal boundary from this test (it is sufficient, not necessary)"
+        }
+    );
+    Ok(res.dir)
+}
+
 fn print_entry(name: &str, summary: &str, params: &[saddlescope::spec::Param]) {
     println!("  {name:<16} {summary}");
     for p in params {
@@ -280,6 +431,7 @@ fn main() -> ExitCode {
             Ok(())
         }
         Command::Bench(a) => cmd_bench(a),
+        Command::Basins(a) => cmd_basins(a).map(|_| ()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
