@@ -320,7 +320,7 @@ fn cmd_basins(a: BasinsArgs) -> anyhow::Result<PathBuf> {
         e.boxes,
         e.boundary_boxes,
         if e.fractal_boundary {
-            "S_bb > ln 2: the basin boundary is fractal"
+            "S_bb > ln 2: by the log-2 criterion of Daza et al. the basin boundary is fractal"
         } else {
             "S_bb <= ln 2: no evidence of a fractal boundary from this test (it is sufficient, not necessary)"
         }

@@ -4,8 +4,10 @@
 //!
 //! Colours: a fixed qualitative palette (Tableau 10 without its grey) indexed by the label, which
 //! is the attractor's rank in f among the attractors of the run, so the lowest one is always the
-//! first colour. Labels past the palette repeat it darker, then lighter; past three rounds they
-//! are all grey, and the legend says so. Black is label -1 (no attractor).
+//! first colour. Labels past the palette repeat it darker, then lighter, then muted (36 distinct
+//! colours); from label 36 on the 36 colours cycle (label mod 36), and the legend says so. A
+//! grey tail would be the alternative, but high-dimensional slices easily reach hundreds of
+//! attractors, and a mostly grey picture hides the basins' shapes. Black is label -1.
 
 use std::path::Path;
 
@@ -28,24 +30,25 @@ const PALETTE: [[u8; 3]; 9] = [
     [188, 189, 34],
     [23, 190, 207],
 ];
-/// Labels with a colour of their own: the palette, then darker, then lighter.
-pub const DISTINCT_COLOURS: usize = 3 * PALETTE.len();
-/// Labels from DISTINCT_COLOURS on.
-pub const TAIL: [u8; 3] = [160, 160, 160];
+/// Labels with a colour of their own: the palette, then darker, lighter and muted.
+pub const DISTINCT_COLOURS: usize = 4 * PALETTE.len();
 /// Label -1: no attractor (diverged or not converged).
 pub const NONE: [u8; 3] = [0, 0, 0];
 
-/// The colour of a label (before any step shading).
+/// The colour of a label (before any step shading); labels from DISTINCT_COLOURS on reuse the
+/// colour of label mod DISTINCT_COLOURS.
 pub fn label_colour(label: i32) -> [u8; 3] {
     let Ok(l) = usize::try_from(label) else {
         return NONE;
     };
-    let p = PALETTE[l % PALETTE.len()];
+    let l = l % DISTINCT_COLOURS;
+    let p = PALETTE[l % PALETTE.len()].map(f64::from);
+    let mix = |c: f64, target: f64, w: f64| (c + w * (target - c)).round() as u8;
     match l / PALETTE.len() {
-        0 => p,
-        1 => p.map(|c| (f64::from(c) * 0.6).round() as u8),
-        2 => p.map(|c| (f64::from(c) + 0.55 * (255.0 - f64::from(c))).round() as u8),
-        _ => TAIL,
+        0 => p.map(|c| c as u8),
+        1 => p.map(|c| mix(c, 0.0, 0.4)),
+        2 => p.map(|c| mix(c, 255.0, 0.55)),
+        _ => p.map(|c| mix(c, 128.0, 0.6)),
     }
 }
 
@@ -722,33 +725,27 @@ fn legend_lines<'a>(p: &BasinPicture<'a>) -> (Vec<&'a AttractorRow>, Vec<String>
         .collect();
     let mut notes = Vec::new();
     let k = p.attractors.iter().filter(|a| a.label >= 0).count();
-    if k > PALETTE.len() {
-        notes.push(format!(
-            "labels {}–{}: the palette again, darker{}",
-            PALETTE.len(),
-            (2 * PALETTE.len()).min(k) - 1,
-            if k > 2 * PALETTE.len() {
-                format!(
-                    "; labels {}–{}: lighter",
-                    2 * PALETTE.len(),
-                    DISTINCT_COLOURS.min(k) - 1
-                )
-            } else {
-                String::new()
-            }
-        ));
+    let n = PALETTE.len();
+    if k > n {
+        let last = |m: usize| (m * n).min(k) - 1;
+        let mut rounds = vec![format!("labels {n}–{}: the palette darker", last(2))];
+        if k > 2 * n {
+            rounds.push(format!("{}–{}: lighter", 2 * n, last(3)));
+        }
+        if k > 3 * n {
+            rounds.push(format!("{}–{}: muted", 3 * n, last(4)));
+        }
+        notes.push(rounds.join("; "));
     }
     if k > DISTINCT_COLOURS {
-        let rest: Vec<&AttractorRow> = p
+        let rest = p
             .attractors
             .iter()
-            .filter(|a| a.label >= DISTINCT_COLOURS as i32)
-            .collect();
-        let frac: f64 = rest.iter().map(|a| a.fraction).sum();
+            .filter(|a| a.label >= LEGEND_ROWS as i32)
+            .count();
         notes.push(format!(
-            "labels ≥ {DISTINCT_COLOURS}: grey ({} more attractors, {:.2} % of pixels)",
-            rest.len(),
-            100.0 * frac
+            "{k} attractors: colours repeat from label {DISTINCT_COLOURS} on (label mod \
+             {DISTINCT_COLOURS}); {rest} not listed here (all in basins.csv)"
         ));
     }
     if p.shade_steps {
@@ -962,14 +959,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn label_colours_are_distinct_then_grey_and_none_is_black() {
+    fn label_colours_are_distinct_then_cycle_and_none_is_black() {
         let mut seen = std::collections::HashSet::new();
         for l in 0..DISTINCT_COLOURS as i32 {
             let c = label_colour(l);
-            assert!(c != NONE && c != TAIL, "{l}");
+            assert!(c != NONE, "{l}");
             assert!(seen.insert(c), "label {l} repeats a colour");
+            assert_eq!(label_colour(l + DISTINCT_COLOURS as i32), c);
         }
-        assert_eq!(label_colour(DISTINCT_COLOURS as i32), TAIL);
         assert_eq!(label_colour(-1), NONE);
         assert_eq!(label_colour(0), PALETTE[0]);
     }
