@@ -7,6 +7,7 @@
 //! entropies; this file runs the walk and writes the folder; [`redraw`] redraws its figures
 //! from its files.
 
+pub mod attract;
 pub mod plane;
 pub mod stats;
 
@@ -223,10 +224,11 @@ pub fn run(
         .iter()
         .map(|&s| s == Status::Converged)
         .collect();
-    let cat = critical::catalogue(
+    let (cat, label_stats) = attract::label(
         r.obj.as_ref(),
         &ends.x,
         &eligible,
+        &ends.grad_norm,
         &CatalogueOptions::default(),
     )?;
     let seconds_catalogue = t_cat.elapsed().as_secs_f64();
@@ -358,6 +360,7 @@ pub fn run(
         "status_counts": counts,
         "attractors": cat.points.len(),
         "critical_points": crate::sample::summary(&cat),
+        "labelling": label_stats,
         "statistics": {
             "fractions": fractions,
             "confidence": "95% Wilson score intervals, treating the pixels as a uniform random sample of the slice",
