@@ -531,6 +531,14 @@ impl Plane {
                 )
             }
         };
+        let axes = if on_sphere {
+            [
+                "s (plane coordinate along u)".to_string(),
+                "t (plane coordinate along v)".to_string(),
+            ]
+        } else {
+            axes
+        };
         if on_sphere {
             // The slice is the radial projection of the plane: it must miss the origin.
             let mut off = centre.clone();
