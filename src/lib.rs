@@ -3,6 +3,7 @@
 //! classifies them by Hessian eigenvalues and turns them into statistics and figures.
 
 pub mod backend;
+pub mod basins;
 pub mod bench;
 pub mod critical;
 pub mod escape;

@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use saddlescope::backend::{Backend, BackendChoice};
+use saddlescope::basins::{self, BasinsSpec};
 use saddlescope::bench::{self, Workload};
 use saddlescope::critical::eigen::Solver;
 use saddlescope::escape::{self, EscapeSpec};
@@ -41,6 +42,9 @@ enum Command {
     /// Start walkers at a saddle, a plateau or a given point, one arm per optimizer: how many
     /// escape, how fast, and where they end.
     Escape(EscapeArgs),
+    /// Basin-of-attraction picture of a 2-D slice: one walker per pixel, coloured by the
+    /// critical point it reaches.
+    Basins(BasinsArgs),
     /// Critical-point statistics against dimension, averaged over random-landscape instances.
     Sweep(SweepArgs),
     /// Run an experiment file: a command written as TOML (command = "sweep", flags as keys).
@@ -89,6 +93,59 @@ struct SweepArgs {
     /// At most this many walkers per GPU chunk.
     #[arg(long)]
     chunk: Option<usize>,
+}
+
+#[derive(clap::Args)]
+#[command(allow_negative_numbers = true)]
+struct BasinsArgs {
+    /// Objective spec, e.g. himmelblau, field:n=100,features=256
+    #[arg(long)]
+    objective: String,
+    /// Optimizer spec, e.g. gd:lr=0.005
+    #[arg(long)]
+    optimizer: String,
+    /// Pixels: 512 (512 x 512) or WxH, e.g. 800x600. One walker per pixel.
+    #[arg(long, default_value = "512")]
+    resolution: String,
+    /// Slice coordinates shown: lo,hi (both axes) or x0,x1,y0,y1 (write --extent=-3,3).
+    #[arg(long, allow_hyphen_values = true)]
+    extent: Option<String>,
+    /// random[;center=c1,c2,..] | center=c1,..;u=u1,..;v=v1,.. | points=a,b,c (with
+    /// --catalogue). Default for N = 2: the coordinate plane.
+    #[arg(long, allow_hyphen_values = true)]
+    plane: Option<String>,
+    /// Folder of an earlier `sample` run: its critical points for --plane points=a,b,c, and
+    /// marked on the landscape where they lie near the slice.
+    #[arg(long)]
+    catalogue: Option<PathBuf>,
+    #[arg(long, default_value_t = 10_000)]
+    steps: u32,
+    /// A walker stops as converged when |grad f| (Riemannian on spheres) is at most this.
+    #[arg(long, default_value_t = 1e-4)]
+    grad_tol: f64,
+    /// A walker with |x_i| above this stops as diverged.
+    #[arg(long, default_value_t = 1e6)]
+    bound: f64,
+    /// Seed of the walkers' random numbers and of --plane random.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
+    backend: BackendChoice,
+    /// Run folder (default outputs/<objective>-basins-<UTC time>).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// At most this many walkers per GPU chunk (default: as many as the adapter holds).
+    #[arg(long)]
+    chunk: Option<usize>,
+    /// Box side in pixels for the basin entropy S_b and boundary basin entropy S_bb.
+    #[arg(long = "box", default_value_t = 5)]
+    box_size: usize,
+    /// Draw this many walker paths (CPU twin, spread over the grid) on landscape.png.
+    #[arg(long, default_value_t = 0)]
+    paths: usize,
+    /// Shade basins.png by steps to converge (darker = more steps, log scale).
+    #[arg(long)]
+    shade_steps: bool,
 }
 
 #[derive(clap::Args)]
@@ -386,9 +443,10 @@ fn cmd_plot(a: PlotArgs) -> anyhow::Result<()> {
         "sample" => sample::redraw(dir)?,
         "sweep" => sweep::redraw(dir)?,
         "escape" => escape::redraw(dir)?,
+        "basins" => basins::redraw(dir)?,
         other => {
             return Err(SpecError::Invalid(format!(
-            "plot does not know command '{other}' (folder {}); it redraws: sample, sweep, escape",
+            "plot does not know command '{other}' (folder {}); it redraws: sample, sweep, escape, basins",
             dir.display()
         ))
             .into())
@@ -500,6 +558,7 @@ fn dispatch(command: Command) -> anyhow::Result<Option<PathBuf>> {
         Command::Sample(a) => cmd_sample(a).map(Some),
         Command::Sweep(a) => cmd_sweep(a).map(Some),
         Command::Escape(a) => cmd_escape(a).map(Some),
+        Command::Basins(a) => cmd_basins(a).map(Some),
         Command::List => {
             cmd_list();
             Ok(None)
@@ -521,6 +580,100 @@ fn typed_argv() -> Vec<String> {
         *first = "saddlescope".into();
     }
     argv
+}
+
+fn cmd_basins(a: BasinsArgs) -> anyhow::Result<PathBuf> {
+    let spec = BasinsSpec {
+        objective: a.objective,
+        optimizer: a.optimizer,
+        resolution: a.resolution,
+        extent: a.extent,
+        plane: a.plane,
+        catalogue: a.catalogue,
+        steps: a.steps,
+        grad_tol: a.grad_tol,
+        bound: a.bound,
+        seed: a.seed,
+        chunk: a.chunk,
+        box_size: a.box_size,
+        paths: a.paths,
+        shade_steps: a.shade_steps,
+    };
+    let r = spec.resolve()?;
+    let backend = Backend::select(a.backend.for_optimizer(&r.opt)?)?;
+    let dir = a.out.unwrap_or_else(|| spec.default_dir());
+    let dir = output::prepare_dir(&dir).map_err(SpecError::Invalid)?;
+    let pixels = r.grid.pixels() as u64;
+    eprintln!(
+        "basins: {}x{} walkers of {} on {} (N = {}), {} plane, via {}",
+        r.grid.width,
+        r.grid.height,
+        r.opt.spec(),
+        r.obj.spec(),
+        r.obj.dim(),
+        r.plane.mode,
+        backend.name()
+    );
+    for note in &r.plane.notes {
+        eprintln!("note: {note}");
+    }
+    // The GPU reports walker-steps done, the CPU twin walkers done.
+    let total = match backend {
+        Backend::Gpu(_) => pixels * (u64::from(spec.steps) + 1),
+        Backend::Cpu => pixels,
+    };
+    let pb = progress_bar(total, "walking");
+    let res = basins::run(&spec, &r, &backend, &dir, &|d| pb.set_position(d))?;
+    pb.finish_and_clear();
+    let counts = res.ends.counts();
+    println!("wrote {}", res.dir.display());
+    println!(
+        "walkers: {}  converged: {}  max_steps: {}  diverged: {}  walk: {:.3} s",
+        res.ends.len(),
+        counts[0].1,
+        counts[1].1,
+        counts[2].1,
+        res.seconds_walk
+    );
+    println!(
+        "attractors: {}   basin fractions (95% Wilson intervals):",
+        res.catalogue.points.len()
+    );
+    const SHOWN: usize = 30;
+    for fr in res.fractions.iter().take(SHOWN) {
+        let what = usize::try_from(fr.label)
+            .ok()
+            .map(|l| &res.catalogue.points[l])
+            .map_or("no attractor".to_string(), |p| {
+                format!("{} (index {}) f = {:.6e}", p.kind, p.index, p.f)
+            });
+        println!(
+            "  {:>5}  {:>9} px  {:.4}  [{:.4}, {:.4}]  {what}",
+            fr.label, fr.walkers, fr.fraction, fr.ci95.0, fr.ci95.1
+        );
+    }
+    if res.fractions.len() > SHOWN {
+        println!(
+            "  … {} more rows in basins.csv",
+            res.fractions.len() - SHOWN
+        );
+    }
+    let e = &res.entropy;
+    println!(
+        "basin entropy S_b = {:.4}, boundary basin entropy S_bb = {:.4} (boxes of {}x{} px: {} boxes, {} on a boundary); {}",
+        e.basin_entropy,
+        e.boundary_basin_entropy,
+        e.box_size,
+        e.box_size,
+        e.boxes,
+        e.boundary_boxes,
+        if e.fractal_boundary {
+            "S_bb > ln 2: by the log-2 criterion of Daza et al. the basin boundary is fractal"
+        } else {
+            "S_bb <= ln 2: no evidence of a fractal boundary from this test (it is sufficient, not necessary)"
+        }
+    );
+    Ok(res.dir)
 }
 
 fn print_entry(name: &str, summary: &str, params: &[saddlescope::spec::Param]) {

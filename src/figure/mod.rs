@@ -2,6 +2,8 @@
 //! text is set in DejaVu Sans, embedded in the binary (assets/fonts, Bitstream Vera licence), so
 //! no system font library is needed. Files are written atomically.
 
+pub mod basins;
+mod contour;
 mod ecdf;
 mod escape_sweep;
 mod index_histogram;

@@ -1,0 +1,779 @@
+//! `saddlescope basins`: basin-of-attraction pictures on 2-D slices of N-dimensional landscapes.
+//! Every pixel is a walker started on the slice (it then moves in all N dimensions); end states
+//! go through the critical-point pipeline and each pixel gets the label of the critical point
+//! it reached (its id: rank in f among the points reached), or -1.
+//!
+//! [`plane`] resolves the slice and its pixel grid, [`stats`] the basin fractions and basin
+//! entropies; this file runs the walk and writes the folder; [`redraw`] redraws its figures
+//! from its files.
+
+pub mod attract;
+pub mod plane;
+pub mod stats;
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use rayon::prelude::*;
+
+use crate::backend::Backend;
+use crate::critical::load::StoredCatalogue;
+use crate::critical::{self, cluster, Catalogue, CatalogueOptions};
+use crate::figure::basins::{basin_figures, AttractorRow, BasinPicture, MarkedPoint};
+use crate::objective::{self, Objective};
+use crate::output::{self, Csv};
+use crate::rules::{self, Optimizer};
+use crate::spec::SpecError;
+use crate::walk::state::{Status, WalkerState, CT_STATUS};
+use crate::walk::{cpu, EndStates, WalkPlan};
+
+pub use plane::{Extent, Grid, Plane, PlaneArg};
+
+/// Everything `basins` needs, as the user gave it.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct BasinsSpec {
+    pub objective: String,
+    pub optimizer: String,
+    /// `512` or `WxH`.
+    pub resolution: String,
+    /// `lo,hi` or `x0,x1,y0,y1` in slice coordinates; None: the default of the plane.
+    #[serde(default)]
+    pub extent: Option<String>,
+    /// `random[;center=…]`, `center=…;u=…;v=…`, `points=a,b,c`; None: the coordinate plane.
+    #[serde(default)]
+    pub plane: Option<String>,
+    /// A `sample` folder whose critical points `points=` refers to (and which the landscape
+    /// marks when they lie near the slice).
+    #[serde(default)]
+    pub catalogue: Option<PathBuf>,
+    pub steps: u32,
+    pub grad_tol: f64,
+    pub bound: f64,
+    pub seed: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chunk: Option<usize>,
+    /// ε of the basin entropy, in pixels.
+    #[serde(rename = "box")]
+    pub box_size: usize,
+    /// Walker paths drawn on the landscape.
+    #[serde(default)]
+    pub paths: usize,
+    /// Shade basins.png by steps to converge (log scale).
+    #[serde(default)]
+    pub shade_steps: bool,
+}
+
+/// At most this many --paths.
+pub const MAX_PATHS: usize = 64;
+/// A critical point is drawn on the landscape when it lies within this fraction of the
+/// extent's longer side from the slice (0 in N = 2, where the slice is the whole space).
+pub const NEAR_SLICE: f64 = 0.02;
+
+/// A spec checked and resolved: every usage error surfaces here, before anything is written.
+pub struct Resolved {
+    pub obj: Box<dyn Objective>,
+    pub opt: Optimizer,
+    pub plane: Plane,
+    pub grid: Grid,
+    pub plan: WalkPlan,
+    pub stored: Option<StoredCatalogue>,
+}
+
+impl BasinsSpec {
+    pub fn resolve(&self) -> Result<Resolved, SpecError> {
+        let obj = objective::parse(&self.objective)?;
+        let opt = rules::parse(&self.optimizer)?;
+        opt.check_objective(obj.as_ref())?;
+        crate::critical::check_dim(
+            obj.as_ref(),
+            "basins labels every pixel by its critical point",
+        )?;
+        let grid = plane::parse_resolution(&self.resolution)?;
+        let extent = self
+            .extent
+            .as_deref()
+            .map(plane::parse_extent)
+            .transpose()?;
+        let arg = PlaneArg::parse(self.plane.as_deref())?;
+        let stored = self
+            .catalogue
+            .as_deref()
+            .map(critical::load::read)
+            .transpose()?;
+        if let Some(cat) = &stored {
+            if cat.objective != obj.spec() {
+                return Err(SpecError::Invalid(format!(
+                    "--catalogue {} was made for objective '{}', not '{}'",
+                    self.catalogue.as_deref().unwrap_or(Path::new("")).display(),
+                    cat.objective,
+                    obj.spec()
+                )));
+            }
+        }
+        let plane = Plane::build(
+            &arg,
+            &plane::PlaneInputs {
+                obj: obj.as_ref(),
+                extent,
+                grid,
+                seed: self.seed,
+                catalogue: stored.as_ref(),
+            },
+        )?;
+        if !(self.grad_tol >= 0.0 && self.grad_tol.is_finite()) {
+            return Err(SpecError::Invalid(format!(
+                "--grad-tol {} is out of range; valid: a finite number >= 0",
+                self.grad_tol
+            )));
+        }
+        if self.bound.is_nan() || self.bound <= 0.0 {
+            return Err(SpecError::Invalid(format!(
+                "--bound {} is out of range; valid: > 0",
+                self.bound
+            )));
+        }
+        if self.chunk == Some(0) {
+            return Err(SpecError::Invalid(
+                "--chunk 0 is out of range; valid: >= 1".into(),
+            ));
+        }
+        let side = grid.width.min(grid.height);
+        if self.box_size < 2 || self.box_size > side {
+            return Err(SpecError::Invalid(format!(
+                "--box {} is out of range; valid: 2..={side} pixels (the image's shorter side)",
+                self.box_size
+            )));
+        }
+        if self.paths > MAX_PATHS.min(grid.pixels()) {
+            return Err(SpecError::Invalid(format!(
+                "--paths {} is out of range; valid: 0..={}",
+                self.paths,
+                MAX_PATHS.min(grid.pixels())
+            )));
+        }
+        let plan = WalkPlan {
+            max_steps: self.steps,
+            grad_tol: self.grad_tol,
+            bound: self.bound,
+            seed: self.seed,
+            chunk: self.chunk,
+            ..WalkPlan::default()
+        };
+        Ok(Resolved {
+            obj,
+            opt,
+            plane,
+            grid,
+            plan,
+            stored,
+        })
+    }
+
+    /// Default run folder: outputs/<objective name>-basins-<UTC time>.
+    pub fn default_dir(&self) -> PathBuf {
+        let name = self.objective.split(':').next().unwrap_or("run");
+        Path::new("outputs").join(format!("{name}-basins-{}", output::timestamp()))
+    }
+}
+
+/// What a finished basins run reports.
+pub struct BasinsResult {
+    pub dir: PathBuf,
+    pub ends: EndStates,
+    pub catalogue: Catalogue,
+    /// H x W, row 0 at the top.
+    pub labels: Vec<i32>,
+    pub fractions: Vec<stats::Fraction>,
+    pub entropy: stats::Entropy,
+    pub seconds_walk: f64,
+}
+
+/// A critical point near the slice, for the landscape figure and the manifest.
+#[derive(Debug, Clone, serde::Serialize)]
+struct SlicePoint {
+    /// "attractor" (reached in this run), "catalogue" (from --catalogue) or "search"
+    /// (Newton from a grid on the slice, N = 2 only).
+    source: &'static str,
+    id: Option<usize>,
+    kind: String,
+    index: usize,
+    f: f64,
+    s: f64,
+    t: f64,
+    distance: f64,
+    #[serde(skip)]
+    x: Vec<f64>,
+}
+
+/// Runs a resolved basins spec on `backend` and writes its folder. `progress` gets the
+/// backend's progress count (walker-steps from the GPU, walkers from the CPU twin).
+pub fn run(
+    spec: &BasinsSpec,
+    r: &Resolved,
+    backend: &Backend,
+    dir: &Path,
+    progress: &(dyn Fn(u64) + Sync),
+) -> anyhow::Result<BasinsResult> {
+    let t0 = Instant::now();
+    let (n, grid) = (r.obj.dim(), r.grid);
+    let w_total = grid.pixels();
+    let starts = r.plane.starts(grid);
+    // Ranges in the optimizer spec spread over the pixels in walker (row-major pixel) order.
+    let hyper = r.opt.hyper_rows(w_total);
+    let t_walk = Instant::now();
+    let ends = backend.walk(r.obj.as_ref(), &r.opt, &r.plan, &starts, &hyper, progress)?;
+    let seconds_walk = t_walk.elapsed().as_secs_f64();
+
+    let t_cat = Instant::now();
+    let eligible: Vec<bool> = ends
+        .status
+        .iter()
+        .map(|&s| s == Status::Converged)
+        .collect();
+    let (cat, label_stats) = attract::label(
+        r.obj.as_ref(),
+        &ends.x,
+        &eligible,
+        &ends.grad_norm,
+        &CatalogueOptions::default(),
+    )?;
+    let seconds_catalogue = t_cat.elapsed().as_secs_f64();
+    let labels: Vec<i32> = cat.labels().iter().map(|&l| l as i32).collect();
+    let fractions = stats::fractions(&labels, cat.points.len());
+    let entropy = stats::basin_entropy(&labels, grid.width, grid.height, spec.box_size);
+
+    // f on the slice: the start points are the slice's grid points.
+    let t_land = Instant::now();
+    let landscape: Vec<f64> = starts.par_chunks(n).map(|x| r.obj.value(x)).collect();
+    let points = slice_points(r, &cat);
+    let paths = record_paths(r, spec.paths);
+    let seconds_landscape = t_land.elapsed().as_secs_f64();
+
+    let shape = [grid.height, grid.width];
+    output::write_npy(&dir.join("labels.npy"), &shape, &labels)?;
+    output::write_npy(&dir.join("steps.npy"), &shape, &ends.steps)?;
+    output::write_npy(&dir.join("landscape.npy"), &shape, &landscape)?;
+    let xs: Vec<f64> = cat
+        .points
+        .iter()
+        .flat_map(|p| p.x.iter().copied())
+        .collect();
+    output::write_npy(&dir.join("attractors.npy"), &[cat.points.len(), n], &xs)?;
+    write_basins_csv(&dir.join("basins.csv"), n, &cat, &fractions)?;
+    if !paths.is_empty() {
+        write_paths_csv(&dir.join("paths.csv"), &paths)?;
+    }
+
+    let figure = FigureMeta {
+        title: r.obj.spec(),
+        subtitle: format!(
+            "{} · {}×{} walkers · {} plane",
+            r.opt.spec(),
+            grid.width,
+            grid.height,
+            r.plane.mode
+        ),
+        axes: r.plane.axes.clone(),
+        shade_steps: spec.shade_steps,
+    };
+    let rows = attractor_rows(&cat, &fractions);
+    let marked: Vec<MarkedPoint> = points
+        .iter()
+        .map(|p| MarkedPoint {
+            kind: p.kind.clone(),
+            s: p.s,
+            t: p.t,
+        })
+        .collect();
+    let path_st: Vec<Vec<(f64, f64)>> = paths
+        .iter()
+        .map(|p| p.points.iter().map(|q| (q.1, q.2)).collect())
+        .collect();
+    let e = r.plane.extent;
+    basin_figures(
+        dir,
+        &BasinPicture {
+            width: grid.width,
+            height: grid.height,
+            labels: &labels,
+            steps: &ends.steps,
+            shade_steps: spec.shade_steps,
+            landscape: &landscape,
+            extent: [e.x0, e.x1, e.y0, e.y1],
+            axes: [&figure.axes[0], &figure.axes[1]],
+            title: &figure.title,
+            subtitle: &figure.subtitle,
+            attractors: &rows,
+            points: &marked,
+            paths: &path_st,
+        },
+    )?;
+
+    let counts: serde_json::Map<String, serde_json::Value> = ends
+        .counts()
+        .iter()
+        .map(|(s, c)| (s.name().to_string(), (*c).into()))
+        .collect();
+    let finite: Vec<f64> = landscape
+        .iter()
+        .copied()
+        .filter(|f| f.is_finite())
+        .collect();
+    let mut files = vec![
+        "labels.npy",
+        "steps.npy",
+        "landscape.npy",
+        "attractors.npy",
+        "basins.csv",
+        "basins.png",
+        "basins.svg",
+        "landscape.png",
+        "landscape.svg",
+        "legend.png",
+        "legend.svg",
+    ];
+    if !paths.is_empty() {
+        files.push("paths.csv");
+    }
+    let manifest = serde_json::json!({
+        "command": "basins",
+        "saddlescope_version": env!("CARGO_PKG_VERSION"),
+        "spec": spec,
+        "resolved": {
+            "objective": r.obj.spec(),
+            "optimizer": r.opt.spec(),
+            "dim": n,
+            "sphere": r.obj.sphere(),
+            "plan": r.plan,
+        },
+        "seed": r.plan.seed,
+        "plane": r.plane,
+        "grid": {
+            "width": grid.width,
+            "height": grid.height,
+            "pixel_to_point": PIXEL_TO_POINT,
+            "labels_layout": "labels.npy, steps.npy and landscape.npy are H x W; [j, i] is column i of row j; row 0 is the TOP row of the image (largest t); walker id = j*W + i",
+        },
+        "backend": backend.describe(),
+        "precision": ends.precision,
+        "timings_s": {
+            "walk": seconds_walk,
+            "critical_points": seconds_catalogue,
+            "landscape": seconds_landscape,
+            "total": t0.elapsed().as_secs_f64(),
+        },
+        "walker_steps_per_s": ends.steps.iter().map(|&s| s as f64).sum::<f64>() / seconds_walk.max(1e-9),
+        "status_counts": counts,
+        "attractors": cat.points.len(),
+        "critical_points": crate::sample::summary(&cat),
+        "labelling": label_stats,
+        "statistics": {
+            "fractions": fractions,
+            "confidence": "95% Wilson score intervals, treating the pixels as a uniform random sample of the slice",
+            "entropy": entropy,
+            "entropy_reference": "Daza, Wagemakers, Georgeot, Guéry-Odelin, Sanjuán, Sci. Rep. 6, 31416 (2016); natural log; label -1 counts as one more outcome; partial boxes at the right and bottom edges are left out",
+            "ln2": std::f64::consts::LN_2,
+        },
+        "landscape": {
+            "f_min": finite.iter().copied().fold(f64::INFINITY, f64::min),
+            "f_max": finite.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+            "near_slice_tolerance": near_tolerance(&r.plane, n),
+            "points": points,
+            "paths": paths.iter().map(|p| serde_json::json!({"pixel": p.pixel, "steps": p.steps, "status": p.status.name(), "label_of_pixel": labels[p.pixel]})).collect::<Vec<_>>(),
+            "paths_note": "paths are recorded with the CPU twin (f64, same random numbers) from the listed pixels and projected onto the slice; near a basin boundary the f64 path may end elsewhere than the f32 GPU walker",
+        },
+        "figure": figure,
+        "files": files,
+    });
+    output::write_atomic(
+        &dir.join("manifest.json"),
+        serde_json::to_string_pretty(&manifest)?.as_bytes(),
+    )?;
+    Ok(BasinsResult {
+        dir: dir.to_path_buf(),
+        ends,
+        catalogue: cat,
+        labels,
+        fractions,
+        entropy,
+        seconds_walk,
+    })
+}
+
+/// How a pixel maps to a point; also in every manifest.
+pub const PIXEL_TO_POINT: &str = "pixel (i, j) = column i of W, row j of H (row 0 at the top) \
+    is the point centre + s*u + t*v with s = x0 + (i + 0.5)*(x1 - x0)/W and \
+    t = y1 - (j + 0.5)*(y1 - y0)/H (pixel centres); on sphere objectives the point is then \
+    rescaled to |x|^2 = N";
+
+/// Titles and axes of the figures, kept in the manifest for `redraw`.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+struct FigureMeta {
+    title: String,
+    subtitle: String,
+    axes: [String; 2],
+    shade_steps: bool,
+}
+
+fn near_tolerance(plane: &Plane, n: usize) -> f64 {
+    let e = plane.extent;
+    if n == 2 && !plane.sphere {
+        0.0
+    } else {
+        NEAR_SLICE * (e.x1 - e.x0).max(e.y1 - e.y0)
+    }
+}
+
+/// Critical points on or near the slice: the run's attractors, the --catalogue's points, and
+/// (N = 2) the critical points Newton finds from a 32 x 32 grid over the extent.
+fn slice_points(r: &Resolved, cat: &Catalogue) -> Vec<SlicePoint> {
+    let n = r.obj.dim();
+    let tol = near_tolerance(&r.plane, n);
+    let mut cands: Vec<SlicePoint> = Vec::new();
+    let mut push = |source, id, kind: &str, index, f, x: &[f64]| {
+        if let Some((s, t, d)) = r.plane.project(x) {
+            if d <= tol.max(1e-9 * (1.0 + x.iter().map(|v| v * v).sum::<f64>().sqrt())) {
+                cands.push(SlicePoint {
+                    source,
+                    id,
+                    kind: kind.to_string(),
+                    index,
+                    f,
+                    s,
+                    t,
+                    distance: d,
+                    x: x.to_vec(),
+                });
+            }
+        }
+    };
+    for p in &cat.points {
+        push("attractor", Some(p.id), p.kind.as_str(), p.index, p.f, &p.x);
+    }
+    if let Some(stored) = &r.stored {
+        for p in &stored.points {
+            push("catalogue", Some(p.id), &p.kind, p.index, p.f, &p.x);
+        }
+    }
+    if n == 2 && !r.obj.sphere() {
+        // Newton may travel far from a grid start: no drift limit, keep what lies in view.
+        let g = Grid {
+            width: 32,
+            height: 32,
+        };
+        let starts = r.plane.starts(g);
+        let mut opts = CatalogueOptions::default();
+        opts.polish.max_drift = f64::INFINITY;
+        if let Ok(found) =
+            critical::catalogue(r.obj.as_ref(), &starts, &vec![true; g.pixels()], &opts)
+        {
+            let e = r.plane.extent;
+            for p in &found.points {
+                if p.x[0] >= e.x0 && p.x[0] <= e.x1 && p.x[1] >= e.y0 && p.x[1] <= e.y1 {
+                    push("search", None, p.kind.as_str(), p.index, p.f, &p.x);
+                }
+            }
+        }
+    }
+    // One marker per point: the first source wins (attractor, catalogue, search).
+    let mut out: Vec<SlicePoint> = Vec::new();
+    for c in cands {
+        let tol = cluster::tolerance(&c.x, 1e-5);
+        let dup = out.iter().any(|o| {
+            o.x.iter()
+                .zip(&c.x)
+                .map(|(a, b)| (a - b) * (a - b))
+                .sum::<f64>()
+                .sqrt()
+                <= tol
+        });
+        if !dup {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// One walker path: its pixel, how it ended, and (step, s, t, f) samples.
+struct WalkerPath {
+    pixel: usize,
+    steps: u32,
+    status: Status,
+    points: Vec<(u32, f64, f64, f64)>,
+}
+
+/// K pixels spread over the grid: the centres of a near-square lattice of K cells.
+fn path_pixels(grid: Grid, k: usize) -> Vec<usize> {
+    if k == 0 {
+        return vec![];
+    }
+    let cols = (k as f64).sqrt().ceil() as usize;
+    let rows = k.div_ceil(cols);
+    (0..k)
+        .map(|q| {
+            let (a, b) = (q % cols, q / cols);
+            let i = ((a as f64 + 0.5) * grid.width as f64 / cols as f64) as usize;
+            let j = ((b as f64 + 0.5) * grid.height as f64 / rows as f64) as usize;
+            j.min(grid.height - 1) * grid.width + i.min(grid.width - 1)
+        })
+        .collect()
+}
+
+/// Records `k` walker paths with the CPU twin (f64, the GPU's random numbers), keeping a sample
+/// whenever the projected path has moved 1/1000 of the extent since the last one.
+fn record_paths(r: &Resolved, k: usize) -> Vec<WalkerPath> {
+    let grid = r.grid;
+    let e = r.plane.extent;
+    let min_move = 1e-3 * (e.x1 - e.x0).max(e.y1 - e.y0);
+    let n = r.obj.dim();
+    let hyper = r.opt.hyper_rows(grid.pixels());
+    path_pixels(grid, k)
+        .into_par_iter()
+        .map(|pixel| {
+            let hp = hyper.walker(pixel);
+            let (s0, t0) = r
+                .plane
+                .pixel_st(grid, pixel % grid.width, pixel / grid.width);
+            let mut x = vec![0.0; n];
+            r.plane.point(s0, t0, &mut x);
+            let mut w = WalkerState::new(&x);
+            let mut points = vec![(0, s0, t0, r.obj.value(&x))];
+            let mut step = 0u32;
+            loop {
+                cpu::walk_segment(
+                    r.obj.as_ref(),
+                    &r.opt,
+                    &r.plan,
+                    pixel as u32 + r.plan.first_walker,
+                    &mut w,
+                    &hp,
+                    1,
+                );
+                let running = w.ct[CT_STATUS] == Status::Running as u32;
+                if running {
+                    step += 1;
+                }
+                if let Some((s, t, _)) = r.plane.project(w.x()) {
+                    let last = points[points.len() - 1];
+                    let moved = ((s - last.1).powi(2) + (t - last.2).powi(2)).sqrt();
+                    if (moved >= min_move || !running) && s.is_finite() && t.is_finite() {
+                        points.push((step, s, t, r.obj.value(w.x())));
+                    }
+                }
+                if !running {
+                    break;
+                }
+            }
+            WalkerPath {
+                pixel,
+                steps: step,
+                status: Status::from_code(w.ct[CT_STATUS]),
+                points,
+            }
+        })
+        .collect()
+}
+
+fn attractor_rows(cat: &Catalogue, fractions: &[stats::Fraction]) -> Vec<AttractorRow> {
+    fractions
+        .iter()
+        .map(|fr| {
+            let p = usize::try_from(fr.label).ok().map(|l| &cat.points[l]);
+            AttractorRow {
+                label: fr.label,
+                f: p.map_or(f64::NAN, |p| p.f),
+                index: p.map_or(0, |p| p.index),
+                kind: p.map_or("none".into(), |p| p.kind.as_str().to_string()),
+                walkers: fr.walkers,
+                fraction: fr.fraction,
+                ci95: fr.ci95,
+            }
+        })
+        .collect()
+}
+
+/// basins.csv: `label,walkers,fraction,f,index,kind` (+ `x0..` when N <= 8), labels in order,
+/// then -1 (f and index empty, kind `none`) when some pixels reached no attractor.
+fn write_basins_csv(
+    path: &Path,
+    n: usize,
+    cat: &Catalogue,
+    fractions: &[stats::Fraction],
+) -> std::io::Result<()> {
+    let mut header = String::from("label,walkers,fraction,f,index,kind");
+    if n <= 8 {
+        for i in 0..n {
+            header.push_str(&format!(",x{i}"));
+        }
+    }
+    let mut csv = Csv::new(&header);
+    for fr in fractions {
+        let mut row = vec![
+            fr.label.to_string(),
+            fr.walkers.to_string(),
+            output::num(fr.fraction),
+        ];
+        match usize::try_from(fr.label).ok().map(|l| &cat.points[l]) {
+            Some(p) => {
+                row.extend([
+                    output::num(p.f),
+                    p.index.to_string(),
+                    p.kind.as_str().to_string(),
+                ]);
+                if n <= 8 {
+                    row.extend(p.x.iter().map(|&v| output::num(v)));
+                }
+            }
+            None => {
+                row.extend([String::new(), String::new(), "none".to_string()]);
+                if n <= 8 {
+                    row.extend(std::iter::repeat_n(String::new(), n));
+                }
+            }
+        }
+        csv.row(&row);
+    }
+    csv.write(path)
+}
+
+/// paths.csv: `path,pixel,step,s,t,f`, one row per kept sample.
+fn write_paths_csv(path: &Path, paths: &[WalkerPath]) -> std::io::Result<()> {
+    let mut csv = Csv::new("path,pixel,step,s,t,f");
+    for (k, p) in paths.iter().enumerate() {
+        for &(step, s, t, f) in &p.points {
+            csv.row(&[
+                k.to_string(),
+                p.pixel.to_string(),
+                step.to_string(),
+                output::num(s),
+                output::num(t),
+                output::num(f),
+            ]);
+        }
+    }
+    csv.write(path)
+}
+
+fn read_array<T>(
+    dir: &Path,
+    name: &str,
+    descr: &str,
+    shape: &[usize],
+    size: usize,
+    decode: fn(&[u8]) -> T,
+) -> anyhow::Result<Vec<T>> {
+    let bytes = std::fs::read(dir.join(name))
+        .map_err(|e| anyhow::anyhow!("{}: cannot read {name} ({e})", dir.display()))?;
+    let (d, s, raw) = output::read_npy(&bytes)
+        .ok_or_else(|| anyhow::anyhow!("{}: {name} is not a .npy file", dir.display()))?;
+    if d != descr || s != shape || raw.len() != shape.iter().product::<usize>() * size {
+        anyhow::bail!(
+            "{}: {name} has dtype {d} and shape {s:?}; expected {descr} and {shape:?}",
+            dir.display()
+        );
+    }
+    Ok(raw.chunks_exact(size).map(decode).collect())
+}
+
+/// Redraws every figure of a basins folder (basins.png/.svg, landscape.png/.svg,
+/// legend.png/.svg) from its files only: labels.npy, steps.npy, landscape.npy, basins.csv,
+/// paths.csv (when present) and manifest.json.
+pub fn redraw(dir: &Path) -> anyhow::Result<()> {
+    let bad = |what: String| anyhow::anyhow!("{}: {what}", dir.display());
+    let text = std::fs::read_to_string(dir.join("manifest.json"))
+        .map_err(|e| bad(format!("cannot read manifest.json ({e})")))?;
+    let m: serde_json::Value = serde_json::from_str(&text)?;
+    if m["command"] != "basins" {
+        return Err(bad("manifest.json is not from a basins run".into()));
+    }
+    let dim = |k: &str| {
+        m["grid"][k]
+            .as_u64()
+            .map(|v| v as usize)
+            .ok_or_else(|| bad(format!("manifest.json has no grid.{k}")))
+    };
+    let (w, h) = (dim("width")?, dim("height")?);
+    let extent: Extent = serde_json::from_value(m["plane"]["extent"].clone())?;
+    let figure: FigureMeta = serde_json::from_value(m["figure"].clone())?;
+    let shape = [h, w];
+    let labels = read_array(dir, "labels.npy", "<i4", &shape, 4, |b| {
+        i32::from_le_bytes(b.try_into().expect("4 bytes"))
+    })?;
+    let steps = read_array(dir, "steps.npy", "<u4", &shape, 4, |b| {
+        u32::from_le_bytes(b.try_into().expect("4 bytes"))
+    })?;
+    let landscape = read_array(dir, "landscape.npy", "<f8", &shape, 8, |b| {
+        f64::from_le_bytes(b.try_into().expect("8 bytes"))
+    })?;
+    let csv = std::fs::read_to_string(dir.join("basins.csv"))
+        .map_err(|e| bad(format!("cannot read basins.csv ({e})")))?;
+    let total = w * h;
+    let mut rows = Vec::new();
+    for line in csv.lines().skip(1).filter(|l| !l.trim().is_empty()) {
+        let c: Vec<&str> = line.split(',').collect();
+        let field = |k: usize| c.get(k).copied().unwrap_or("");
+        let label: i32 = field(0)
+            .parse()
+            .map_err(|_| bad(format!("basins.csv: bad row '{line}'")))?;
+        let walkers: usize = field(1)
+            .parse()
+            .map_err(|_| bad(format!("basins.csv: bad row '{line}'")))?;
+        rows.push(AttractorRow {
+            label,
+            f: field(3).parse().unwrap_or(f64::NAN),
+            index: field(4).parse().unwrap_or(0),
+            kind: field(5).to_string(),
+            walkers,
+            fraction: walkers as f64 / total as f64,
+            ci95: stats::wilson(walkers, total, stats::Z95),
+        });
+    }
+    let points: Vec<MarkedPoint> = m["landscape"]["points"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|p| {
+                    Some(MarkedPoint {
+                        kind: p["kind"].as_str()?.to_string(),
+                        s: p["s"].as_f64()?,
+                        t: p["t"].as_f64()?,
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut paths: Vec<Vec<(f64, f64)>> = Vec::new();
+    if let Ok(text) = std::fs::read_to_string(dir.join("paths.csv")) {
+        for line in text.lines().skip(1).filter(|l| !l.trim().is_empty()) {
+            let c: Vec<&str> = line.split(',').collect();
+            let parse = |k: usize| c.get(k).and_then(|v| v.parse::<f64>().ok());
+            let (Some(k), Some(s), Some(t)) = (parse(0), parse(3), parse(4)) else {
+                return Err(bad(format!("paths.csv: bad row '{line}'")));
+            };
+            let k = k as usize;
+            if paths.len() <= k {
+                paths.resize(k + 1, Vec::new());
+            }
+            paths[k].push((s, t));
+        }
+    }
+    basin_figures(
+        dir,
+        &BasinPicture {
+            width: w,
+            height: h,
+            labels: &labels,
+            steps: &steps,
+            shade_steps: figure.shade_steps,
+            landscape: &landscape,
+            extent: [extent.x0, extent.x1, extent.y0, extent.y1],
+            axes: [&figure.axes[0], &figure.axes[1]],
+            title: &figure.title,
+            subtitle: &figure.subtitle,
+            attractors: &rows,
+            points: &points,
+            paths: &paths,
+        },
+    )?;
+    Ok(())
+}

@@ -1,0 +1,238 @@
+//! Basin statistics: basin fractions with Wilson score intervals, and the basin entropy S_b and
+//! boundary basin entropy S_bb of Daza, Wagemakers, Georgeot, Guéry-Odelin and Sanjuán,
+//! "Basin entropy: a new tool to analyze uncertainty in dynamical systems", Sci. Rep. 6, 31416
+//! (2016).
+
+/// z of a two-sided 95% normal interval.
+pub const Z95: f64 = 1.959_963_984_540_054;
+
+/// The Wilson score interval of a binomial proportion k/n at normal quantile z (Wilson 1927).
+/// Unlike the Wald interval it stays inside [0, 1] and is not degenerate at k = 0 or k = n.
+pub fn wilson(k: usize, n: usize, z: f64) -> (f64, f64) {
+    if n == 0 {
+        return (0.0, 1.0);
+    }
+    let (k, n) = (k as f64, n as f64);
+    let p = k / n;
+    let z2 = z * z;
+    let denom = 1.0 + z2 / n;
+    let centre = (p + z2 / (2.0 * n)) / denom;
+    let half = z / denom * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt();
+    ((centre - half).max(0.0), (centre + half).min(1.0))
+}
+
+/// One basin's share of the picture.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Fraction {
+    /// Attractor label (critical-point id), or -1 for walkers that reached none.
+    pub label: i32,
+    pub walkers: usize,
+    pub fraction: f64,
+    /// 95% Wilson score interval of the fraction.
+    pub ci95: (f64, f64),
+}
+
+/// Walkers per label (labels 0..k, then -1 if any pixel has it), with 95% Wilson intervals.
+/// The pixels of one picture are not independent draws (neighbours share basins), so the
+/// interval reads as "if the picture's points were a uniform random sample of the slice".
+pub fn fractions(labels: &[i32], k: usize) -> Vec<Fraction> {
+    let n = labels.len();
+    let mut counts = vec![0usize; k];
+    let mut none = 0;
+    for &l in labels {
+        match usize::try_from(l) {
+            Ok(l) if l < k => counts[l] += 1,
+            _ => none += 1,
+        }
+    }
+    let row = |label: i32, walkers: usize| Fraction {
+        label,
+        walkers,
+        fraction: if n == 0 {
+            0.0
+        } else {
+            walkers as f64 / n as f64
+        },
+        ci95: wilson(walkers, n, Z95),
+    };
+    let mut out: Vec<Fraction> = counts
+        .iter()
+        .enumerate()
+        .map(|(l, &c)| row(l as i32, c))
+        .collect();
+    if none > 0 {
+        out.push(row(-1, none));
+    }
+    out
+}
+
+/// Basin entropy of a label picture over boxes of ε x ε pixels.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Entropy {
+    /// ε, the box side in pixels.
+    pub box_size: usize,
+    /// Ñ: boxes that fit the picture (partial boxes at the right and bottom edges are left out).
+    pub boxes: usize,
+    /// N_b: boxes holding more than one label.
+    pub boundary_boxes: usize,
+    /// S_b = (1/Ñ) Σ_i S_i, S_i = Σ_j p_ij ln(1/p_ij) (natural log).
+    pub basin_entropy: f64,
+    /// S_bb = (1/N_b) Σ_i S_i (0 when there are no boundary boxes).
+    pub boundary_basin_entropy: f64,
+    /// S_bb > ln 2: a sufficient condition for a fractal basin boundary (Daza et al. 2016);
+    /// false does not prove the boundary smooth.
+    pub fractal_boundary: bool,
+}
+
+/// S_b and S_bb of a W x H label picture (row-major) over ε x ε boxes. Label -1 (no attractor:
+/// diverged or unconverged) counts as one more outcome, as Daza et al. treat escape to
+/// infinity as an attractor.
+pub fn basin_entropy(labels: &[i32], width: usize, height: usize, eps: usize) -> Entropy {
+    let (bx, by) = (width / eps.max(1), height / eps.max(1));
+    let mut total = 0.0;
+    let mut boundary = 0;
+    let mut counts: Vec<(i32, usize)> = Vec::new();
+    for bj in 0..by {
+        for bi in 0..bx {
+            counts.clear();
+            for j in bj * eps..(bj + 1) * eps {
+                for &l in &labels[j * width + bi * eps..j * width + (bi + 1) * eps] {
+                    match counts.iter_mut().find(|c| c.0 == l) {
+                        Some(c) => c.1 += 1,
+                        None => counts.push((l, 1)),
+                    }
+                }
+            }
+            if counts.len() > 1 {
+                boundary += 1;
+                let m = (eps * eps) as f64;
+                total += counts
+                    .iter()
+                    .map(|&(_, c)| {
+                        let p = c as f64 / m;
+                        -p * p.ln()
+                    })
+                    .sum::<f64>();
+            }
+        }
+    }
+    let boxes = bx * by;
+    let sb = if boxes == 0 {
+        0.0
+    } else {
+        total / boxes as f64
+    };
+    let sbb = if boundary == 0 {
+        0.0
+    } else {
+        total / boundary as f64
+    };
+    Entropy {
+        box_size: eps,
+        boxes,
+        boundary_boxes: boundary,
+        basin_entropy: sb,
+        boundary_basin_entropy: sbb,
+        fractal_boundary: sbb > std::f64::consts::LN_2,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wilson_matches_published_values() {
+        // 50/100: 0.4038..0.5962; 0/10: 0..0.2775; 10/10: 0.7225..1 (e.g. Newcombe 1998, and
+        // by hand from the closed form).
+        let (lo, hi) = wilson(50, 100, Z95);
+        assert!(
+            (lo - 0.40383).abs() < 1e-5 && (hi - 0.59617).abs() < 1e-5,
+            "{lo} {hi}"
+        );
+        let (lo, hi) = wilson(0, 10, Z95);
+        assert!(lo == 0.0 && (hi - 0.27753).abs() < 1e-5, "{hi}");
+        let (lo, hi) = wilson(10, 10, Z95);
+        assert!(
+            (lo - 0.72247).abs() < 1e-5 && (hi - 1.0).abs() < 1e-12,
+            "{lo}"
+        );
+        // 16/64 (checked with an independent evaluation of the closed form in Python).
+        let (lo, hi) = wilson(16, 64, Z95);
+        assert!(
+            (lo - 0.160149).abs() < 1e-6 && (hi - 0.368163).abs() < 1e-6,
+            "{lo} {hi}"
+        );
+    }
+
+    #[test]
+    fn fractions_count_every_label_and_the_unlabelled() {
+        let f = fractions(&[0, 1, 1, -1, 2, 1, 0, -1], 3);
+        let got: Vec<(i32, usize)> = f.iter().map(|r| (r.label, r.walkers)).collect();
+        assert_eq!(got, vec![(0, 2), (1, 3), (2, 1), (-1, 2)]);
+        assert_eq!(f[1].fraction, 3.0 / 8.0);
+        assert!(f
+            .iter()
+            .all(|r| r.ci95.0 <= r.fraction && r.fraction <= r.ci95.1));
+        assert_eq!(fractions(&[0, 0], 1).len(), 1);
+    }
+
+    /// A 4 x 4 picture split by a straight vertical line between columns 1 and 2:
+    ///     0 0 1 1
+    ///     0 0 1 1
+    ///     0 0 1 1
+    ///     0 0 1 1
+    #[test]
+    fn a_straight_boundary_on_box_edges_has_zero_entropy() {
+        let l = [0, 0, 1, 1, 0, 0, 1, 1, 0, 0, 1, 1, 0, 0, 1, 1];
+        let e = basin_entropy(&l, 4, 4, 2);
+        assert_eq!((e.boxes, e.boundary_boxes), (4, 0));
+        assert_eq!((e.basin_entropy, e.boundary_basin_entropy), (0.0, 0.0));
+        assert!(!e.fractal_boundary);
+        // With 4 x 4 boxes the one box holds 8 + 8: S = ln 2, in the only (boundary) box.
+        let e = basin_entropy(&l, 4, 4, 4);
+        assert_eq!((e.boxes, e.boundary_boxes), (1, 1));
+        assert!((e.basin_entropy - std::f64::consts::LN_2).abs() < 1e-15);
+        // S_bb = ln 2 exactly is not above ln 2.
+        assert!(!e.fractal_boundary);
+    }
+
+    /// 4 x 4 with 2 x 2 boxes:
+    ///     0 0 | 0 1        box (0,0): {0,0,0,0}      S = 0
+    ///     0 0 | 1 1        box (1,0): {0,1,1,1}      S = ¼ln4 + ¾ln(4/3) = 0.562335
+    ///     ---------
+    ///     2 1 | 2 2        box (0,1): {2,1,0,1}      S = ¼ln4 + ½ln2 + ¼ln4 = 1.039721
+    ///     0 1 | 2 2        box (1,1): {2,2,2,2}      S = 0
+    /// S_b = (0.562335 + 1.039721)/4 = 0.400514; N_b = 2, S_bb = 0.801028 > ln 2.
+    #[test]
+    fn mixed_boxes_by_hand() {
+        let l = [0, 0, 0, 1, 0, 0, 1, 1, 2, 1, 2, 2, 0, 1, 2, 2];
+        let e = basin_entropy(&l, 4, 4, 2);
+        assert_eq!((e.boxes, e.boundary_boxes), (4, 2));
+        assert!((e.basin_entropy - 0.400_514).abs() < 1e-6, "{e:?}");
+        assert!((e.boundary_basin_entropy - 0.801_028).abs() < 1e-6, "{e:?}");
+        assert!(e.fractal_boundary);
+    }
+
+    /// Partial boxes are left out: a 5 x 3 picture with ε = 2 has 2 x 1 full boxes; the last
+    /// column and row (all label 7) never enter.
+    ///     0 1 | 0 0 | 7
+    ///     1 0 | 0 0 | 7
+    ///     7 7   7 7   7
+    /// Box (0,0) = {0,1,1,0}: S = ln 2; box (1,0) = {0,0,0,0}: S = 0.
+    #[test]
+    fn partial_boxes_at_the_edges_are_left_out() {
+        let l = [0, 1, 0, 0, 7, 1, 0, 0, 0, 7, 7, 7, 7, 7, 7];
+        let e = basin_entropy(&l, 5, 3, 2);
+        assert_eq!((e.boxes, e.boundary_boxes), (2, 1));
+        assert!((e.basin_entropy - 0.346_573_590_279_972_6).abs() < 1e-15);
+        assert!((e.boundary_basin_entropy - std::f64::consts::LN_2).abs() < 1e-15);
+    }
+
+    #[test]
+    fn unlabelled_pixels_count_as_an_outcome() {
+        // One 2 x 2 box {-1, -1, 3, 3}: S = ln 2.
+        let e = basin_entropy(&[-1, -1, 3, 3], 2, 2, 2);
+        assert!((e.basin_entropy - std::f64::consts::LN_2).abs() < 1e-15);
+    }
+}
