@@ -777,7 +777,7 @@ fn draw_legend<DB: DrawingBackend>(
     let right = Pos::new(HPos::Right, VPos::Center);
     let text = |size: u32| TextStyle::from((FAMILY, f64::from(size * k)).into_font());
     root.draw(&Text::new(
-        "Attractors (label = rank in f)",
+        "Attractors (label = rank in f; equal f ordered by position)",
         (16 * ki, 22 * ki),
         text(18).pos(left),
     ))
