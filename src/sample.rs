@@ -298,9 +298,15 @@ pub fn summary(cat: &Catalogue) -> serde_json::Value {
         .iter()
         .map(|b| serde_json::json!({"index": b.index, "points": b.points, "walkers": b.walkers, "points_degenerate": b.points_degenerate}))
         .collect();
-    let failures: serde_json::Map<String, serde_json::Value> = cat
-        .failures()
+    // Walkers that never converged were never polished: counted apart, not as polish failures.
+    let all = cat.failures();
+    let not_polished = all
+        .iter()
+        .find(|(k, _)| *k == "ineligible")
+        .map_or(0, |(_, v)| *v);
+    let failures: serde_json::Map<String, serde_json::Value> = all
         .into_iter()
+        .filter(|(k, _)| *k != "ineligible")
         .map(|(k, v)| (k.to_string(), v.into()))
         .collect();
     serde_json::json!({
@@ -308,6 +314,7 @@ pub fn summary(cat: &Catalogue) -> serde_json::Value {
         "points_by_kind": kinds,
         "walkers_by_kind": walkers_by_kind,
         "by_index": by_index,
+        "not_polished": not_polished,
         "polish_failures": failures,
     })
 }

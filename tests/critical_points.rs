@@ -236,6 +236,18 @@ fn himmelblau_gradnorm_finds_all_nine_critical_points() {
     let m: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
     assert_eq!(m["critical_points"]["distinct"], 9);
+    // Walkers that did not converge are counted as never polished, not as polish failures.
+    let unfinished = walkers
+        .lines()
+        .skip(1)
+        .filter(|l| !l.contains(",converged,"))
+        .count();
+    assert_eq!(m["critical_points"]["not_polished"], unfinished);
+    assert!(m["critical_points"]["polish_failures"]
+        .as_object()
+        .unwrap()
+        .get("ineligible")
+        .is_none());
     assert!(out.join("index_histogram.png").exists() && out.join("index_histogram.svg").exists());
 }
 
