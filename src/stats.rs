@@ -27,6 +27,12 @@ pub fn wilson(successes: u64, trials: u64, z: f64) -> Option<(f64, f64)> {
     ))
 }
 
+/// [`wilson`] for counts, with the uninformative interval (0, 1) when there are no trials
+/// (tables print an interval for every row).
+pub fn wilson_counts(successes: usize, trials: usize, z: f64) -> (f64, f64) {
+    wilson(successes as u64, trials as u64, z).unwrap_or((0.0, 1.0))
+}
+
 /// A mean and its standard error.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct MeanSe {

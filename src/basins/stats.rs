@@ -3,23 +3,7 @@
 //! "Basin entropy: a new tool to analyze uncertainty in dynamical systems", Sci. Rep. 6, 31416
 //! (2016).
 
-/// z of a two-sided 95% normal interval.
-pub const Z95: f64 = 1.959_963_984_540_054;
-
-/// The Wilson score interval of a binomial proportion k/n at normal quantile z (Wilson 1927).
-/// Unlike the Wald interval it stays inside [0, 1] and is not degenerate at k = 0 or k = n.
-pub fn wilson(k: usize, n: usize, z: f64) -> (f64, f64) {
-    if n == 0 {
-        return (0.0, 1.0);
-    }
-    let (k, n) = (k as f64, n as f64);
-    let p = k / n;
-    let z2 = z * z;
-    let denom = 1.0 + z2 / n;
-    let centre = (p + z2 / (2.0 * n)) / denom;
-    let half = z / denom * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt();
-    ((centre - half).max(0.0), (centre + half).min(1.0))
-}
+pub use crate::stats::{wilson_counts as wilson, Z95};
 
 /// One basin's share of the picture.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]

@@ -1,36 +1,7 @@
 //! Small statistics for escape tables: the Wilson score interval of a proportion and sample
 //! quantiles (NumPy's default, linear interpolation between order statistics).
 
-/// The 0.975 quantile of the standard normal: two-sided 95% intervals.
-pub const Z95: f64 = 1.959_963_984_540_054;
-
-/// Wilson score interval (Wilson 1927) of `k` successes in `n` trials at normal quantile `z`:
-/// the p for which |p̂ − p| = z·√(p(1−p)/n). Unlike the Wald interval p̂ ± z√(p̂(1−p̂)/n) it keeps
-/// its coverage near 0 and 1 and never leaves [0, 1]: 0 of n gives [0, z²/(n+z²)].
-/// Returns (lo, hi); `n = 0` gives the uninformative (0, 1).
-pub fn wilson(k: usize, n: usize, z: f64) -> (f64, f64) {
-    if n == 0 {
-        return (0.0, 1.0);
-    }
-    let (kf, nf) = (k as f64, n as f64);
-    let p = kf / nf;
-    let z2 = z * z;
-    let denom = 1.0 + z2 / nf;
-    let centre = (p + z2 / (2.0 * nf)) / denom;
-    let half = z * (p * (1.0 - p) / nf + z2 / (4.0 * nf * nf)).sqrt() / denom;
-    // At k = 0 and k = n the bound is exactly 0 or 1; the formula only gets there to rounding.
-    let lo = if k == 0 {
-        0.0
-    } else {
-        (centre - half).max(0.0)
-    };
-    let hi = if k >= n {
-        1.0
-    } else {
-        (centre + half).min(1.0)
-    };
-    (lo, hi)
-}
+pub use crate::stats::{wilson_counts as wilson, Z95};
 
 /// The q-quantile of `sorted` (ascending), interpolating linearly between order statistics
 /// (Hyndman & Fan type 7, NumPy's and R's default). None when empty.
