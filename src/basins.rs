@@ -169,10 +169,9 @@ impl BasinsSpec {
         })
     }
 
-    /// Default run folder: outputs/<objective name>-basins-<UTC time>.
+    /// Default run folder: outputs/basins-<objective name>-<UTC time>.
     pub fn default_dir(&self) -> PathBuf {
-        let name = self.objective.split(':').next().unwrap_or("run");
-        Path::new("outputs").join(format!("{name}-basins-{}", output::timestamp()))
+        output::default_dir("basins-", &self.objective)
     }
 }
 

@@ -221,8 +221,7 @@ impl EscapeSpec {
 
     /// Default run folder: outputs/escape-<objective name>-<UTC time>.
     pub fn default_dir(&self) -> PathBuf {
-        let name = self.objective.split(':').next().unwrap_or("run");
-        Path::new("outputs").join(format!("escape-{name}-{}", output::timestamp()))
+        output::default_dir("escape-", &self.objective)
     }
 }
 

@@ -131,7 +131,7 @@ struct BasinsArgs {
     seed: u64,
     #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
     backend: BackendChoice,
-    /// Run folder (default outputs/<objective>-basins-<UTC time>).
+    /// Run folder (default outputs/basins-<objective>-<UTC time>).
     #[arg(long)]
     out: Option<PathBuf>,
     /// At most this many walkers per GPU chunk (default: as many as the adapter holds).

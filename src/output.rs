@@ -172,6 +172,13 @@ pub fn timestamp() -> String {
     )
 }
 
+/// The default run folder of a command: outputs/<prefix><objective name>-<UTC time>, the
+/// objective's name being its spec up to the first ':' (prefix "" for `sample`, "sweep-" …).
+pub fn default_dir(prefix: &str, objective: &str) -> PathBuf {
+    let name = objective.split(':').next().unwrap_or("run");
+    Path::new("outputs").join(format!("{prefix}{name}-{}", timestamp()))
+}
+
 /// Prepares a run folder: refuses one that already holds a run (nothing is overwritten).
 pub fn prepare_dir(dir: &Path) -> Result<PathBuf, String> {
     if dir.join("manifest.json").exists() {

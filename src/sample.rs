@@ -153,8 +153,7 @@ impl SampleSpec {
 
     /// Default run folder: outputs/<objective name>-<UTC time>.
     pub fn default_dir(&self) -> PathBuf {
-        let name = self.objective.split(':').next().unwrap_or("run");
-        Path::new("outputs").join(format!("{name}-{}", output::timestamp()))
+        output::default_dir("", &self.objective)
     }
 }
 

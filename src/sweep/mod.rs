@@ -293,8 +293,7 @@ impl SweepSpec {
 
     /// Default run folder: outputs/sweep-<objective name>-<UTC time>.
     pub fn default_dir(&self) -> PathBuf {
-        let name = self.objective.split(':').next().unwrap_or("run");
-        Path::new("outputs").join(format!("sweep-{name}-{}", output::timestamp()))
+        output::default_dir("sweep-", &self.objective)
     }
 }
 
