@@ -1,6 +1,6 @@
 // common.wgsl — bindings, walker-state layout and helpers shared by every kernel.
-// Keep in sync with src/gpu/walker.rs (WalkUniform) and src/walk/state.rs (slot, scalar,
-// counter and status indices).
+// Keep in sync with src/gpu/walker.rs (WalkUniform, bindings) and src/walk/state.rs (slot,
+// scalar, counter and status indices).
 //
 // The host prepends `const N: u32` (dimension) and the objective's constants, then appends
 // this file, rng.wgsl, schedule.wgsl, the objective, the step rule and the kernel (walk.wgsl).
@@ -12,7 +12,7 @@
 struct WalkUniform {
     stride: u32,          // walkers in this chunk: the SoA stride
     first_walker: u32,    // global id of local walker 0 (RNG key, progress)
-    segment_steps: u32,   // steps each invocation runs in this dispatch
+    segment_steps: u32,   // steps each invocation runs in this dispatch (fused kernel)
     max_steps: u32,       // walkers reaching this many steps stop as max_steps
     grad_tol: f32,        // |grad| <= grad_tol stops as converged (Riemannian on spheres)
     bound: f32,           // |x_i| > bound (or non-finite f, x) stops as diverged
@@ -24,8 +24,8 @@ struct WalkUniform {
     instance_params: u32,  // floats per instance in params (instances back to back)
     instance_first: u32,   // global id of the first walker of instance 0
     settle_after_escape: u32, // 1: converged only once escaped (CT_ESCAPE set)
-    _pad1: u32,
-    _pad2: u32,
+    active_count: u32,    // entries of `walkers` (the running walkers) this dispatch covers
+    guard_trips: u32,     // trips of the loop guard (2): see loop_guard
 }
 
 @group(0) @binding(0) var<uniform> walk: WalkUniform;
@@ -34,7 +34,15 @@ struct WalkUniform {
 @group(0) @binding(3) var<storage, read_write> scalars: array<f32>;
 @group(0) @binding(4) var<storage, read_write> counters: array<u32>;
 @group(0) @binding(5) var<storage, read> hyper: array<f32>;
-@group(0) @binding(6) var<storage, read_write> running_count: array<atomic<u32>>;
+@group(0) @binding(6) var<storage, read_write> control: array<atomic<u32>>;
+// Objective scratch of batched (multi-pass) objectives: scratch[k * walk.stride + w].
+@group(0) @binding(7) var<storage, read_write> scratch: array<f32>;
+// Local indices of the walkers this dispatch covers (the running ones, compacted by the host
+// between submissions, so stopped walkers cost nothing). `active` is reserved in WGSL.
+@group(0) @binding(8) var<storage, read> walkers: array<u32>;
+
+// control[CTRL_GUARD] != 0: some invocation's loops were cut short (see loop_guard).
+const CTRL_GUARD: u32 = 0u;
 
 // Vector slots (N floats per walker each).
 const SLOT_X: u32 = 0u;      // position
@@ -53,7 +61,8 @@ const SC_F0: u32 = 2u;       // f at the start
 const SC_RULE0: u32 = 3u;    // step-rule scalars (e.g. f at last perturbation)
 const SC_RULE1: u32 = 4u;
 const SC_RADIAL: u32 = 5u;   // x.grad/N before projection (spheres: Riemannian Hessian term)
-const SCALARS: u32 = 6u;
+const SC_EVAL: u32 = 6u;     // f from the last evaluation (obj_grad / obj_value / a Value pass)
+const SCALARS: u32 = 7u;
 
 // Per-walker u32 counters: counters[k * walk.stride + w].
 const CT_STEPS: u32 = 0u;
@@ -96,6 +105,12 @@ fn is_finite(v: f32) -> bool {
     return (bitcast<u32>(v) & 0x7f800000u) != 0x7f800000u;
 }
 
+// 2 pi x reduced to [-pi, pi] (x - round(x) is exact in f32), where WGSL's sin and cos keep
+// their specified accuracy: cos(2 pi x) = cos(turn(x)).
+fn turn(x: f32) -> f32 {
+    return 6.28318530717959 * (x - round(x));
+}
+
 // Gradient-norm clipping factor: min(1, clip / |g|); clip = 0 turns clipping off.
 fn clip_scale(gnorm: f32, clip: f32) -> f32 {
     if clip > 0.0 && gnorm > clip {
@@ -115,6 +130,34 @@ fn retract(slot: u32, w: u32) {
         let s = sqrt(f32(N) / r2);
         for (var i = 0u; i < N; i = i + 1u) {
             state[at(slot, i, w)] = state[at(slot, i, w)] * s;
+        }
+    }
+}
+
+// The loop guard. Mesa's llvmpipe (lavapipe, the software Vulkan of CI and of machines without
+// a GPU) counts every loop iteration of an invocation against one budget of 65535; once it is
+// spent, every loop of that invocation exits after its current iteration and the results are
+// silently wrong (docs/engine-notes.md). Every entry point ends with this loop of
+// walk.guard_trips (= 2) trips: it runs both trips only if the budget was never exhausted, so a
+// short count proves that some earlier loop was cut short, and the host retries or refuses.
+// On drivers without such a limit it always passes.
+fn loop_guard() {
+    var trips = 0u;
+    for (var i = 0u; i < walk.guard_trips; i = i + 1u) {
+        trips = trips + 1u;
+    }
+    if trips != walk.guard_trips {
+        atomicOr(&control[CTRL_GUARD], 1u);
+    }
+}
+
+// Test-only fault injection: the host sets FAULT_GRAD != 0 only when the environment variable
+// SADDLESCOPE_TEST_FAULT_GRAD is set (tests of the twin check); the gradient is then scaled by
+// 1 + FAULT_GRAD wherever an evaluation delivers it. Otherwise this is an empty function.
+fn fault_grad(w: u32) {
+    if FAULT_GRAD != 0.0 {
+        for (var i = 0u; i < N; i = i + 1u) {
+            state[at(SLOT_GRAD, i, w)] = state[at(SLOT_GRAD, i, w)] * (1.0 + FAULT_GRAD);
         }
     }
 }

@@ -1,8 +1,12 @@
 //! Backend choice: a wgpu adapter (hardware, or Mesa's software Vulkan) or the CPU f64 twin.
+//! Every GPU walk is checked against the twin (`gpu::twin_check`); under `--backend auto` a
+//! walk the adapter cannot run correctly (a failed twin check, a kernel too long for it, a
+//! buffer it cannot hold) runs on the CPU twin instead, with a one-line notice.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
-use crate::gpu::{GpuContext, GpuError, GpuWalk};
+use crate::gpu::twin_check::{self, TwinReport};
+use crate::gpu::{shader, GpuContext, GpuError, GpuWalk};
 use crate::objective::Objective;
 use crate::rules::Optimizer;
 use crate::spec::SpecError;
@@ -37,57 +41,178 @@ impl BackendChoice {
     }
 }
 
-pub enum Backend {
-    Gpu(Arc<GpuContext>),
-    Cpu,
+/// How one walk ran, for the manifest.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct WalkReport {
+    /// "gpu fused", "gpu multi-pass" or "cpu twin".
+    pub engine: String,
+    /// The twin check of a GPU walk (None: CPU walk, or --no-twin-check).
+    pub twin_check: Option<TwinReport>,
+    /// Why a walk meant for the GPU ran on the CPU twin (auto only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fallback: Option<String>,
+}
+
+/// Where walks run, and what each walk reported.
+pub struct Backend {
+    gpu: Option<Arc<GpuContext>>,
+    /// `--backend auto`: fall back to the twin when the adapter cannot run a walk correctly.
+    fallback: bool,
+    twin_check: bool,
+    reports: Mutex<Vec<WalkReport>>,
 }
 
 impl Backend {
+    /// The CPU f64 twin.
+    pub fn cpu() -> Backend {
+        Backend {
+            gpu: None,
+            fallback: false,
+            twin_check: true,
+            reports: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// A given adapter, as `--backend gpu` (no fallback).
+    pub fn gpu(ctx: Arc<GpuContext>) -> Backend {
+        Backend {
+            gpu: Some(ctx),
+            ..Backend::cpu()
+        }
+    }
+
     pub fn select(choice: BackendChoice) -> Result<Backend, GpuError> {
         match choice {
-            BackendChoice::Cpu => Ok(Backend::Cpu),
-            BackendChoice::Gpu => Ok(Backend::Gpu(GpuContext::new()?)),
+            BackendChoice::Cpu => Ok(Backend::cpu()),
+            BackendChoice::Gpu => Ok(Backend::gpu(GpuContext::new()?)),
             BackendChoice::Auto => match GpuContext::new() {
-                Ok(c) => Ok(Backend::Gpu(c)),
+                Ok(c) => Ok(Backend {
+                    fallback: true,
+                    ..Backend::gpu(c)
+                }),
                 Err(e) => {
                     eprintln!("notice: no usable GPU adapter ({e}); running on the CPU twin (f64)");
-                    Ok(Backend::Cpu)
+                    Ok(Backend::cpu())
                 }
             },
         }
     }
 
-    /// A one-line description for logs and manifests.
-    pub fn describe(&self) -> serde_json::Value {
-        match self {
-            Backend::Gpu(c) => serde_json::json!({"backend": "gpu", "adapter": c.adapter}),
-            Backend::Cpu => {
-                serde_json::json!({"backend": "cpu", "threads": rayon::current_num_threads()})
-            }
+    /// Turns the twin check of GPU walks on or off (`--no-twin-check`).
+    pub fn with_twin_check(mut self, on: bool) -> Backend {
+        self.twin_check = on;
+        self
+    }
+
+    pub fn is_gpu(&self) -> bool {
+        self.gpu.is_some()
+    }
+
+    /// Usage checks that need the backend: on a GPU, every value the kernels compute with must
+    /// fit f32 (a usage error naming the value and the valid range otherwise).
+    pub fn check(&self, obj: &dyn Objective, opt: &Optimizer) -> Result<(), SpecError> {
+        if self.gpu.is_some() && !opt.rule.cpu_only() {
+            shader::check_f32(obj, opt).map_err(SpecError::Invalid)?;
         }
+        Ok(())
+    }
+
+    /// What ran where, for manifests: the adapter or the threads, and every walk's report.
+    pub fn describe(&self) -> serde_json::Value {
+        let reports = self.reports.lock().map(|r| r.clone()).unwrap_or_default();
+        let mut v = match &self.gpu {
+            Some(c) => serde_json::json!({"backend": "gpu", "adapter": c.adapter}),
+            None => serde_json::json!({"backend": "cpu", "threads": rayon::current_num_threads()}),
+        };
+        v["twin_check"] = serde_json::to_value(self.twin_summary()).unwrap_or_default();
+        v["walks"] = serde_json::to_value(reports).unwrap_or_default();
+        v
+    }
+
+    /// The twin checks of every walk so far, merged (largest deviations, all passed).
+    pub fn twin_summary(&self) -> Option<TwinReport> {
+        let reports = self.reports.lock().ok()?;
+        let mut it = reports.iter().filter_map(|r| r.twin_check.as_ref());
+        let mut m = it.next()?.clone();
+        for r in it {
+            m.walkers.extend(&r.walkers);
+            m.max_rel_f = m.max_rel_f.max(r.max_rel_f);
+            m.max_rel_grad = m.max_rel_grad.max(r.max_rel_grad);
+            m.end_max_rel_f = m.end_max_rel_f.max(r.end_max_rel_f);
+            m.max_ratio = m.max_ratio.max(r.max_ratio);
+            m.passed &= r.passed;
+            m.seconds += r.seconds;
+        }
+        Some(m)
     }
 
     pub fn name(&self) -> String {
-        match self {
-            Backend::Gpu(c) => c.adapter.line(),
-            Backend::Cpu => format!("CPU twin (f64, {} threads)", rayon::current_num_threads()),
+        match &self.gpu {
+            Some(c) => c.adapter.line(),
+            None => format!("CPU twin (f64, {} threads)", rayon::current_num_threads()),
         }
     }
 
     /// The most f32 landscape parameters one dispatch can bind (instances of a sweep share a
     /// dispatch up to this); unlimited on the CPU.
     pub fn max_params(&self) -> usize {
-        match self {
-            Backend::Gpu(c) => {
+        match &self.gpu {
+            Some(c) => {
                 let l = &c.limits;
                 (l.max_storage_buffer_binding_size.min(l.max_buffer_size) / 4) as usize
+                    - crate::objective::PARAM_TAIL
             }
-            Backend::Cpu => usize::MAX,
+            None => usize::MAX,
         }
+    }
+
+    fn record(&self, r: WalkReport) {
+        if let Ok(mut v) = self.reports.lock() {
+            v.push(r);
+        }
+    }
+
+    /// A GPU walk with its twin check.
+    #[allow(clippy::too_many_arguments)]
+    fn gpu_walk(
+        &self,
+        ctx: &Arc<GpuContext>,
+        objs: &[&dyn Objective],
+        opt: &Optimizer,
+        plan: &WalkPlan,
+        starts: &[f64],
+        hyper: &Hyper,
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> Result<(EndStates, WalkReport), GpuError> {
+        let gw = GpuWalk::new_instances(ctx.clone(), objs, opt)?;
+        let adapter = ctx.adapter.line();
+        let fail = |r: &TwinReport| twin_check::mismatch(&adapter, &objs[0].spec(), r);
+        let mut check = None;
+        if self.twin_check {
+            let r = twin_check::before(&gw, objs, starts)?;
+            if !r.passed {
+                return Err(fail(&r));
+            }
+            check = Some(r);
+        }
+        let ends = gw.run(plan, starts, hyper, progress)?;
+        if let Some(r) = &mut check {
+            twin_check::after(r, objs, &ends);
+            if !r.passed {
+                return Err(fail(r));
+            }
+        }
+        let report = WalkReport {
+            engine: format!("gpu {}", gw.engine()),
+            twin_check: check,
+            fallback: None,
+        };
+        Ok((ends, report))
     }
 
     /// Runs walkers on K landscape instances in one walk: the walkers (`starts`, W x N) split
     /// into K equal consecutive blocks, block k on `objs[k]` (same family, dimension and shader).
+    /// A rule without WGSL (`Rule::cpu_only`) runs on the CPU twin whatever the backend.
     pub fn walk_instances(
         &self,
         objs: &[&dyn Objective],
@@ -105,16 +230,33 @@ impl Backend {
                 objs.len()
             )));
         }
-        match self {
-            Backend::Gpu(ctx) if !opt.rule.cpu_only() => {
-                GpuWalk::new_instances(ctx.clone(), objs, opt)?.run(plan, starts, hyper, progress)
+        let mut fallback = None;
+        if let Some(ctx) = self.gpu.as_ref().filter(|_| !opt.rule.cpu_only()) {
+            match self.gpu_walk(ctx, objs, opt, plan, starts, hyper, progress) {
+                Ok((ends, report)) => {
+                    self.record(report);
+                    return Ok(ends);
+                }
+                Err(e)
+                    if self.fallback
+                        && (e.is_usage() || matches!(e, GpuError::TwinMismatch(_))) =>
+                {
+                    eprintln!("notice: {e}; running on the CPU twin (f64) instead");
+                    fallback = Some(e.to_string());
+                }
+                Err(e) => return Err(e),
             }
-            _ => Ok(cpu::run_instances(objs, opt, plan, starts, hyper, progress)),
         }
+        let ends = cpu::run_instances(objs, opt, plan, starts, hyper, progress);
+        self.record(WalkReport {
+            engine: "cpu twin".into(),
+            twin_check: None,
+            fallback,
+        });
+        Ok(ends)
     }
 
-    /// Runs the walk on this backend; a rule without WGSL (`Rule::cpu_only`) runs on the CPU
-    /// twin whatever the backend.
+    /// Runs the walk on this backend (see [`Backend::walk_instances`]).
     pub fn walk(
         &self,
         obj: &dyn Objective,
@@ -124,11 +266,6 @@ impl Backend {
         hyper: &Hyper,
         progress: &(dyn Fn(u64) + Sync),
     ) -> Result<EndStates, GpuError> {
-        match self {
-            Backend::Gpu(ctx) if !opt.rule.cpu_only() => {
-                GpuWalk::new(ctx.clone(), obj, opt)?.run(plan, starts, hyper, progress)
-            }
-            _ => Ok(cpu::run(obj, opt, plan, starts, hyper, progress)),
-        }
+        self.walk_instances(&[obj], opt, plan, starts, hyper, progress)
     }
 }

@@ -653,7 +653,7 @@ mod tests {
         gd.rows[0] = lrs.clone();
         let hypers = vec![gd, arm_hyper(&r.arms[1].opt, w)];
         let dir = tmp("sweep");
-        let res = run_with(&s, &r, &hypers, &Backend::Cpu, &dir, &|_| {}).unwrap();
+        let res = run_with(&s, &r, &hypers, &Backend::cpu(), &dir, &|_| {}).unwrap();
         let times = std::fs::read_to_string(dir.join("escape_times.csv")).unwrap();
         let mut lines = times.lines();
         assert_eq!(lines.next().unwrap(), "arm,walker,escape_step,point,lr");

@@ -13,6 +13,7 @@ use saddlescope::critical::eigen::Solver;
 use saddlescope::escape::{self, EscapeSpec};
 use saddlescope::experiment::{self, Experiment};
 use saddlescope::gpu::context::{enumerate, AdapterSummary};
+use saddlescope::gpu::GpuError;
 use saddlescope::sample::{self, SampleSpec, Tolerances};
 use saddlescope::spec::SpecError;
 use saddlescope::sweep::{self, SweepSpec};
@@ -53,6 +54,15 @@ enum Command {
     Plot(PlotArgs),
 }
 
+/// The twin check of GPU walks, shared by every command that walks.
+#[derive(clap::Args)]
+struct TwinArgs {
+    /// Skip the twin check: by default every GPU walk evaluates f and the gradient of 8
+    /// walkers on the adapter and on the f64 twin, and f again at their end states.
+    #[arg(long)]
+    no_twin_check: bool,
+}
+
 #[derive(clap::Args)]
 #[command(allow_negative_numbers = true)]
 struct SweepArgs {
@@ -87,6 +97,8 @@ struct SweepArgs {
     bound: f64,
     #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
     backend: BackendChoice,
+    #[command(flatten)]
+    twin: TwinArgs,
     /// Run folder (default outputs/sweep-<objective>-<UTC time>).
     #[arg(long)]
     out: Option<PathBuf>,
@@ -131,6 +143,8 @@ struct BasinsArgs {
     seed: u64,
     #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
     backend: BackendChoice,
+    #[command(flatten)]
+    twin: TwinArgs,
     /// Run folder (default outputs/basins-<objective>-<UTC time>).
     #[arg(long)]
     out: Option<PathBuf>,
@@ -186,6 +200,8 @@ struct SampleArgs {
     bound: f64,
     #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
     backend: BackendChoice,
+    #[command(flatten)]
+    twin: TwinArgs,
     /// Run folder (default outputs/<objective>-<UTC time>).
     #[arg(long)]
     out: Option<PathBuf>,
@@ -249,6 +265,8 @@ struct EscapeArgs {
     bound: f64,
     #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
     backend: BackendChoice,
+    #[command(flatten)]
+    twin: TwinArgs,
     /// Run folder (default outputs/escape-<objective>-<UTC time>).
     #[arg(long)]
     out: Option<PathBuf>,
@@ -273,9 +291,18 @@ struct BenchArgs {
     repeat: usize,
     #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
     backend: BackendChoice,
+    #[command(flatten)]
+    twin: TwinArgs,
     /// Eigensolver of the eigen workload (auto = what the pipeline uses).
     #[arg(long, value_enum, default_value_t = Solver::Auto)]
     solver: Solver,
+}
+
+/// The twin-check line of the summary, after a GPU walk.
+fn print_twin(backend: &Backend) {
+    if let Some(t) = backend.twin_summary() {
+        println!("{}", t.line());
+    }
 }
 
 fn progress_bar(total: u64, what: &str) -> ProgressBar {
@@ -309,7 +336,9 @@ fn cmd_sample(a: SampleArgs) -> anyhow::Result<PathBuf> {
         },
     };
     let resolved = spec.resolve()?;
-    let backend = Backend::select(a.backend.for_optimizer(&resolved.opt)?)?;
+    let backend = Backend::select(a.backend.for_optimizer(&resolved.opt)?)?
+        .with_twin_check(!a.twin.no_twin_check);
+    backend.check(resolved.obj.as_ref(), &resolved.opt)?;
     let dir = a.out.unwrap_or_else(|| spec.default_dir());
     let dir = output::prepare_dir(&dir).map_err(SpecError::Invalid)?;
     eprintln!(
@@ -325,6 +354,7 @@ fn cmd_sample(a: SampleArgs) -> anyhow::Result<PathBuf> {
     pb.finish_and_clear();
     let counts = res.ends.counts();
     println!("wrote {}", res.dir.display());
+    print_twin(&backend);
     println!(
         "walkers: {}  converged: {}  max_steps: {}  diverged: {}  walk: {:.3} s",
         res.ends.len(),
@@ -389,7 +419,11 @@ fn cmd_sweep(a: SweepArgs) -> anyhow::Result<PathBuf> {
     };
     let resolved = spec.resolve()?;
     // Rules that run only on the CPU twin refuse --backend gpu; auto opens no adapter for them.
-    let backend = Backend::select(a.backend.for_optimizer(&resolved.opt)?)?;
+    let backend = Backend::select(a.backend.for_optimizer(&resolved.opt)?)?
+        .with_twin_check(!a.twin.no_twin_check);
+    for &n in &resolved.dims {
+        backend.check(resolved.instance(n, 0)?.as_ref(), &resolved.opt)?;
+    }
     let dir = a.out.unwrap_or_else(|| spec.default_dir());
     let dir = output::prepare_dir(&dir).map_err(SpecError::Invalid)?;
     eprintln!(
@@ -405,6 +439,7 @@ fn cmd_sweep(a: SweepArgs) -> anyhow::Result<PathBuf> {
     let res = sweep::run(&spec, &resolved, &backend, &dir, &|d| pb.set_position(d))?;
     pb.finish_and_clear();
     println!("wrote {}", res.dir.display());
+    print_twin(&backend);
     println!("walk: {:.3} s", res.seconds_walk);
     for s in &res.stats {
         let (lo, hi) = s.fraction_minima_ci.unwrap_or((f64::NAN, f64::NAN));
@@ -481,7 +516,10 @@ fn cmd_escape(a: EscapeArgs) -> anyhow::Result<PathBuf> {
     if r.arms.iter().all(|arm| arm.opt.rule.cpu_only()) {
         choice = BackendChoice::Cpu;
     }
-    let backend = Backend::select(choice)?;
+    let backend = Backend::select(choice)?.with_twin_check(!a.twin.no_twin_check);
+    for arm in &r.arms {
+        backend.check(r.obj.as_ref(), &arm.opt)?;
+    }
     let dir = a.out.unwrap_or_else(|| spec.default_dir());
     let dir = output::prepare_dir(&dir).map_err(SpecError::Invalid)?;
     eprintln!(
@@ -499,6 +537,7 @@ fn cmd_escape(a: EscapeArgs) -> anyhow::Result<PathBuf> {
     let res = escape::run(&spec, &r, &backend, &dir, &|d| pb.set_position(d))?;
     pb.finish_and_clear();
     println!("wrote {}", res.dir.display());
+    print_twin(&backend);
     println!(
         "{:<36} {:>8} {:>17} {:>8}  ended",
         "arm", "escaped", "95% interval", "median"
@@ -600,7 +639,9 @@ fn cmd_basins(a: BasinsArgs) -> anyhow::Result<PathBuf> {
         shade_steps: a.shade_steps,
     };
     let r = spec.resolve()?;
-    let backend = Backend::select(a.backend.for_optimizer(&r.opt)?)?;
+    let backend =
+        Backend::select(a.backend.for_optimizer(&r.opt)?)?.with_twin_check(!a.twin.no_twin_check);
+    backend.check(r.obj.as_ref(), &r.opt)?;
     let dir = a.out.unwrap_or_else(|| spec.default_dir());
     let dir = output::prepare_dir(&dir).map_err(SpecError::Invalid)?;
     let pixels = r.grid.pixels() as u64;
@@ -618,15 +659,17 @@ fn cmd_basins(a: BasinsArgs) -> anyhow::Result<PathBuf> {
         eprintln!("note: {note}");
     }
     // The GPU reports walker-steps done, the CPU twin walkers done.
-    let total = match backend {
-        Backend::Gpu(_) => pixels * (u64::from(spec.steps) + 1),
-        Backend::Cpu => pixels,
+    let total = if backend.is_gpu() {
+        pixels * (u64::from(spec.steps) + 1)
+    } else {
+        pixels
     };
     let pb = progress_bar(total, "walking");
     let res = basins::run(&spec, &r, &backend, &dir, &|d| pb.set_position(d))?;
     pb.finish_and_clear();
     let counts = res.ends.counts();
     println!("wrote {}", res.dir.display());
+    print_twin(&backend);
     println!(
         "walkers: {}  converged: {}  max_steps: {}  diverged: {}  walk: {:.3} s",
         res.ends.len(),
@@ -765,7 +808,7 @@ fn cmd_bench(a: BenchArgs) -> anyhow::Result<()> {
         );
         return Ok(());
     }
-    let backend = Backend::select(a.backend)?;
+    let backend = Backend::select(a.backend)?.with_twin_check(!a.twin.no_twin_check);
     eprintln!("bench on {}", backend.name());
     let secs = bench::run(
         &backend,
@@ -782,9 +825,10 @@ fn cmd_bench(a: BenchArgs) -> anyhow::Result<()> {
         Workload::Rastrigin => "rastrigin",
         Workload::Eigen => unreachable!("handled above"),
     };
-    let tag = match backend {
-        Backend::Gpu(_) => "saddlescope-gpu",
-        Backend::Cpu => "saddlescope-cpu",
+    let tag = if backend.is_gpu() {
+        "saddlescope-gpu"
+    } else {
+        "saddlescope-cpu"
     };
     let ws = a.walkers as f64 * f64::from(a.steps) / secs;
     let gf = bench::flops(
@@ -813,7 +857,9 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
-            if e.downcast_ref::<SpecError>().is_some() {
+            let usage = e.downcast_ref::<SpecError>().is_some()
+                || e.downcast_ref::<GpuError>().is_some_and(GpuError::is_usage);
+            if usage {
                 ExitCode::from(2)
             } else {
                 ExitCode::FAILURE

@@ -120,7 +120,7 @@ fn an_instanced_walk_equals_separate_walks_and_the_cpu_twin() {
     };
     let starts = Init::Auto.starts(refs[0], plan.seed, plan.first_walker, w);
     let hyper = Hyper::constant(&opt.hyper(), w);
-    let together = Backend::Gpu(ctx())
+    let together = Backend::gpu(ctx())
         .walk_instances(&refs, &opt, &plan, &starts, &hyper, &|_| {})
         .unwrap();
     let n = refs[0].dim();
@@ -180,7 +180,7 @@ fn instances_that_cannot_share_a_shader_are_refused() {
     assert!(GpuWalk::new_instances(ctx(), &[c.as_ref(), d.as_ref()], &opt).is_err());
     // Walkers that do not split evenly over the instances.
     let starts = vec![0.0; 5 * 7];
-    let e = Backend::Cpu
+    let e = Backend::cpu()
         .walk_instances(
             &[c.as_ref(), c.as_ref()],
             &opt,

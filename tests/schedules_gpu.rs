@@ -383,10 +383,10 @@ fn newton_rules_run_on_the_cpu_twin_from_a_gpu_backend() {
     ] {
         let opt = rules::parse(spec).unwrap();
         let hyper = opt.hyper_rows(16);
-        let on_gpu = Backend::Gpu(ctx())
+        let on_gpu = Backend::gpu(ctx())
             .walk(obj.as_ref(), &opt, &plan, &starts, &hyper, &|_| {})
             .unwrap();
-        let on_cpu = Backend::Cpu
+        let on_cpu = Backend::cpu()
             .walk(obj.as_ref(), &opt, &plan, &starts, &hyper, &|_| {})
             .unwrap();
         assert_eq!(on_gpu.precision, "f64", "{spec}");

@@ -3,6 +3,7 @@
 // The cone at x = 0 is written through u = x/|x| (taken as 0 when |x| underflows to 0), so the
 // gradient stays finite; in the Hessian r is floored at ACKLEY_R_FLOOR (keep in sync with the
 // twin's R_FLOOR), so alpha = a b e^{-br}/(N r) <= 4e12 / N stays well inside the f32 range.
+// 2 pi x is reduced to [-pi, pi] before sin and cos (turn, common.wgsl).
 // Two passes over x: the sums first, then the output. dst must differ from src and v.
 
 const ACKLEY_A: f32 = 20.0;
@@ -21,7 +22,7 @@ fn obj_value(src: u32, w: u32) -> f32 {
     for (var i = 0u; i < N; i++) {
         let x = state[at(src, i, w)];
         x2 += x * x;
-        cs += cos(ACKLEY_C * x);
+        cs += cos(turn(x));
     }
     let nf = f32(N);
     return -ACKLEY_A * exp(-ACKLEY_B * sqrt(x2 / nf)) - exp(cs / nf) + ACKLEY_A + ACKLEY_E;
@@ -33,7 +34,7 @@ fn obj_grad(src: u32, w: u32) -> f32 {
     for (var i = 0u; i < N; i++) {
         let x = state[at(src, i, w)];
         x2 += x * x;
-        cs += cos(ACKLEY_C * x);
+        cs += cos(turn(x));
     }
     let nf = f32(N);
     let e1 = exp(-ACKLEY_B * sqrt(x2 / nf));
@@ -42,7 +43,7 @@ fn obj_grad(src: u32, w: u32) -> f32 {
     let k2 = ACKLEY_C * e2 / nf;
     for (var i = 0u; i < N; i++) {
         let x = state[at(src, i, w)];
-        state[at(SLOT_GRAD, i, w)] = k1 * x + k2 * sin(ACKLEY_C * x);
+        state[at(SLOT_GRAD, i, w)] = k1 * x + k2 * sin(turn(x));
     }
     return -ACKLEY_A * e1 - e2 + ACKLEY_A + ACKLEY_E;
 }
@@ -58,9 +59,9 @@ fn obj_hvp(src: u32, v: u32, dst: u32, w: u32) {
         let x = state[at(src, i, w)];
         let vi = state[at(v, i, w)];
         x2 += x * x;
-        cs += cos(ACKLEY_C * x);
+        cs += cos(turn(x));
         xv += x * vi;
-        sv += sin(ACKLEY_C * x) * vi;
+        sv += sin(turn(x)) * vi;
     }
     let nf = f32(N);
     let r = sqrt(x2 / nf);
@@ -73,6 +74,6 @@ fn obj_hvp(src: u32, v: u32, dst: u32, w: u32) {
         let x = state[at(src, i, w)];
         let vi = state[at(v, i, w)];
         state[at(dst, i, w)] = alpha * vi - radial * (x * inv) * uv
-            + k2 * (cos(ACKLEY_C * x) * vi - sin(ACKLEY_C * x) * sv / nf);
+            + k2 * (cos(turn(x)) * vi - sin(turn(x)) * sv / nf);
     }
 }

@@ -1,95 +1,119 @@
 // field.wgsl — random-Fourier-feature Gaussian field in a bowl,
-// f(x) = mu/2 |x|^2 + sum_m s_m cos(w_m . x + b_m), s_m = sqrt(2/M) a_m.
-// CPU twin: src/objective/field.rs (Field).
+// f(x) = mu/2 |x|^2 + sum_m s_m cos(w_m . x + b_m), s_m = sqrt(2/M) a_m, evaluated by passes
+// over all running walkers (the multi-pass engine). CPU twin: src/objective/field.rs (Field).
 //
-// Host constants: FIELD_M (features), FIELD_STRIDE (= N + 2), FIELD_MU (mu).
-// params layout (keep in sync with Field::params): record m at param_base(w) + m * FIELD_STRIDE
-// holds [w_{m,0} .. w_{m,N-1}, s_m, b_m] (param_base: the walker's landscape instance). The loop over m is outermost, so all walkers read the same
-// record at the same time. x (and v) are loaded into private arrays once and the output is
-// accumulated privately and written to state once at the end; dst may alias v.
-// Beyond N of about 680 the private arrays exceed the 8 KiB of function memory WGSL
-// guarantees; drivers then spill them to scratch memory.
+// Host constants: FIELD_M (features), FIELD_MU (mu), and the offsets in params of W^T
+// (FIELD_T), s (FIELD_S) and b (FIELD_B). params layout (keep in sync with Field::params), from
+// param_base(w) (the walker's landscape instance): W, M x N (row m = w_m), then W^T, N x M, then
+// s_m, then b_m. Invocations of one workgroup are walkers with the same row, so they read the
+// same landscape addresses at the same time.
+// scratch rows: m < M holds s_m cos(phase_m) (for f), M + m the coefficient c_m of w_m in the
+// output sum (-s_m sin(phase_m) for the gradient, -s_m cos(phase_m) (w_m . v) for H v).
+// Loops over N run 4 terms per trip and loops over M 16, so one invocation stays far inside the
+// software adapter's loop budget (common.wgsl, loop_guard) for every size the table allows.
 
-var<private> field_x: array<f32, N>;
-var<private> field_v: array<f32, N>;
-var<private> field_acc: array<f32, N>;
+fn field_sc(k: u32, w: u32) -> u32 {
+    return k * walk.stride + w;
+}
 
-// Loads x into field_x and returns mu/2 |x|^2.
-fn field_load_x(src: u32, w: u32) -> f32 {
+// sum_i params[base + i] * y_i over the N coordinates of slot y.
+fn field_dot(base: u32, y: u32, w: u32) -> f32 {
+    var acc = vec4<f32>(0.0);
+    var i = 0u;
+    loop {
+        if i + 4u > N { break; }
+        acc += vec4<f32>(params[base + i], params[base + i + 1u], params[base + i + 2u], params[base + i + 3u])
+            * vec4<f32>(state[at(y, i, w)], state[at(y, i + 1u, w)], state[at(y, i + 2u, w)], state[at(y, i + 3u, w)]);
+        i += 4u;
+    }
+    var s = (acc.x + acc.y) + (acc.z + acc.w);
+    for (; i < N; i++) {
+        s += params[base + i] * state[at(y, i, w)];
+    }
+    return s;
+}
+
+// The phase w_m . x + b_m, reduced to [-pi, pi] for cos and sin.
+fn field_phase_of(p0: u32, m: u32, x: u32, w: u32) -> f32 {
+    let ph = params[p0 + FIELD_B + m] + field_dot(p0 + m * N, x, w);
+    return ph - 6.28318530717959 * round(ph * 0.159154943091895);
+}
+
+// Pass (rows M): the phase of feature r at x; scratch gets s cos and -s sin.
+fn field_phase(w: u32, r: u32, x: u32, v: u32, out: u32) {
+    let p0 = param_base(w);
+    let ph = field_phase_of(p0, r, x, w);
+    let s = params[p0 + FIELD_S + r];
+    scratch[field_sc(r, w)] = s * cos(ph);
+    scratch[field_sc(FIELD_M + r, w)] = -s * sin(ph);
+}
+
+// Pass (rows M): the coefficient of w_r in H v, -s_r cos(phase_r) (w_r . v).
+fn field_hvp_coef(w: u32, r: u32, x: u32, v: u32, out: u32) {
+    let p0 = param_base(w);
+    let ph = field_phase_of(p0, r, x, w);
+    scratch[field_sc(FIELD_M + r, w)] = -params[p0 + FIELD_S + r] * cos(ph) * field_dot(p0 + r * N, v, w);
+}
+
+// out_i = mu y_i + sum_m c_m w_{m,i}, with the coefficients c_m in scratch rows M + m.
+fn field_apply(w: u32, i: u32, y: u32, out: u32) {
+    let base = param_base(w) + FIELD_T + i * FIELD_M;
+    var acc = vec4<f32>(0.0);
+    var m = 0u;
+    loop {
+        if m + 16u > FIELD_M { break; }
+        let c = FIELD_M + m;
+        acc += vec4<f32>(params[base + m], params[base + m + 1u], params[base + m + 2u], params[base + m + 3u])
+            * vec4<f32>(scratch[field_sc(c, w)], scratch[field_sc(c + 1u, w)], scratch[field_sc(c + 2u, w)], scratch[field_sc(c + 3u, w)]);
+        acc += vec4<f32>(params[base + m + 4u], params[base + m + 5u], params[base + m + 6u], params[base + m + 7u])
+            * vec4<f32>(scratch[field_sc(c + 4u, w)], scratch[field_sc(c + 5u, w)], scratch[field_sc(c + 6u, w)], scratch[field_sc(c + 7u, w)]);
+        acc += vec4<f32>(params[base + m + 8u], params[base + m + 9u], params[base + m + 10u], params[base + m + 11u])
+            * vec4<f32>(scratch[field_sc(c + 8u, w)], scratch[field_sc(c + 9u, w)], scratch[field_sc(c + 10u, w)], scratch[field_sc(c + 11u, w)]);
+        acc += vec4<f32>(params[base + m + 12u], params[base + m + 13u], params[base + m + 14u], params[base + m + 15u])
+            * vec4<f32>(scratch[field_sc(c + 12u, w)], scratch[field_sc(c + 13u, w)], scratch[field_sc(c + 14u, w)], scratch[field_sc(c + 15u, w)]);
+        m += 16u;
+    }
+    var s = (acc.x + acc.y) + (acc.z + acc.w);
+    for (; m < FIELD_M; m++) {
+        s += params[base + m] * scratch[field_sc(FIELD_M + m, w)];
+    }
+    state[at(out, i, w)] = FIELD_MU * state[at(y, i, w)] + s;
+}
+
+// Pass (rows N): gradient component r.
+fn field_apply_x(w: u32, r: u32, x: u32, v: u32, out: u32) {
+    field_apply(w, r, x, out);
+}
+
+// Pass (rows N): component r of H v.
+fn field_apply_v(w: u32, r: u32, x: u32, v: u32, out: u32) {
+    field_apply(w, r, v, out);
+}
+
+// Pass (rows 1): f = mu/2 |x|^2 + sum_m s_m cos(phase_m), into SC_EVAL.
+fn field_f(w: u32, r: u32, x: u32, v: u32, out: u32) {
     var r2 = 0.0;
     for (var i = 0u; i < N; i++) {
-        let x = state[at(src, i, w)];
-        field_x[i] = x;
-        r2 += x * x;
+        let xi = state[at(x, i, w)];
+        r2 += xi * xi;
     }
-    return 0.5 * FIELD_MU * r2;
-}
-
-// w_m . x + b_m
-fn field_phase(base: u32) -> f32 {
-    var ph = params[base + N + 1u];
-    for (var i = 0u; i < N; i++) {
-        ph += params[base + i] * field_x[i];
+    var acc = vec4<f32>(0.0);
+    var m = 0u;
+    loop {
+        if m + 16u > FIELD_M { break; }
+        acc += vec4<f32>(scratch[field_sc(m + 0u, w)], scratch[field_sc(m + 1u, w)],
+            scratch[field_sc(m + 2u, w)], scratch[field_sc(m + 3u, w)]);
+        acc += vec4<f32>(scratch[field_sc(m + 4u, w)], scratch[field_sc(m + 5u, w)],
+            scratch[field_sc(m + 6u, w)], scratch[field_sc(m + 7u, w)]);
+        acc += vec4<f32>(scratch[field_sc(m + 8u, w)], scratch[field_sc(m + 9u, w)],
+            scratch[field_sc(m + 10u, w)], scratch[field_sc(m + 11u, w)]);
+        acc += vec4<f32>(scratch[field_sc(m + 12u, w)], scratch[field_sc(m + 13u, w)],
+            scratch[field_sc(m + 14u, w)], scratch[field_sc(m + 15u, w)]);
+        m += 16u;
     }
-    return ph;
-}
-
-fn obj_value(src: u32, w: u32) -> f32 {
-    var f = field_load_x(src, w);
-    let p0 = param_base(w);
-    for (var m = 0u; m < FIELD_M; m++) {
-        let base = p0 + m * FIELD_STRIDE;
-        f += params[base + N] * cos(field_phase(base));
+    var s = (acc.x + acc.y) + (acc.z + acc.w);
+    for (; m < FIELD_M; m++) {
+        s += scratch[field_sc(m, w)];
     }
-    return f;
-}
-
-fn obj_grad(src: u32, w: u32) -> f32 {
-    var f = field_load_x(src, w);
-    for (var i = 0u; i < N; i++) {
-        field_acc[i] = FIELD_MU * field_x[i];
-    }
-    let p0 = param_base(w);
-    for (var m = 0u; m < FIELD_M; m++) {
-        let base = p0 + m * FIELD_STRIDE;
-        let ph = field_phase(base);
-        let s = params[base + N];
-        f += s * cos(ph);
-        let t = -s * sin(ph);
-        for (var i = 0u; i < N; i++) {
-            field_acc[i] += t * params[base + i];
-        }
-    }
-    for (var i = 0u; i < N; i++) {
-        state[at(SLOT_GRAD, i, w)] = field_acc[i];
-    }
-    return f;
-}
-
-// H v = mu v - sum_m s_m cos(phase_m) (w_m . v) w_m.
-fn obj_hvp(src: u32, v: u32, dst: u32, w: u32) {
-    _ = field_load_x(src, w);
-    for (var i = 0u; i < N; i++) {
-        let vi = state[at(v, i, w)];
-        field_v[i] = vi;
-        field_acc[i] = FIELD_MU * vi;
-    }
-    let p0 = param_base(w);
-    for (var m = 0u; m < FIELD_M; m++) {
-        let base = p0 + m * FIELD_STRIDE;
-        var ph = params[base + N + 1u];
-        var wv = 0.0;
-        for (var i = 0u; i < N; i++) {
-            let wi = params[base + i];
-            ph += wi * field_x[i];
-            wv += wi * field_v[i];
-        }
-        let t = -params[base + N] * cos(ph) * wv;
-        for (var i = 0u; i < N; i++) {
-            field_acc[i] += t * params[base + i];
-        }
-    }
-    for (var i = 0u; i < N; i++) {
-        state[at(dst, i, w)] = field_acc[i];
-    }
+    scalars[sc(SC_EVAL, w)] = 0.5 * FIELD_MU * r2 + s;
 }

@@ -4,8 +4,8 @@
 const RASTRIGIN_PI: f32 = 3.14159265358979;
 
 fn sep_term(x: f32) -> vec3<f32> {
-    let s = sin(2.0 * RASTRIGIN_PI * x);
-    let c = cos(2.0 * RASTRIGIN_PI * x);
+    let s = sin(turn(x));
+    let c = cos(turn(x));
     return vec3<f32>(
         10.0 + x * x - 10.0 * c,
         2.0 * x + 20.0 * RASTRIGIN_PI * s,

@@ -1,6 +1,6 @@
 // adam.wgsl — Adam with bias correction. Reference: src/rules/adaptive.rs (adam).
 
-fn rule_step(w: u32, t: u32, lr_scale: f32) {
+fn adam_step(w: u32, t: u32, lr_scale: f32) {
     let c = clip_scale(scalars[sc(SC_GNORM, w)], hyper[hp(HP_CLIP, w)]);
     let lr = hyper[hp(HP_LR, w)] * lr_scale;
     let b1 = hyper[hp(HP_BETA1, w)];

@@ -1,8 +1,8 @@
 // gradnorm.wgsl — descent on |grad f|^2 / 2 by Hessian-vector products. Reference:
-// src/rules/gradnorm.rs.
+// src/rules/gradnorm.rs. Program: evaluate H g into SLOT_AUX (Hvp of X, GRAD -> AUX), then
+// gradnorm_update.
 
-fn rule_step(w: u32, t: u32, lr_scale: f32) {
-    obj_hvp(SLOT_X, SLOT_GRAD, SLOT_AUX, w);
+fn gradnorm_update(w: u32, t: u32, lr_scale: f32) {
     if SPHERE {
         var xd = 0.0;
         for (var i = 0u; i < N; i = i + 1u) {

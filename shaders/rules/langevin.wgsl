@@ -1,7 +1,7 @@
 // langevin.wgsl — overdamped Langevin (Euler-Maruyama). Reference: src/rules/noisy.rs (langevin).
 // Needs noisy_step.wgsl (the host appends it).
 
-fn rule_step(w: u32, t: u32, lr_scale: f32) {
+fn langevin_step(w: u32, t: u32, lr_scale: f32) {
     let lr = hyper[hp(HP_LR, w)] * lr_scale;
     let c = clip_scale(scalars[sc(SC_GNORM, w)], hyper[hp(HP_CLIP, w)]);
     noisy_step(w, t, lr * c, sqrt(2.0 * lr * hyper[hp(HP_TEMPERATURE, w)]));

@@ -1,6 +1,6 @@
 // momentum.wgsl — heavy-ball momentum. Reference: src/rules/momentum.rs (momentum).
 
-fn rule_step(w: u32, t: u32, lr_scale: f32) {
+fn momentum_step(w: u32, t: u32, lr_scale: f32) {
     let c = clip_scale(scalars[sc(SC_GNORM, w)], hyper[hp(HP_CLIP, w)]);
     let lr = hyper[hp(HP_LR, w)] * lr_scale;
     let beta = hyper[hp(HP_BETA, w)];

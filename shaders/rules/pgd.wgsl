@@ -5,7 +5,7 @@ fn pgd_quiet(w: u32, t: u32) -> bool {
     return last == 0u || f32(t - (last - 1u)) >= hyper[hp(HP_T_THRES, w)];
 }
 
-fn rule_step(w: u32, t: u32, lr_scale: f32) {
+fn pgd_step(w: u32, t: u32, lr_scale: f32) {
     let gn = scalars[sc(SC_GNORM, w)];
     if gn <= hyper[hp(HP_G_THRES, w)] && pgd_quiet(w, t) {
         let gw = walk.first_walker + w;

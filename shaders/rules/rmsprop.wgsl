@@ -1,6 +1,6 @@
 // rmsprop.wgsl — RMSprop. Reference: src/rules/adaptive.rs (rmsprop).
 
-fn rule_step(w: u32, t: u32, lr_scale: f32) {
+fn rmsprop_step(w: u32, t: u32, lr_scale: f32) {
     let c = clip_scale(scalars[sc(SC_GNORM, w)], hyper[hp(HP_CLIP, w)]);
     let lr = hyper[hp(HP_LR, w)] * lr_scale;
     let alpha = hyper[hp(HP_ALPHA, w)];

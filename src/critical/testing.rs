@@ -2,14 +2,11 @@
 
 use nalgebra::{DMatrix, DVector};
 
-use crate::objective::{Domain, Objective, Wgsl};
+use crate::objective::{Domain, F32Error, Objective, Wgsl};
 use crate::rng::{Sampler, Stream};
 
 fn no_wgsl() -> Wgsl {
-    Wgsl {
-        consts: String::new(),
-        body: "",
-    }
+    Wgsl::per_walker("")
 }
 
 /// Implements the boilerplate of `Objective` for a test type with `value`, `grad`, `hess` and
@@ -38,6 +35,9 @@ macro_rules! test_objective {
             }
             fn wgsl(&self) -> Wgsl {
                 no_wgsl()
+            }
+            fn f32_error(&self, _: &[f64]) -> F32Error {
+                F32Error { f: 0.0, grad: 0.0 }
             }
         }
     };
@@ -323,6 +323,9 @@ impl Objective for TwoSpin {
     fn gradient(&self, x: &[f64], g: &mut [f64]) -> f64 {
         self.grad(x, g);
         self.val(x)
+    }
+    fn f32_error(&self, _: &[f64]) -> F32Error {
+        F32Error { f: 0.0, grad: 0.0 }
     }
     fn hessian(&self, x: &[f64]) -> DMatrix<f64> {
         self.hess(x)

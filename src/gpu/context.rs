@@ -20,6 +20,25 @@ pub enum GpuError {
     TooLarge(String),
     #[error("landscape instances cannot share a dispatch: {0}")]
     Instances(String),
+    /// The adapter cut an invocation's loops short (llvmpipe's loop budget of 65535 iterations
+    /// per invocation; docs/engine-notes.md): the result would be wrong, so there is none.
+    #[error("{kernel} is too long for adapter '{adapter}': {detail} (the software adapter stops every loop of an invocation after 65535 iterations in all); valid: a smaller N, or --backend cpu")]
+    LoopLimit {
+        adapter: String,
+        kernel: String,
+        detail: String,
+    },
+    /// The GPU disagrees with the f64 twin beyond f32 rounding (gpu::twin_check).
+    #[error("{0}")]
+    TwinMismatch(String),
+}
+
+impl GpuError {
+    /// Errors that mean the run does not fit this adapter (usage errors, exit code 2), as
+    /// opposed to failures of the device.
+    pub fn is_usage(&self) -> bool {
+        matches!(self, GpuError::LoopLimit { .. } | GpuError::TooLarge(_))
+    }
 }
 
 /// What we know of an adapter, for logs, `devices` and manifests.
@@ -59,6 +78,11 @@ impl AdapterSummary {
     }
     pub fn is_software(&self) -> bool {
         self.device_type == "Cpu"
+    }
+    /// Software adapters may cut long loops short (llvmpipe does, after 65535 iterations per
+    /// invocation): the walk snapshots its state before each fused submission there.
+    pub fn may_limit_loops(&self) -> bool {
+        self.is_software()
     }
 }
 
@@ -126,11 +150,12 @@ impl GpuContext {
         let summary = AdapterSummary::of(&adapter);
         // The adapter's own limits: buffers and chunks are sized from them.
         let limits = adapter.limits();
-        if limits.max_storage_buffers_per_shader_stage < 6 {
+        let need = super::walker::STORAGE_BINDINGS;
+        if limits.max_storage_buffers_per_shader_stage < need {
             return Err(GpuError::Device {
                 adapter: summary.line(),
                 message: format!(
-                    "it allows {} storage buffers per shader stage; the walk kernel needs 6",
+                    "it allows {} storage buffers per shader stage; the walk kernels need {need}",
                     limits.max_storage_buffers_per_shader_stage
                 ),
             });

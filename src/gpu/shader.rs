@@ -2,12 +2,19 @@
 //! pieces (common.wgsl, rng.wgsl, schedule.wgsl), the objective, the step rule and a kernel into one module,
 //! and validates it with naga (no GPU needed).
 
-use crate::objective::Objective;
+use super::program::Program;
+use crate::objective::{Const, Objective};
+use crate::rules::Optimizer;
 
 pub const COMMON: &str = include_str!("../../shaders/common.wgsl");
 pub const RNG: &str = include_str!("../../shaders/rng.wgsl");
 pub const SCHEDULE: &str = include_str!("../../shaders/schedule.wgsl");
+pub const OBSERVE: &str = include_str!("../../shaders/observe.wgsl");
 pub const WALK: &str = include_str!("../../shaders/walk.wgsl");
+
+/// The environment variable of the test-only fault injection (see `fault_grad` in
+/// shaders/common.wgsl): a number e makes every GPU gradient (1 + e) times too large.
+pub const FAULT_ENV: &str = "SADDLESCOPE_TEST_FAULT_GRAD";
 
 /// A shader that failed to parse or validate, named by its kernel.
 #[derive(Debug, thiserror::Error)]
@@ -23,18 +30,107 @@ pub struct Assembled {
     pub source: String,
 }
 
-/// Joins the pieces in order; `rule` is the step-rule source and its constants.
-pub fn assemble(label: &str, obj: &dyn Objective, rule: &str, kernel: &str) -> Assembled {
+/// An f32 WGSL literal (`{:?}` always writes a decimal point or exponent).
+fn wgsl_f32(v: f64) -> String {
+    format!("{:?}", v as f32)
+}
+
+/// The test-only gradient fault from the environment (0 when unset or not a number).
+fn fault_grad() -> f64 {
+    std::env::var(FAULT_ENV)
+        .ok()
+        .and_then(|v| v.parse::<f64>().ok())
+        .filter(|v| v.is_finite())
+        .unwrap_or(0.0)
+}
+
+/// Whether f32 holds `v` without overflow, and without flushing a nonzero value to zero or a
+/// subnormal (GPUs may flush subnormals): the values the GPU can compute with.
+pub fn fits_f32(v: f64) -> bool {
+    v == 0.0
+        || (v.is_finite()
+            && v.abs() <= f64::from(f32::MAX)
+            && v.abs() >= f64::from(f32::MIN_POSITIVE))
+}
+
+/// The usage message for a value the GPU cannot hold.
+fn not_f32(what: &str, v: f64) -> String {
+    format!(
+        "{what} = {v:e} does not fit the GPU's f32 arithmetic; valid: 0 or 1.2e-38 <= |value| \
+         <= 3.4e38 (--backend cpu computes in f64)"
+    )
+}
+
+/// Checks that the objective's host constants and parameters and the optimizer's
+/// hyperparameters (both ends of every range) fit f32; the message names the first that does
+/// not, and the valid range.
+pub fn check_f32(obj: &dyn Objective, opt: &Optimizer) -> Result<(), String> {
+    for c in obj.wgsl().consts {
+        if let Const::F32(name, v) = c {
+            if !fits_f32(v) {
+                return Err(not_f32(
+                    &format!("objective {}: constant {name}", obj.spec()),
+                    v,
+                ));
+            }
+        }
+    }
+    if let Some((i, v)) = obj
+        .params()
+        .into_iter()
+        .enumerate()
+        .find(|(_, v)| !fits_f32(*v))
+    {
+        return Err(not_f32(
+            &format!("objective {}: landscape parameter {i}", obj.spec()),
+            v,
+        ));
+    }
+    for p in opt.rule.params {
+        let mut values = vec![opt.values.get(p.key)];
+        if let Some(sw) = opt.values.sweeps.get(p.key) {
+            values.extend([sw.lo, sw.hi]);
+        }
+        if let Some(v) = values.into_iter().find(|v| !fits_f32(*v)) {
+            return Err(not_f32(
+                &format!("optimizer {}: {}", opt.rule.name, p.key),
+                v,
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Joins the pieces in order: host constants, common.wgsl, rng.wgsl, schedule.wgsl, the
+/// objective, the rule (`rule`: its constants and source), observe.wgsl, the program's
+/// generated glue, and for the fused engine walk.wgsl.
+pub fn assemble(label: &str, obj: &dyn Objective, rule: &str, program: &Program) -> Assembled {
     let w = obj.wgsl();
     let mut s = String::new();
     s.push_str(&format!("// ---- assembled: {label}\n"));
     s.push_str(&format!("const N: u32 = {}u;\n", obj.dim()));
+    s.push_str(&format!("const SPHERE: bool = {};\n", obj.sphere()));
     s.push_str(&format!(
-        "const SPHERE: bool = {};\n",
-        if obj.sphere() { "true" } else { "false" }
+        "const FAULT_GRAD: f32 = {};\n",
+        wgsl_f32(fault_grad())
     ));
-    s.push_str(&w.consts);
-    for piece in [COMMON, RNG, SCHEDULE, w.body, rule, kernel] {
+    for c in &w.consts {
+        match *c {
+            Const::U32(name, v) => s.push_str(&format!("const {name}: u32 = {v}u;\n")),
+            Const::F32(name, v) => s.push_str(&format!("const {name}: f32 = {};\n", wgsl_f32(v))),
+        }
+    }
+    let kernel = if program.fused { WALK } else { "" };
+    for piece in [
+        COMMON,
+        RNG,
+        SCHEDULE,
+        w.body,
+        rule,
+        OBSERVE,
+        &program.source,
+        kernel,
+    ] {
         s.push('\n');
         s.push_str(piece);
     }
@@ -61,38 +157,51 @@ pub fn validate(a: &Assembled) -> Result<naga::Module, ShaderError> {
     Ok(module)
 }
 
-/// A kernel that calls the three objective functions, for validating an objective alone.
-pub const OBJECTIVE_PROBE: &str = r#"
-@compute @workgroup_size(64)
-fn probe(@builtin(global_invocation_id) gid: vec3<u32>) {
-    let w = gid.x;
-    if w >= walk.stride { return; }
-    let f = obj_grad(SLOT_X, w);
-    scalars[sc(SC_F, w)] = f + obj_value(SLOT_X, w);
-    obj_hvp(SLOT_X, SLOT_GRAD, SLOT_AUX, w);
-}
-"#;
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::{objective, rules};
 
-    /// Every rule's walk kernel (with the schedule rows read by walk.wgsl) parses and validates,
-    /// on a flat and a sphere objective, without a GPU.
+    /// Every rule's kernels parse and validate, on a fused (per-walker) objective and on both
+    /// multi-pass ones, flat and sphere, without a GPU.
     #[test]
     fn walk_kernels_validate_for_every_rule() {
-        for obj_spec in ["styblinski-tang:n=3", "pspin:p=3,n=5,seed=1"] {
+        for obj_spec in [
+            "styblinski-tang:n=3",
+            "pspin:p=3,n=5,seed=1",
+            "field:n=3,features=8",
+        ] {
             let obj = objective::parse(obj_spec).unwrap();
             for r in rules::registry() {
                 let Some(wgsl) = r.wgsl else { continue };
                 let opt = rules::parse(r.name).unwrap();
                 let rule = format!("{}\n{}", opt.wgsl_consts(), wgsl);
-                let a = assemble(r.name, obj.as_ref(), &rule, WALK);
+                let program = match obj.wgsl().passes {
+                    Some(p) => super::super::program::multi_pass(&p, r.program).unwrap(),
+                    None => super::super::program::fused(r.program),
+                };
+                let a = assemble(r.name, obj.as_ref(), &rule, &program);
                 if let Err(e) = validate(&a) {
                     panic!("{} on {obj_spec}: {e}", r.name);
                 }
             }
         }
+    }
+
+    #[test]
+    fn values_outside_f32_are_refused_with_the_valid_range() {
+        let opt = rules::parse("gd:lr=1e-320").unwrap();
+        let obj = objective::parse("himmelblau").unwrap();
+        let e = check_f32(obj.as_ref(), &opt).unwrap_err();
+        assert!(
+            e.contains("lr") && e.contains("1e-320") && e.contains("1.2e-38"),
+            "{e}"
+        );
+        let opt = rules::parse("gd:lr=1e-3..1e40:log").unwrap();
+        assert!(check_f32(obj.as_ref(), &opt).unwrap_err().contains("1e40"));
+        let field = objective::parse("field:n=4,mu=1e39").unwrap();
+        let e = check_f32(field.as_ref(), &rules::parse("gd").unwrap()).unwrap_err();
+        assert!(e.contains("FIELD_MU"), "{e}");
+        assert!(check_f32(obj.as_ref(), &rules::parse("adam").unwrap()).is_ok());
     }
 }

@@ -1,14 +1,21 @@
-//! The GPU walk: buffers, pipelines and segmented dispatch of shaders/walk.wgsl. Walkers are
-//! chunked to fit the adapter's buffer limits; each chunk runs in dispatch segments until every
-//! walker has stopped (finished walkers exit at once, and the host stops dispatching when an
-//! atomic count of running walkers reaches zero).
+//! The GPU walk: buffers, pipelines and dispatch of the program (src/gpu/program.rs). Walkers
+//! are chunked to fit the adapter's buffer limits; each chunk runs in submissions until every
+//! walker has stopped. After each submission the host reads the walkers' statuses back and
+//! lists only the running ones for the next, so stopped walkers cost nothing.
+//!
+//! Every entry point ends with the loop guard (shaders/common.wgsl): a software adapter that
+//! cut an invocation's loops short is caught after the submission. The fused engine then
+//! restores the state it copied before the submission and retries with half as many steps per
+//! invocation; a single step, or a multi-pass kernel, that still trips it is a
+//! [`GpuError::LoopLimit`].
 
 use std::sync::Arc;
 use std::time::Instant;
 
 use super::context::{GpuContext, GpuError};
+use super::program::{self, Program, ROW_SPLIT};
 use super::shader;
-use crate::objective::Objective;
+use crate::objective::{Objective, PARAM_TAIL};
 use crate::rules::Optimizer;
 use crate::walk::state::{
     Status, COUNTERS, CT_ESCAPE, CT_STATUS, CT_STEPS, NO_ESCAPE, SCALARS, SC_F, SC_GNORM, SLOTS,
@@ -16,7 +23,7 @@ use crate::walk::state::{
 };
 use crate::walk::{EndStates, Hyper, WalkPlan};
 
-/// The kernel's uniform block. Keep in sync with shaders/common.wgsl (WalkUniform).
+/// The kernels' uniform block. Keep in sync with shaders/common.wgsl (WalkUniform).
 #[repr(C)]
 #[derive(Debug, Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
 pub struct WalkUniform {
@@ -38,14 +45,41 @@ pub struct WalkUniform {
     pub instance_first: u32,
     /// 1: a walker may converge only after it has escaped.
     pub settle_after_escape: u32,
-    pub _pad1: u32,
-    pub _pad2: u32,
+    /// Entries of the walker list this dispatch covers.
+    pub active_count: u32,
+    /// Trips of the loop guard (always [`GUARD_TRIPS`]).
+    pub guard_trips: u32,
 }
 
 const WORKGROUP: u32 = 64;
-/// Target wall time of one dispatch segment: long enough to amortise submission and the
-/// running-count readback, short enough for a live progress bar and no driver watchdog.
+const GUARD_TRIPS: u32 = 2;
+/// Target wall time of one submission: long enough to amortise submission and the status
+/// readback, short enough for live progress and no driver watchdog.
 const SEGMENT_SECONDS: f64 = 0.25;
+/// The most steps one submission of the multi-pass engine encodes.
+const MAX_PASS_STEPS: u32 = 1024;
+
+/// Bindings of the walk kernels, in binding order. Keep in sync with shaders/common.wgsl.
+const BINDINGS: [(&str, Binding); 9] = [
+    ("walk", Binding::Uniform),
+    ("state", Binding::Storage { read_only: false }),
+    ("params", Binding::Storage { read_only: true }),
+    ("scalars", Binding::Storage { read_only: false }),
+    ("counters", Binding::Storage { read_only: false }),
+    ("hyper", Binding::Storage { read_only: true }),
+    ("control", Binding::Storage { read_only: false }),
+    ("scratch", Binding::Storage { read_only: false }),
+    ("walkers", Binding::Storage { read_only: true }),
+];
+
+#[derive(Debug, Clone, Copy)]
+enum Binding {
+    Uniform,
+    Storage { read_only: bool },
+}
+
+/// How many storage buffers the kernels bind.
+pub const STORAGE_BINDINGS: u32 = 8;
 
 /// Pipelines for one (objective, optimizer) pair, made once. The objective may be several
 /// instances of one landscape family (same dimension and shader, different parameters), walked
@@ -53,15 +87,22 @@ const SEGMENT_SECONDS: f64 = 0.25;
 pub struct GpuWalk {
     ctx: Arc<GpuContext>,
     layout: wgpu::BindGroupLayout,
-    walk: wgpu::ComputePipeline,
-    eval: wgpu::ComputePipeline,
+    program: Program,
+    pipelines: Vec<wgpu::ComputePipeline>,
     params: wgpu::Buffer,
+    label: String,
     n: usize,
+    /// Hyperparameter rows.
     k: usize,
+    /// Objective scratch floats per walker (multi-pass objectives).
+    scratch: usize,
     /// Landscape instances whose parameters the params buffer holds back to back.
     instances: usize,
     /// Floats per instance.
     instance_params: usize,
+    /// The adapter may cut long loops short (software adapters): snapshot before each fused
+    /// submission so that a cut one can be retried.
+    snapshots: bool,
 }
 
 /// Buffers of one chunk.
@@ -71,22 +112,38 @@ struct ChunkBuffers {
     scalars: wgpu::Buffer,
     counters: wgpu::Buffer,
     hyper: wgpu::Buffer,
-    active: wgpu::Buffer,
-    active_read: wgpu::Buffer,
+    control: wgpu::Buffer,
+    walkers: wgpu::Buffer,
+    /// Copies of state, scalars and counters before a fused submission (snapshots only).
+    backup: Option<[wgpu::Buffer; 3]>,
+    status_read: wgpu::Buffer,
+    control_read: wgpu::Buffer,
     bind: wgpu::BindGroup,
 }
 
-fn storage_entry(binding: u32, read_only: bool) -> wgpu::BindGroupLayoutEntry {
+fn layout_entry(binding: u32, b: Binding) -> wgpu::BindGroupLayoutEntry {
+    let ty = match b {
+        Binding::Uniform => wgpu::BufferBindingType::Uniform,
+        Binding::Storage { read_only } => wgpu::BufferBindingType::Storage { read_only },
+    };
     wgpu::BindGroupLayoutEntry {
         binding,
         visibility: wgpu::ShaderStages::COMPUTE,
         ty: wgpu::BindingType::Buffer {
-            ty: wgpu::BufferBindingType::Storage { read_only },
+            ty,
             has_dynamic_offset: false,
             min_binding_size: None,
         },
         count: None,
     }
+}
+
+/// f64 host parameters as f32 for the GPU, followed by the zero tail every batched kernel
+/// may read into.
+fn params_f32(p: &[f64]) -> Vec<f32> {
+    let mut out: Vec<f32> = p.iter().map(|&v| v as f32).collect();
+    out.extend([0.0; PARAM_TAIL]);
+    out
 }
 
 impl GpuWalk {
@@ -121,8 +178,18 @@ impl GpuWalk {
                 opt.rule.name
             ),
         })?;
+        let passes = obj.wgsl().passes;
+        let program = match &passes {
+            Some(ps) => program::multi_pass(ps, opt.rule.program).map_err(|message| {
+                GpuError::Validation {
+                    kernel: label.clone(),
+                    message,
+                }
+            })?,
+            None => program::fused(opt.rule.program),
+        };
         let rule = format!("{}\n{}", opt.wgsl_consts(), wgsl);
-        let assembled = shader::assemble(&label, obj, &rule, shader::WALK);
+        let assembled = shader::assemble(&label, obj, &rule, &program);
         shader::validate(&assembled)?;
         let device = &ctx.device;
         let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
@@ -130,68 +197,72 @@ impl GpuWalk {
             label: Some(&label),
             source: wgpu::ShaderSource::Wgsl(assembled.source.clone().into()),
         });
+        let entries: Vec<wgpu::BindGroupLayoutEntry> = BINDINGS
+            .iter()
+            .enumerate()
+            .map(|(i, (_, b))| layout_entry(i as u32, *b))
+            .collect();
         let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
             label: Some("walk"),
-            entries: &[
-                wgpu::BindGroupLayoutEntry {
-                    binding: 0,
-                    visibility: wgpu::ShaderStages::COMPUTE,
-                    ty: wgpu::BindingType::Buffer {
-                        ty: wgpu::BufferBindingType::Uniform,
-                        has_dynamic_offset: false,
-                        min_binding_size: None,
-                    },
-                    count: None,
-                },
-                storage_entry(1, false),
-                storage_entry(2, true),
-                storage_entry(3, false),
-                storage_entry(4, false),
-                storage_entry(5, true),
-                storage_entry(6, false),
-            ],
+            entries: &entries,
         });
         let pl = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
             label: Some("walk"),
             bind_group_layouts: &[Some(&layout)],
             immediate_size: 0,
         });
-        let make = |entry: &str| {
-            device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-                label: Some(entry),
-                layout: Some(&pl),
-                module: &module,
-                entry_point: Some(entry),
-                compilation_options: Default::default(),
-                cache: None,
+        let pipelines = program
+            .kernels
+            .iter()
+            .map(|k| {
+                device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                    label: Some(&k.entry),
+                    layout: Some(&pl),
+                    module: &module,
+                    entry_point: Some(&k.entry),
+                    compilation_options: Default::default(),
+                    cache: None,
+                })
             })
-        };
-        let walk = make("walk_segment");
-        let eval = make("eval_grad");
+            .collect();
         if let Some(e) = pollster::block_on(scope.pop()) {
             return Err(GpuError::Validation {
                 kernel: label,
                 message: e.to_string(),
             });
         }
+        let pf = params_f32(&p);
         let params = make_buffer(
             &ctx,
             "params",
-            (p.len().max(1) * 4) as u64,
+            (pf.len() * 4) as u64,
             wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST,
         )?;
-        ctx.queue.write_buffer(&params, 0, bytemuck::cast_slice(&p));
+        ctx.queue
+            .write_buffer(&params, 0, bytemuck::cast_slice(&pf));
         Ok(GpuWalk {
             n: obj.dim(),
             k: opt.rule.params.len(),
+            scratch: passes.map_or(0, |p| p.scratch),
+            snapshots: program.fused && ctx.adapter.may_limit_loops(),
             ctx,
             layout,
-            walk,
-            eval,
+            program,
+            pipelines,
             params,
+            label,
             instances: objs.len(),
             instance_params: p.len() / objs.len(),
         })
+    }
+
+    /// "fused" (one kernel, many steps per invocation) or "multi-pass".
+    pub fn engine(&self) -> &'static str {
+        if self.program.fused {
+            "fused"
+        } else {
+            "multi-pass"
+        }
     }
 
     /// The uniform's instance fields for a run of `total` walkers starting at global id
@@ -213,18 +284,33 @@ impl GpuWalk {
         ))
     }
 
+    /// Bytes per walker of each per-walker buffer: state, scalars, counters, hyper, scratch,
+    /// walker list.
+    fn per_walker_bytes(&self) -> [u64; 6] {
+        [
+            (SLOTS * self.n) as u64 * 4,
+            SCALARS as u64 * 4,
+            COUNTERS as u64 * 4,
+            self.k.max(1) as u64 * 4,
+            self.scratch as u64 * 4,
+            4,
+        ]
+    }
+
     /// The most walkers one chunk can hold within the adapter's buffer limits.
     pub fn chunk_capacity(&self) -> usize {
         let l = &self.ctx.limits;
         let max_binding = l.max_storage_buffer_binding_size.min(l.max_buffer_size);
-        let per_walker = (SLOTS * self.n * 4) as u64;
-        // The largest per-walker binding: the state, or at small N the hyperparameter rows
-        // (every rule has at least the six clip and schedule rows).
-        let widest = (SLOTS * self.n).max(self.k).max(SCALARS).max(COUNTERS) as u64 * 4;
+        let sizes = self.per_walker_bytes();
+        let widest = sizes.iter().copied().max().unwrap_or(4).max(1);
         let by_memory = (max_binding / widest) as usize;
         let by_dispatch = l.max_compute_workgroups_per_dimension as usize * WORKGROUP as usize;
-        // Keep a chunk's host staging and device memory moderate (2 GiB of state).
-        let by_budget = ((2u64 << 30) / per_walker) as usize;
+        // Keep a chunk's device memory moderate: 2 GiB in all (with the snapshot copies).
+        let mut per_walker: u64 = sizes.iter().sum();
+        if self.snapshots {
+            per_walker += sizes[0] + sizes[1] + sizes[2];
+        }
+        let by_budget = ((2u64 << 30) / per_walker.max(1)) as usize;
         by_memory.min(by_dispatch).min(by_budget).max(1)
     }
 
@@ -232,81 +318,92 @@ impl GpuWalk {
         let st = wgpu::BufferUsages::STORAGE
             | wgpu::BufferUsages::COPY_DST
             | wgpu::BufferUsages::COPY_SRC;
+        let read = wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST;
+        let c = &self.ctx;
+        let [b_state, b_scalars, b_counters, b_hyper, b_scratch, _] = self.per_walker_bytes();
+        let cap64 = cap as u64;
         let uniform = make_buffer(
-            &self.ctx,
+            c,
             "uniform",
             std::mem::size_of::<WalkUniform>() as u64,
             wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
         )?;
-        let state = make_buffer(&self.ctx, "state", (SLOTS * self.n * cap * 4) as u64, st)?;
-        let scalars = make_buffer(&self.ctx, "scalars", (SCALARS * cap * 4) as u64, st)?;
-        let counters = make_buffer(&self.ctx, "counters", (COUNTERS * cap * 4) as u64, st)?;
-        let hyper = make_buffer(&self.ctx, "hyper", (self.k.max(1) * cap * 4) as u64, st)?;
-        let active = make_buffer(&self.ctx, "active", 4, st)?;
-        let active_read = make_buffer(
-            &self.ctx,
-            "active_read",
-            4,
-            wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-        )?;
-        let bind = self
-            .ctx
-            .device
-            .create_bind_group(&wgpu::BindGroupDescriptor {
-                label: Some("walk"),
-                layout: &self.layout,
-                entries: &[
-                    wgpu::BindGroupEntry {
-                        binding: 0,
-                        resource: uniform.as_entire_binding(),
-                    },
-                    wgpu::BindGroupEntry {
-                        binding: 1,
-                        resource: state.as_entire_binding(),
-                    },
-                    wgpu::BindGroupEntry {
-                        binding: 2,
-                        resource: self.params.as_entire_binding(),
-                    },
-                    wgpu::BindGroupEntry {
-                        binding: 3,
-                        resource: scalars.as_entire_binding(),
-                    },
-                    wgpu::BindGroupEntry {
-                        binding: 4,
-                        resource: counters.as_entire_binding(),
-                    },
-                    wgpu::BindGroupEntry {
-                        binding: 5,
-                        resource: hyper.as_entire_binding(),
-                    },
-                    wgpu::BindGroupEntry {
-                        binding: 6,
-                        resource: active.as_entire_binding(),
-                    },
-                ],
-            });
+        let state = make_buffer(c, "state", b_state * cap64, st)?;
+        let scalars = make_buffer(c, "scalars", b_scalars * cap64, st)?;
+        let counters = make_buffer(c, "counters", b_counters * cap64, st)?;
+        let hyper = make_buffer(c, "hyper", b_hyper * cap64, st)?;
+        let scratch = make_buffer(c, "scratch", (b_scratch * cap64).max(4), st)?;
+        let walkers = make_buffer(c, "walkers", 4 * cap64, st)?;
+        let control = make_buffer(c, "control", 4, st)?;
+        let backup = if self.snapshots {
+            Some([
+                make_buffer(c, "state backup", b_state * cap64, st)?,
+                make_buffer(c, "scalars backup", b_scalars * cap64, st)?,
+                make_buffer(c, "counters backup", b_counters * cap64, st)?,
+            ])
+        } else {
+            None
+        };
+        let status_read = make_buffer(c, "status readback", 4 * cap64, read)?;
+        let control_read = make_buffer(c, "control readback", 4, read)?;
+        let bound = [
+            &uniform,
+            &state,
+            &self.params,
+            &scalars,
+            &counters,
+            &hyper,
+            &control,
+            &scratch,
+            &walkers,
+        ];
+        let entries: Vec<wgpu::BindGroupEntry> = bound
+            .iter()
+            .enumerate()
+            .map(|(i, b)| wgpu::BindGroupEntry {
+                binding: i as u32,
+                resource: b.as_entire_binding(),
+            })
+            .collect();
+        let bind = c.device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some("walk"),
+            layout: &self.layout,
+            entries: &entries,
+        });
         Ok(ChunkBuffers {
             uniform,
             state,
             scalars,
             counters,
             hyper,
-            active,
-            active_read,
+            control,
+            walkers,
+            backup,
+            status_read,
+            control_read,
             bind,
         })
     }
 
-    /// Uploads a chunk: positions into X and START, zeroed optimizer state, hyperparameters.
-    fn upload(&self, b: &ChunkBuffers, starts: &[f64], hyper: &Hyper, first: usize, wc: usize) {
+    /// Uploads a chunk: positions into X and START (`v`, when given, into START instead),
+    /// zeroed optimizer state, hyperparameters.
+    fn upload(
+        &self,
+        b: &ChunkBuffers,
+        starts: &[f64],
+        v: Option<&[f64]>,
+        hyper: Option<(&Hyper, usize)>,
+        first: usize,
+        wc: usize,
+    ) {
         let n = self.n;
         let mut state = vec![0f32; SLOTS * n * wc];
         for w in 0..wc {
             for i in 0..n {
-                let v = starts[(first + w) * n + i] as f32;
-                state[(SLOT_X * n + i) * wc + w] = v;
-                state[(SLOT_START * n + i) * wc + w] = v;
+                let x = starts[(first + w) * n + i];
+                state[(SLOT_X * n + i) * wc + w] = x as f32;
+                state[(SLOT_START * n + i) * wc + w] =
+                    v.map_or(x, |v| v[(first + w) * n + i]) as f32;
             }
         }
         let q = &self.ctx.queue;
@@ -319,13 +416,92 @@ impl GpuWalk {
         let mut counters = vec![0u32; COUNTERS * wc];
         counters[CT_ESCAPE * wc..(CT_ESCAPE + 1) * wc].fill(NO_ESCAPE);
         q.write_buffer(&b.counters, 0, bytemuck::cast_slice(&counters));
-        let mut hp = vec![0f32; self.k.max(1) * wc];
-        for k in 0..self.k {
-            for w in 0..wc {
-                hp[k * wc + w] = hyper.get(k, first + w) as f32;
+        if let Some((hyper, offset)) = hyper {
+            let mut hp = vec![0f32; self.k.max(1) * wc];
+            for k in 0..self.k {
+                for w in 0..wc {
+                    hp[k * wc + w] = hyper.get(k, offset + first + w) as f32;
+                }
+            }
+            q.write_buffer(&b.hyper, 0, bytemuck::cast_slice(&hp));
+        }
+        let all: Vec<u32> = (0..wc as u32).collect();
+        q.write_buffer(&b.walkers, 0, bytemuck::cast_slice(&all));
+    }
+
+    /// Records the dispatches of `kernels` over `active` walkers into `pass`.
+    fn dispatch(
+        &self,
+        pass: &mut wgpu::ComputePass,
+        b: &ChunkBuffers,
+        kernels: &[usize],
+        active: u32,
+    ) {
+        let groups = active.div_ceil(WORKGROUP);
+        pass.set_bind_group(0, &b.bind, &[]);
+        for &k in kernels {
+            let rows = self.program.kernels[k].rows;
+            pass.set_pipeline(&self.pipelines[k]);
+            pass.dispatch_workgroups(
+                groups,
+                rows.min(ROW_SPLIT) as u32,
+                rows.div_ceil(ROW_SPLIT) as u32,
+            );
+        }
+    }
+
+    /// Copies every snapshot buffer from `from` to `to` (live <-> backup).
+    fn copy_snapshot(&self, enc: &mut wgpu::CommandEncoder, b: &ChunkBuffers, to_backup: bool) {
+        if let Some(bk) = &b.backup {
+            for (live, copy) in [&b.state, &b.scalars, &b.counters].into_iter().zip(bk) {
+                let (src, dst) = if to_backup {
+                    (live, copy)
+                } else {
+                    (copy, live)
+                };
+                enc.copy_buffer_to_buffer(src, 0, dst, 0, live.size());
             }
         }
-        q.write_buffer(&b.hyper, 0, bytemuck::cast_slice(&hp));
+    }
+
+    /// One submission: `steps` steps (fused: one dispatch running `steps` steps per invocation)
+    /// of the `active` walkers. Returns whether the loop guard tripped and the statuses.
+    fn submit(
+        &self,
+        b: &ChunkBuffers,
+        wc: usize,
+        active: u32,
+        steps: u32,
+    ) -> Result<(bool, Vec<u32>), GpuError> {
+        let mut enc = self.ctx.device.create_command_encoder(&Default::default());
+        enc.clear_buffer(&b.control, 0, None);
+        self.copy_snapshot(&mut enc, b, true);
+        {
+            let mut pass = enc.begin_compute_pass(&Default::default());
+            if self.program.fused {
+                self.dispatch(&mut pass, b, &self.program.step, active);
+            } else {
+                for _ in 0..steps {
+                    self.dispatch(&mut pass, b, &self.program.step, active);
+                }
+            }
+        }
+        enc.copy_buffer_to_buffer(&b.control, 0, &b.control_read, 0, 4);
+        let status_at = (CT_STATUS * wc * 4) as u64;
+        enc.copy_buffer_to_buffer(&b.counters, status_at, &b.status_read, 0, (wc * 4) as u64);
+        self.ctx.queue.submit([enc.finish()]);
+        let control: u32 = bytemuck::pod_read_unaligned(&read(&self.ctx, &b.control_read, 4)?[..4]);
+        let status =
+            bytemuck::pod_collect_to_vec(&read(&self.ctx, &b.status_read, (wc * 4) as u64)?);
+        Ok((control != 0, status))
+    }
+
+    fn loop_limit(&self, detail: String) -> GpuError {
+        GpuError::LoopLimit {
+            adapter: self.ctx.adapter.line(),
+            kernel: self.label.clone(),
+            detail,
+        }
     }
 
     /// Runs all walkers to the end. `starts` is W x N row-major; `progress(steps_done_estimate)`.
@@ -349,11 +525,17 @@ impl GpuWalk {
         let b = self.buffers(cap)?;
         let mut out = EndStates::new(total, n);
         out.precision = "f32";
-        let mut segment = 16u32.min(plan.max_steps.saturating_add(1));
+        let most = plan.max_steps.saturating_add(1);
+        let mut segment = 16u32.min(most);
+        let mut segment_cap = u32::MAX;
+        if !self.program.fused {
+            segment = 1;
+        }
         let mut done_steps = 0u64;
         for first in (0..total).step_by(cap) {
             let wc = cap.min(total - first);
-            self.upload(&b, starts, hyper, first, wc);
+            self.upload(&b, starts, None, Some((hyper, 0)), first, wc);
+            let mut active = wc as u32;
             loop {
                 let u = WalkUniform {
                     stride: wc as u32,
@@ -370,34 +552,52 @@ impl GpuWalk {
                     instance_params,
                     instance_first,
                     settle_after_escape: u32::from(plan.settle_after_escape),
-                    _pad1: 0,
-                    _pad2: 0,
+                    active_count: active,
+                    guard_trips: GUARD_TRIPS,
                 };
                 self.ctx
                     .queue
                     .write_buffer(&b.uniform, 0, bytemuck::bytes_of(&u));
                 let t0 = Instant::now();
-                let mut enc = self.ctx.device.create_command_encoder(&Default::default());
-                enc.clear_buffer(&b.active, 0, None);
-                {
-                    let mut pass = enc.begin_compute_pass(&Default::default());
-                    pass.set_pipeline(&self.walk);
-                    pass.set_bind_group(0, &b.bind, &[]);
-                    pass.dispatch_workgroups((wc as u32).div_ceil(WORKGROUP), 1, 1);
+                let (cut, status) = self.submit(&b, wc, active, segment)?;
+                if cut {
+                    if !self.snapshots || segment == 1 {
+                        return Err(self.loop_limit(if self.program.fused {
+                            format!("one step at N = {n} already runs more loop iterations than it allows")
+                        } else {
+                            format!("one of the objective's passes at N = {n} runs more loop iterations than it allows")
+                        }));
+                    }
+                    // Back to the state before this submission, with half the steps.
+                    let mut enc = self.ctx.device.create_command_encoder(&Default::default());
+                    self.copy_snapshot(&mut enc, &b, false);
+                    self.ctx.queue.submit([enc.finish()]);
+                    segment_cap = segment / 2;
+                    segment = segment_cap;
+                    log::info!("loop guard: {} steps per invocation at most", segment_cap);
+                    continue;
                 }
-                enc.copy_buffer_to_buffer(&b.active, 0, &b.active_read, 0, 4);
-                self.ctx.queue.submit([enc.finish()]);
-                let running: u32 =
-                    bytemuck::pod_read_unaligned(&read(&self.ctx, &b.active_read, 4)?[..4]);
-                done_steps += u64::from(segment) * wc as u64;
+                done_steps += u64::from(segment) * u64::from(active);
                 progress(done_steps);
-                if running == 0 {
+                let running: Vec<u32> = (0..wc as u32)
+                    .filter(|&w| status[w as usize] == Status::Running as u32)
+                    .collect();
+                if running.is_empty() {
                     break;
                 }
-                // Aim each segment at SEGMENT_SECONDS of work.
+                active = running.len() as u32;
+                self.ctx
+                    .queue
+                    .write_buffer(&b.walkers, 0, bytemuck::cast_slice(&running));
+                // Aim each submission at SEGMENT_SECONDS of work.
                 let dt = t0.elapsed().as_secs_f64().max(1e-4);
                 let scaled = f64::from(segment) * (SEGMENT_SECONDS / dt).clamp(0.5, 4.0);
-                segment = (scaled as u32).clamp(1, 1 << 16);
+                let most = if self.program.fused {
+                    1 << 16
+                } else {
+                    MAX_PASS_STEPS
+                };
+                segment = (scaled as u32).clamp(1, most).min(segment_cap).max(1);
             }
             self.read_chunk(&b, &mut out, first, wc)?;
         }
@@ -444,41 +644,41 @@ impl GpuWalk {
         Ok(())
     }
 
-    /// Evaluates the objective on the GPU at `points` (W x N): returns, per walker, f from
-    /// obj_grad, f from obj_value, the gradient (W x N) and H v for the given `v` (W x N).
+    /// Evaluates the objective on the GPU at `points` (W x N) with the walk's own kernels:
+    /// returns, per walker, f from the gradient evaluation, f from the value evaluation, the
+    /// gradient (W x N, Euclidean) and H v for the given `v` (W x N).
     pub fn eval(&self, points: &[f64], v: &[f64]) -> Result<GpuEval, GpuError> {
         let n = self.n;
         let wc = points.len() / n;
         let b = self.buffers(wc)?;
-        let mut state = vec![0f32; SLOTS * n * wc];
-        for w in 0..wc {
-            for i in 0..n {
-                state[(SLOT_X * n + i) * wc + w] = points[w * n + i] as f32;
-                state[(SLOT_START * n + i) * wc + w] = v[w * n + i] as f32;
-            }
-        }
-        self.ctx
-            .queue
-            .write_buffer(&b.state, 0, bytemuck::cast_slice(&state));
+        self.upload(&b, points, Some(v), None, 0, wc);
         let (instance_walkers, instance_params, instance_first) = self.instance_fields(wc, 0)?;
         let u = WalkUniform {
             stride: wc as u32,
             instance_walkers,
             instance_params,
             instance_first,
+            active_count: wc as u32,
+            guard_trips: GUARD_TRIPS,
             ..bytemuck::Zeroable::zeroed()
         };
         self.ctx
             .queue
             .write_buffer(&b.uniform, 0, bytemuck::bytes_of(&u));
         let mut enc = self.ctx.device.create_command_encoder(&Default::default());
+        enc.clear_buffer(&b.control, 0, None);
         {
             let mut pass = enc.begin_compute_pass(&Default::default());
-            pass.set_pipeline(&self.eval);
-            pass.set_bind_group(0, &b.bind, &[]);
-            pass.dispatch_workgroups((wc as u32).div_ceil(WORKGROUP), 1, 1);
+            self.dispatch(&mut pass, &b, &self.program.eval, wc as u32);
         }
+        enc.copy_buffer_to_buffer(&b.control, 0, &b.control_read, 0, 4);
         self.ctx.queue.submit([enc.finish()]);
+        let control: u32 = bytemuck::pod_read_unaligned(&read(&self.ctx, &b.control_read, 4)?[..4]);
+        if control != 0 {
+            return Err(self.loop_limit(format!(
+                "evaluating the objective at N = {n} runs more loop iterations than it allows"
+            )));
+        }
         let st: Vec<f32> = bytemuck::pod_collect_to_vec(&read_from(
             &self.ctx,
             &b.state,
@@ -510,7 +710,7 @@ impl GpuWalk {
 }
 
 /// The instances' parameters back to back, after checking that they share one shader.
-fn instance_params(first: &dyn Objective, rest: &[&dyn Objective]) -> Result<Vec<f32>, GpuError> {
+fn instance_params(first: &dyn Objective, rest: &[&dyn Objective]) -> Result<Vec<f64>, GpuError> {
     let mut p = first.params();
     let (w0, len) = (first.wgsl(), p.len());
     for o in rest {

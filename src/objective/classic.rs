@@ -2,7 +2,8 @@
 
 use nalgebra::DMatrix;
 
-use super::{Domain, Entry, Objective, Wgsl};
+use super::rounding::{exp_rel, gamma, norm};
+use super::{Domain, Entry, F32Error, Objective, Wgsl};
 use crate::spec::Values;
 
 pub fn entries() -> Vec<Entry> {
@@ -64,11 +65,16 @@ impl Objective for Saddle {
     fn domain(&self) -> Domain {
         Domain::Box { lo: -1.0, hi: 1.0 }
     }
-    fn wgsl(&self) -> Wgsl {
-        Wgsl {
-            consts: String::new(),
-            body: include_str!("../../shaders/objectives/saddle.wgsl"),
+    /// Two squares and one difference.
+    fn f32_error(&self, x: &[f64]) -> F32Error {
+        let (a, b) = (x[0].abs(), x[1].abs());
+        F32Error {
+            f: gamma(3.0) * (a * a + b * b),
+            grad: gamma(1.0) * norm([2.0 * a, 2.0 * b]),
         }
+    }
+    fn wgsl(&self) -> Wgsl {
+        Wgsl::per_walker(include_str!("../../shaders/objectives/saddle.wgsl"))
     }
     fn known_saddle(&self) -> Option<Vec<f64>> {
         Some(vec![0.0, 0.0])
@@ -103,11 +109,16 @@ impl Objective for MonkeySaddle {
     fn domain(&self) -> Domain {
         Domain::Box { lo: -1.0, hi: 1.0 }
     }
-    fn wgsl(&self) -> Wgsl {
-        Wgsl {
-            consts: String::new(),
-            body: include_str!("../../shaders/objectives/monkey_saddle.wgsl"),
+    /// Products of three factors and one difference.
+    fn f32_error(&self, x: &[f64]) -> F32Error {
+        let (a, b) = (x[0].abs(), x[1].abs());
+        F32Error {
+            f: gamma(5.0) * (a * a * a + 3.0 * a * b * b),
+            grad: gamma(4.0) * norm([3.0 * (a * a + b * b), 6.0 * a * b]),
         }
+    }
+    fn wgsl(&self) -> Wgsl {
+        Wgsl::per_walker(include_str!("../../shaders/objectives/monkey_saddle.wgsl"))
     }
     fn known_saddle(&self) -> Option<Vec<f64>> {
         Some(vec![0.0, 0.0])
@@ -144,11 +155,24 @@ impl Objective for Himmelblau {
     fn domain(&self) -> Domain {
         Domain::Box { lo: -5.0, hi: 5.0 }
     }
-    fn wgsl(&self) -> Wgsl {
-        Wgsl {
-            consts: String::new(),
-            body: include_str!("../../shaders/objectives/himmelblau.wgsl"),
+    /// a = x^2 + y - 11 and b = x + y^2 - 7 carry γ(3)·(x^2 + |y| + 11) and γ(3)·(|x| + y^2 + 7);
+    /// f = a^2 + b^2 and the gradient (4xa + 2b, 2a + 4yb) propagate them.
+    fn f32_error(&self, x: &[f64]) -> F32Error {
+        let (p, q) = (x[0], x[1]);
+        let a = p * p + q - 11.0;
+        let b = p + q * q - 7.0;
+        let (ta, tb) = (
+            a.abs() + p * p + q.abs() + 11.0,
+            b.abs() + p.abs() + q * q + 7.0,
+        );
+        let k = gamma(8.0);
+        F32Error {
+            f: k * (2.0 * a.abs() * ta + 2.0 * b.abs() * tb),
+            grad: k * norm([4.0 * p.abs() * ta + 2.0 * tb, 2.0 * ta + 4.0 * q.abs() * tb]),
         }
+    }
+    fn wgsl(&self) -> Wgsl {
+        Wgsl::per_walker(include_str!("../../shaders/objectives/himmelblau.wgsl"))
     }
 }
 
@@ -213,11 +237,34 @@ impl Objective for MullerBrown {
             y: (-0.5, 2.0),
         }
     }
-    fn wgsl(&self) -> Wgsl {
-        Wgsl {
-            consts: String::new(),
-            body: include_str!("../../shaders/objectives/muller_brown.wgsl"),
+    /// Each term A_k e^q carries the rounding of q (γ·Q, Q its terms' magnitude) and WGSL's exp
+    /// accuracy, 3 + 2|q| ULP.
+    fn f32_error(&self, x: &[f64]) -> F32Error {
+        let (mut f, mut gx, mut gy) = (0.0, 0.0, 0.0);
+        for k in 0..4 {
+            let (e, qx, qy) = Self::term(k, x);
+            let (dx, dy) = (x[0] - MB_X0[k], x[1] - MB_Y0[k]);
+            let q = MB_LA[k] * dx * dx + MB_LB[k] * dx * dy + MB_LC[k] * dy * dy;
+            let mag_q = (MB_LA[k] * dx * dx).abs()
+                + (MB_LB[k] * dx * dy).abs()
+                + (MB_LC[k] * dy * dy).abs()
+                + 2.0
+                    * (MB_LA[k].abs() + MB_LB[k].abs() + MB_LC[k].abs())
+                    * (x[0].abs() + x[1].abs() + 2.0);
+            let rel = gamma(8.0) * (1.0 + mag_q) + exp_rel(q);
+            let mag_qx = 2.0 * (MB_LA[k] * dx).abs() + (MB_LB[k] * dy).abs();
+            let mag_qy = (MB_LB[k] * dx).abs() + 2.0 * (MB_LC[k] * dy).abs();
+            f += e.abs() * rel;
+            gx += e.abs() * (qx.abs() * rel + gamma(4.0) * mag_qx);
+            gy += e.abs() * (qy.abs() * rel + gamma(4.0) * mag_qy);
         }
+        F32Error {
+            f,
+            grad: norm([gx, gy]),
+        }
+    }
+    fn wgsl(&self) -> Wgsl {
+        Wgsl::per_walker(include_str!("../../shaders/objectives/muller_brown.wgsl"))
     }
     /// The upper transition state, between the minima near (-0.558, 1.442) and (-0.050, 0.467)
     /// (f = -40.665); Newton-polished, the test checks |grad| and the index.
@@ -262,11 +309,21 @@ impl Objective for Camel6 {
             y: (-1.0, 1.0),
         }
     }
-    fn wgsl(&self) -> Wgsl {
-        Wgsl {
-            consts: String::new(),
-            body: include_str!("../../shaders/objectives/camel6.wgsl"),
+    /// A polynomial: γ(chain) times the sum of its terms' magnitudes.
+    fn f32_error(&self, x: &[f64]) -> F32Error {
+        let (a, b) = (x[0].abs(), x[1].abs());
+        let (a2, b2) = (a * a, b * b);
+        let k = gamma(8.0);
+        F32Error {
+            f: k * ((4.0 + 2.1 * a2 + a2 * a2 / 3.0) * a2 + a * b + (4.0 + 4.0 * b2) * b2),
+            grad: k * norm([
+                8.0 * a + 8.4 * a2 * a + 2.0 * a2 * a2 * a + b,
+                a + 8.0 * b + 16.0 * b2 * b,
+            ]),
         }
+    }
+    fn wgsl(&self) -> Wgsl {
+        Wgsl::per_walker(include_str!("../../shaders/objectives/camel6.wgsl"))
     }
     /// The origin: Hessian diag(8, -8) plus the xy coupling, index 1.
     fn known_saddle(&self) -> Option<Vec<f64>> {

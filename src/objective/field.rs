@@ -8,7 +8,8 @@ use std::f64::consts::TAU;
 
 use nalgebra::DMatrix;
 
-use super::{wgsl_f32, Domain, Entry, Objective, Wgsl, MAX_PARAMS, SEED};
+use super::rounding::{gamma, norm, TRIG_ABS, U};
+use super::{Const, Domain, Entry, F32Error, Objective, Pass, Passes, Wgsl, MAX_PARAMS, SEED};
 use crate::rng::{Sampler, Stream};
 use crate::spec::{Param, Range, SpecError, Values};
 
@@ -60,19 +61,27 @@ impl Field {
     /// then the M phases b_m.
     fn new(v: &Values) -> Result<Self, SpecError> {
         let (n, m) = (v.usize("n"), v.usize("features"));
-        let floats = m * (n + 2);
+        let floats = Self::floats(n, m);
         if floats > MAX_PARAMS {
             return Err(SpecError::Invalid(format!(
-                "'field': features x (n + 2) = {m} x {} = {floats} parameter floats exceeds \
-                 2^25 = {MAX_PARAMS} (128 MiB); lower features or n",
-                n + 2
+                "'field': 2 x features x (n + 1) = 2 x {m} x {} = {floats} parameter floats \
+                 exceeds 2^25 = {MAX_PARAMS} (128 MiB, the frequencies are stored twice, as rows \
+                 and as columns); lower features or n",
+                n + 1
             )));
         }
         let length = v.get("length");
         let mut s = Sampler::new(v.get("seed") as u64, 0, Stream::Landscape);
         let a = (0..m).map(|_| s.normal()).collect();
-        let w = (0..m * n).map(|_| s.normal() / length).collect();
+        let w: Vec<f64> = (0..m * n).map(|_| s.normal() / length).collect();
         let b = (0..m).map(|_| TAU * s.uniform()).collect();
+        if w.iter().any(|v| !v.is_finite()) {
+            return Err(SpecError::Invalid(format!(
+                "'field': length={length:e} makes the frequencies w = z/length overflow to \
+                 infinity; valid: length >= 1e-300 (and >= 1e-37 for the GPU, which holds them \
+                 in f32)"
+            )));
+        }
         Ok(Field {
             spec: v.canonical(TABLE),
             n,
@@ -83,6 +92,11 @@ impl Field {
             w,
             b,
         })
+    }
+
+    /// Parameter floats of the GPU layout: W, W^T, s and b.
+    fn floats(n: usize, m: usize) -> usize {
+        2 * m * (n + 1)
     }
 
     /// sqrt(2 / M), the amplitude scale that gives the field unit variance.
@@ -168,27 +182,92 @@ impl Objective for Field {
             hi: 3.0 * self.length,
         }
     }
+    /// Each term's phase carries γ(N + 2)·(|b| + Σ|w_i x_i|) and its reduction to [−π, π]
+    /// u·|phase|; cos and sin add 2^-11; the sums over M features γ(M + 2).
+    fn f32_error(&self, x: &[f64]) -> F32Error {
+        let (n, m) = (self.n, self.m);
+        let k_phase = gamma(n as f64 + 2.0);
+        let k_sum = gamma(m as f64 + 2.0);
+        let mut f = k_phase * 0.5 * self.mu * dot(x, x);
+        let mut g: Vec<f64> = x.iter().map(|xi| k_sum * self.mu * xi.abs()).collect();
+        for j in 0..m {
+            let wm = self.wm(j);
+            let ph = self.phase(j, x);
+            let mag = self.b[j].abs() + wm.iter().zip(x).map(|(a, b)| (a * b).abs()).sum::<f64>();
+            let dph = k_phase * mag + U * ph.abs();
+            let s = (self.scale() * self.a[j]).abs();
+            f += s * (ph.sin().abs() * dph + TRIG_ABS + k_sum);
+            let t = s * (ph.cos().abs() * dph + TRIG_ABS + k_sum);
+            for (gi, wi) in g.iter_mut().zip(wm) {
+                *gi += t * wi.abs();
+            }
+        }
+        F32Error { f, grad: norm(g) }
+    }
+    /// Three passes for f and the gradient: the phases of every feature (rows M), then the
+    /// output's N components, then f. See shaders/objectives/field.wgsl.
     fn wgsl(&self) -> Wgsl {
+        let (n, m) = (self.n, self.m);
         Wgsl {
-            consts: format!(
-                "const FIELD_M: u32 = {}u;\nconst FIELD_STRIDE: u32 = {}u;\nconst FIELD_MU: f32 = {};\n",
-                self.m,
-                self.n + 2,
-                wgsl_f32(self.mu)
-            ),
+            consts: vec![
+                Const::U32("FIELD_M", m as u32),
+                Const::F32("FIELD_MU", self.mu),
+                Const::U32("FIELD_T", (m * n) as u32),
+                Const::U32("FIELD_S", (2 * m * n) as u32),
+                Const::U32("FIELD_B", (2 * m * n + m) as u32),
+            ],
             body: include_str!("../../shaders/objectives/field.wgsl"),
+            passes: Some(Passes {
+                grad: vec![
+                    Pass {
+                        func: "field_phase",
+                        rows: m,
+                    },
+                    Pass {
+                        func: "field_apply_x",
+                        rows: n,
+                    },
+                    Pass {
+                        func: "field_f",
+                        rows: 1,
+                    },
+                ],
+                value: vec![
+                    Pass {
+                        func: "field_phase",
+                        rows: m,
+                    },
+                    Pass {
+                        func: "field_f",
+                        rows: 1,
+                    },
+                ],
+                hvp: vec![
+                    Pass {
+                        func: "field_hvp_coef",
+                        rows: m,
+                    },
+                    Pass {
+                        func: "field_apply_v",
+                        rows: n,
+                    },
+                ],
+                scratch: 2 * m,
+            }),
         }
     }
-    /// Feature-major: record m is [w_{m,0}, .., w_{m,N-1}, sqrt(2/M) a_m, b_m] (stride N + 2),
-    /// so the walkers of a workgroup, all looping over m in step, read the same addresses.
+    /// W (M x N, row m = w_m), W^T (N x M), s_m = sqrt(2/M) a_m, b_m: rows for the phases,
+    /// columns for the output sums, so the walkers of a workgroup read the same addresses.
     /// Keep in sync with shaders/objectives/field.wgsl.
-    fn params(&self) -> Vec<f32> {
-        let mut p = Vec::with_capacity(self.m * (self.n + 2));
-        for m in 0..self.m {
-            p.extend(self.wm(m).iter().map(|&v| v as f32));
-            p.push((self.scale() * self.a[m]) as f32);
-            p.push(self.b[m] as f32);
+    fn params(&self) -> Vec<f64> {
+        let (n, m) = (self.n, self.m);
+        let mut p = Vec::with_capacity(Self::floats(n, m));
+        p.extend_from_slice(&self.w);
+        for i in 0..n {
+            p.extend((0..m).map(|j| self.w[j * n + i]));
         }
+        p.extend((0..m).map(|j| self.scale() * self.a[j]));
+        p.extend_from_slice(&self.b);
         p
     }
 }

@@ -10,6 +10,7 @@ mod classic;
 mod field;
 mod nd;
 mod pspin;
+pub mod rounding;
 #[cfg(test)]
 mod tests;
 
@@ -24,13 +25,65 @@ pub enum Domain {
     Sphere,
 }
 
+/// A host constant of an objective's WGSL, emitted as `const NAME: TYPE = VALUE;` before its body.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Const {
+    U32(&'static str, u32),
+    /// An f32 constant, given in f64; the GPU layer refuses one that f32 cannot hold.
+    F32(&'static str, f64),
+}
+
+/// One pass of a batched objective: the WGSL function
+/// `fn NAME(w: u32, r: u32, x: u32, v: u32, out: u32)`, run for every running walker w and
+/// every row r < rows (x, v, out: the evaluation's vector slots).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pass {
+    pub func: &'static str,
+    pub rows: usize,
+}
+
+/// The passes of an objective evaluated over all walkers at once (the multi-pass engine):
+/// `grad` leaves the gradient in slot `out` and f in SC_EVAL, `value` leaves f in SC_EVAL,
+/// `hvp` leaves H v in slot `out`. Passes of one evaluation run in order; each sees what the
+/// previous one wrote (objective scratch: `scratch` floats per walker).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Passes {
+    pub grad: Vec<Pass>,
+    pub value: Vec<Pass>,
+    pub hvp: Vec<Pass>,
+    pub scratch: usize,
+}
+
 /// The WGSL half of an objective.
 pub struct Wgsl {
-    /// Constant declarations emitted by the host (`const NAME: type = value;` lines).
-    pub consts: String,
-    /// The objective's WGSL source (from shaders/objectives/), defining `obj_value`,
-    /// `obj_grad` and `obj_hvp` (see shaders/common.wgsl for the contract).
+    pub consts: Vec<Const>,
+    /// The objective's WGSL source (from shaders/objectives/): per-walker `obj_value`,
+    /// `obj_grad` and `obj_hvp` (see shaders/common.wgsl for the contract), or, with `passes`,
+    /// the pass functions.
     pub body: &'static str,
+    /// `Some`: the objective is evaluated by passes over all walkers (matrix-shaped
+    /// objectives, whose one-walker evaluation is too long for one invocation).
+    pub passes: Option<Passes>,
+}
+
+impl Wgsl {
+    /// A per-walker objective without host constants.
+    pub fn per_walker(body: &'static str) -> Wgsl {
+        Wgsl {
+            consts: Vec::new(),
+            body,
+            passes: None,
+        }
+    }
+}
+
+/// Bounds on what f32 evaluation on the GPU can change in f and in the gradient at a point,
+/// absolute: |f_gpu - f| <= f and |grad_gpu - grad| <= grad (Euclidean norm). Each objective
+/// derives its own from the magnitudes of the terms it sums (see [`rounding`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct F32Error {
+    pub f: f64,
+    pub grad: f64,
 }
 
 /// A landscape f: R^N -> R (or the sphere |x|^2 = N for `sphere()` objectives).
@@ -56,10 +109,14 @@ pub trait Objective: Send + Sync {
     }
     fn domain(&self) -> Domain;
     fn wgsl(&self) -> Wgsl;
-    /// Contents of the read-only parameter buffer (never empty).
-    fn params(&self) -> Vec<f32> {
-        vec![0.0]
+    /// Contents of the read-only parameter buffer, in f64 (the GPU layer converts them to f32
+    /// and refuses values f32 cannot hold); empty when the WGSL reads none.
+    fn params(&self) -> Vec<f64> {
+        Vec::new()
     }
+    /// How far f32 arithmetic on the GPU may move f and the gradient at x (the twin check's
+    /// tolerance; `gpu::twin_check`).
+    fn f32_error(&self, x: &[f64]) -> F32Error;
     /// Known saddle used by `escape --from saddle`, when the objective has a natural one.
     fn known_saddle(&self) -> Option<Vec<f64>> {
         None
@@ -114,12 +171,11 @@ pub(crate) const SEED: Param = Param::new(
 
 /// The most f32 values a dense parameter buffer may hold: 2^25 floats = 128 MiB, wgpu's default
 /// `max_storage_buffer_binding_size`.
-pub(crate) const MAX_PARAMS: usize = 1 << 25;
+pub(crate) const MAX_PARAMS: usize = (1 << 25) - PARAM_TAIL;
 
-/// An f32 WGSL literal for a host constant (`{:?}` always writes a decimal point or exponent).
-pub(crate) fn wgsl_f32(v: f64) -> String {
-    format!("{:?}", v as f32)
-}
+/// Zero floats the GPU layer appends to every parameter buffer, so that a batched kernel may
+/// read up to 16 floats past the end of a row (it multiplies them by zeros).
+pub const PARAM_TAIL: usize = 16;
 
 /// Euclidean Riemannian-projection helpers for sphere objectives: |x|^2 = N.
 pub mod sphere {

@@ -5,7 +5,8 @@ use std::f64::consts::{E, PI, TAU};
 
 use nalgebra::DMatrix;
 
-use super::{Domain, Entry, Objective, Wgsl};
+use super::rounding::{exp_rel, gamma, norm, TRIG_ABS};
+use super::{Domain, Entry, F32Error, Objective, Wgsl};
 use crate::spec::{Param, Range, SpecError, Values};
 
 /// The largest dimension the N-D objectives accept.
@@ -108,6 +109,35 @@ impl Term {
         }
     }
 
+    /// Bounds on the f32 error of (t, t') at x: γ times the magnitude of their terms, plus the
+    /// sin/cos accuracy for rastrigin (the WGSL reduces 2πx to [−π, π] exactly first).
+    fn f32_error(self, x: f64) -> (f64, f64) {
+        let a = x.abs();
+        let k = gamma(6.0);
+        match self {
+            Term::FlatWell => {
+                let m = (a - 1.0).max(0.0);
+                let d = if m > 0.0 { 2.0 * (m + a) } else { 0.0 };
+                (k * (m * m + 2.0 * m * a), k * d)
+            }
+            Term::DoubleWell => {
+                let s = (x * x - 1.0).abs();
+                (
+                    k * (s * s + 2.0 * s * (a * a + 1.0)),
+                    k * 4.0 * a * (s + a * a + 1.0),
+                )
+            }
+            Term::Rastrigin => (
+                k * (20.0 + a * a) + 10.0 * TRIG_ABS,
+                k * (2.0 * a + 20.0 * PI) + 20.0 * PI * TRIG_ABS,
+            ),
+            Term::StyblinskiTang => (
+                k * 0.5 * (a.powi(4) + 16.0 * a * a + 5.0 * a),
+                k * (2.0 * a.powi(3) + 16.0 * a + 2.5),
+            ),
+        }
+    }
+
     fn name(self) -> &'static str {
         match self {
             Term::FlatWell => "flat-well",
@@ -199,11 +229,23 @@ impl Objective for Separable {
     fn domain(&self) -> Domain {
         self.term.domain()
     }
-    fn wgsl(&self) -> Wgsl {
-        Wgsl {
-            consts: String::new(),
-            body: self.term.wgsl(),
+    /// The terms' own errors, and the N-term sum of f: γ(N) times Σ|t|.
+    fn f32_error(&self, x: &[f64]) -> F32Error {
+        let (mut f, mut sum) = (0.0, 0.0);
+        let mut g = Vec::with_capacity(x.len());
+        for &xi in x {
+            let (ef, eg) = self.term.f32_error(xi);
+            f += ef;
+            sum += self.term.eval(xi).0.abs();
+            g.push(eg);
         }
+        F32Error {
+            f: f + gamma(x.len() as f64) * sum,
+            grad: norm(g),
+        }
+    }
+    fn wgsl(&self) -> Wgsl {
+        Wgsl::per_walker(self.term.wgsl())
     }
     /// flat-well is exactly flat (f = 0, zero gradient and Hessian) on the cube [-1, 1]^N; its
     /// centre, the origin, lies at distance 1 from every face.
@@ -322,11 +364,27 @@ impl Objective for Ackley {
     fn domain(&self) -> Domain {
         Domain::Box { lo: -5.0, hi: 5.0 }
     }
-    fn wgsl(&self) -> Wgsl {
-        Wgsl {
-            consts: String::new(),
-            body: include_str!("../../shaders/objectives/ackley.wgsl"),
+    /// |x| and the cosine sum carry γ(N) and N·2^-11; exp adds its 3 + 2|z| ULP. The
+    /// gradient's two terms inherit the relative errors of e1 and e2, and sin its 2^-11.
+    fn f32_error(&self, x: &[f64]) -> F32Error {
+        let nf = self.n as f64;
+        let s = self.sums(x);
+        let r = s.norm / nf.sqrt();
+        let rel1 = gamma(nf + 4.0) * (1.0 + ACKLEY_B * r) + exp_rel(ACKLEY_B * r);
+        let rel2 = gamma(nf + 4.0) * 2.0 + TRIG_ABS + exp_rel(1.0);
+        let k1 = ACKLEY_A * ACKLEY_B * s.e1 / nf.sqrt();
+        let k2 = ACKLEY_C * s.e2 / nf;
+        let g = x.iter().map(|&xi| {
+            let u = Self::unit(s.norm, xi).abs();
+            k1 * u * (rel1 + gamma(4.0)) + k2 * (rel2 + TRIG_ABS + gamma(4.0) * ACKLEY_C * xi.abs())
+        });
+        F32Error {
+            f: ACKLEY_A * s.e1 * rel1 + s.e2 * rel2 + gamma(4.0) * (2.0 * ACKLEY_A + E),
+            grad: norm(g),
         }
+    }
+    fn wgsl(&self) -> Wgsl {
+        Wgsl::per_walker(include_str!("../../shaders/objectives/ackley.wgsl"))
     }
 }
 
@@ -400,10 +458,28 @@ impl Objective for Rosenbrock {
     fn domain(&self) -> Domain {
         Domain::Box { lo: -2.0, hi: 2.0 }
     }
-    fn wgsl(&self) -> Wgsl {
-        Wgsl {
-            consts: String::new(),
-            body: include_str!("../../shaders/objectives/rosenbrock.wgsl"),
+    /// s_i = x_{i+1} − x_i² carries γ·(|x_{i+1}| + x_i²); f sums N − 1 terms.
+    fn f32_error(&self, x: &[f64]) -> F32Error {
+        let n = self.n;
+        let k = gamma(8.0);
+        let mut f = 0.0;
+        let mut sum = 0.0;
+        let mut g = vec![0.0; n];
+        for i in 0..n - 1 {
+            let s = x[i + 1] - x[i] * x[i];
+            let ts = s.abs() + x[i + 1].abs() + x[i] * x[i];
+            let o = (1.0 - x[i]).abs() + 1.0 + x[i].abs();
+            f += k * (200.0 * s.abs() * ts + 2.0 * (1.0 - x[i]).abs() * o);
+            sum += 100.0 * s * s + (1.0 - x[i]).powi(2);
+            g[i] += k * (400.0 * x[i].abs() * ts + 2.0 * o);
+            g[i + 1] += k * 200.0 * ts;
         }
+        F32Error {
+            f: f + gamma(n as f64) * sum,
+            grad: norm(g),
+        }
+    }
+    fn wgsl(&self) -> Wgsl {
+        Wgsl::per_walker(include_str!("../../shaders/objectives/rosenbrock.wgsl"))
     }
 }

@@ -8,7 +8,8 @@
 
 use nalgebra::DMatrix;
 
-use super::{wgsl_f32, Domain, Entry, Objective, Wgsl, MAX_PARAMS, SEED};
+use super::rounding::{gamma, norm};
+use super::{Const, Domain, Entry, F32Error, Objective, Pass, Passes, Wgsl, MAX_PARAMS, SEED};
 use crate::rng::{Sampler, Stream};
 use crate::spec::{Param, Range, SpecError, Values};
 
@@ -87,17 +88,22 @@ impl PSpin {
     /// Contracts `k` trailing indices of Jsym with x (the innermost one with `last` instead when
     /// given): returns the N^{p-k} leading part.
     fn contract(&self, x: &[f64], last: Option<&[f64]>, k: usize) -> Vec<f64> {
+        self.contract_in(&self.jsym, x, last, k)
+    }
+
+    /// [`PSpin::contract`] of a given N^p tensor.
+    fn contract_in(&self, j: &[f64], x: &[f64], last: Option<&[f64]>, k: usize) -> Vec<f64> {
         let mut t: Option<Vec<f64>> = None;
         for step in 0..k {
             let y = if step == 0 { last.unwrap_or(x) } else { x };
-            let src: &[f64] = t.as_deref().unwrap_or(&self.jsym);
+            let src: &[f64] = t.as_deref().unwrap_or(j);
             t = Some(
                 src.chunks_exact(self.n)
                     .map(|row| row.iter().zip(y).map(|(a, b)| a * b).sum())
                     .collect(),
             );
         }
-        t.unwrap_or_else(|| self.jsym.clone())
+        t.unwrap_or_else(|| j.to_vec())
     }
 }
 
@@ -184,18 +190,60 @@ impl Objective for PSpin {
     fn domain(&self) -> Domain {
         Domain::Sphere
     }
-    fn wgsl(&self) -> Wgsl {
-        Wgsl {
-            consts: format!(
-                "const PSPIN_P: u32 = {}u;\nconst PSPIN_C: f32 = {};\n",
-                self.p,
-                wgsl_f32(self.c)
-            ),
-            body: include_str!("../../shaders/objectives/pspin.wgsl"),
+    /// Row i of the gradient sums the N^(p-1) products |Jsym(i, ..)| |x|..|x| =: R_i along
+    /// chains of at most p·N + 8 roundings (the row loops); f = x . g / p adds γ(N).
+    fn f32_error(&self, x: &[f64]) -> F32Error {
+        let pf = f64::from(self.p);
+        let ax: Vec<f64> = x.iter().map(|v| v.abs()).collect();
+        let abs_j: Vec<f64> = self.jsym.iter().map(|v| v.abs()).collect();
+        let r = self.contract_in(&abs_j, &ax, None, self.p as usize - 1);
+        let k = gamma(pf * self.n as f64 + 8.0);
+        let g: Vec<f64> = r.iter().map(|ri| k * pf * self.c * ri).collect();
+        let xg: f64 = ax.iter().zip(&r).map(|(a, b)| a * b).sum::<f64>() * self.c;
+        F32Error {
+            f: ax.iter().zip(&g).map(|(a, b)| a * b).sum::<f64>() / pf
+                + gamma(self.n as f64 + 2.0) * xg,
+            grad: norm(g),
         }
     }
-    /// The symmetrised tensor as f32, N^p row-major; keep in sync with pspin.wgsl.
-    fn params(&self) -> Vec<f32> {
-        self.jsym.iter().map(|&v| v as f32).collect()
+    /// Rows of the gradient (or of H v) in parallel, one invocation per (walker, component),
+    /// then f from them. See shaders/objectives/pspin.wgsl.
+    fn wgsl(&self) -> Wgsl {
+        let n = self.n;
+        Wgsl {
+            consts: vec![Const::U32("PSPIN_P", self.p), Const::F32("PSPIN_C", self.c)],
+            body: include_str!("../../shaders/objectives/pspin.wgsl"),
+            passes: Some(Passes {
+                grad: vec![
+                    Pass {
+                        func: "pspin_grad_rows",
+                        rows: n,
+                    },
+                    Pass {
+                        func: "pspin_grad_f",
+                        rows: 1,
+                    },
+                ],
+                value: vec![
+                    Pass {
+                        func: "pspin_value_rows",
+                        rows: n,
+                    },
+                    Pass {
+                        func: "pspin_value_f",
+                        rows: 1,
+                    },
+                ],
+                hvp: vec![Pass {
+                    func: "pspin_hvp_rows",
+                    rows: n,
+                }],
+                scratch: n,
+            }),
+        }
+    }
+    /// The symmetrised tensor, N^p row-major; keep in sync with pspin.wgsl.
+    fn params(&self) -> Vec<f64> {
+        self.jsym.clone()
     }
 }

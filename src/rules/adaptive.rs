@@ -1,7 +1,7 @@
 //! Adaptive step sizes: Adam (Kingma & Ba 2015, bias-corrected) and RMSprop.
 //! WGSL twins: shaders/rules/adam.wgsl, shaders/rules/rmsprop.wgsl.
 
-use super::{always_may_stop, clip_scale, Ctx, Rule};
+use super::{always_may_stop, clip_scale, Ctx, Op, Rule};
 use crate::spec::{Param, Range};
 use crate::walk::state::*;
 
@@ -25,6 +25,7 @@ pub static ADAM: Rule = Rule {
         Param::new("eps", 1e-8, Range::Positive, "denominator offset"),
     ],
     wgsl: Some(include_str!("../../shaders/rules/adam.wgsl")),
+    program: &[Op::Stage("adam_step")],
     step: adam,
     may_stop: always_may_stop,
     max_dim: None,
@@ -44,6 +45,7 @@ pub static RMSPROP: Rule = Rule {
         Param::new("eps", 1e-8, Range::Positive, "denominator offset"),
     ],
     wgsl: Some(include_str!("../../shaders/rules/rmsprop.wgsl")),
+    program: &[Op::Stage("rmsprop_step")],
     step: rmsprop,
     may_stop: always_may_stop,
     max_dim: None,

@@ -4,7 +4,7 @@
 //! schedule scales the proposal: step(t) = step * factor(t).
 //! WGSL twin: shaders/rules/anneal.wgsl.
 
-use super::{always_may_stop, Ctx, Rule};
+use super::{always_may_stop, Ctx, Eval, Op, Rule};
 use crate::objective::sphere;
 use crate::rng::{self, Stream};
 use crate::spec::{Param, Range};
@@ -29,6 +29,11 @@ pub static ANNEAL: Rule = Rule {
         ),
     ],
     wgsl: Some(include_str!("../../shaders/rules/anneal.wgsl")),
+    program: &[
+        Op::Stage("anneal_propose"),
+        Op::Eval(Eval::Value { x: SLOT_TRIAL }),
+        Op::Stage("anneal_accept"),
+    ],
     step,
     may_stop: always_may_stop,
     max_dim: None,

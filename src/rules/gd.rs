@@ -1,6 +1,6 @@
 //! Plain gradient descent: x <- x - lr(t) * clip(g). WGSL twin: shaders/rules/gd.wgsl.
 
-use super::{always_may_stop, clip_scale, Ctx, Rule};
+use super::{always_may_stop, clip_scale, Ctx, Op, Rule};
 use crate::spec::{Param, Range};
 use crate::walk::state::*;
 
@@ -12,6 +12,7 @@ pub static GD: Rule = Rule {
     summary: "gradient descent",
     params: params![Param::new("lr", 0.01, Range::Positive, "step size")],
     wgsl: Some(include_str!("../../shaders/rules/gd.wgsl")),
+    program: &[Op::Stage("gd_step")],
     step,
     may_stop: always_may_stop,
     max_dim: None,

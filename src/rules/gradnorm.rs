@@ -4,7 +4,7 @@
 //! On spheres, H is the Riemannian Hessian applied to the Riemannian gradient:
 //! P (Hess H) g - (x . grad H / N) g. WGSL twin: shaders/rules/gradnorm.wgsl.
 
-use super::{always_may_stop, clip_scale, Ctx, Rule};
+use super::{always_may_stop, clip_scale, Ctx, Eval, Op, Rule};
 use crate::objective::sphere;
 use crate::spec::{Param, Range};
 use crate::walk::state::*;
@@ -20,6 +20,14 @@ pub static GRADNORM: Rule = Rule {
         "step size (stable below 2 / max eigenvalue of H^2)",
     )],
     wgsl: Some(include_str!("../../shaders/rules/gradnorm.wgsl")),
+    program: &[
+        Op::Eval(Eval::Hvp {
+            x: SLOT_X,
+            v: SLOT_GRAD,
+            out: SLOT_AUX,
+        }),
+        Op::Stage("gradnorm_update"),
+    ],
     step,
     may_stop: always_may_stop,
     max_dim: None,

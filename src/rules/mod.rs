@@ -63,14 +63,39 @@ pub type StepFn = fn(&Ctx, &mut WalkerState, &[f64]);
 /// Whether a walker with |grad| <= grad_tol may stop as converged now.
 pub type MayStopFn = fn(&Ctx, &WalkerState, &[f64]) -> bool;
 
+/// One part of a rule's step on the GPU, after the gradient at x is evaluated and observed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    /// A WGSL function `fn NAME(w: u32, t: u32, lr_scale: f32)` of the rule's source.
+    Stage(&'static str),
+    /// An evaluation of the objective that the next stage reads.
+    Eval(Eval),
+}
+
+/// An evaluation of the objective at a vector slot (indices of `walk::state`). The fused engine
+/// calls the objective's per-walker functions inline; the multi-pass engine dispatches the
+/// objective's passes for every running walker between two stage kernels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Eval {
+    /// f and the Euclidean gradient at x: the gradient into SLOT_GRAD, f into SC_EVAL.
+    Grad { x: usize },
+    /// f at x into SC_EVAL.
+    Value { x: usize },
+    /// The Euclidean Hessian at x times v, into `out` (neither x nor v).
+    Hvp { x: usize, v: usize, out: usize },
+}
+
 /// A step rule as registered: name, parameters, WGSL and reference.
 pub struct Rule {
     pub name: &'static str,
     pub summary: &'static str,
     pub params: &'static [Param],
-    /// The WGSL `rule_step`/`rule_may_stop`; `None` for rules that run on the CPU twin only
-    /// (they need the objective's f64 Hessian, which exists only in Rust).
+    /// The WGSL stage functions and `rule_may_stop`; `None` for rules that run on the CPU twin
+    /// only (they need the objective's f64 Hessian, which exists only in Rust).
     pub wgsl: Option<&'static str>,
+    /// The step on the GPU: the rule's WGSL stage functions in order, with the objective
+    /// evaluations the later stages read between them (empty for CPU-only rules).
+    pub program: &'static [Op],
     pub step: StepFn,
     pub may_stop: MayStopFn,
     /// The largest dimension N the rule accepts (`None`: any).
@@ -235,7 +260,7 @@ mod tests {
 
     #[test]
     fn every_rule_has_clip_and_the_schedule_and_reads_its_rows() {
-        let walk = crate::gpu::shader::WALK;
+        let walk = crate::gpu::shader::OBSERVE;
         for r in registry() {
             assert!(r.params.iter().any(|p| p.key == "clip"), "{}", r.name);
             // The schedule rows close every table, in schedule::PARAMS order.
@@ -250,7 +275,7 @@ mod tests {
                 continue;
             };
             for p in r.params {
-                // The schedule rows are read by walk.wgsl (schedule_at), the rest by the rule.
+                // The schedule rows are read by observe.wgsl (schedule_at), the rest by the rule.
                 let name = format!("HP_{}", p.key.to_uppercase());
                 assert!(
                     wgsl.contains(&name)

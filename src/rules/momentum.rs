@@ -2,7 +2,7 @@
 //! m <- beta m + g; momentum steps x -= lr(t) m, Nesterov steps x -= lr(t) (g + beta m).
 //! WGSL twins: shaders/rules/momentum.wgsl, shaders/rules/nesterov.wgsl.
 
-use super::{always_may_stop, clip_scale, Ctx, Rule};
+use super::{always_may_stop, clip_scale, Ctx, Op, Rule};
 use crate::spec::{Param, Range};
 use crate::walk::state::*;
 
@@ -25,6 +25,7 @@ pub static MOMENTUM: Rule = Rule {
     summary: "heavy-ball momentum",
     params: PARAMS,
     wgsl: Some(include_str!("../../shaders/rules/momentum.wgsl")),
+    program: &[Op::Stage("momentum_step")],
     step: momentum,
     may_stop: always_may_stop,
     max_dim: None,
@@ -35,6 +36,7 @@ pub static NESTEROV: Rule = Rule {
     summary: "Nesterov accelerated gradient",
     params: PARAMS,
     wgsl: Some(include_str!("../../shaders/rules/nesterov.wgsl")),
+    program: &[Op::Stage("nesterov_step")],
     step: nesterov,
     may_stop: always_may_stop,
     max_dim: None,

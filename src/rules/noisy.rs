@@ -4,7 +4,7 @@
 //! xi ~ N(0, I) from the NOISE stream at (walker, step). WGSL twins: shaders/rules/sgd.wgsl,
 //! shaders/rules/langevin.wgsl.
 
-use super::{always_may_stop, clip_scale, Ctx, Rule};
+use super::{always_may_stop, clip_scale, Ctx, Op, Rule};
 use crate::rng::{self, Stream};
 use crate::spec::{Param, Range};
 use crate::walk::state::*;
@@ -25,6 +25,7 @@ pub static SGD: Rule = Rule {
         include_str!("../../shaders/rules/noisy_step.wgsl"),
         include_str!("../../shaders/rules/sgd.wgsl")
     )),
+    program: &[Op::Stage("sgd_step")],
     step: sgd,
     may_stop: always_may_stop,
     max_dim: None,
@@ -41,6 +42,7 @@ pub static LANGEVIN: Rule = Rule {
         include_str!("../../shaders/rules/noisy_step.wgsl"),
         include_str!("../../shaders/rules/langevin.wgsl")
     )),
+    program: &[Op::Stage("langevin_step")],
     step: langevin,
     may_stop: always_may_stop,
     max_dim: None,

@@ -7,7 +7,7 @@
 //! State: CT_RULE0 = 1 + step of the last perturbation (0 = none), SC_RULE0 = f there.
 //! WGSL twin: shaders/rules/pgd.wgsl.
 
-use super::{clip_scale, Ctx, Rule};
+use super::{clip_scale, Ctx, Op, Rule};
 use crate::rng::{self, Stream};
 use crate::spec::{Param, Range};
 use crate::walk::state::*;
@@ -45,6 +45,7 @@ pub static PGD: Rule = Rule {
         ),
     ],
     wgsl: Some(include_str!("../../shaders/rules/pgd.wgsl")),
+    program: &[Op::Stage("pgd_step")],
     step,
     may_stop,
     max_dim: None,

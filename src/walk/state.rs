@@ -16,7 +16,9 @@ pub const SC_F0: usize = 2;
 pub const SC_RULE0: usize = 3;
 pub const SC_RULE1: usize = 4;
 pub const SC_RADIAL: usize = 5;
-pub const SCALARS: usize = 6;
+/// f from the last evaluation (the GPU's hand-over between evaluation and stage kernels).
+pub const SC_EVAL: usize = 6;
+pub const SCALARS: usize = 7;
 
 pub const CT_STEPS: usize = 0;
 pub const CT_STATUS: usize = 1;

@@ -1,0 +1,304 @@
+//! The walk as kernels: which entry points a (objective, rule) pair needs, generated as WGSL
+//! glue around the rule's stage functions and the objective's evaluations, and the order in
+//! which one step (and one evaluation for the twin check) dispatches them.
+//!
+//! Two engines share the rule's WGSL:
+//! - **fused** (objectives with per-walker `obj_*` functions): one kernel, `walk_segment`
+//!   (shaders/walk.wgsl), runs many steps per invocation; the generated `rule_step` calls the
+//!   rule's stages with the evaluations between them inline.
+//! - **multi-pass** (objectives with [`Passes`]: one walker's evaluation is a matrix-shaped
+//!   sum too long for one invocation): every evaluation is a sequence of pass kernels over
+//!   (running walkers x rows), and the rule's stages are per-walker kernels between them.
+//!   A step dispatches: the gradient passes at x, the observe-and-first-stages kernel, then for
+//!   each further evaluation its passes and the next stage kernel.
+
+use crate::objective::{Pass, Passes};
+use crate::rules::{Eval, Op};
+use crate::walk::state::{SLOT_AUX, SLOT_GRAD, SLOT_START, SLOT_X};
+
+/// Rows of a pass grid beyond this go to the grid's z dimension (dispatch dimensions are
+/// limited to 65535 workgroups).
+pub const ROW_SPLIT: usize = 32768;
+
+/// One compute entry point and its grid: walkers (x) times `rows`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Kernel {
+    pub entry: String,
+    pub rows: usize,
+}
+
+/// The generated kernels and the dispatch order of one step and of one evaluation.
+#[derive(Debug, Clone)]
+pub struct Program {
+    /// WGSL appended after the rule's source: glue functions and entry points.
+    pub source: String,
+    pub kernels: Vec<Kernel>,
+    /// Indices into `kernels`, in dispatch order, for one step (the fused engine: one
+    /// dispatch runs `segment_steps` steps).
+    pub step: Vec<usize>,
+    /// For [`crate::gpu::GpuWalk::eval`]: f and the gradient at SLOT_X (f into SC_F, again by
+    /// the value evaluation into SC_GNORM) and H v with v in SLOT_START into SLOT_AUX.
+    pub eval: Vec<usize>,
+    pub fused: bool,
+}
+
+/// The WGSL of the fused engine's `rule_step`: stages and inline evaluations.
+fn fused_rule_step(ops: &[Op]) -> String {
+    let mut s = String::from(
+        "// Generated from the rule's program (src/gpu/program.rs).\n\
+         fn rule_step(w: u32, t: u32, lr_scale: f32) {\n",
+    );
+    for op in ops {
+        match op {
+            Op::Stage(f) => s.push_str(&format!("    {f}(w, t, lr_scale);\n")),
+            Op::Eval(Eval::Grad { x }) => s.push_str(&format!(
+                "    scalars[sc(SC_EVAL, w)] = obj_grad({x}u, w);\n"
+            )),
+            Op::Eval(Eval::Value { x }) => s.push_str(&format!(
+                "    scalars[sc(SC_EVAL, w)] = obj_value({x}u, w);\n"
+            )),
+            Op::Eval(Eval::Hvp { x, v, out }) => {
+                s.push_str(&format!("    obj_hvp({x}u, {v}u, {out}u, w);\n"))
+            }
+        }
+    }
+    s.push_str("}\n");
+    s
+}
+
+/// The fused engine: `walk_segment` and `eval_grad` from shaders/walk.wgsl.
+pub fn fused(ops: &[Op]) -> Program {
+    Program {
+        source: fused_rule_step(ops),
+        kernels: vec![
+            Kernel {
+                entry: "walk_segment".into(),
+                rows: 1,
+            },
+            Kernel {
+                entry: "eval_grad".into(),
+                rows: 1,
+            },
+        ],
+        step: vec![0],
+        eval: vec![1],
+        fused: true,
+    }
+}
+
+/// The slots an evaluation reads and writes: (x, v, out).
+fn slots(e: &Eval) -> (usize, usize, usize) {
+    match *e {
+        Eval::Grad { x } => (x, x, SLOT_GRAD),
+        Eval::Value { x } => (x, x, x),
+        Eval::Hvp { x, v, out } => (x, v, out),
+    }
+}
+
+fn passes_of<'a>(p: &'a Passes, e: &Eval) -> &'a [Pass] {
+    match e {
+        Eval::Grad { .. } => &p.grad,
+        Eval::Value { .. } => &p.value,
+        Eval::Hvp { .. } => &p.hvp,
+    }
+}
+
+/// Builds the multi-pass program; errors name a rule program the engine cannot run.
+struct Builder {
+    source: String,
+    kernels: Vec<Kernel>,
+}
+
+impl Builder {
+    fn push(&mut self, entry: String, rows: usize, body: &str) -> usize {
+        if let Some(k) = self.kernels.iter().position(|k| k.entry == entry) {
+            return k;
+        }
+        self.source.push_str(&format!(
+            "\n@compute @workgroup_size(64)\nfn {entry}(@builtin(global_invocation_id) gid: vec3<u32>) {{\n{body}    loop_guard();\n}}\n"
+        ));
+        self.kernels.push(Kernel { entry, rows });
+        self.kernels.len() - 1
+    }
+
+    /// The pass kernels of one evaluation, in order.
+    fn eval(&mut self, passes: &Passes, e: &Eval) -> Vec<usize> {
+        let (x, v, out) = slots(e);
+        passes_of(passes, e)
+            .iter()
+            .map(|p| {
+                let entry = format!("pass_{}_{x}_{v}_{out}", p.func);
+                let body = format!(
+                    "    let r = gid.y + gid.z * {ROW_SPLIT}u;\n\
+                     \x20   if gid.x < walk.active_count && r < {rows}u {{\n\
+                     \x20       let w = walkers[gid.x];\n\
+                     \x20       if counters[sc(CT_STATUS, w)] == RUNNING {{\n\
+                     \x20           {f}(w, r, {x}u, {v}u, {out}u);\n\
+                     \x20       }}\n\
+                     \x20   }}\n",
+                    rows = p.rows,
+                    f = p.func
+                );
+                self.push(entry, p.rows, &body)
+            })
+            .collect()
+    }
+
+    /// A per-walker kernel running `inner` for every running walker.
+    fn per_walker(&mut self, entry: String, inner: &str) -> usize {
+        let body = format!(
+            "    if gid.x < walk.active_count {{\n\
+             \x20       let w = walkers[gid.x];\n\
+             \x20       if counters[sc(CT_STATUS, w)] == RUNNING {{\n{inner}\
+             \x20       }}\n\
+             \x20   }}\n"
+        );
+        self.push(entry, 1, &body)
+    }
+}
+
+/// The stage calls of one stage kernel, each line indented by `pad`; ends the step when `last`.
+fn stage_calls(stages: &[&str], last: bool, pad: &str) -> String {
+    let mut lines = vec![
+        "let t = counters[sc(CT_STEPS, w)];".to_string(),
+        "let lr_scale = schedule_at(w, t);".to_string(),
+    ];
+    lines.extend(stages.iter().map(|f| format!("{f}(w, t, lr_scale);")));
+    if last {
+        lines.push("end_step(w);".into());
+        lines.push("counters[sc(CT_STEPS, w)] = t + 1u;".into());
+    }
+    lines.iter().map(|l| format!("{pad}{l}\n")).collect()
+}
+
+/// The multi-pass engine for an objective with `passes` and a rule program `ops`.
+pub fn multi_pass(passes: &Passes, ops: &[Op]) -> Result<Program, String> {
+    // The stage functions between evaluations: segments[k] runs after evaluation k - 1.
+    let mut segments: Vec<Vec<&str>> = vec![vec![]];
+    let mut evals: Vec<Eval> = vec![];
+    for op in ops {
+        match op {
+            Op::Stage(f) => segments.last_mut().expect("one segment").push(f),
+            Op::Eval(e) => {
+                let (x, v, out) = slots(e);
+                if matches!(e, Eval::Hvp { .. }) && (out == x || out == v) {
+                    return Err(format!(
+                        "a Hessian-vector product into slot {out} overwrites its input; \
+                         the multi-pass engine needs out distinct from x and v"
+                    ));
+                }
+                evals.push(*e);
+                segments.push(vec![]);
+            }
+        }
+    }
+    if segments.last().is_some_and(|s| s.is_empty()) && !evals.is_empty() {
+        return Err("the rule's program ends with an evaluation no stage reads".into());
+    }
+    let mut b = Builder {
+        source: String::from("// Generated multi-pass kernels (src/gpu/program.rs).\n"),
+        kernels: vec![],
+    };
+    let mut step = b.eval(passes, &Eval::Grad { x: SLOT_X });
+    let last = segments.len() - 1;
+    let observe = format!(
+        "            let t0 = counters[sc(CT_STEPS, w)];\n\
+         \x20           fault_grad(w);\n\
+         \x20           let status = observe_at(w, t0, scalars[sc(SC_EVAL, w)]);\n\
+         \x20           if status != RUNNING {{\n\
+         \x20               counters[sc(CT_STATUS, w)] = status;\n\
+         \x20           }} else {{\n{}\
+         \x20           }}\n",
+        stage_calls(&segments[0], last == 0, &" ".repeat(16))
+    );
+    step.push(b.per_walker("stage_0".into(), &observe));
+    for (k, e) in evals.iter().enumerate() {
+        step.extend(b.eval(passes, e));
+        let body = stage_calls(&segments[k + 1], k + 1 == last, &" ".repeat(12));
+        step.push(b.per_walker(format!("stage_{}", k + 1), &body));
+    }
+    let mut eval = b.eval(passes, &Eval::Grad { x: SLOT_X });
+    eval.push(b.per_walker(
+        "keep_grad".into(),
+        "            scalars[sc(SC_F, w)] = scalars[sc(SC_EVAL, w)];\n\
+         \x20           fault_grad(w);\n",
+    ));
+    eval.extend(b.eval(passes, &Eval::Value { x: SLOT_X }));
+    eval.push(b.per_walker(
+        "keep_value".into(),
+        "            scalars[sc(SC_GNORM, w)] = scalars[sc(SC_EVAL, w)];\n",
+    ));
+    eval.extend(b.eval(
+        passes,
+        &Eval::Hvp {
+            x: SLOT_X,
+            v: SLOT_START,
+            out: SLOT_AUX,
+        },
+    ));
+    Ok(Program {
+        source: b.source,
+        kernels: b.kernels,
+        step,
+        eval,
+        fused: false,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn passes() -> Passes {
+        Passes {
+            grad: vec![Pass { func: "g", rows: 8 }],
+            value: vec![Pass { func: "v", rows: 1 }],
+            hvp: vec![Pass { func: "h", rows: 8 }],
+            scratch: 0,
+        }
+    }
+
+    #[test]
+    fn a_step_dispatches_gradient_observe_and_each_evaluation_before_its_stage() {
+        let ops = [
+            Op::Stage("propose"),
+            Op::Eval(Eval::Value { x: 1 }),
+            Op::Stage("accept"),
+        ];
+        let p = multi_pass(&passes(), &ops).unwrap();
+        let names: Vec<&str> = p
+            .step
+            .iter()
+            .map(|&k| p.kernels[k].entry.as_str())
+            .collect();
+        assert_eq!(
+            names,
+            ["pass_g_0_0_2", "stage_0", "pass_v_1_1_1", "stage_1"]
+        );
+        // The step ends (end_step, t + 1) in the last stage kernel only.
+        let stage0 = &p.source[p.source.find("fn stage_0").unwrap()..];
+        let stage0 = &stage0[..stage0.find("fn stage_1").unwrap()];
+        assert!(stage0.contains("propose(w, t, lr_scale)") && !stage0.contains("end_step"));
+        assert!(p.source[p.source.find("fn stage_1").unwrap()..].contains("end_step"));
+        assert_eq!(p.kernels[p.step[0]].rows, 8);
+    }
+
+    #[test]
+    fn programs_the_engine_cannot_run_are_refused() {
+        let alias = [Op::Eval(Eval::Hvp { x: 0, v: 2, out: 2 }), Op::Stage("s")];
+        assert!(multi_pass(&passes(), &alias)
+            .unwrap_err()
+            .contains("overwrites"));
+        let dangling = [Op::Stage("s"), Op::Eval(Eval::Value { x: 1 })];
+        assert!(multi_pass(&passes(), &dangling).is_err());
+    }
+
+    #[test]
+    fn the_fused_rule_step_calls_evaluations_inline() {
+        let s = fused_rule_step(&[
+            Op::Eval(Eval::Hvp { x: 0, v: 2, out: 3 }),
+            Op::Stage("update"),
+        ]);
+        assert!(s.contains("obj_hvp(0u, 2u, 3u, w);\n    update(w, t, lr_scale);"));
+    }
+}
