@@ -148,36 +148,40 @@ fn draw<DB: DrawingBackend>(
             .map_err(e)?;
         let bar_gap = (panel.dim_in_pixel().0 / (4 * n_index.max(4))).max(1);
         // The full stack in the degenerate colour, then the nondegenerate part over its base.
-        chart
-            .draw_series(
-                Histogram::vertical(&chart)
-                    .style(DEGENERATE.filled())
-                    .margin(bar_gap)
-                    .data(counts.iter().map(|&(i, nd, d)| (i, nd + d))),
-            )
-            .map_err(e)?
-            .label("degenerate (a zero eigenvalue)")
-            .legend(|(x, y)| {
-                Rectangle::new(
-                    [(x, y - 7 * k as i32), (x + 16 * k as i32, y + 7 * k as i32)],
-                    DEGENERATE.filled(),
-                )
-            });
-        chart
-            .draw_series(
-                Histogram::vertical(&chart)
-                    .style(NONDEGENERATE.filled())
-                    .margin(bar_gap)
-                    .data(counts.iter().map(|&(i, nd, _)| (i, nd))),
-            )
-            .map_err(e)?
-            .label("nondegenerate")
-            .legend(|(x, y)| {
-                Rectangle::new(
-                    [(x, y - 7 * k as i32), (x + 16 * k as i32, y + 7 * k as i32)],
-                    NONDEGENERATE.filled(),
-                )
-            });
+        // One series per bar, in index order: plotters' Histogram gathers its data in a hash
+        // map, so a many-bar series would draw its bars (and write the SVG) in a random order.
+        let layers: [(&str, RGBColor, Vec<(u32, u64)>); 2] = [
+            (
+                "degenerate (a zero eigenvalue)",
+                DEGENERATE,
+                counts.iter().map(|&(i, nd, d)| (i, nd + d)).collect(),
+            ),
+            (
+                "nondegenerate",
+                NONDEGENERATE,
+                counts.iter().map(|&(i, nd, _)| (i, nd)).collect(),
+            ),
+        ];
+        for (label, colour, bars) in layers {
+            for (j, bar) in bars.into_iter().enumerate() {
+                let series = chart
+                    .draw_series(
+                        Histogram::vertical(&chart)
+                            .style(colour.filled())
+                            .margin(bar_gap)
+                            .data([bar]),
+                    )
+                    .map_err(e)?;
+                if j == 0 {
+                    series.label(label).legend(move |(x, y)| {
+                        Rectangle::new(
+                            [(x, y - 7 * k as i32), (x + 16 * k as i32, y + 7 * k as i32)],
+                            colour.filled(),
+                        )
+                    });
+                }
+            }
+        }
         if any_degenerate {
             chart
                 .configure_series_labels()
