@@ -91,7 +91,7 @@ impl Backend {
                     ..Backend::gpu(c)
                 }),
                 Err(e) => {
-                    eprintln!("notice: no usable GPU adapter ({e}); running on the CPU twin (f64)");
+                    log::warn!("no usable GPU adapter ({e}); running on the CPU twin (f64)");
                     Ok(Backend::cpu())
                 }
             },
@@ -241,7 +241,7 @@ impl Backend {
                     if self.fallback
                         && (e.is_usage() || matches!(e, GpuError::TwinMismatch(_))) =>
                 {
-                    eprintln!("notice: {e}; running on the CPU twin (f64) instead");
+                    log::warn!("{e}; running on the CPU twin (f64) instead");
                     fallback = Some(e.to_string());
                 }
                 Err(e) => return Err(e),

@@ -23,42 +23,54 @@ use crate::figure::basins::{basin_figures, AttractorRow, BasinPicture, MarkedPoi
 use crate::objective::{self, Objective};
 use crate::output::{self, Csv};
 use crate::rules::{self, Optimizer};
+use crate::run::{self, Command, Ctx, Manifest, Report, RunFolder, WalkOptions};
 use crate::spec::SpecError;
 use crate::walk::state::{Status, WalkerState, CT_STATUS};
 use crate::walk::{cpu, EndStates, WalkPlan};
 
 pub use plane::{Extent, Grid, Plane, PlaneArg};
 
-/// Everything `basins` needs, as the user gave it.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+/// Everything `basins` needs, as the user gave it (the command line's flags; the manifest's
+/// `spec`).
+#[derive(Debug, Clone, clap::Args, serde::Serialize, serde::Deserialize)]
+#[command(allow_negative_numbers = true)]
 pub struct BasinsSpec {
+    /// Objective spec, e.g. himmelblau, field:n=100,features=256
+    #[arg(long)]
     pub objective: String,
+    /// Optimizer spec, e.g. gd:lr=0.005
+    #[arg(long)]
     pub optimizer: String,
-    /// `512` or `WxH`.
+    /// Pixels: 512 (512 x 512) or WxH, e.g. 800x600. One walker per pixel.
+    #[arg(long, default_value = "512")]
     pub resolution: String,
-    /// `lo,hi` or `x0,x1,y0,y1` in slice coordinates; None: the default of the plane.
+    /// Slice coordinates shown: lo,hi (both axes) or x0,x1,y0,y1 (write --extent=-3,3).
+    #[arg(long, allow_hyphen_values = true)]
     #[serde(default)]
     pub extent: Option<String>,
-    /// `random[;center=…]`, `center=…;u=…;v=…`, `points=a,b,c`; None: the coordinate plane.
+    /// random[;center=c1,c2,..] | center=c1,..;u=u1,..;v=v1,.. | points=a,b,c (with
+    /// --catalogue). Default for N = 2: the coordinate plane.
+    #[arg(long, allow_hyphen_values = true)]
     #[serde(default)]
     pub plane: Option<String>,
-    /// A `sample` folder whose critical points `points=` refers to (and which the landscape
-    /// marks when they lie near the slice).
+    /// Folder of an earlier `sample` run: its critical points for --plane points=a,b,c, and
+    /// marked on the landscape where they lie near the slice.
+    #[arg(long)]
     #[serde(default)]
     pub catalogue: Option<PathBuf>,
-    pub steps: u32,
-    pub grad_tol: f64,
-    pub bound: f64,
-    pub seed: u64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub chunk: Option<usize>,
-    /// ε of the basin entropy, in pixels.
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub walk: WalkOptions,
+    /// Box side in pixels for the basin entropy S_b and boundary basin entropy S_bb.
+    #[arg(long = "box", default_value_t = 5)]
     #[serde(rename = "box")]
     pub box_size: usize,
-    /// Walker paths drawn on the landscape.
+    /// Draw this many walker paths (CPU twin, spread over the grid) on landscape.png.
+    #[arg(long, default_value_t = 0)]
     #[serde(default)]
     pub paths: usize,
-    /// Shade basins.png by steps to converge (log scale).
+    /// Shade basins.png by steps to converge (darker = more steps, log scale).
+    #[arg(long)]
     #[serde(default)]
     pub shade_steps: bool,
 }
@@ -116,49 +128,26 @@ impl BasinsSpec {
                 obj: obj.as_ref(),
                 extent,
                 grid,
-                seed: self.seed,
+                seed: self.walk.seed,
                 catalogue: stored.as_ref(),
             },
         )?;
-        if !(self.grad_tol >= 0.0 && self.grad_tol.is_finite()) {
-            return Err(SpecError::Invalid(format!(
-                "--grad-tol {} is out of range; valid: a finite number >= 0",
-                self.grad_tol
-            )));
-        }
-        if self.bound.is_nan() || self.bound <= 0.0 {
-            return Err(SpecError::Invalid(format!(
-                "--bound {} is out of range; valid: > 0",
-                self.bound
-            )));
-        }
-        if self.chunk == Some(0) {
-            return Err(SpecError::Invalid(
-                "--chunk 0 is out of range; valid: >= 1".into(),
-            ));
-        }
+        let plan = self.walk.plan()?;
         let side = grid.width.min(grid.height);
         if self.box_size < 2 || self.box_size > side {
-            return Err(SpecError::Invalid(format!(
-                "--box {} is out of range; valid: 2..={side} pixels (the image's shorter side)",
-                self.box_size
-            )));
+            return Err(SpecError::flag(
+                "--box",
+                self.box_size,
+                format!("2..={side} pixels (the image's shorter side)"),
+            ));
         }
         if self.paths > MAX_PATHS.min(grid.pixels()) {
-            return Err(SpecError::Invalid(format!(
-                "--paths {} is out of range; valid: 0..={}",
+            return Err(SpecError::flag(
+                "--paths",
                 self.paths,
-                MAX_PATHS.min(grid.pixels())
-            )));
+                format!("0..={}", MAX_PATHS.min(grid.pixels())),
+            ));
         }
-        let plan = WalkPlan {
-            max_steps: self.steps,
-            grad_tol: self.grad_tol,
-            bound: self.bound,
-            seed: self.seed,
-            chunk: self.chunk,
-            ..WalkPlan::default()
-        };
         Ok(Resolved {
             obj,
             opt,
@@ -168,23 +157,48 @@ impl BasinsSpec {
             stored,
         })
     }
-
-    /// Default run folder: outputs/basins-<objective name>-<UTC time>.
-    pub fn default_dir(&self) -> PathBuf {
-        output::default_dir("basins-", &self.objective)
-    }
 }
 
-/// What a finished basins run reports.
-pub struct BasinsResult {
-    pub dir: PathBuf,
-    pub ends: EndStates,
-    pub catalogue: Catalogue,
-    /// H x W, row 0 at the top.
-    pub labels: Vec<i32>,
-    pub fractions: Vec<stats::Fraction>,
-    pub entropy: stats::Entropy,
-    pub seconds_walk: f64,
+impl Command for BasinsSpec {
+    const NAME: &'static str = "basins";
+    type Resolved = Resolved;
+
+    fn resolve(&self) -> Result<Resolved, SpecError> {
+        BasinsSpec::resolve(self)
+    }
+    fn objective(&self) -> &str {
+        &self.objective
+    }
+    fn seed(&self) -> u64 {
+        self.walk.seed
+    }
+    fn optimizers<'a>(&self, r: &'a Resolved) -> Vec<&'a Optimizer> {
+        vec![&r.opt]
+    }
+    fn check(&self, r: &Resolved, backend: &Backend) -> Result<(), SpecError> {
+        backend.check(r.obj.as_ref(), &r.opt)
+    }
+    fn describe(&self, r: &Resolved) -> String {
+        let mut s = format!(
+            "{}x{} walkers of {} on {} (N = {}), {} plane",
+            r.grid.width,
+            r.grid.height,
+            r.opt.spec(),
+            r.obj.spec(),
+            r.obj.dim(),
+            r.plane.mode
+        );
+        for note in &r.plane.notes {
+            s.push_str(&format!("\nnote: {note}"));
+        }
+        s
+    }
+    fn work(&self, r: &Resolved) -> u64 {
+        r.grid.pixels() as u64 * (u64::from(r.plan.max_steps) + 1)
+    }
+    fn run(&self, r: &Resolved, ctx: &mut Ctx) -> anyhow::Result<Report> {
+        run(self, r, ctx)
+    }
 }
 
 /// A critical point near the slice, for the landscape figure and the manifest.
@@ -204,65 +218,99 @@ struct SlicePoint {
     x: Vec<f64>,
 }
 
-/// Runs a resolved basins spec on `backend` and writes its folder. `progress` gets the
-/// backend's progress count (walker-steps from the GPU, walkers from the CPU twin).
-pub fn run(
+/// What the walk and the labelling left: the pieces the files and the summary are made of.
+struct Labelled {
+    ends: EndStates,
+    cat: Catalogue,
+    label_stats: attract::LabelStats,
+    /// H x W, row 0 at the top.
+    labels: Vec<i32>,
+    fractions: Vec<stats::Fraction>,
+    entropy: stats::Entropy,
+    seconds_walk: f64,
+}
+
+/// Walks one walker per pixel and labels each by the critical point it reached.
+fn walk_and_label(
     spec: &BasinsSpec,
     r: &Resolved,
-    backend: &Backend,
-    dir: &Path,
-    progress: &(dyn Fn(u64) + Sync),
-) -> anyhow::Result<BasinsResult> {
-    let t0 = Instant::now();
-    let (n, grid) = (r.obj.dim(), r.grid);
-    let w_total = grid.pixels();
-    let starts = r.plane.starts(grid);
+    starts: &[f64],
+    ctx: &mut Ctx,
+) -> anyhow::Result<Labelled> {
+    let grid = r.grid;
     // Ranges in the optimizer spec spread over the pixels in walker (row-major pixel) order.
-    let hyper = r.opt.hyper_rows(w_total);
+    let hyper = r.opt.hyper_rows(grid.pixels());
     let t_walk = Instant::now();
-    let ends = backend.walk(r.obj.as_ref(), &r.opt, &r.plan, &starts, &hyper, progress)?;
+    let ends = ctx.backend.walk(
+        r.obj.as_ref(),
+        &r.opt,
+        &r.plan,
+        starts,
+        &hyper,
+        &ctx.progress(0),
+    )?;
     let seconds_walk = t_walk.elapsed().as_secs_f64();
-
-    let t_cat = Instant::now();
+    ctx.timings.add("walk", seconds_walk);
     let eligible: Vec<bool> = ends
         .status
         .iter()
         .map(|&s| s == Status::Converged)
         .collect();
-    let (cat, label_stats) = attract::label(
-        r.obj.as_ref(),
-        &ends.x,
-        &eligible,
-        &ends.grad_norm,
-        &CatalogueOptions::default(),
-    )?;
-    let seconds_catalogue = t_cat.elapsed().as_secs_f64();
+    let (cat, label_stats) = ctx.timings.time("label", || {
+        attract::label(
+            r.obj.as_ref(),
+            &ends.x,
+            &eligible,
+            &ends.grad_norm,
+            &CatalogueOptions::default(),
+        )
+    })?;
     let labels: Vec<i32> = cat.labels().iter().map(|&l| l as i32).collect();
     let fractions = stats::fractions(&labels, cat.points.len());
     let entropy = stats::basin_entropy(&labels, grid.width, grid.height, spec.box_size);
+    Ok(Labelled {
+        ends,
+        cat,
+        label_stats,
+        labels,
+        fractions,
+        entropy,
+        seconds_walk,
+    })
+}
 
+/// Runs a resolved basins spec and writes its files.
+pub fn run(spec: &BasinsSpec, r: &Resolved, ctx: &mut Ctx) -> anyhow::Result<Report> {
+    let (n, grid) = (r.obj.dim(), r.grid);
+    let starts = r.plane.starts(grid);
+    let l = walk_and_label(spec, r, &starts, ctx)?;
     // f on the slice: the start points are the slice's grid points.
-    let t_land = Instant::now();
-    let landscape: Vec<f64> = starts.par_chunks(n).map(|x| r.obj.value(x)).collect();
-    let points = slice_points(r, &cat);
-    let paths = record_paths(r, spec.paths);
-    let seconds_landscape = t_land.elapsed().as_secs_f64();
-
+    let (landscape, points, paths) = ctx.timings.time("landscape", || {
+        let landscape: Vec<f64> = starts.par_chunks(n).map(|x| r.obj.value(x)).collect();
+        (
+            landscape,
+            slice_points(r, &l.cat),
+            record_paths(r, spec.paths),
+        )
+    });
+    let folder = ctx.folder;
     let shape = [grid.height, grid.width];
-    output::write_npy(&dir.join("labels.npy"), &shape, &labels)?;
-    output::write_npy(&dir.join("steps.npy"), &shape, &ends.steps)?;
-    output::write_npy(&dir.join("landscape.npy"), &shape, &landscape)?;
-    let xs: Vec<f64> = cat
+    folder.write_npy("labels.npy", &shape, &l.labels)?;
+    folder.write_npy("steps.npy", &shape, &l.ends.steps)?;
+    folder.write_npy("landscape.npy", &shape, &landscape)?;
+    let xs: Vec<f64> = l
+        .cat
         .points
         .iter()
         .flat_map(|p| p.x.iter().copied())
         .collect();
-    output::write_npy(&dir.join("attractors.npy"), &[cat.points.len(), n], &xs)?;
-    write_basins_csv(&dir.join("basins.csv"), n, &cat, &fractions)?;
+    folder.write_npy("attractors.npy", &[l.cat.points.len(), n], &xs)?;
+    write_basins_csv(&folder.join("basins.csv"), n, &l.cat, &l.fractions)?;
+    folder.wrote(&["basins.csv".to_string()]);
     if !paths.is_empty() {
-        write_paths_csv(&dir.join("paths.csv"), &paths)?;
+        write_paths_csv(&folder.join("paths.csv"), &paths)?;
+        folder.wrote(&["paths.csv".to_string()]);
     }
-
     let figure = FigureMeta {
         title: r.obj.spec(),
         subtitle: format!(
@@ -275,7 +323,38 @@ pub fn run(
         axes: r.plane.axes.clone(),
         shade_steps: spec.shade_steps,
     };
-    let rows = attractor_rows(&cat, &fractions);
+    ctx.timings.time("figures", || {
+        draw(folder, r, &l, &landscape, &points, &paths, &figure)
+    })?;
+    let results = results_of(r, &l, &landscape, &points, &paths, &figure)?;
+    let summary = summary_lines(&l);
+    Ok(Report {
+        resolved: run::Resolved {
+            objective: Some(r.obj.spec()),
+            dim: Some(n),
+            sphere: r.obj.sphere(),
+            rest: serde_json::json!({"optimizer": r.opt.spec(), "plan": r.plan})
+                .as_object()
+                .cloned()
+                .unwrap_or_default(),
+        },
+        results,
+        precision: l.ends.precision,
+        summary,
+    })
+}
+
+/// basins.png, landscape.png and legend.png (and their SVGs).
+fn draw(
+    folder: &RunFolder,
+    r: &Resolved,
+    l: &Labelled,
+    landscape: &[f64],
+    points: &[SlicePoint],
+    paths: &[WalkerPath],
+    figure: &FigureMeta,
+) -> anyhow::Result<()> {
+    let rows = attractor_rows(&l.cat, &l.fractions);
     let marked: Vec<MarkedPoint> = points
         .iter()
         .map(|p| MarkedPoint {
@@ -290,14 +369,14 @@ pub fn run(
         .collect();
     let e = r.plane.extent;
     basin_figures(
-        dir,
+        folder.path(),
         &BasinPicture {
-            width: grid.width,
-            height: grid.height,
-            labels: &labels,
-            steps: &ends.steps,
-            shade_steps: spec.shade_steps,
-            landscape: &landscape,
+            width: r.grid.width,
+            height: r.grid.height,
+            labels: &l.labels,
+            steps: &l.ends.steps,
+            shade_steps: figure.shade_steps,
+            landscape,
             extent: [e.x0, e.x1, e.y0, e.y1],
             axes: [&figure.axes[0], &figure.axes[1]],
             title: &figure.title,
@@ -307,69 +386,47 @@ pub fn run(
             paths: &path_st,
         },
     )?;
+    folder.wrote(
+        &["basins", "landscape", "legend"]
+            .iter()
+            .flat_map(|f| [format!("{f}.png"), format!("{f}.svg")])
+            .collect::<Vec<_>>(),
+    );
+    Ok(())
+}
 
-    let counts: serde_json::Map<String, serde_json::Value> = ends
-        .counts()
-        .iter()
-        .map(|(s, c)| (s.name().to_string(), (*c).into()))
-        .collect();
+/// The manifest's own keys of a basins run.
+fn results_of(
+    r: &Resolved,
+    l: &Labelled,
+    landscape: &[f64],
+    points: &[SlicePoint],
+    paths: &[WalkerPath],
+    figure: &FigureMeta,
+) -> anyhow::Result<serde_json::Map<String, serde_json::Value>> {
+    let n = r.obj.dim();
     let finite: Vec<f64> = landscape
         .iter()
         .copied()
         .filter(|f| f.is_finite())
         .collect();
-    let mut files = vec![
-        "labels.npy",
-        "steps.npy",
-        "landscape.npy",
-        "attractors.npy",
-        "basins.csv",
-        "basins.png",
-        "basins.svg",
-        "landscape.png",
-        "landscape.svg",
-        "legend.png",
-        "legend.svg",
-    ];
-    if !paths.is_empty() {
-        files.push("paths.csv");
-    }
-    let manifest = serde_json::json!({
-        "command": "basins",
-        "saddlescope_version": env!("CARGO_PKG_VERSION"),
-        "spec": spec,
-        "resolved": {
-            "objective": r.obj.spec(),
-            "optimizer": r.opt.spec(),
-            "dim": n,
-            "sphere": r.obj.sphere(),
-            "plan": r.plan,
-        },
-        "seed": r.plan.seed,
+    let v = serde_json::json!({
         "plane": r.plane,
         "grid": {
-            "width": grid.width,
-            "height": grid.height,
+            "width": r.grid.width,
+            "height": r.grid.height,
             "pixel_to_point": PIXEL_TO_POINT,
             "labels_layout": "labels.npy, steps.npy and landscape.npy are H x W; [j, i] is column i of row j; row 0 is the TOP row of the image (largest t); walker id = j*W + i",
         },
-        "backend": backend.describe(),
-        "precision": ends.precision,
-        "timings_s": {
-            "walk": seconds_walk,
-            "critical_points": seconds_catalogue,
-            "landscape": seconds_landscape,
-            "total": t0.elapsed().as_secs_f64(),
-        },
-        "walker_steps_per_s": ends.steps.iter().map(|&s| s as f64).sum::<f64>() / seconds_walk.max(1e-9),
-        "status_counts": counts,
-        "attractors": cat.points.len(),
-        "critical_points": crate::sample::summary(&cat),
-        "labelling": label_stats,
+        "walker_steps_per_s": crate::sample::walker_steps_per_s(&l.ends, l.seconds_walk),
+        "status_counts": crate::sample::status_counts(&l.ends),
+        "attractors": l.cat.points.len(),
+        "critical_points": critical::files::summary(&l.cat),
+        "labelling": l.label_stats,
         "statistics": {
-            "fractions": fractions,
+            "fractions": l.fractions,
             "confidence": "95% Wilson score intervals, treating the pixels as a uniform random sample of the slice",
-            "entropy": entropy,
+            "entropy": l.entropy,
             "entropy_reference": "Daza, Wagemakers, Georgeot, Guéry-Odelin, Sanjuán, Sci. Rep. 6, 31416 (2016); natural log; label -1 counts as one more outcome; partial boxes at the right and bottom edges are left out",
             "ln2": std::f64::consts::LN_2,
         },
@@ -378,25 +435,58 @@ pub fn run(
             "f_max": finite.iter().copied().fold(f64::NEG_INFINITY, f64::max),
             "near_slice_tolerance": near_tolerance(&r.plane, n),
             "points": points,
-            "paths": paths.iter().map(|p| serde_json::json!({"pixel": p.pixel, "steps": p.steps, "status": p.status.name(), "label_of_pixel": labels[p.pixel]})).collect::<Vec<_>>(),
+            "paths": paths.iter().map(|p| serde_json::json!({"pixel": p.pixel, "steps": p.steps, "status": p.status.name(), "label_of_pixel": l.labels[p.pixel]})).collect::<Vec<_>>(),
             "paths_note": "paths are recorded with the CPU twin (f64, same random numbers) from the listed pixels and projected onto the slice; near a basin boundary the f64 path may end elsewhere than the f32 GPU walker",
         },
         "figure": figure,
-        "files": files,
     });
-    output::write_atomic(
-        &dir.join("manifest.json"),
-        serde_json::to_string_pretty(&manifest)?.as_bytes(),
-    )?;
-    Ok(BasinsResult {
-        dir: dir.to_path_buf(),
-        ends,
-        catalogue: cat,
-        labels,
-        fractions,
-        entropy,
-        seconds_walk,
-    })
+    Ok(v.as_object().cloned().unwrap_or_default())
+}
+
+/// The summary: end states, basin fractions (the largest 30), basin entropies.
+fn summary_lines(l: &Labelled) -> Vec<String> {
+    let mut lines = vec![
+        crate::sample::status_line(&l.ends, l.seconds_walk),
+        format!(
+            "attractors: {}   basin fractions (95% Wilson intervals):",
+            l.cat.points.len()
+        ),
+    ];
+    const SHOWN: usize = 30;
+    for fr in l.fractions.iter().take(SHOWN) {
+        let what = usize::try_from(fr.label)
+            .ok()
+            .map(|k| &l.cat.points[k])
+            .map_or("no attractor".to_string(), |p| {
+                format!("{} (index {}) f = {:.6e}", p.kind, p.index, p.f)
+            });
+        lines.push(format!(
+            "  {:>5}  {:>9} px  {:.4}  [{:.4}, {:.4}]  {what}",
+            fr.label, fr.walkers, fr.fraction, fr.ci95.0, fr.ci95.1
+        ));
+    }
+    if l.fractions.len() > SHOWN {
+        lines.push(format!(
+            "  … {} more rows in basins.csv",
+            l.fractions.len() - SHOWN
+        ));
+    }
+    let e = &l.entropy;
+    lines.push(format!(
+        "basin entropy S_b = {:.4}, boundary basin entropy S_bb = {:.4} (boxes of {}x{} px: {} boxes, {} on a boundary); {}",
+        e.basin_entropy,
+        e.boundary_basin_entropy,
+        e.box_size,
+        e.box_size,
+        e.boxes,
+        e.boundary_boxes,
+        if e.fractal_boundary {
+            "S_bb > ln 2: by the log-2 criterion of Daza et al. the basin boundary is fractal"
+        } else {
+            "S_bb <= ln 2: no evidence of a fractal boundary from this test (it is sufficient, not necessary)"
+        }
+    ));
+    lines
 }
 
 /// How a pixel maps to a point; also in every manifest.
@@ -679,12 +769,7 @@ fn read_array<T>(
 /// paths.csv (when present) and manifest.json.
 pub fn redraw(dir: &Path) -> anyhow::Result<()> {
     let bad = |what: String| anyhow::anyhow!("{}: {what}", dir.display());
-    let text = std::fs::read_to_string(dir.join("manifest.json"))
-        .map_err(|e| bad(format!("cannot read manifest.json ({e})")))?;
-    let m: serde_json::Value = serde_json::from_str(&text)?;
-    if m["command"] != "basins" {
-        return Err(bad("manifest.json is not from a basins run".into()));
-    }
+    let m = Manifest::read_of(dir, "basins")?.to_value();
     let dim = |k: &str| {
         m["grid"][k]
             .as_u64()

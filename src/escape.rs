@@ -9,7 +9,7 @@ mod from;
 pub mod stats;
 mod tables;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
 pub use from::{starts, Centre, Origin};
@@ -18,32 +18,45 @@ pub use tables::{End, ENDS};
 use crate::backend::Backend;
 use crate::critical::{self, Catalogue, CatalogueOptions, Kind};
 use crate::objective::{self, Objective};
-use crate::output;
 use crate::rules::{self, Optimizer};
+use crate::run::{self, Command, Ctx, Manifest, Report, WalkOptions};
 use crate::spec::SpecError;
 use crate::walk::state::{Status, NO_ESCAPE};
 use crate::walk::{EndStates, Hyper, WalkPlan};
 
-/// Everything `escape` needs, as the user gave it.
-#[derive(Debug, Clone, serde::Serialize)]
+/// Everything `escape` needs, as the user gave it (the command line's flags; the manifest's
+/// `spec`).
+#[derive(Debug, Clone, clap::Args, serde::Serialize)]
+#[command(allow_negative_numbers = true)]
 pub struct EscapeSpec {
+    /// Objective spec, e.g. saddle, flat-well:n=4, camel6
+    #[arg(long)]
     pub objective: String,
+    /// saddle | point:x=a;b;... | critical:DIR,ID (a point of an earlier sample's catalogue) | plateau
+    #[arg(long)]
     pub from: String,
-    /// r0: starts are uniform in the ball of this radius around the point (None: the default).
+    /// Starts are uniform in the ball of this radius around the point (0 = exactly there;
+    /// default 1e-3 * max(1, |x|)).
+    #[arg(long)]
     pub radius: Option<f64>,
+    /// Escaped at the first step at distance >= R from the walker's own start
+    /// (default 0.1 * max(1, |x|)).
+    #[arg(long, conflicts_with = "escape_drop")]
     pub escape_radius: Option<f64>,
+    /// Escaped at the first step where f has dropped by this much from f(start).
+    #[arg(long)]
     pub escape_drop: Option<f64>,
+    /// One arm per optimizer spec, e.g. gd:lr=0.1 sgd:lr=0.1,noise=0.1 pgd:lr=0.1
+    #[arg(long, num_args = 1.., required = true)]
     pub optimizers: Vec<String>,
     /// Walkers per arm.
+    #[arg(long, default_value_t = 1024)]
     pub walkers: usize,
-    pub steps: u32,
-    /// Stop a walker as converged when |grad f| <= this, once it has escaped (None: the
-    /// default, [`DEFAULT_GRAD_TOL`]; see README).
-    pub grad_tol: Option<f64>,
-    pub seed: u64,
-    pub bound: f64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub chunk: Option<usize>,
+    /// (A walker may stop as converged, at |grad f| <= --grad-tol, only once it has escaped,
+    /// so that zero-gradient starts are not stopped before noise or a perturbation moves them.)
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub walk: WalkOptions,
 }
 
 /// When a walker counts as escaped.
@@ -91,18 +104,24 @@ pub struct Resolved {
 /// Default r0 and R, relative to the size of the starting point (|x| = √N on spheres).
 const DEFAULT_RADIUS: f64 = 1e-3;
 const DEFAULT_ESCAPE_RADIUS: f64 = 0.1;
-/// Default `--grad-tol`. Walkers may stop as converged only after they have escaped
-/// (`WalkPlan::settle_after_escape`), so a zero-gradient start is never "converged" at step 0.
+/// Default `--grad-tol` (the walk's). Walkers may stop as converged only after they have
+/// escaped (`WalkPlan::settle_after_escape`), so a zero-gradient start is never "converged" at
+/// step 0.
 pub const DEFAULT_GRAD_TOL: f64 = 1e-4;
 
-fn positive(flag: &str, v: f64, zero_ok: bool) -> Result<f64, SpecError> {
+fn positive(flag: &'static str, v: f64, zero_ok: bool) -> Result<f64, SpecError> {
     if v.is_finite() && (v > 0.0 || zero_ok && v == 0.0) {
         Ok(v)
     } else {
-        Err(SpecError::Invalid(format!(
-            "{flag} {v} is out of range; valid: a finite number {}",
-            if zero_ok { ">= 0" } else { "> 0" }
-        )))
+        Err(SpecError::flag(
+            flag,
+            v,
+            if zero_ok {
+                "a finite number >= 0"
+            } else {
+                "a finite number > 0"
+            },
+        ))
     }
 }
 
@@ -148,20 +167,12 @@ impl EscapeSpec {
                 group,
             });
         }
-        let limit = u32::MAX as usize / 2;
-        if self.walkers == 0 || self.walkers.saturating_mul(arms.len()) > limit {
-            return Err(SpecError::Invalid(format!(
-                "--walkers {} is out of range; valid: 1..={} per arm with {} arms",
-                self.walkers,
-                limit / arms.len(),
-                arms.len()
-            )));
-        }
-        if self.steps == 0 {
-            return Err(SpecError::Invalid(
-                "--steps 0 is out of range; valid: >= 1".into(),
-            ));
-        }
+        crate::sample::check_walkers(
+            "--walkers",
+            self.walkers,
+            crate::sample::MAX_WALKERS / arms.len(),
+        )?;
+        let plan = self.walk.plan()?;
         if let Some(r) = self.radius {
             positive("--radius", r, true)?;
         }
@@ -175,15 +186,6 @@ impl EscapeSpec {
             (None, Some(d)) => Criterion::Drop(positive("--escape-drop", d, false)?),
             (None, None) => Criterion::Radius(f64::NAN),
         };
-        if let Some(t) = self.grad_tol {
-            positive("--grad-tol", t, true)?;
-        }
-        positive("--bound", self.bound, false)?;
-        if self.chunk == Some(0) {
-            return Err(SpecError::Invalid(
-                "--chunk 0 is out of range; valid: >= 1".into(),
-            ));
-        }
         // Last: reading a catalogue folder is the slowest check.
         let centre = origin.resolve(obj.as_ref())?;
         let scale = centre.x.iter().map(|v| v * v).sum::<f64>().sqrt().max(1.0);
@@ -197,15 +199,10 @@ impl EscapeSpec {
             Criterion::Drop(d) => (0.0, d),
         };
         let plan = WalkPlan {
-            max_steps: self.steps,
-            grad_tol: self.grad_tol.unwrap_or(DEFAULT_GRAD_TOL),
             settle_after_escape: true,
-            bound: self.bound,
-            seed: self.seed,
             escape_radius,
             escape_drop,
-            first_walker: 0,
-            chunk: self.chunk,
+            ..plan
         };
         Ok(Resolved {
             obj,
@@ -218,10 +215,45 @@ impl EscapeSpec {
             walkers: self.walkers,
         })
     }
+}
 
-    /// Default run folder: outputs/escape-<objective name>-<UTC time>.
-    pub fn default_dir(&self) -> PathBuf {
-        output::default_dir("escape-", &self.objective)
+impl Command for EscapeSpec {
+    const NAME: &'static str = "escape";
+    type Resolved = Resolved;
+
+    fn resolve(&self) -> Result<Resolved, SpecError> {
+        EscapeSpec::resolve(self)
+    }
+    fn objective(&self) -> &str {
+        &self.objective
+    }
+    fn seed(&self) -> u64 {
+        self.walk.seed
+    }
+    fn optimizers<'a>(&self, r: &'a Resolved) -> Vec<&'a Optimizer> {
+        r.arms.iter().map(|a| &a.opt).collect()
+    }
+    fn check(&self, r: &Resolved, backend: &Backend) -> Result<(), SpecError> {
+        r.arms
+            .iter()
+            .try_for_each(|arm| backend.check(r.obj.as_ref(), &arm.opt))
+    }
+    fn describe(&self, r: &Resolved) -> String {
+        format!(
+            "{} arms x {} walkers on {} (N = {}) from {}, {} walk(s)",
+            r.arms.len(),
+            r.walkers,
+            r.obj.spec(),
+            r.obj.dim(),
+            r.centre.description,
+            r.groups.len()
+        )
+    }
+    fn work(&self, r: &Resolved) -> u64 {
+        (r.arms.len() * r.walkers) as u64 * (u64::from(r.plan.max_steps) + 1)
+    }
+    fn run(&self, r: &Resolved, ctx: &mut Ctx) -> anyhow::Result<Report> {
+        run(self, r, ctx)
     }
 }
 
@@ -250,43 +282,24 @@ pub fn row_keys(opt: &Optimizer, rows: usize) -> Vec<String> {
         .collect()
 }
 
-/// What a finished escape run reports.
-pub struct EscapeResult {
-    pub dir: PathBuf,
-    /// Per arm, in arm order.
-    pub summaries: Vec<tables::ArmSummary>,
-    pub ends: EndStates,
-    pub catalogue: Catalogue,
-    pub seconds_walk: f64,
-}
-
-/// Runs a resolved escape experiment on `backend` and writes its folder.
-pub fn run(
-    spec: &EscapeSpec,
-    r: &Resolved,
-    backend: &Backend,
-    dir: &Path,
-    progress: &(dyn Fn(u64) + Sync),
-) -> anyhow::Result<EscapeResult> {
+/// Runs a resolved escape experiment and writes its files.
+pub fn run(spec: &EscapeSpec, r: &Resolved, ctx: &mut Ctx) -> anyhow::Result<Report> {
     let hypers: Vec<Hyper> = r
         .arms
         .iter()
         .map(|a| arm_hyper(&a.opt, r.walkers))
         .collect();
-    run_with(spec, r, &hypers, backend, dir, progress)
+    run_with(spec, r, &hypers, ctx)
 }
 
 /// [`run`] with each arm's per-walker hyperparameter rows given (one `Hyper` per arm, rows in
 /// the rule's table order, `r.walkers` values each).
 pub fn run_with(
-    spec: &EscapeSpec,
+    _spec: &EscapeSpec,
     r: &Resolved,
     hypers: &[Hyper],
-    backend: &Backend,
-    dir: &Path,
-    progress: &(dyn Fn(u64) + Sync),
-) -> anyhow::Result<EscapeResult> {
-    let t0 = Instant::now();
+    ctx: &mut Ctx,
+) -> anyhow::Result<Report> {
     let n = r.obj.dim();
     let w = r.walkers;
     anyhow::ensure!(
@@ -303,67 +316,89 @@ pub fn run_with(
     let starts = from::starts(&r.centre.x, r.radius, r.obj.sphere(), r.plan.seed, w);
 
     let t_walk = Instant::now();
-    let (ends, walks) = walk_arms(r, &starts, hypers, backend, progress)?;
+    let (ends, walks) = walk_arms(r, &starts, hypers, ctx)?;
     let seconds_walk = t_walk.elapsed().as_secs_f64();
+    ctx.timings.add("walk", seconds_walk);
 
     // Every walker that did not diverge is polished: converged or not, the critical point its
     // end state polishes to (within the drift limit) is where it went; one that is still on a
     // slope fails to polish and counts as unsettled.
-    let t_cat = Instant::now();
     let eligible: Vec<bool> = ends.status.iter().map(|&s| s != Status::Diverged).collect();
     let opts = CatalogueOptions::default();
-    let cat = critical::catalogue(r.obj.as_ref(), &ends.x, &eligible, &opts)?;
-    let start_point = start_point(r.obj.as_ref(), &r.centre.x, &cat, &opts);
-    let seconds_catalogue = t_cat.elapsed().as_secs_f64();
+    let (cat, secs) = critical::catalogue_timed(r.obj.as_ref(), &ends.x, &eligible, &opts)?;
+    critical::files::add_timings(&mut ctx.timings, &secs);
+    let start_point = ctx.timings.time("polish", || {
+        start_point(r.obj.as_ref(), &r.centre.x, &cat, &opts)
+    });
 
     let ends_class = tables::classify_ends(&ends, &cat, start_point);
     let swept = tables::swept(r, hypers);
     let summaries = tables::summarise(r, &ends, &ends_class);
 
-    output::write_npy(&dir.join("starts.npy"), &[w, n], &starts)?;
-    output::write_positions(
-        &dir.join("end_states.npy"),
-        ends.len(),
-        n,
-        &ends.x,
-        ends.precision,
-    )?;
-    crate::sample::write_catalogue(dir, n, &cat, &r.obj.spec())?;
-    tables::write_escape_csv(&dir.join("escape.csv"), &summaries)?;
-    tables::write_attractors_csv(&dir.join("attractors.csv"), r, &cat)?;
-    tables::write_times_csv(&dir.join("escape_times.csv"), r, &ends, &cat, &swept)?;
+    let folder = ctx.folder;
+    folder.write_positions("starts.npy", w, n, &starts, "f64")?;
+    folder.write_positions("end_states.npy", ends.len(), n, &ends.x, ends.precision)?;
+    critical::files::write(folder, n, &cat, &r.obj.spec(), &mut ctx.timings)?;
+    tables::write_escape_csv(&folder.join("escape.csv"), &summaries)?;
+    tables::write_attractors_csv(&folder.join("attractors.csv"), r, &cat)?;
+    tables::write_times_csv(&folder.join("escape_times.csv"), r, &ends, &cat, &swept)?;
+    folder.wrote(&["escape.csv", "attractors.csv", "escape_times.csv"].map(String::from));
 
-    let mut files: Vec<String> = [
-        "escape.csv",
-        "escape_times.csv",
-        "attractors.csv",
-        "starts.npy",
-        "end_states.npy",
-        "critical_points.csv",
-        "critical_points.npy",
-        "eigenvalues.npy",
-        "index_histogram.png",
-        "index_histogram.svg",
-        "escape_ecdf.png",
-        "escape_ecdf.svg",
-        "escape_ends.png",
-        "escape_ends.svg",
-    ]
-    .map(String::from)
-    .to_vec();
-    for s in &swept {
-        files.push(format!("escape_vs_{}.png", s.key));
-        files.push(format!("escape_vs_{}.svg", s.key));
-    }
-    let counts: serde_json::Map<String, serde_json::Value> = ends
-        .counts()
-        .iter()
-        .map(|(s, c)| (s.name().to_string(), (*c).into()))
-        .collect();
+    let resolved = resolved_of(r, &summaries, walks, &swept);
+    let mut results = serde_json::Map::new();
+    results.insert(
+        "start_point".into(),
+        start_point.map_or(serde_json::Value::Null, |id| {
+            let p = &cat.points[id];
+            serde_json::json!({"id": id, "f": p.f, "kind": p.kind.as_str(), "index": p.index})
+        }),
+    );
+    results.insert(
+        "walker_steps_per_s".into(),
+        crate::sample::walker_steps_per_s(&ends, seconds_walk).into(),
+    );
+    results.insert(
+        "status_counts".into(),
+        crate::sample::status_counts(&ends).into(),
+    );
+    results.insert("critical_points".into(), critical::files::summary(&cat));
+    results.insert(
+        "ends".into(),
+        ENDS.iter().map(|e| e.name()).collect::<Vec<_>>().into(),
+    );
+    // The figures read the manifest's view of the run (also what `plot` redraws them from).
+    let mut view = serde_json::Value::Object(results.clone());
+    view["resolved"] = serde_json::to_value(&resolved)?;
+    let mut figures = vec!["escape_ecdf".to_string(), "escape_ends".to_string()];
+    figures.extend(swept.iter().map(|s| format!("escape_vs_{}", s.key)));
+    ctx.timings
+        .time("figures", || tables::draw_figures(folder.path(), &view))?;
+    folder.wrote(
+        &figures
+            .iter()
+            .flat_map(|f| [format!("{f}.png"), format!("{f}.svg")])
+            .collect::<Vec<_>>(),
+    );
+    let summary = summary_lines(r, &summaries);
+    Ok(Report {
+        resolved,
+        results,
+        precision: ends.precision,
+        summary,
+    })
+}
+
+/// The manifest's `resolved` of an escape run.
+fn resolved_of(
+    r: &Resolved,
+    summaries: &[tables::ArmSummary],
+    walks: Vec<serde_json::Value>,
+    swept: &[tables::Swept],
+) -> run::Resolved {
     let arms: Vec<serde_json::Value> = r
         .arms
         .iter()
-        .zip(&summaries)
+        .zip(summaries)
         .map(|(a, s)| {
             serde_json::json!({
                 "label": a.label,
@@ -376,60 +411,57 @@ pub fn run_with(
             })
         })
         .collect();
-    let mut manifest = serde_json::json!({
-        "command": "escape",
-        "saddlescope_version": env!("CARGO_PKG_VERSION"),
-        "spec": spec,
-        "resolved": {
-            "objective": r.obj.spec(),
-            "dim": n,
-            "sphere": r.obj.sphere(),
-            "from": r.centre,
-            "radius": r.radius,
-            "criterion": r.criterion,
-            "escape_radius_from": "each walker's own start",
-            "walkers_per_arm": w,
-            "arms": arms,
-            "walks": walks,
-            "swept": swept.iter().map(|s| &s.key).collect::<Vec<_>>(),
-            "plan": r.plan,
-        },
-        "start_point": start_point.map(|id| {
-            let p = &cat.points[id];
-            serde_json::json!({"id": id, "f": p.f, "kind": p.kind.as_str(), "index": p.index})
-        }),
-        "seed": r.plan.seed,
-        "backend": backend.describe(),
-        "precision": ends.precision,
-        "timings_s": { "walk": seconds_walk, "critical_points": seconds_catalogue, "total": 0.0 },
-        "walker_steps_per_s": ends.steps.iter().map(|&s| s as f64).sum::<f64>() / seconds_walk.max(1e-9),
-        "status_counts": counts,
-        "critical_points": crate::sample::summary(&cat),
-        "ends": ENDS.iter().map(|e| e.name()).collect::<Vec<_>>(),
-        "files": files,
+    let rest = serde_json::json!({
+        "from": r.centre,
+        "radius": r.radius,
+        "criterion": r.criterion,
+        "escape_radius_from": "each walker's own start",
+        "walkers_per_arm": r.walkers,
+        "arms": arms,
+        "walks": walks,
+        "swept": swept.iter().map(|s| &s.key).collect::<Vec<_>>(),
+        "plan": r.plan,
     });
-    tables::draw_figures(dir, &manifest)?;
-    manifest["timings_s"]["total"] = t0.elapsed().as_secs_f64().into();
-    output::write_atomic(
-        &dir.join("manifest.json"),
-        serde_json::to_string_pretty(&manifest)?.as_bytes(),
-    )?;
-    Ok(EscapeResult {
-        dir: dir.to_path_buf(),
-        summaries,
-        ends,
-        catalogue: cat,
-        seconds_walk,
-    })
+    run::Resolved {
+        objective: Some(r.obj.spec()),
+        dim: Some(r.obj.dim()),
+        sphere: r.obj.sphere(),
+        rest: rest.as_object().cloned().unwrap_or_default(),
+    }
+}
+
+/// One line per arm: escape rate with its interval, median escape step, where walkers ended.
+fn summary_lines(r: &Resolved, summaries: &[tables::ArmSummary]) -> Vec<String> {
+    let mut lines = vec![format!(
+        "{:<36} {:>8} {:>17} {:>8}  ended",
+        "arm", "escaped", "95% interval", "median"
+    )];
+    for (arm, s) in r.arms.iter().zip(summaries) {
+        let ends: Vec<String> = ENDS
+            .iter()
+            .filter(|&&e| s.share(e) > 0.0)
+            .map(|&e| format!("{} {:.1}%", e.name(), 100.0 * s.share(e)))
+            .collect();
+        lines.push(format!(
+            "{:<36} {:>7.1}% {:>7.1}%..{:>5.1}% {:>8}  {}",
+            arm.label,
+            100.0 * s.rate,
+            100.0 * s.rate_lo,
+            100.0 * s.rate_hi,
+            s.median.map_or("-".to_string(), |m| format!("{m}")),
+            ends.join("  ")
+        ));
+    }
+    lines
 }
 
 /// Redraws every figure of an escape run folder from its files (escape.csv, escape_times.csv,
 /// and manifest.json for arm labels, the step budget and the title when it is there).
 pub fn redraw(dir: &Path) -> anyhow::Result<()> {
-    let manifest = match std::fs::read_to_string(dir.join("manifest.json")) {
-        Ok(text) => serde_json::from_str(&text)
-            .map_err(|e| SpecError::Invalid(format!("{}: manifest.json: {e}", dir.display())))?,
-        Err(_) => serde_json::Value::Null,
+    let manifest = if dir.join("manifest.json").exists() {
+        Manifest::read_of(dir, "escape")?.to_value()
+    } else {
+        serde_json::Value::Null
     };
     tables::draw_figures(dir, &manifest)
 }
@@ -442,8 +474,7 @@ fn walk_arms(
     r: &Resolved,
     starts: &[f64],
     hypers: &[Hyper],
-    backend: &Backend,
-    progress: &(dyn Fn(u64) + Sync),
+    ctx: &Ctx,
 ) -> anyhow::Result<(EndStates, Vec<serde_json::Value>)> {
     let (n, w) = (r.obj.dim(), r.walkers);
     let mut all = EndStates::new(w * r.arms.len(), n);
@@ -470,13 +501,13 @@ fn walk_arms(
         };
         let base = first_id as u64 * per_walker;
         let t = Instant::now();
-        let ends = backend.walk(
+        let ends = ctx.backend.walk(
             r.obj.as_ref(),
             &r.arms[group[0]].opt,
             &plan,
             &group_starts,
             &hyper,
-            &|d| progress(base + d),
+            &ctx.progress(base),
         )?;
         walks.push(serde_json::json!({
             "rule": r.arms[group[0]].opt.rule.name,
@@ -566,6 +597,7 @@ pub fn short(v: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::PathBuf;
 
     fn spec(optimizers: &[&str], from: &str, walkers: usize, steps: u32) -> EscapeSpec {
         EscapeSpec {
@@ -576,11 +608,10 @@ mod tests {
             escape_drop: None,
             optimizers: optimizers.iter().map(|s| s.to_string()).collect(),
             walkers,
-            steps,
-            grad_tol: None,
-            seed: 0,
-            bound: 1e6,
-            chunk: None,
+            walk: WalkOptions {
+                steps,
+                ..WalkOptions::default()
+            },
         }
     }
 
@@ -653,7 +684,11 @@ mod tests {
         gd.rows[0] = lrs.clone();
         let hypers = vec![gd, arm_hyper(&r.arms[1].opt, w)];
         let dir = tmp("sweep");
-        let res = run_with(&s, &r, &hypers, &Backend::cpu(), &dir, &|_| {}).unwrap();
+        let backend = Backend::cpu();
+        let folder = run::RunFolder::create(Some(&dir), "escape", "saddle").unwrap();
+        let mut ctx = Ctx::new(&backend, &folder, &run::Silent);
+        let report = run_with(&s, &r, &hypers, &mut ctx).unwrap();
+        run::complete(&s, ctx, report, &run::Invocation::default()).unwrap();
         let times = std::fs::read_to_string(dir.join("escape_times.csv")).unwrap();
         let mut lines = times.lines();
         assert_eq!(lines.next().unwrap(), "arm,walker,escape_step,point,lr");
@@ -671,11 +706,11 @@ mod tests {
         }
         // The constant arm carries its own lr in the column.
         assert!(rows[w..].iter().all(|r| r[0] == "1" && r[4] == "0.05"));
-        assert_eq!(res.summaries[0].escaped, w);
         let m: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap())
                 .unwrap();
         assert_eq!(m["resolved"]["swept"], serde_json::json!(["lr"]));
+        assert_eq!(m["resolved"]["arms"][0]["escaped"], w);
         let figures = [
             "escape_vs_lr.svg",
             "escape_vs_lr.png",

@@ -10,11 +10,10 @@
 //! flags into a list: `dims = [2, 4, 8]` is `--dims 2 --dims 4 --dims 8`).
 //!
 //! The run folder keeps a copy of the file (`experiment.toml`), and manifest.json records the
-//! equivalent command line (`"argv"`), so a run can be repeated exactly.
+//! equivalent command line (`"argv"`), so a run can be repeated exactly (`run::complete`).
 
 use std::path::{Path, PathBuf};
 
-use crate::output;
 use crate::spec::SpecError;
 
 /// An experiment file read and turned into a command line.
@@ -109,29 +108,6 @@ pub fn to_argv(table: &toml::Table) -> Result<Vec<String>, String> {
         }
     }
     Ok(argv)
-}
-
-/// Completes a finished run folder: a copy of the experiment file (when the run came from one)
-/// as `experiment.toml`, and `"argv"` (and `"experiment"`) added to manifest.json, which is
-/// rewritten atomically.
-pub fn record(dir: &Path, argv: &[String], experiment: Option<&Experiment>) -> anyhow::Result<()> {
-    let path = dir.join("manifest.json");
-    let text = std::fs::read_to_string(&path)?;
-    let mut manifest: serde_json::Value = serde_json::from_str(&text)?;
-    if let Some(exp) = experiment {
-        output::write_atomic(&dir.join("experiment.toml"), exp.text.as_bytes())?;
-    }
-    if let Some(m) = manifest.as_object_mut() {
-        m.insert("argv".into(), argv.into());
-        if let Some(exp) = experiment {
-            m.insert(
-                "experiment".into(),
-                serde_json::json!({"file": "experiment.toml", "source": exp.path.display().to_string()}),
-            );
-        }
-    }
-    output::write_atomic(&path, serde_json::to_string_pretty(&manifest)?.as_bytes())?;
-    Ok(())
 }
 
 /// A command line as one shell-ready string (for messages and docs).

@@ -14,6 +14,7 @@ pub mod objective;
 pub mod output;
 pub mod rng;
 pub mod rules;
+pub mod run;
 pub mod sample;
 pub mod spec;
 pub mod stats;

@@ -2,7 +2,7 @@
 //! and the run manifest. A killed run never leaves a half-written file under its final name.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// Writes `bytes` to `path` atomically: a temporary file in the same folder, then a rename.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
@@ -170,26 +170,6 @@ pub fn timestamp() -> String {
         rem / 60 % 60,
         rem % 60
     )
-}
-
-/// The default run folder of a command: outputs/<prefix><objective name>-<UTC time>, the
-/// objective's name being its spec up to the first ':' (prefix "" for `sample`, "sweep-" …).
-pub fn default_dir(prefix: &str, objective: &str) -> PathBuf {
-    let name = objective.split(':').next().unwrap_or("run");
-    Path::new("outputs").join(format!("{prefix}{name}-{}", timestamp()))
-}
-
-/// Prepares a run folder: refuses one that already holds a run (nothing is overwritten).
-pub fn prepare_dir(dir: &Path) -> Result<PathBuf, String> {
-    if dir.join("manifest.json").exists() {
-        return Err(format!(
-            "output folder '{}' already holds a run (manifest.json); choose another --out or remove it",
-            dir.display()
-        ));
-    }
-    std::fs::create_dir_all(dir)
-        .map_err(|e| format!("cannot create output folder '{}': {e}", dir.display()))?;
-    Ok(dir.to_path_buf())
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! `saddlescope sample`: starting points -> walk -> end states, written to a run folder.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
 use crate::backend::Backend;
@@ -8,43 +8,56 @@ use crate::critical::{self, Catalogue, CatalogueOptions};
 use crate::objective::{self, Objective};
 use crate::output::{self, Csv};
 use crate::rules::{self, Optimizer};
+use crate::run::{self, Command, Ctx, Manifest, Report, RunFolder, WalkOptions};
 use crate::spec::SpecError;
 use crate::walk::init::Init;
 use crate::walk::state::Status;
 use crate::walk::{EndStates, WalkPlan};
 
-/// Everything `sample` needs, as the user gave it.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+/// Everything `sample` needs, as the user gave it (the command line's flags; the manifest's
+/// `spec`).
+#[derive(Debug, Clone, clap::Args, serde::Serialize, serde::Deserialize)]
+#[command(allow_negative_numbers = true)]
 pub struct SampleSpec {
+    /// Objective spec, e.g. himmelblau, rastrigin:n=8, field:n=16,features=256,seed=3
+    #[arg(long)]
     pub objective: String,
+    /// Optimizer spec, e.g. gd:lr=0.01, adam:lr=1e-3, sgd:noise=0.1, gradnorm
+    #[arg(long)]
     pub optimizer: String,
+    #[arg(long, default_value_t = 4096)]
     pub walkers: usize,
-    pub steps: u32,
-    pub grad_tol: f64,
-    pub seed: u64,
+    /// auto | uniform:lo=A,hi=B | normal:sigma=S[,center=a;b;..] | point:x=a;b;..
+    #[arg(long, default_value = "auto")]
     pub init: String,
-    pub bound: f64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub chunk: Option<usize>,
-    /// Skip the critical-point catalogue (polish, classify, cluster).
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub walk: WalkOptions,
+    /// Skip the critical-point catalogue (f64 polish, Hessian classification, clustering).
+    #[arg(long)]
     #[serde(default)]
     pub no_critical: bool,
     /// Tolerances of the catalogue (defaults: [`CatalogueOptions::default`]).
+    #[command(flatten)]
     #[serde(default)]
     pub tolerances: Tolerances,
 }
 
 /// The catalogue's tolerances as flags; see [`CatalogueOptions`] for what each means and why
 /// its default is what it is.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, clap::Args, serde::Serialize, serde::Deserialize)]
 pub struct Tolerances {
-    /// Polish converges at |∇f| ≤ polish_tol · scale (PolishOptions::grad_tol).
+    /// Polish stops at |grad f| <= this times the gradient's rounding scale.
+    #[arg(long, default_value_t = Tolerances::default().polish_tol)]
     pub polish_tol: f64,
-    /// |λ| ≤ zero_eig_tol · max|λ| counts as a zero eigenvalue (ClassifyOptions::zero_tol).
+    /// An eigenvalue with |lambda| <= this times max |lambda| counts as zero (-> degenerate).
+    #[arg(long, default_value_t = Tolerances::default().zero_eig_tol)]
     pub zero_eig_tol: f64,
-    /// Points within cluster_tol · max(√N, |x|) are one point (CatalogueOptions::pos_tol).
+    /// Polished points closer than this times max(sqrt N, |x|) are one critical point.
+    #[arg(long, default_value_t = Tolerances::default().cluster_tol)]
     pub cluster_tol: f64,
-    /// Polish may move at most max_drift · max(√N, |x|) (PolishOptions::max_drift).
+    /// Polish may move a walker at most this times max(sqrt N, |x|).
+    #[arg(long, default_value_t = Tolerances::default().max_drift)]
     pub max_drift: f64,
 }
 
@@ -63,19 +76,17 @@ impl Default for Tolerances {
 impl Tolerances {
     /// Checks every tolerance (usage error naming the flag) and builds the options.
     pub fn options(&self) -> Result<CatalogueOptions, SpecError> {
-        let check = |flag: &str, v: f64, hi: f64| {
+        let check = |flag: &'static str, v: f64, hi: f64| {
             if v.is_finite() && v > 0.0 && v < hi {
                 Ok(())
             } else {
-                Err(SpecError::Invalid(format!(
-                    "--{flag} {v} is out of range; valid: 0 < {flag} < {hi}"
-                )))
+                Err(SpecError::flag(flag, v, format!("0 < value < {hi}")))
             }
         };
-        check("polish-tol", self.polish_tol, 1.0)?;
-        check("zero-eig-tol", self.zero_eig_tol, 1.0)?;
-        check("cluster-tol", self.cluster_tol, 1.0)?;
-        check("max-drift", self.max_drift, f64::INFINITY)?;
+        check("--polish-tol", self.polish_tol, 1.0)?;
+        check("--zero-eig-tol", self.zero_eig_tol, 1.0)?;
+        check("--cluster-tol", self.cluster_tol, 1.0)?;
+        check("--max-drift", self.max_drift, f64::INFINITY)?;
         let mut o = CatalogueOptions::default();
         o.polish.grad_tol = self.polish_tol;
         o.classify.zero_tol = self.zero_eig_tol;
@@ -83,6 +94,17 @@ impl Tolerances {
         o.polish.max_drift = self.max_drift;
         Ok(o)
     }
+}
+
+/// The most walkers one run takes (walker ids are u32, and shards add to them).
+pub const MAX_WALKERS: usize = u32::MAX as usize / 2;
+
+/// Checks a walker count flag.
+pub fn check_walkers(flag: &'static str, walkers: usize, most: usize) -> Result<(), SpecError> {
+    if walkers == 0 || walkers > most {
+        return Err(SpecError::flag(flag, walkers, format!("1..={most}")));
+    }
+    Ok(())
 }
 
 /// A spec checked and resolved: every usage error surfaces here, before anything is written.
@@ -95,45 +117,18 @@ pub struct Resolved {
     pub catalogue: CatalogueOptions,
 }
 
-impl SampleSpec {
-    pub fn resolve(&self) -> Result<Resolved, SpecError> {
+impl Command for SampleSpec {
+    const NAME: &'static str = "sample";
+    type Resolved = Resolved;
+
+    fn resolve(&self) -> Result<Resolved, SpecError> {
         let obj = objective::parse(&self.objective)?;
         let opt = rules::parse(&self.optimizer)?;
         opt.check_objective(obj.as_ref())?;
         let init = Init::parse(&self.init)?;
         init.check(obj.as_ref())?;
-        if self.walkers == 0 || self.walkers > u32::MAX as usize / 2 {
-            return Err(SpecError::Invalid(format!(
-                "--walkers {} is out of range; valid: 1..={}",
-                self.walkers,
-                u32::MAX / 2
-            )));
-        }
-        if !(self.grad_tol >= 0.0 && self.grad_tol.is_finite()) {
-            return Err(SpecError::Invalid(format!(
-                "--grad-tol {} is out of range; valid: a finite number >= 0",
-                self.grad_tol
-            )));
-        }
-        if self.bound.is_nan() || self.bound <= 0.0 {
-            return Err(SpecError::Invalid(format!(
-                "--bound {} is out of range; valid: > 0",
-                self.bound
-            )));
-        }
-        if self.chunk == Some(0) {
-            return Err(SpecError::Invalid(
-                "--chunk 0 is out of range; valid: >= 1".into(),
-            ));
-        }
-        let plan = WalkPlan {
-            max_steps: self.steps,
-            grad_tol: self.grad_tol,
-            bound: self.bound,
-            seed: self.seed,
-            chunk: self.chunk,
-            ..WalkPlan::default()
-        };
+        check_walkers("--walkers", self.walkers, MAX_WALKERS)?;
+        let plan = self.walk.plan()?;
         let catalogue = self.tolerances.options()?;
         if !self.no_critical {
             critical::check_dim(
@@ -150,31 +145,64 @@ impl SampleSpec {
             catalogue,
         })
     }
-
-    /// Default run folder: outputs/<objective name>-<UTC time>.
-    pub fn default_dir(&self) -> PathBuf {
-        output::default_dir("", &self.objective)
+    fn objective(&self) -> &str {
+        &self.objective
+    }
+    fn seed(&self) -> u64 {
+        self.walk.seed
+    }
+    fn optimizers<'a>(&self, r: &'a Resolved) -> Vec<&'a Optimizer> {
+        vec![&r.opt]
+    }
+    fn check(&self, r: &Resolved, backend: &Backend) -> Result<(), SpecError> {
+        backend.check(r.obj.as_ref(), &r.opt)
+    }
+    fn describe(&self, r: &Resolved) -> String {
+        format!(
+            "{} walkers of {} on {} (N = {})",
+            r.walkers,
+            r.opt.spec(),
+            r.obj.spec(),
+            r.obj.dim()
+        )
+    }
+    fn work(&self, r: &Resolved) -> u64 {
+        r.walkers as u64 * (u64::from(r.plan.max_steps) + 1)
+    }
+    fn run(&self, r: &Resolved, ctx: &mut Ctx) -> anyhow::Result<Report> {
+        run(self, r, ctx)
     }
 }
 
-/// What a finished sample reports.
-pub struct SampleResult {
-    pub dir: PathBuf,
-    pub ends: EndStates,
-    pub seconds_walk: f64,
-    pub catalogue: Option<Catalogue>,
+/// Status counts of the end states, for manifests.
+pub fn status_counts(ends: &EndStates) -> serde_json::Map<String, serde_json::Value> {
+    ends.counts()
+        .iter()
+        .map(|(s, c)| (s.name().to_string(), (*c).into()))
+        .collect()
 }
 
-/// Runs a resolved sample on `backend` and writes its folder. `progress` gets walker-steps done.
-pub fn run(
-    spec: &SampleSpec,
-    r: &Resolved,
-    backend: &Backend,
-    dir: &Path,
-    progress: &(dyn Fn(u64) + Sync),
-) -> anyhow::Result<SampleResult> {
+/// The summary line of the end states.
+pub fn status_line(ends: &EndStates, seconds_walk: f64) -> String {
+    let counts = ends.counts();
+    format!(
+        "walkers: {}  converged: {}  max_steps: {}  diverged: {}  walk: {:.3} s",
+        ends.len(),
+        counts[0].1,
+        counts[1].1,
+        counts[2].1,
+        seconds_walk
+    )
+}
+
+/// Walker-steps per second of a walk (the steps walkers actually took).
+pub fn walker_steps_per_s(ends: &EndStates, seconds_walk: f64) -> f64 {
+    ends.steps.iter().map(|&s| s as f64).sum::<f64>() / seconds_walk.max(1e-9)
+}
+
+/// Runs a resolved sample and writes its files: starts, end states, the catalogue, walkers.csv.
+pub fn run(spec: &SampleSpec, r: &Resolved, ctx: &mut Ctx) -> anyhow::Result<Report> {
     let n = r.obj.dim();
-    let t0 = Instant::now();
     let starts = r
         .init
         .starts(r.obj.as_ref(), r.plan.seed, r.plan.first_walker, r.walkers);
@@ -182,25 +210,20 @@ pub fn run(
     let hyper = r.opt.hyper_rows(r.walkers);
     let sweeps = r.opt.sweeps();
     let t_walk = Instant::now();
-    let ends = backend.walk(r.obj.as_ref(), &r.opt, &r.plan, &starts, &hyper, progress)?;
-    let seconds_walk = t_walk.elapsed().as_secs_f64();
-
-    output::write_positions(
-        &dir.join("starts.npy"),
-        r.walkers,
-        n,
+    let ends = ctx.backend.walk(
+        r.obj.as_ref(),
+        &r.opt,
+        &r.plan,
         &starts,
-        ends.precision,
+        &hyper,
+        &ctx.progress(0),
     )?;
-    output::write_positions(
-        &dir.join("end_states.npy"),
-        r.walkers,
-        n,
-        &ends.x,
-        ends.precision,
-    )?;
+    let seconds_walk = t_walk.elapsed().as_secs_f64();
+    ctx.timings.add("walk", seconds_walk);
+    let folder = ctx.folder;
+    folder.write_positions("starts.npy", r.walkers, n, &starts, ends.precision)?;
+    folder.write_positions("end_states.npy", r.walkers, n, &ends.x, ends.precision)?;
     // Only converged walkers can become critical points.
-    let t_cat = Instant::now();
     let catalogue = if spec.no_critical {
         None
     } else {
@@ -209,22 +232,74 @@ pub fn run(
             .iter()
             .map(|&s| s == Status::Converged)
             .collect();
-        let cat = critical::catalogue(r.obj.as_ref(), &ends.x, &eligible, &r.catalogue)?;
-        write_catalogue(dir, n, &cat, &r.obj.spec())?;
+        let (cat, secs) =
+            critical::catalogue_timed(r.obj.as_ref(), &ends.x, &eligible, &r.catalogue)?;
+        critical::files::add_timings(&mut ctx.timings, &secs);
+        critical::files::write(folder, n, &cat, &r.obj.spec(), &mut ctx.timings)?;
         Some(cat)
     };
-    let seconds_catalogue = t_cat.elapsed().as_secs_f64();
+    write_walkers_csv(folder, &ends, catalogue.as_ref(), &hyper, &sweeps)?;
 
-    // One more column per swept hyperparameter, named by its key: each walker's value.
+    let mut resolved = run::Resolved {
+        objective: Some(r.obj.spec()),
+        dim: Some(n),
+        sphere: r.obj.sphere(),
+        rest: serde_json::Map::new(),
+    };
+    let rest = &mut resolved.rest;
+    rest.insert("optimizer".into(), r.opt.spec().into());
+    rest.insert("init".into(), serde_json::to_value(&r.init)?);
+    rest.insert("plan".into(), serde_json::to_value(&r.plan)?);
+    rest.insert(
+        "catalogue".into(),
+        if spec.no_critical {
+            serde_json::Value::Null
+        } else {
+            serde_json::to_value(&r.catalogue)?
+        },
+    );
+    let mut results = serde_json::Map::new();
+    results.insert(
+        "walker_steps_per_s".into(),
+        walker_steps_per_s(&ends, seconds_walk).into(),
+    );
+    results.insert("status_counts".into(), status_counts(&ends).into());
+    results.insert("sweeps".into(), serde_json::to_value(&r.opt.values.sweeps)?);
+    results.insert(
+        "critical_points".into(),
+        catalogue
+            .as_ref()
+            .map_or(serde_json::Value::Null, critical::files::summary),
+    );
+    let mut summary = vec![status_line(&ends, seconds_walk)];
+    if let Some(cat) = &catalogue {
+        summary.extend(critical::files::summary_lines(cat));
+    }
+    Ok(Report {
+        resolved,
+        results,
+        precision: ends.precision,
+        summary,
+    })
+}
+
+/// walkers.csv: one row per walker, one more column per swept key named by the key (each
+/// walker's value).
+fn write_walkers_csv(
+    folder: &RunFolder,
+    ends: &EndStates,
+    catalogue: Option<&Catalogue>,
+    hyper: &crate::walk::Hyper,
+    sweeps: &[(usize, &'static str, crate::spec::Sweep)],
+) -> anyhow::Result<()> {
     let mut header = String::from("walker,f,grad_norm,steps,status,point");
-    for (_, key, _) in &sweeps {
+    for (_, key, _) in sweeps {
         header.push(',');
         header.push_str(key);
     }
     let mut csv = Csv::new(&header);
     for w in 0..ends.len() {
         let point = catalogue
-            .as_ref()
             .and_then(|c| c.point_of(w))
             .map_or(String::new(), |p| p.to_string());
         let mut row = vec![
@@ -238,136 +313,7 @@ pub fn run(
         row.extend(sweeps.iter().map(|(k, _, _)| output::num(hyper.get(*k, w))));
         csv.row(&row);
     }
-    csv.write(&dir.join("walkers.csv"))?;
-
-    let counts: serde_json::Map<String, serde_json::Value> = ends
-        .counts()
-        .iter()
-        .map(|(s, c)| (s.name().to_string(), (*c).into()))
-        .collect();
-    let manifest = serde_json::json!({
-        "command": "sample",
-        "saddlescope_version": env!("CARGO_PKG_VERSION"),
-        "spec": spec,
-        "resolved": {
-            "objective": r.obj.spec(),
-            "optimizer": r.opt.spec(),
-            "dim": n,
-            "sphere": r.obj.sphere(),
-            "init": r.init,
-            "plan": r.plan,
-            "catalogue": if spec.no_critical { None } else { Some(&r.catalogue) },
-        },
-        "seed": r.plan.seed,
-        "backend": backend.describe(),
-        "precision": ends.precision,
-        "timings_s": { "walk": seconds_walk, "critical_points": seconds_catalogue, "total": t0.elapsed().as_secs_f64() },
-        "walker_steps_per_s": ends.steps.iter().map(|&s| s as f64).sum::<f64>() / seconds_walk.max(1e-9),
-        "status_counts": counts,
-        "sweeps": r.opt.values.sweeps,
-        "critical_points": catalogue.as_ref().map(summary),
-        "files": if catalogue.is_some() {
-            vec!["walkers.csv", "starts.npy", "end_states.npy", "critical_points.csv", "critical_points.npy", "eigenvalues.npy", "index_histogram.png", "index_histogram.svg"]
-        } else {
-            vec!["walkers.csv", "starts.npy", "end_states.npy"]
-        },
-    });
-    output::write_atomic(
-        &dir.join("manifest.json"),
-        serde_json::to_string_pretty(&manifest)?.as_bytes(),
-    )?;
-    Ok(SampleResult {
-        dir: dir.to_path_buf(),
-        ends,
-        seconds_walk,
-        catalogue,
-    })
-}
-
-/// Counts per kind and per index, and the polish failures, for the manifest and the summary.
-pub fn summary(cat: &Catalogue) -> serde_json::Value {
-    let mut kinds = std::collections::BTreeMap::new();
-    let mut walkers_by_kind = std::collections::BTreeMap::new();
-    for p in &cat.points {
-        *kinds.entry(p.kind.as_str()).or_insert(0usize) += 1;
-        *walkers_by_kind.entry(p.kind.as_str()).or_insert(0usize) += p.walkers;
-    }
-    let by_index: Vec<serde_json::Value> = cat
-        .index_histogram()
-        .iter()
-        .map(|b| serde_json::json!({"index": b.index, "points": b.points, "walkers": b.walkers, "points_degenerate": b.points_degenerate}))
-        .collect();
-    // Walkers that never converged were never polished: counted apart, not as polish failures.
-    let all = cat.failures();
-    let not_polished = all
-        .iter()
-        .find(|(k, _)| *k == "ineligible")
-        .map_or(0, |(_, v)| *v);
-    let failures: serde_json::Map<String, serde_json::Value> = all
-        .into_iter()
-        .filter(|(k, _)| *k != "ineligible")
-        .map(|(k, v)| (k.to_string(), v.into()))
-        .collect();
-    serde_json::json!({
-        "distinct": cat.points.len(),
-        "points_by_kind": kinds,
-        "walkers_by_kind": walkers_by_kind,
-        "by_index": by_index,
-        "not_polished": not_polished,
-        "polish_failures": failures,
-    })
-}
-
-/// critical_points.csv / .npy, eigenvalues.npy and the index histogram figure.
-pub(crate) fn write_catalogue(
-    dir: &Path,
-    n: usize,
-    cat: &Catalogue,
-    title: &str,
-) -> anyhow::Result<()> {
-    let mut header =
-        String::from("id,f,grad_norm,index,n_neg,n_zero,n_pos,kind,walkers,min_eig,max_eig");
-    if n <= 8 {
-        for i in 0..n {
-            header.push_str(&format!(",x{i}"));
-        }
-    }
-    let mut csv = Csv::new(&header);
-    for p in &cat.points {
-        let mut row = vec![
-            p.id.to_string(),
-            output::num(p.f),
-            output::num(p.grad_norm),
-            p.index.to_string(),
-            p.n_neg.to_string(),
-            p.n_zero.to_string(),
-            p.n_pos.to_string(),
-            p.kind.as_str().to_string(),
-            p.walkers.to_string(),
-            output::num(p.min_eig),
-            output::num(p.max_eig),
-        ];
-        if n <= 8 {
-            row.extend(p.x.iter().map(|&v| output::num(v)));
-        }
-        csv.row(&row);
-    }
-    csv.write(&dir.join("critical_points.csv"))?;
-    let k = cat.points.len();
-    let xs: Vec<f64> = cat
-        .points
-        .iter()
-        .flat_map(|p| p.x.iter().copied())
-        .collect();
-    output::write_npy(&dir.join("critical_points.npy"), &[k, n], &xs)?;
-    let ne = cat.points.first().map_or(n, |p| p.eigenvalues.len());
-    let ev: Vec<f64> = cat
-        .points
-        .iter()
-        .flat_map(|p| p.eigenvalues.iter().copied())
-        .collect();
-    output::write_npy(&dir.join("eigenvalues.npy"), &[k, ne], &ev)?;
-    crate::figure::index_histogram(&dir.join("index_histogram"), cat, title)?;
+    folder.write_csv("walkers.csv", &csv)?;
     Ok(())
 }
 
@@ -375,23 +321,22 @@ pub(crate) fn write_catalogue(
 /// critical_points.csv (index, kind and walkers of every distinct point).
 pub fn redraw(dir: &Path) -> anyhow::Result<()> {
     let bad = |what: String| SpecError::Invalid(format!("{}: {what}", dir.display()));
-    let text = std::fs::read_to_string(dir.join("manifest.json"))
-        .map_err(|e| bad(format!("cannot read manifest.json ({e})")))?;
-    let m: serde_json::Value =
-        serde_json::from_str(&text).map_err(|e| bad(format!("manifest.json: {e}")))?;
-    if m["critical_points"].is_null() {
+    let m = Manifest::read_of(dir, "sample")?;
+    if m.result("critical_points").is_null() {
         return Err(bad(
             "this sample ran with --no-critical: it has no critical points to draw".into(),
         )
         .into());
     }
-    let title = m["resolved"]["objective"]
-        .as_str()
-        .unwrap_or("sample")
-        .to_string();
-    let dim = m["resolved"]["dim"]
-        .as_u64()
-        .ok_or_else(|| bad("manifest.json names no resolved.dim".into()))? as usize;
+    let title = m
+        .resolved
+        .objective
+        .clone()
+        .unwrap_or_else(|| "sample".into());
+    let dim = m
+        .resolved
+        .dim
+        .ok_or_else(|| bad("manifest.json names no resolved.dim".into()))?;
     let t = crate::table::Table::read(dir, "critical_points.csv")?;
     let mut bins: Vec<critical::IndexBin> = Vec::new();
     for r in 0..t.len() {

@@ -39,8 +39,30 @@ pub enum SpecError {
         value: String,
         rule: String,
     },
+    /// A command-line flag's value outside its valid range.
+    #[error("{flag} {value} is out of range; valid: {valid}")]
+    Flag {
+        flag: &'static str,
+        value: String,
+        valid: String,
+    },
     #[error("{0}")]
     Invalid(String),
+}
+
+impl SpecError {
+    /// A flag's value outside its valid range.
+    pub fn flag(
+        flag: &'static str,
+        value: impl std::fmt::Display,
+        valid: impl Into<String>,
+    ) -> Self {
+        SpecError::Flag {
+            flag,
+            value: value.to_string(),
+            valid: valid.into(),
+        }
+    }
 }
 
 /// The allowed values of one numeric parameter.

@@ -49,17 +49,18 @@ fn bad(dir: &Path, what: impl std::fmt::Display) -> SpecError {
 /// Reads `dir`'s catalogue. Every problem (missing folder or file, a run made with
 /// --no-critical, a malformed file) is a usage error naming the folder.
 pub fn read(dir: &Path) -> Result<StoredCatalogue, SpecError> {
-    let manifest = std::fs::read_to_string(dir.join("manifest.json"))
-        .map_err(|e| bad(dir, format!("cannot read manifest.json ({e})")))?;
-    let manifest: serde_json::Value =
-        serde_json::from_str(&manifest).map_err(|e| bad(dir, format!("manifest.json: {e}")))?;
-    let objective = manifest["resolved"]["objective"]
-        .as_str()
-        .ok_or_else(|| bad(dir, "manifest.json names no resolved objective"))?
-        .to_string();
-    let dim = manifest["resolved"]["dim"]
-        .as_u64()
-        .ok_or_else(|| bad(dir, "manifest.json names no dimension"))? as usize;
+    if !dir.join("manifest.json").exists() {
+        return Err(bad(dir, "cannot read manifest.json (there is none)"));
+    }
+    let manifest = crate::run::Manifest::read(dir).map_err(|e| bad(dir, e))?;
+    let objective = manifest
+        .resolved
+        .objective
+        .ok_or_else(|| bad(dir, "manifest.json names no resolved objective"))?;
+    let dim = manifest
+        .resolved
+        .dim
+        .ok_or_else(|| bad(dir, "manifest.json names no dimension"))?;
     let bytes = std::fs::read(dir.join("critical_points.npy"))
         .map_err(|e| bad(dir, format!("cannot read critical_points.npy ({e})")))?;
     let (descr, shape, data) = output::read_npy(&bytes)

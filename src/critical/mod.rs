@@ -8,6 +8,7 @@ pub(crate) mod chart;
 pub mod classify;
 pub mod cluster;
 pub mod eigen;
+pub mod files;
 pub mod load;
 pub mod polish;
 #[cfg(test)]
@@ -218,6 +219,29 @@ pub fn catalogue(
     eligible: &[bool],
     opts: &CatalogueOptions,
 ) -> Result<Catalogue, CatalogueError> {
+    catalogue_timed(obj, ends, eligible, opts).map(|(c, _)| c)
+}
+
+/// Seconds the catalogue spent per stage.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct StageSeconds {
+    /// f64 Newton polish of every eligible walker.
+    pub polish: f64,
+    /// Grouping polished points into distinct ones.
+    pub cluster: f64,
+    /// Hessian eigenvalues and the classification of each distinct point.
+    pub classify: f64,
+}
+
+/// [`catalogue`], with the seconds of its stages.
+pub fn catalogue_timed(
+    obj: &dyn Objective,
+    ends: &[f64],
+    eligible: &[bool],
+    opts: &CatalogueOptions,
+) -> Result<(Catalogue, StageSeconds), CatalogueError> {
+    let mut seconds = StageSeconds::default();
+    let t = std::time::Instant::now();
     let n = obj.dim();
     let w = eligible.len();
     if ends.len() != w * n {
@@ -256,6 +280,8 @@ pub fn catalogue(
             Err(o) => outcomes.push(o),
         }
     }
+    seconds.polish = t.elapsed().as_secs_f64();
+    let t = std::time::Instant::now();
     let xs: Vec<&[f64]> = reached.iter().map(|r| r.x.as_slice()).collect();
     let grouping = cluster::group(&xs, opts.pos_tol);
 
@@ -270,6 +296,8 @@ pub fn catalogue(
             rep[g] = k;
         }
     }
+    seconds.cluster = t.elapsed().as_secs_f64();
+    let t = std::time::Instant::now();
     let mut points: Vec<(usize, CriticalPoint)> = rep
         .par_iter()
         .enumerate()
@@ -317,10 +345,14 @@ pub fn catalogue(
     for (k, r) in reached.iter().enumerate() {
         outcomes[r.walker] = Outcome::Point(id_of_group[grouping.labels[k]]);
     }
-    Ok(Catalogue {
-        points: points.into_iter().map(|(_, p)| p).collect(),
-        outcomes,
-    })
+    seconds.classify = t.elapsed().as_secs_f64();
+    Ok((
+        Catalogue {
+            points: points.into_iter().map(|(_, p)| p).collect(),
+            outcomes,
+        },
+        seconds,
+    ))
 }
 
 #[cfg(test)]

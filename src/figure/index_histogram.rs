@@ -11,6 +11,9 @@ use super::{font_ready, with_ext, write_png, write_svg, FigureError, FAMILY};
 use crate::critical::{Catalogue, IndexBin};
 
 /// Okabe-Ito blue and orange: distinguishable in colour-blind vision and in greyscale.
+/// A bar layer: legend label, colour, (index, height) per bar.
+type Layer = (&'static str, RGBColor, Vec<(u32, u64)>);
+
 const NONDEGENERATE: RGBColor = RGBColor(0, 114, 178);
 const DEGENERATE: RGBColor = RGBColor(230, 159, 0);
 /// Size in SVG user units; the PNG is drawn at `PNG_SCALE` times this, which also keeps the
@@ -150,7 +153,7 @@ fn draw<DB: DrawingBackend>(
         // The full stack in the degenerate colour, then the nondegenerate part over its base.
         // One series per bar, in index order: plotters' Histogram gathers its data in a hash
         // map, so a many-bar series would draw its bars (and write the SVG) in a random order.
-        let layers: [(&str, RGBColor, Vec<(u32, u64)>); 2] = [
+        let layers: [Layer; 2] = [
             (
                 "degenerate (a zero eigenvalue)",
                 DEGENERATE,

@@ -5,7 +5,7 @@
 
 pub mod tables;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
 use rayon::prelude::*;
@@ -13,31 +13,43 @@ use rayon::prelude::*;
 use crate::backend::Backend;
 use crate::critical::{self, CatalogueOptions};
 use crate::objective::{self, Objective};
-use crate::output;
 use crate::rng;
 use crate::rules::{self, Optimizer};
+use crate::run::{self, Command, Ctx, Manifest, Report, WalkOptions};
 use crate::spec::{self, RawSpec, SpecError};
 use crate::walk::init::Init;
 use crate::walk::state::Status;
 use crate::walk::{Hyper, WalkPlan};
 use tables::{DimStats, InstanceRow, PointRow};
 
-/// Everything `sweep` needs, as the user gave it.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+/// Everything `sweep` needs, as the user gave it (the command line's flags; the manifest's
+/// `spec`).
+#[derive(Debug, Clone, clap::Args, serde::Serialize, serde::Deserialize)]
+#[command(allow_negative_numbers = true)]
 pub struct SweepSpec {
-    /// A random-landscape spec without `n` and `seed` (e.g. `field:features=256,mu=0.05`).
+    /// Random landscape without n and seed, e.g. field:features=256,mu=0.05 or pspin:p=3
+    #[arg(long)]
     pub objective: String,
+    /// Dimensions N, e.g. 2,4,8,16
+    #[arg(long, value_delimiter = ',', required = true)]
     pub dims: Vec<usize>,
+    /// Disorder instances per dimension (landscape seeds derived from --seed).
+    #[arg(long, default_value_t = 10)]
     pub instances: usize,
+    /// Optimizer spec; gradnorm finds critical points of every index. A range (lo..hi) spreads
+    /// over the walkers of every instance alike.
+    #[arg(long)]
     pub optimizer: String,
+    /// Walkers per instance.
+    #[arg(long, default_value_t = 1024)]
     pub walkers: usize,
-    pub steps: u32,
-    pub grad_tol: f64,
-    pub seed: u64,
+    /// auto | uniform:lo=A,hi=B | normal:sigma=S[,center=a;b;..] | point:x=a;b;.. (one value
+    /// per dimension, so only with a single N in --dims)
+    #[arg(long, default_value = "auto")]
     pub init: String,
-    pub bound: f64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub chunk: Option<usize>,
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub walk: WalkOptions,
 }
 
 /// The prediction drawn with the index-vs-energy figure, when the landscape has one.
@@ -208,35 +220,15 @@ impl SweepSpec {
             return Err(invalid(format!("--dims lists {} twice", w[0])));
         }
         if self.instances == 0 || self.instances > 1 << 20 {
-            return Err(invalid(format!(
-                "--instances {} is out of range; valid: 1..={}",
+            return Err(SpecError::flag(
+                "--instances",
                 self.instances,
-                1 << 20
-            )));
+                format!("1..={}", 1 << 20),
+            ));
         }
-        let max_walkers = (u32::MAX / 2) as usize / self.instances;
-        if self.walkers == 0 || self.walkers > max_walkers {
-            return Err(invalid(format!(
-                "--walkers {} is out of range; valid: 1..={max_walkers} (walkers x instances \
-                 must stay below 2^31)",
-                self.walkers
-            )));
-        }
-        if !(self.grad_tol >= 0.0 && self.grad_tol.is_finite()) {
-            return Err(invalid(format!(
-                "--grad-tol {} is out of range; valid: a finite number >= 0",
-                self.grad_tol
-            )));
-        }
-        if self.bound.is_nan() || self.bound <= 0.0 {
-            return Err(invalid(format!(
-                "--bound {} is out of range; valid: > 0",
-                self.bound
-            )));
-        }
-        if self.chunk == Some(0) {
-            return Err(invalid("--chunk 0 is out of range; valid: >= 1".into()));
-        }
+        let max_walkers = crate::sample::MAX_WALKERS / self.instances;
+        crate::sample::check_walkers("--walkers", self.walkers, max_walkers)?;
+        let plan = self.walk.plan()?;
         let opt = rules::parse(&self.optimizer)?;
         let init = Init::parse(&self.init)?;
         let mut resolved = Resolved {
@@ -247,14 +239,7 @@ impl SweepSpec {
             walkers: self.walkers,
             opt,
             init,
-            plan: WalkPlan {
-                max_steps: self.steps,
-                grad_tol: self.grad_tol,
-                bound: self.bound,
-                seed: self.seed,
-                chunk: self.chunk,
-                ..WalkPlan::default()
-            },
+            plan,
             theory: Theory::None,
             sphere: false,
             template: String::new(),
@@ -290,10 +275,54 @@ impl SweepSpec {
         };
         Ok(resolved)
     }
+}
 
-    /// Default run folder: outputs/sweep-<objective name>-<UTC time>.
-    pub fn default_dir(&self) -> PathBuf {
-        output::default_dir("sweep-", &self.objective)
+impl Command for SweepSpec {
+    const NAME: &'static str = "sweep";
+    type Resolved = Resolved;
+
+    fn resolve(&self) -> Result<Resolved, SpecError> {
+        SweepSpec::resolve(self)
+    }
+    fn objective(&self) -> &str {
+        &self.objective
+    }
+    fn seed(&self) -> u64 {
+        self.walk.seed
+    }
+    fn optimizers<'a>(&self, r: &'a Resolved) -> Vec<&'a Optimizer> {
+        vec![&r.opt]
+    }
+    /// The first instance of every dimension (the others share its constants and sizes).
+    fn check(&self, r: &Resolved, backend: &Backend) -> Result<(), SpecError> {
+        r.dims
+            .iter()
+            .try_for_each(|&n| backend.check(r.instance(n, 0)?.as_ref(), &r.opt))
+    }
+    fn describe(&self, r: &Resolved) -> String {
+        format!(
+            "{} over N = {:?}, {} instances x {} walkers of {}",
+            r.template,
+            r.dims,
+            r.instances,
+            r.walkers,
+            r.opt.spec()
+        )
+    }
+    fn work(&self, r: &Resolved) -> u64 {
+        r.total_steps()
+    }
+    fn run(&self, r: &Resolved, ctx: &mut Ctx) -> anyhow::Result<Report> {
+        run(self, r, ctx)
+    }
+}
+
+/// Per-walker hyperparameters of `instances` blocks of `walkers` walkers: a range spreads over
+/// the walkers of each instance alike (walker j of every instance gets the same value).
+pub fn instance_hyper(opt: &Optimizer, walkers: usize, instances: usize) -> Hyper {
+    let one = opt.hyper_rows(walkers);
+    Hyper {
+        rows: one.rows.iter().map(|row| row.repeat(instances)).collect(),
     }
 }
 
@@ -317,23 +346,10 @@ impl Resolved {
     }
 }
 
-/// What a finished sweep reports.
-pub struct SweepResult {
-    pub dir: PathBuf,
-    pub stats: Vec<DimStats>,
-    pub seconds_walk: f64,
-}
-
-/// Runs the sweep on `backend` and writes its folder. `progress` gets walker-steps done.
-pub fn run(
-    spec: &SweepSpec,
-    r: &Resolved,
-    backend: &Backend,
-    dir: &Path,
-    progress: &(dyn Fn(u64) + Sync),
-) -> anyhow::Result<SweepResult> {
-    let t0 = Instant::now();
+/// Runs the sweep and writes its files; progress counts walker-steps.
+pub fn run(_spec: &SweepSpec, r: &Resolved, ctx: &mut Ctx) -> anyhow::Result<Report> {
     let (kn, w) = (r.instances, r.walkers);
+    let backend = ctx.backend;
     let mut points: Vec<PointRow> = Vec::new();
     let mut insts: Vec<InstanceRow> = Vec::new();
     let mut timings = serde_json::Map::new();
@@ -364,13 +380,19 @@ pub fn run(
                 first_walker: (k0 * w) as u32,
                 ..r.plan.clone()
             };
-            let hyper = Hyper::constant(&r.opt.hyper(), (k1 - k0) * w);
+            let hyper = instance_hyper(&r.opt, w, k1 - k0);
             let done = base + (k0 * w) as u64 * (u64::from(r.plan.max_steps) + 1);
             let t_walk = Instant::now();
-            let ends = backend.walk_instances(&refs, &r.opt, &plan, &starts, &hyper, &|s| {
-                progress(done + s)
-            })?;
+            let ends = backend.walk_instances(
+                &refs,
+                &r.opt,
+                &plan,
+                &starts,
+                &hyper,
+                &ctx.progress(done),
+            )?;
             seconds_walk += t_walk.elapsed().as_secs_f64();
+            ctx.timings.add("walk", t_walk.elapsed().as_secs_f64());
             precision = ends.precision;
             groups += 1;
             for (j, obj) in refs.iter().enumerate() {
@@ -380,12 +402,13 @@ pub fn run(
                     .iter()
                     .map(|&s| s == Status::Converged)
                     .collect();
-                let cat = critical::catalogue(
+                let (cat, secs) = critical::catalogue_timed(
                     *obj,
                     &ends.x[range.start * n..range.end * n],
                     &eligible,
                     &CatalogueOptions::default(),
                 )?;
+                critical::files::add_timings(&mut ctx.timings, &secs);
                 for p in &cat.points {
                     let hdim = p.n_neg + p.n_zero + p.n_pos;
                     points.push(PointRow {
@@ -418,52 +441,72 @@ pub fn run(
         .iter()
         .map(|&n| tables::dim_stats(n, hessian_dim(n, r.sphere), &insts, &points))
         .collect();
-    tables::write_points(&dir.join("points.csv"), &points)?;
-    tables::write_instances(&dir.join("instances.csv"), &insts)?;
-    tables::write_by_index(&dir.join("by_index.csv"), &stats)?;
-    tables::write_sweep(&dir.join("sweep.csv"), &stats)?;
+    let folder = ctx.folder;
+    tables::write_points(&folder.join("points.csv"), &points)?;
+    tables::write_instances(&folder.join("instances.csv"), &insts)?;
+    tables::write_by_index(&folder.join("by_index.csv"), &stats)?;
+    tables::write_sweep(&folder.join("sweep.csv"), &stats)?;
+    folder.wrote(&["sweep.csv", "by_index.csv", "points.csv", "instances.csv"].map(String::from));
     let info = FigureInfo {
         title: figure_title(&r.template, r.instances, r.walkers),
         theory: r.theory,
         sphere: r.sphere,
     };
-    let figures = draw(dir, &info)?;
-
-    let manifest = serde_json::json!({
-        "command": "sweep",
-        "saddlescope_version": env!("CARGO_PKG_VERSION"),
-        "spec": spec,
-        "resolved": {
-            "objective": r.template,
-            "objective_example": r.instance_spec(r.dims[0], 0),
-            "optimizer": r.opt.spec(),
-            "dims": r.dims,
-            "instances": r.instances,
-            "walkers_per_instance": r.walkers,
-            "sphere": r.sphere,
-            "init": r.init,
-            "plan": r.plan,
-            "theory": r.theory,
-        },
+    let figures = ctx.timings.time("figures", || draw(folder.path(), &info))?;
+    folder.wrote(&figures);
+    let rest = serde_json::json!({
+        "objective_example": r.instance_spec(r.dims[0], 0),
+        "optimizer": r.opt.spec(),
+        "dims": r.dims,
+        "instances": r.instances,
+        "walkers_per_instance": r.walkers,
+        "init": r.init,
+        "plan": r.plan,
+        "theory": r.theory,
+    });
+    let results = serde_json::json!({
         "instance_seeds": "seed of instance k at dimension N: low 53 bits of Philox4x32-10(counter = (N, k, 0, 0x53574550), key = --seed), words 0 (low) and 1; listed in instances.csv",
         "walker_ids": "instance k walks walkers k*W .. (k+1)*W - 1 (starts and noise keyed by --seed and these ids)",
-        "seed": r.plan.seed,
-        "backend": backend.describe(),
-        "precision": precision,
         "dispatches_per_dim": dispatches,
-        "timings_s": { "walk": seconds_walk, "per_dim": timings, "total": t0.elapsed().as_secs_f64() },
+        "timings_per_dim_s": timings,
+        "sweeps": r.opt.values.sweeps,
         "figures": figures,
-        "files": ["sweep.csv", "by_index.csv", "points.csv", "instances.csv"],
     });
-    output::write_atomic(
-        &dir.join("manifest.json"),
-        serde_json::to_string_pretty(&manifest)?.as_bytes(),
-    )?;
-    Ok(SweepResult {
-        dir: dir.to_path_buf(),
-        stats,
-        seconds_walk,
+    Ok(Report {
+        resolved: run::Resolved {
+            objective: Some(r.template.clone()),
+            dim: None,
+            sphere: r.sphere,
+            rest: rest.as_object().cloned().unwrap_or_default(),
+        },
+        results: results.as_object().cloned().unwrap_or_default(),
+        precision,
+        summary: summary_lines(&stats, seconds_walk),
     })
+}
+
+/// One line per dimension: points, kinds, the fraction of minima and the mean index fraction.
+fn summary_lines(stats: &[DimStats], seconds_walk: f64) -> Vec<String> {
+    let mut lines = vec![format!("walk: {seconds_walk:.3} s")];
+    for s in stats {
+        let (lo, hi) = s.fraction_minima_ci.unwrap_or((f64::NAN, f64::NAN));
+        lines.push(format!(
+            "N = {:>4}: {:>6} points ({:.2} ± {:.2} per instance), minima {} saddles {} maxima {} degenerate {}, fraction of minima {:.4} [{:.4}, {:.4}], mean index fraction {:.3}",
+            s.dim,
+            s.points,
+            s.points_per_instance.mean,
+            s.points_per_instance.se,
+            s.minima,
+            s.saddles,
+            s.maxima,
+            s.degenerate,
+            s.fraction_minima.mean,
+            lo,
+            hi,
+            s.mean_index_fraction.mean
+        ));
+    }
+    lines
 }
 
 fn figure_title(template: &str, instances: usize, walkers: usize) -> String {
@@ -568,10 +611,7 @@ pub fn draw(dir: &Path, info: &FigureInfo) -> anyhow::Result<Vec<String>> {
 /// `saddlescope plot DIR` for a sweep folder: redraws its figures from its tables.
 pub fn redraw(dir: &Path) -> anyhow::Result<()> {
     let bad = |what: String| SpecError::Invalid(format!("{}: {what}", dir.display()));
-    let text = std::fs::read_to_string(dir.join("manifest.json"))
-        .map_err(|e| bad(format!("cannot read manifest.json ({e})")))?;
-    let m: serde_json::Value =
-        serde_json::from_str(&text).map_err(|e| bad(format!("manifest.json: {e}")))?;
+    let m = Manifest::read_of(dir, "sweep")?.to_value();
     let res = &m["resolved"];
     let theory: Theory = serde_json::from_value(res["theory"].clone())
         .map_err(|e| bad(format!("manifest.json: resolved.theory: {e}")))?;
@@ -599,12 +639,12 @@ mod tests {
             instances: 3,
             optimizer: "gradnorm".into(),
             walkers: 8,
-            steps: 10,
-            grad_tol: 1e-4,
-            seed: 5,
             init: "auto".into(),
-            bound: 1e6,
-            chunk: None,
+            walk: WalkOptions {
+                steps: 10,
+                seed: 5,
+                ..WalkOptions::default()
+            },
         }
     }
 

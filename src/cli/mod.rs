@@ -1,0 +1,170 @@
+//! The command line's definitions and dispatch: every command that walks runs through the
+//! library's one executor (`saddlescope::run::execute`) with the console as its observer.
+
+pub mod console;
+pub mod info;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use saddlescope::basins::{self, BasinsSpec};
+use saddlescope::escape::{self, EscapeSpec};
+use saddlescope::experiment::{self, Experiment};
+use saddlescope::run::{self, Command as _, ExecOptions, Invocation, Manifest};
+use saddlescope::sample::{self, SampleSpec};
+use saddlescope::spec::SpecError;
+use saddlescope::sweep::{self, SweepSpec};
+
+#[derive(Parser)]
+#[command(
+    name = "saddlescope",
+    version,
+    about = "GPU batch landscape sampler: optimizer walkers, critical points and their Hessian index"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// A walking command: its spec and how to execute it.
+#[derive(clap::Args)]
+pub struct Walking<S: clap::Args> {
+    #[command(flatten)]
+    spec: S,
+    #[command(flatten)]
+    exec: ExecOptions,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Run optimizer walkers on an objective and write where each one ended.
+    Sample(Walking<SampleSpec>),
+    /// List every objective and step rule with its parameters and defaults.
+    List,
+    /// List the GPU adapters wgpu finds and their relevant limits.
+    Devices,
+    /// Time the workloads of peer_bench.py (plain GD) on this tool's backend.
+    Bench(info::BenchArgs),
+    /// Start walkers at a saddle, a plateau or a given point, one arm per optimizer: how many
+    /// escape, how fast, and where they end.
+    Escape(Walking<EscapeSpec>),
+    /// Basin-of-attraction picture of a 2-D slice: one walker per pixel, coloured by the
+    /// critical point it reaches.
+    Basins(Walking<BasinsSpec>),
+    /// Critical-point statistics against dimension, averaged over random-landscape instances.
+    Sweep(Walking<SweepSpec>),
+    /// Run an experiment file: a command written as TOML (command = "sweep", flags as keys).
+    Run(RunArgs),
+    /// Redraw a run folder's figures from its data, without recomputing.
+    Plot(PlotArgs),
+}
+
+#[derive(clap::Args)]
+pub struct RunArgs {
+    /// The experiment file (TOML).
+    file: PathBuf,
+}
+
+#[derive(clap::Args)]
+pub struct PlotArgs {
+    /// A run folder (with its manifest.json).
+    dir: PathBuf,
+}
+
+/// Runs a walking command through the executor and prints its summary.
+fn walk<S: clap::Args + run::Command>(
+    w: Walking<S>,
+    argv: Vec<String>,
+    experiment: Option<&Experiment>,
+) -> anyhow::Result<()> {
+    let console = console::Console::new();
+    let inv = Invocation { argv, experiment };
+    let done = run::execute(&w.spec, &w.exec, &inv, &console)?;
+    for line in done.summary {
+        println!("{line}");
+    }
+    Ok(())
+}
+
+/// Runs a command; `argv` is its command line for the manifest.
+pub fn dispatch(
+    command: Command,
+    argv: Vec<String>,
+    experiment: Option<&Experiment>,
+) -> anyhow::Result<()> {
+    match command {
+        Command::Sample(w) => walk(w, argv, experiment),
+        Command::Sweep(w) => walk(w, argv, experiment),
+        Command::Escape(w) => walk(w, argv, experiment),
+        Command::Basins(w) => walk(w, argv, experiment),
+        Command::List => {
+            info::list();
+            Ok(())
+        }
+        Command::Devices => {
+            info::devices();
+            Ok(())
+        }
+        Command::Bench(a) => info::bench(a),
+        Command::Plot(a) => plot(a),
+        Command::Run(a) => run_file(a),
+    }
+}
+
+/// `saddlescope plot DIR`: dispatches on manifest.json's "command".
+fn plot(a: PlotArgs) -> anyhow::Result<()> {
+    let dir = &a.dir;
+    let m = Manifest::read(dir)?;
+    match m.command.as_str() {
+        SampleSpec::NAME => sample::redraw(dir)?,
+        SweepSpec::NAME => sweep::redraw(dir)?,
+        EscapeSpec::NAME => escape::redraw(dir)?,
+        BasinsSpec::NAME => basins::redraw(dir)?,
+        other => {
+            return Err(SpecError::Invalid(format!(
+            "plot does not know command '{other}' (folder {}); it redraws: sample, sweep, escape, basins",
+            dir.display()
+        ))
+            .into())
+        }
+    }
+    println!("redrew the figures of {}", dir.display());
+    Ok(())
+}
+
+/// `saddlescope run FILE.toml`: the file's command line, parsed by the same definitions as a
+/// typed one, then run and recorded.
+fn run_file(a: RunArgs) -> anyhow::Result<()> {
+    let exp: Experiment = experiment::load(&a.file)?;
+    let cli = match Cli::try_parse_from(&exp.argv) {
+        Ok(c) => c,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+                e.exit();
+            }
+            return Err(SpecError::Invalid(format!(
+                "experiment file {}: its keys are the command's long flags (grad_tol for --grad-tol); as a command line it is\n  {}\n{}",
+                a.file.display(),
+                experiment::shell_line(&exp.argv),
+                e.render().to_string().trim_end()
+            ))
+            .into());
+        }
+    };
+    if matches!(cli.command, Command::Run(_)) {
+        return Err(SpecError::Invalid("an experiment file cannot run another one".into()).into());
+    }
+    eprintln!("run: {}", experiment::shell_line(&exp.argv));
+    dispatch(cli.command, exp.argv.clone(), Some(&exp))
+}
+
+/// The command line as typed, with the program called by its name (for manifest.json).
+pub fn typed_argv() -> Vec<String> {
+    let mut argv: Vec<String> = std::env::args().collect();
+    if let Some(first) = argv.first_mut() {
+        *first = "saddlescope".into();
+    }
+    argv
+}

@@ -1,0 +1,241 @@
+//! The one executor every command runs through (the shape of argmin's `Executor` with
+//! observers): the command resolves its spec (every usage error surfaces there), the executor
+//! chooses the backend, checks what the backend must hold, opens the run folder, hands the
+//! command a [`Ctx`] to walk and write through, times its stages, and writes the manifest last.
+//! Commands never print: progress and notes go to the [`Observer`], the summary comes back as
+//! lines for the caller to show.
+
+pub mod folder;
+pub mod options;
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use crate::backend::{Backend, BackendChoice};
+use crate::experiment::Experiment;
+use crate::rules::Optimizer;
+use crate::spec::SpecError;
+
+pub use folder::{Manifest, Resolved, RunFolder};
+pub use options::{ExecOptions, WalkOptions};
+
+/// Who watches a run: a person at a terminal or a batch job's log.
+pub trait Observer: Sync {
+    /// A line saying what runs, or a note.
+    fn line(&self, text: &str);
+    /// A stage with a progress count starts; `total` is its count when complete.
+    fn start(&self, stage: &str, total: u64);
+    /// The count so far (walker-steps: a stopped walker counts as all its steps done).
+    fn progress(&self, done: u64);
+    /// The stage with a progress count has ended.
+    fn finish(&self);
+}
+
+/// An observer that shows nothing (library use, tests).
+pub struct Silent;
+
+impl Observer for Silent {
+    fn line(&self, _: &str) {}
+    fn start(&self, _: &str, _: u64) {}
+    fn progress(&self, _: u64) {}
+    fn finish(&self) {}
+}
+
+/// Seconds per stage, in the order the stages first ran; a stage that runs again adds up.
+#[derive(Debug, Clone, Default)]
+pub struct Timings {
+    stages: Vec<(String, f64)>,
+}
+
+impl Timings {
+    pub fn add(&mut self, stage: &str, seconds: f64) {
+        match self.stages.iter_mut().find(|(s, _)| s == stage) {
+            Some((_, t)) => *t += seconds,
+            None => self.stages.push((stage.to_string(), seconds)),
+        }
+    }
+    /// Runs `f` as (part of) `stage`.
+    pub fn time<T>(&mut self, stage: &str, f: impl FnOnce() -> T) -> T {
+        let t = Instant::now();
+        let out = f();
+        self.add(stage, t.elapsed().as_secs_f64());
+        out
+    }
+    pub fn get(&self, stage: &str) -> f64 {
+        self.stages
+            .iter()
+            .find(|(s, _)| s == stage)
+            .map_or(0.0, |(_, t)| *t)
+    }
+    pub fn stages(&self) -> &[(String, f64)] {
+        &self.stages
+    }
+}
+
+/// What a command runs with.
+pub struct Ctx<'a> {
+    pub backend: &'a Backend,
+    pub folder: &'a RunFolder,
+    pub observer: &'a dyn Observer,
+    pub timings: Timings,
+    started: Instant,
+}
+
+impl<'a> Ctx<'a> {
+    pub fn new(backend: &'a Backend, folder: &'a RunFolder, observer: &'a dyn Observer) -> Self {
+        Ctx {
+            backend,
+            folder,
+            observer,
+            timings: Timings::default(),
+            started: Instant::now(),
+        }
+    }
+
+    /// The progress callback a walk reports to, `base` walker-steps already done before it.
+    pub fn progress(&self, base: u64) -> impl Fn(u64) + Sync + '_ {
+        move |d| self.observer.progress(base + d)
+    }
+}
+
+/// What a command hands back: what it resolved and found for the manifest, and its summary.
+pub struct Report {
+    pub resolved: Resolved,
+    /// The command's own top-level manifest keys (status_counts, critical_points, …).
+    pub results: serde_json::Map<String, serde_json::Value>,
+    /// "f32" or "f64": the precision the walk ran in.
+    pub precision: &'static str,
+    /// Lines for the person who ran it.
+    pub summary: Vec<String>,
+}
+
+/// A command the executor can run.
+pub trait Command: serde::Serialize {
+    /// As typed, and the first word of default folder names.
+    const NAME: &'static str;
+    type Resolved;
+    /// Checks and resolves the spec: every usage error, before anything is written.
+    fn resolve(&self) -> Result<Self::Resolved, SpecError>;
+    /// The objective spec as given (default folders are named by its name).
+    fn objective(&self) -> &str;
+    fn seed(&self) -> u64;
+    /// Every optimizer the run walks with.
+    fn optimizers<'a>(&self, r: &'a Self::Resolved) -> Vec<&'a Optimizer>;
+    /// Usage checks that need the backend (what the GPU's f32 must hold).
+    fn check(&self, r: &Self::Resolved, backend: &Backend) -> Result<(), SpecError>;
+    /// One line saying what runs (the executor adds "via <backend>").
+    fn describe(&self, r: &Self::Resolved) -> String;
+    /// Walker-steps of the whole run when every walker runs to the end (progress).
+    fn work(&self, r: &Self::Resolved) -> u64;
+    /// Walks and writes its files into `ctx.folder`.
+    fn run(&self, r: &Self::Resolved, ctx: &mut Ctx) -> anyhow::Result<Report>;
+}
+
+/// How the command was invoked, for the manifest.
+#[derive(Default)]
+pub struct Invocation<'a> {
+    /// The command line, starting with "saddlescope".
+    pub argv: Vec<String>,
+    pub experiment: Option<&'a Experiment>,
+}
+
+/// A finished run: its folder and the summary to show.
+pub struct Finished {
+    pub dir: PathBuf,
+    pub summary: Vec<String>,
+}
+
+/// The backend for a command's optimizers: rules that exist only on the CPU twin refuse
+/// `--backend gpu`, and when every optimizer is such a rule, `auto` opens no adapter.
+fn choose(choice: BackendChoice, opts: &[&Optimizer]) -> Result<BackendChoice, SpecError> {
+    for o in opts {
+        choice.for_optimizer(o)?;
+    }
+    if !opts.is_empty() && opts.iter().all(|o| o.rule.cpu_only()) {
+        return Ok(BackendChoice::Cpu);
+    }
+    Ok(choice)
+}
+
+/// Runs `cmd`: resolve, backend, folder, run, manifest.
+pub fn execute<C: Command>(
+    cmd: &C,
+    exec: &ExecOptions,
+    inv: &Invocation,
+    observer: &dyn Observer,
+) -> anyhow::Result<Finished> {
+    let r = cmd.resolve()?;
+    let choice = choose(exec.backend, &cmd.optimizers(&r))?;
+    let backend = Backend::select(choice)?.with_twin_check(!exec.no_twin_check);
+    cmd.check(&r, &backend)?;
+    let folder = RunFolder::create(exec.out.as_deref(), C::NAME, cmd.objective())?;
+    observer.line(&format!(
+        "{}: {} via {}",
+        C::NAME,
+        cmd.describe(&r),
+        backend.name()
+    ));
+    let mut ctx = Ctx::new(&backend, &folder, observer);
+    observer.start("walking", cmd.work(&r));
+    let report = cmd.run(&r, &mut ctx);
+    observer.finish();
+    match report {
+        Ok(report) => complete(cmd, ctx, report, inv),
+        Err(e) => {
+            folder.abandon();
+            Err(e)
+        }
+    }
+}
+
+/// Finishes a run: the experiment file's copy, the manifest (last), the summary.
+pub fn complete<C: Command>(
+    cmd: &C,
+    ctx: Ctx,
+    report: Report,
+    inv: &Invocation,
+) -> anyhow::Result<Finished> {
+    let Ctx {
+        backend,
+        folder,
+        mut timings,
+        started,
+        ..
+    } = ctx;
+    if let Some(exp) = inv.experiment {
+        folder.write("experiment.toml", exp.text.as_bytes())?;
+    }
+    timings.add("total", started.elapsed().as_secs_f64());
+    let manifest = Manifest {
+        command: C::NAME.to_string(),
+        saddlescope_version: env!("CARGO_PKG_VERSION").to_string(),
+        argv: inv.argv.clone(),
+        experiment: inv.experiment.map(|e| {
+            serde_json::json!({"file": "experiment.toml", "source": e.path.display().to_string()})
+        }),
+        spec: serde_json::to_value(cmd)?,
+        resolved: report.resolved,
+        seed: cmd.seed(),
+        backend: backend.describe(),
+        precision: report.precision.to_string(),
+        timings_s: timings.stages().iter().cloned().collect(),
+        files: folder.files(),
+        results: report.results,
+    };
+    folder.write_manifest(&manifest)?;
+    let mut summary = vec![format!("wrote {}", folder.path().display())];
+    if let Some(t) = backend.twin_summary() {
+        summary.push(t.line());
+    }
+    summary.extend(report.summary);
+    let stages: Vec<String> = timings
+        .stages()
+        .iter()
+        .map(|(s, t)| format!("{s} {t:.3} s"))
+        .collect();
+    summary.push(format!("timings: {}", stages.join(", ")));
+    Ok(Finished {
+        dir: folder.path().to_path_buf(),
+        summary,
+    })
+}
