@@ -246,13 +246,26 @@ pub struct Values {
 }
 
 impl Values {
-    /// The value of `key`; for a key given as a range, its lower end `lo`.
-    pub fn get(&self, key: &str) -> f64 {
-        // Keys come from the same static table that resolved them; a miss is a programming error.
-        self.values.get(key).copied().unwrap_or(f64::NAN)
+    /// The value of `key`; for a key given as a range, its lower end `lo`. A key the spec's
+    /// table does not have is an error naming the valid keys.
+    pub fn get(&self, key: &str) -> Result<f64, SpecError> {
+        self.values
+            .get(key)
+            .copied()
+            .ok_or_else(|| SpecError::UnknownKey {
+                context: format!("'{}'", self.name),
+                key: key.to_string(),
+                valid: self.values.keys().cloned().collect::<Vec<_>>().join(", "),
+            })
     }
-    pub fn usize(&self, key: &str) -> usize {
-        self.get(key) as usize
+    /// [`Values::get`] as an integer (integer parameters are checked integral on resolve).
+    pub fn usize(&self, key: &str) -> Result<usize, SpecError> {
+        self.get(key).map(|v| v as usize)
+    }
+    /// The value of a parameter of the table these values were resolved from (every key of
+    /// that table is present; a parameter of another table reads as its default).
+    pub fn value(&self, p: &Param) -> f64 {
+        self.values.get(p.key).copied().unwrap_or(p.default)
     }
     /// Canonical text form `name:k=v,...` in table order; choices by name, ranges as ranges.
     /// Whether `key` was given as a range.
@@ -265,7 +278,7 @@ impl Values {
             .iter()
             .map(|p| match self.sweeps.get(p.key) {
                 Some(s) => format!("{}={}", p.key, s.text()),
-                None => format!("{}={}", p.key, p.show(self.get(p.key))),
+                None => format!("{}={}", p.key, p.show(self.value(p))),
             })
             .collect();
         if parts.is_empty() {
@@ -455,9 +468,14 @@ mod tests {
     #[test]
     fn parses_keys_positionals_and_defaults() {
         let v = resolve(&RawSpec::parse("gd:8,beta=0.5").unwrap(), TABLE).unwrap();
-        assert_eq!(v.get("n"), 8.0);
-        assert_eq!(v.get("lr"), 0.01);
-        assert_eq!(v.get("beta"), 0.5);
+        assert_eq!(v.get("n"), Ok(8.0));
+        assert_eq!(v.get("lr"), Ok(0.01));
+        assert_eq!(v.get("beta"), Ok(0.5));
+        let e = v.get("momentum").unwrap_err().to_string();
+        assert!(
+            e.contains("unknown key 'momentum'") && e.contains("beta, lr, n"),
+            "{e}"
+        );
         assert_eq!(v.canonical(TABLE), "gd:n=8,lr=0.01,beta=0.5");
     }
 
@@ -499,8 +517,8 @@ mod tests {
     #[test]
     fn ranges_parse_spread_and_print_back() {
         let v = sweep_spec("x:lr=1e-4..1e-1:log,shift=-1..3,schedule=step").unwrap();
-        assert_eq!(v.get("lr"), 1e-4, "get() gives lo for a range");
-        assert_eq!(v.get("schedule"), 2.0);
+        assert_eq!(v.get("lr"), Ok(1e-4), "get() gives lo for a range");
+        assert_eq!(v.get("schedule"), Ok(2.0));
         let lr = v.sweeps["lr"];
         let shift = v.sweeps["shift"];
         assert_eq!(lr.scale, Scale::Log);

@@ -87,7 +87,7 @@ pub fn check_f32(obj: &dyn Objective, opt: &Optimizer) -> Result<(), String> {
         ));
     }
     for p in opt.rule.params {
-        let mut values = vec![opt.values.get(p.key)];
+        let mut values = vec![opt.values.value(p)];
         if let Some(sw) = opt.values.sweeps.get(p.key) {
             values.extend([sw.lo, sw.hi]);
         }

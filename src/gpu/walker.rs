@@ -504,7 +504,9 @@ impl GpuWalk {
         }
     }
 
-    /// Runs all walkers to the end. `starts` is W x N row-major; `progress(steps_done_estimate)`.
+    /// Runs all walkers to the end. `starts` is W x N row-major; `progress` gets walker-steps
+    /// done, a stopped walker counting as all max_steps + 1 of its steps (as the CPU twin
+    /// counts).
     pub fn run(
         &self,
         plan: &WalkPlan,
@@ -531,11 +533,13 @@ impl GpuWalk {
         if !self.program.fused {
             segment = 1;
         }
-        let mut done_steps = 0u64;
+        let per_walker = u64::from(most);
         for first in (0..total).step_by(cap) {
             let wc = cap.min(total - first);
             self.upload(&b, starts, None, Some((hyper, 0)), first, wc);
             let mut active = wc as u32;
+            // Steps every still-running walker of this chunk has taken.
+            let mut taken = 0u64;
             loop {
                 let u = WalkUniform {
                     stride: wc as u32,
@@ -577,11 +581,16 @@ impl GpuWalk {
                     log::info!("loop guard: {} steps per invocation at most", segment_cap);
                     continue;
                 }
-                done_steps += u64::from(segment) * u64::from(active);
-                progress(done_steps);
+                taken += u64::from(segment);
                 let running: Vec<u32> = (0..wc as u32)
                     .filter(|&w| status[w as usize] == Status::Running as u32)
                     .collect();
+                let stopped = (wc - running.len()) as u64;
+                progress(
+                    first as u64 * per_walker
+                        + stopped * per_walker
+                        + running.len() as u64 * taken.min(per_walker),
+                );
                 if running.is_empty() {
                     break;
                 }

@@ -60,7 +60,7 @@ impl Field {
     /// amplitudes a_m, then the M x N frequencies w_{m,i} row-major (normals divided by l),
     /// then the M phases b_m.
     fn new(v: &Values) -> Result<Self, SpecError> {
-        let (n, m) = (v.usize("n"), v.usize("features"));
+        let (n, m) = (v.usize("n")?, v.usize("features")?);
         let floats = Self::floats(n, m);
         if floats > MAX_PARAMS {
             return Err(SpecError::Invalid(format!(
@@ -70,8 +70,8 @@ impl Field {
                 n + 1
             )));
         }
-        let length = v.get("length");
-        let mut s = Sampler::new(v.get("seed") as u64, 0, Stream::Landscape);
+        let length = v.get("length")?;
+        let mut s = Sampler::new(v.get("seed")? as u64, 0, Stream::Landscape);
         let a = (0..m).map(|_| s.normal()).collect();
         let w: Vec<f64> = (0..m * n).map(|_| s.normal() / length).collect();
         let b = (0..m).map(|_| TAU * s.uniform()).collect();
@@ -87,7 +87,7 @@ impl Field {
             n,
             m,
             length,
-            mu: v.get("mu"),
+            mu: v.get("mu")?,
             a,
             w,
             b,

@@ -35,35 +35,35 @@ pub fn entries() -> Vec<Entry> {
         sep(
             "flat-well",
             "sum max(|x_i|-1, 0)^2: a flat-bottomed well, the cube [-1,1]^N is a plateau of minima",
-            |v| Ok(Separable::boxed(Term::FlatWell, v)),
+            |v| Separable::boxed(Term::FlatWell, v),
         ),
         sep(
             "double-well",
             "sum (x_i^2-1)^2: 2^N minima at x_i = +-1, saddles of every index",
-            |v| Ok(Separable::boxed(Term::DoubleWell, v)),
+            |v| Separable::boxed(Term::DoubleWell, v),
         ),
         sep(
             "rastrigin",
             "10N + sum (x_i^2 - 10 cos(2 pi x_i)): a lattice of local minima, global at 0",
-            |v| Ok(Separable::boxed(Term::Rastrigin, v)),
+            |v| Separable::boxed(Term::Rastrigin, v),
         ),
         sep(
             "styblinski-tang",
             "sum (x_i^4 - 16x_i^2 + 5x_i)/2: 2^N minima, global at x_i = -2.9035",
-            |v| Ok(Separable::boxed(Term::StyblinskiTang, v)),
+            |v| Separable::boxed(Term::StyblinskiTang, v),
         ),
         Entry {
             name: "ackley",
             summary: "Ackley (a=20, b=0.2, c=2 pi): rippled funnel, global minimum 0 at the origin",
             params: N_ANY,
-            build: |v: &Values| Ok(Box::new(Ackley::new(v)) as Box<dyn Objective>),
+            build: |v: &Values| Ok(Box::new(Ackley::new(v)?) as Box<dyn Objective>),
         },
         Entry {
             name: "rosenbrock",
             summary:
                 "sum 100(x_{i+1}-x_i^2)^2 + (1-x_i)^2: curved valley, global minimum at (1,..,1)",
             params: N_TWO,
-            build: |v: &Values| Ok(Box::new(Rosenbrock::new(v)) as Box<dyn Objective>),
+            build: |v: &Values| Ok(Box::new(Rosenbrock::new(v)?) as Box<dyn Objective>),
         },
     ]
 }
@@ -188,11 +188,11 @@ pub struct Separable {
 }
 
 impl Separable {
-    fn boxed(term: Term, v: &Values) -> Box<dyn Objective> {
-        Box::new(Separable {
+    fn boxed(term: Term, v: &Values) -> Result<Box<dyn Objective>, SpecError> {
+        Ok(Box::new(Separable {
             term,
-            n: v.usize("n"),
-        })
+            n: v.usize("n")?,
+        }))
     }
 }
 
@@ -283,8 +283,8 @@ struct AckleySums {
 }
 
 impl Ackley {
-    fn new(v: &Values) -> Self {
-        Ackley { n: v.usize("n") }
+    fn new(v: &Values) -> Result<Self, SpecError> {
+        Ok(Ackley { n: v.usize("n")? })
     }
     fn sums(&self, x: &[f64]) -> AckleySums {
         let nf = self.n as f64;
@@ -395,8 +395,8 @@ pub struct Rosenbrock {
 }
 
 impl Rosenbrock {
-    fn new(v: &Values) -> Self {
-        Rosenbrock { n: v.usize("n") }
+    fn new(v: &Values) -> Result<Self, SpecError> {
+        Ok(Rosenbrock { n: v.usize("n")? })
     }
     /// Hessian diagonal d_i and super-diagonal e_i = H_{i,i+1}.
     fn bands(x: &[f64]) -> (Vec<f64>, Vec<f64>) {

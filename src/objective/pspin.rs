@@ -55,7 +55,7 @@ pub struct PSpin {
 impl PSpin {
     /// Draws J from `Sampler::new(seed, 0, Stream::Landscape)`: N^p normals, row-major.
     fn new(v: &Values) -> Result<Self, SpecError> {
-        let (p, n) = (v.get("p") as u32, v.usize("n"));
+        let (p, n) = (v.get("p")? as u32, v.usize("n")?);
         let cap = max_n(p);
         if n > cap {
             return Err(SpecError::Invalid(format!(
@@ -67,7 +67,7 @@ impl PSpin {
                 max_n(4)
             )));
         }
-        let mut s = Sampler::new(v.get("seed") as u64, 0, Stream::Landscape);
+        let mut s = Sampler::new(v.get("seed")? as u64, 0, Stream::Landscape);
         let j = (0..n.pow(p)).map(|_| s.normal()).collect();
         Ok(Self::from_couplings(v.canonical(TABLE), p, n, j))
     }

@@ -171,7 +171,7 @@ impl Optimizer {
         let (own, sched) = self.rule.params.split_at(k);
         let silent = sched
             .iter()
-            .all(|p| !self.values.is_swept(p.key) && self.values.get(p.key) == p.default);
+            .all(|p| !self.values.is_swept(p.key) && self.values.value(p) == p.default);
         let shown: Vec<Param> = own
             .iter()
             .chain(sched.iter().filter(|_| !silent))
@@ -185,7 +185,7 @@ impl Optimizer {
         self.rule
             .params
             .iter()
-            .map(|p| self.values.get(p.key))
+            .map(|p| self.values.value(p))
             .collect()
     }
     /// Per-walker hyperparameter rows for `walkers` walkers, in table order: a plain value is
@@ -200,7 +200,7 @@ impl Optimizer {
                 .iter()
                 .map(|p| match self.values.sweeps.get(p.key) {
                     Some(s) => (0..walkers).map(|k| s.at(k, walkers)).collect(),
-                    None => vec![self.values.get(p.key); walkers],
+                    None => vec![self.values.value(p); walkers],
                 })
                 .collect(),
         }
@@ -319,7 +319,7 @@ mod tests {
     #[test]
     fn choices_and_integers_in_rule_specs() {
         let opt = parse("gd:schedule=restarts,t_mult=2").unwrap();
-        assert_eq!(opt.values.get("schedule"), 3.0);
+        assert_eq!(opt.values.get("schedule"), Ok(3.0));
         assert!(opt.spec().contains("schedule=restarts"));
         let e = parse("gd:schedule=linear").err().unwrap().to_string();
         assert!(e.contains("constant, cosine, step, restarts"), "{e}");

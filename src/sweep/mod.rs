@@ -106,17 +106,17 @@ impl Theory {
         }
     }
 
-    fn of(obj_name: &str, v: &spec::Values) -> Theory {
-        match obj_name {
+    fn of(obj_name: &str, v: &spec::Values) -> Result<Theory, SpecError> {
+        Ok(match obj_name {
             "pspin" => Theory::Pspin {
-                p: v.get("p") as u32,
+                p: v.get("p")? as u32,
             },
             "field" => Theory::Field {
-                length: v.get("length"),
-                mu: v.get("mu"),
+                length: v.get("length")?,
+                mu: v.get("mu")?,
             },
             _ => Theory::None,
-        }
+        })
     }
 }
 
@@ -258,7 +258,7 @@ impl SweepSpec {
         }
         let first = resolved.instance_spec(resolved.dims[0], 0);
         let values = spec::resolve(&RawSpec::parse(&first)?, entry.params)?;
-        resolved.theory = Theory::of(entry.name, &values);
+        resolved.theory = Theory::of(entry.name, &values)?;
         resolved.template = {
             let canon = values.canonical(entry.params);
             let parts: Vec<String> = canon

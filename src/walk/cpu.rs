@@ -103,7 +103,8 @@ pub fn walk_segment(
     s.ct[CT_STATUS] = status as u32;
 }
 
-/// Runs every walker to the end on the CPU (f64), in parallel.
+/// Runs every walker to the end on the CPU (f64), in parallel. `progress` gets walker-steps,
+/// a finished walker counting as max_steps + 1.
 pub fn run(
     obj: &dyn Objective,
     opt: &Optimizer,
@@ -131,6 +132,9 @@ pub fn run_instances(
     let w_total = starts.len() / n;
     let per_instance = w_total.div_ceil(objs.len()).max(1);
     let mut out = EndStates::new(w_total, n);
+    // Progress in walker-steps, a finished walker counting as all max_steps + 1 of its steps
+    // (the GPU counts the same way), reported every 256 walkers.
+    let per_walker = u64::from(plan.max_steps) + 1;
     let done = std::sync::atomic::AtomicU64::new(0);
     let results: Vec<WalkerState> = (0..w_total)
         .into_par_iter()
@@ -148,9 +152,9 @@ pub fn run_instances(
                 &hp,
                 plan.max_steps.saturating_add(1),
             );
-            let d = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            if d.is_multiple_of(256) {
-                progress(d);
+            let d = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+            if d.is_multiple_of(256) || d == w_total as u64 {
+                progress(d * per_walker);
             }
             s
         })
