@@ -63,7 +63,12 @@ pub fn run(
     let obj = objective::parse(&obj_spec)?;
     let opt = rules::parse(&format!("gd:lr={lr}"))?;
     if walkers == 0 || steps == 0 {
-        return Err(SpecError::Invalid("--walkers and --steps must be at least 1".into()).into());
+        return Err(SpecError::flag(
+            "--walkers and --steps",
+            format!("{walkers}, {steps}"),
+            ">= 1 each",
+        )
+        .into());
     }
     let plan = WalkPlan {
         max_steps: steps,
@@ -96,18 +101,23 @@ pub fn eigen(
 ) -> anyhow::Result<f64> {
     use rayon::prelude::*;
     if points == 0 || n == 0 {
-        return Err(SpecError::Invalid("--walkers and --dim must be at least 1".into()).into());
+        return Err(
+            SpecError::flag("--walkers and --dim", format!("{points}, {n}"), ">= 1 each").into(),
+        );
     }
     // All matrices are held at once (generated before the clock starts): bound their memory.
     const MAX_BYTES: f64 = (1u64 << 32) as f64;
     let bytes = points as f64 * (n as f64).powi(2) * 8.0;
     if n > crate::critical::MAX_DIM || bytes > MAX_BYTES {
-        return Err(SpecError::Invalid(format!(
-            "--workload eigen --walkers {points} --dim {n} holds {:.1} GiB of matrices; valid: \
-             --dim <= {} and walkers x dim^2 x 8 bytes <= 4 GiB",
-            bytes / MAX_BYTES * 4.0,
-            crate::critical::MAX_DIM
-        ))
+        return Err(SpecError::TooLarge {
+            what: format!("--workload eigen --walkers {points} --dim {n}"),
+            need: format!("{:.1} GiB of matrices", bytes / MAX_BYTES * 4.0),
+            limit: "4 GiB".into(),
+            valid: format!(
+                "--dim <= {} and walkers x dim^2 x 8 bytes <= 4 GiB",
+                crate::critical::MAX_DIM
+            ),
+        }
         .into());
     }
     let mats: Vec<nalgebra::DMatrix<f64>> = (0..points)

@@ -320,7 +320,7 @@ fn write_walkers_csv(
 /// `saddlescope plot DIR` for a sample folder: redraws the index histogram from
 /// critical_points.csv (index, kind and walkers of every distinct point).
 pub fn redraw(dir: &Path) -> anyhow::Result<()> {
-    let bad = |what: String| SpecError::Invalid(format!("{}: {what}", dir.display()));
+    let bad = |what: String| SpecError::folder(dir, what);
     let m = Manifest::read_of(dir, "sample")?;
     if m.result("critical_points").is_null() {
         return Err(bad(

@@ -46,11 +46,35 @@ pub enum SpecError {
         value: String,
         valid: String,
     },
+    /// A vector given with the wrong number of values for the objective's dimension.
+    #[error("{what} has {got} values but the objective has N = {n} dimensions")]
+    Dimension { what: String, got: usize, n: usize },
+    /// A run folder (or one read from) that is missing, unreadable or of the wrong kind.
+    #[error("{}: {problem}", dir.display())]
+    Folder {
+        dir: std::path::PathBuf,
+        problem: String,
+    },
+    /// A request larger than what fits: memory, a buffer or an index range.
+    #[error("{what} needs {need}, more than {limit}; valid: {valid}")]
+    TooLarge {
+        what: String,
+        need: String,
+        limit: String,
+        valid: String,
+    },
     #[error("{0}")]
     Invalid(String),
 }
 
 impl SpecError {
+    /// A problem with a folder, named by its path.
+    pub fn folder(dir: &std::path::Path, problem: impl Into<String>) -> Self {
+        SpecError::Folder {
+            dir: dir.to_path_buf(),
+            problem: problem.into(),
+        }
+    }
     /// A flag's value outside its valid range.
     pub fn flag(
         flag: &'static str,

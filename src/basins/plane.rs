@@ -317,10 +317,11 @@ impl Plane {
         let on_sphere = obj.sphere();
         let check_len = |what: &str, v: &[f64]| {
             if v.len() != n {
-                Err(SpecError::Invalid(format!(
-                    "--plane {what} has {} values but the objective has N = {n} dimensions",
-                    v.len()
-                )))
+                Err(SpecError::Dimension {
+                    what: format!("--plane {what}"),
+                    got: v.len(),
+                    n,
+                })
             } else {
                 Ok(())
             }
@@ -584,11 +585,15 @@ impl Plane {
         }
         let positions = inp.grid.pixels().saturating_mul(n);
         if positions > MAX_POSITIONS {
-            return Err(SpecError::Invalid(format!(
-                "--resolution {}x{} with N = {n} needs {positions} start coordinates; at most \
-                 {MAX_POSITIONS} fit in memory: lower the resolution",
-                inp.grid.width, inp.grid.height
-            )));
+            return Err(SpecError::TooLarge {
+                what: format!(
+                    "--resolution {}x{} with N = {n}",
+                    inp.grid.width, inp.grid.height
+                ),
+                need: format!("{positions} start coordinates"),
+                limit: format!("the {MAX_POSITIONS} that fit in memory"),
+                valid: "a lower resolution".into(),
+            });
         }
         Ok(plane)
     }

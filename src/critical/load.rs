@@ -40,10 +40,10 @@ impl StoredCatalogue {
 }
 
 fn bad(dir: &Path, what: impl std::fmt::Display) -> SpecError {
-    SpecError::Invalid(format!(
-        "{}: {what}; expected a folder written by `saddlescope sample` with its critical-point catalogue",
-        dir.display()
-    ))
+    SpecError::folder(
+        dir,
+        format!("{what}; expected a folder written by `saddlescope sample` with its critical-point catalogue"),
+    )
 }
 
 /// Reads `dir`'s catalogue. Every problem (missing folder or file, a run made with
@@ -52,7 +52,10 @@ pub fn read(dir: &Path) -> Result<StoredCatalogue, SpecError> {
     if !dir.join("manifest.json").exists() {
         return Err(bad(dir, "cannot read manifest.json (there is none)"));
     }
-    let manifest = crate::run::Manifest::read(dir).map_err(|e| bad(dir, e))?;
+    let manifest = crate::run::Manifest::read(dir).map_err(|e| match e {
+        SpecError::Folder { problem, .. } => bad(dir, problem),
+        e => e,
+    })?;
     let objective = manifest
         .resolved
         .objective

@@ -63,12 +63,15 @@ impl Field {
         let (n, m) = (v.usize("n")?, v.usize("features")?);
         let floats = Self::floats(n, m);
         if floats > MAX_PARAMS {
-            return Err(SpecError::Invalid(format!(
-                "'field': 2 x features x (n + 1) = 2 x {m} x {} = {floats} parameter floats \
-                 exceeds 2^25 = {MAX_PARAMS} (128 MiB, the frequencies are stored twice, as rows \
-                 and as columns); lower features or n",
-                n + 1
-            )));
+            return Err(SpecError::TooLarge {
+                what: format!("'field' with features={m}, n={n}"),
+                need: format!(
+                    "2 x features x (n + 1) = {floats} parameter floats (the frequencies are \
+                     stored as rows and as columns)"
+                ),
+                limit: format!("2^25 = {MAX_PARAMS} (128 MiB)"),
+                valid: "lower features or n".into(),
+            });
         }
         let length = v.get("length")?;
         let mut s = Sampler::new(v.get("seed")? as u64, 0, Stream::Landscape);

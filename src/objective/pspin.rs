@@ -58,14 +58,17 @@ impl PSpin {
         let (p, n) = (v.get("p")? as u32, v.usize("n")?);
         let cap = max_n(p);
         if n > cap {
-            return Err(SpecError::Invalid(format!(
-                "'pspin': n={n} with p={p} needs n^p = {} coupling floats, more than 2^25 \
-                 (128 MiB); valid: n <= {cap} for p={p} (p=2: n <= {}, p=3: n <= {}, p=4: n <= {})",
-                (n as f64).powi(p as i32),
-                max_n(2),
-                max_n(3),
-                max_n(4)
-            )));
+            return Err(SpecError::TooLarge {
+                what: format!("'pspin': n={n} with p={p}"),
+                need: format!("n^p = {} coupling floats", (n as f64).powi(p as i32)),
+                limit: "2^25 (128 MiB)".into(),
+                valid: format!(
+                    "n <= {cap} for p={p} (p=2: n <= {}, p=3: n <= {}, p=4: n <= {})",
+                    max_n(2),
+                    max_n(3),
+                    max_n(4)
+                ),
+            });
         }
         let mut s = Sampler::new(v.get("seed")? as u64, 0, Stream::Landscape);
         let j = (0..n.pow(p)).map(|_| s.normal()).collect();

@@ -48,17 +48,14 @@ impl RunFolder {
         objective: &str,
     ) -> Result<RunFolder, SpecError> {
         let cannot = |dir: &Path, e: std::io::Error| {
-            SpecError::Invalid(format!(
-                "cannot create output folder '{}': {e}",
-                dir.display()
-            ))
+            SpecError::folder(dir, format!("cannot create the output folder ({e})"))
         };
         if let Some(dir) = out {
             if dir.join("manifest.json").exists() {
-                return Err(SpecError::Invalid(format!(
-                    "output folder '{}' already holds a run (manifest.json); choose another --out or remove it",
-                    dir.display()
-                )));
+                return Err(SpecError::folder(
+                    dir,
+                    "the output folder already holds a run (manifest.json); choose another --out or remove it",
+                ));
             }
             let created = !dir.exists();
             std::fs::create_dir_all(dir).map_err(|e| cannot(dir, e))?;
@@ -237,24 +234,26 @@ impl Manifest {
     /// folder.
     pub fn read(dir: &Path) -> Result<Manifest, SpecError> {
         let text = std::fs::read_to_string(dir.join("manifest.json")).map_err(|e| {
-            SpecError::Invalid(format!(
-                "{}: cannot read manifest.json ({e}); a finished run folder has one",
-                dir.display()
-            ))
+            SpecError::folder(
+                dir,
+                format!("cannot read manifest.json ({e}); a finished run folder has one"),
+            )
         })?;
         serde_json::from_str(&text)
-            .map_err(|e| SpecError::Invalid(format!("{}/manifest.json: {e}", dir.display())))
+            .map_err(|e| SpecError::folder(dir, format!("manifest.json: {e}")))
     }
 
     /// Reads the manifest of a folder that must come from `command`.
     pub fn read_of(dir: &Path, command: &str) -> Result<Manifest, SpecError> {
         let m = Manifest::read(dir)?;
         if m.command != command {
-            return Err(SpecError::Invalid(format!(
-                "{}: manifest.json is from a '{}' run, not '{command}'",
-                dir.display(),
-                m.command
-            )));
+            return Err(SpecError::folder(
+                dir,
+                format!(
+                    "manifest.json is from a '{}' run, not '{command}'",
+                    m.command
+                ),
+            ));
         }
         Ok(m)
     }

@@ -610,7 +610,7 @@ pub fn draw(dir: &Path, info: &FigureInfo) -> anyhow::Result<Vec<String>> {
 
 /// `saddlescope plot DIR` for a sweep folder: redraws its figures from its tables.
 pub fn redraw(dir: &Path) -> anyhow::Result<()> {
-    let bad = |what: String| SpecError::Invalid(format!("{}: {what}", dir.display()));
+    let bad = |what: String| SpecError::folder(dir, what);
     let m = Manifest::read_of(dir, "sweep")?.to_value();
     let res = &m["resolved"];
     let theory: Theory = serde_json::from_value(res["theory"].clone())

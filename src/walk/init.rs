@@ -111,10 +111,10 @@ impl Init {
     /// Checks dimensions against the objective.
     pub fn check(&self, obj: &dyn Objective) -> Result<(), SpecError> {
         let n = obj.dim();
-        let bad = |what: &str, got: usize| {
-            SpecError::Invalid(format!(
-                "--init {what} has {got} values but the objective has N = {n} dimensions"
-            ))
+        let bad = |what: &str, got: usize| SpecError::Dimension {
+            what: format!("--init {what}"),
+            got,
+            n,
         };
         match self {
             Init::Point { x } if x.len() != n => return Err(bad("point x", x.len())),
