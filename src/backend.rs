@@ -1,7 +1,12 @@
-//! Backend choice: a wgpu adapter (hardware, or Mesa's software Vulkan) or the CPU f64 twin.
-//! Every GPU walk is checked against the twin (`gpu::twin_check`); under `--backend auto` a
-//! walk the adapter cannot run correctly (a failed twin check, a kernel too long for it, a
-//! buffer it cannot hold) runs on the CPU twin instead, with a one-line notice.
+//! Backend choice: a wgpu adapter (hardware, or Mesa's software Vulkan), the batched CPU
+//! engine (f64, blocks of walkers through GEMM) or the per-walker CPU twin (the f64 oracle).
+//!
+//! `auto` takes a hardware adapter when there is one; with only a software adapter (or none)
+//! it takes the batched CPU engine, which was faster than llvmpipe on the same cores on every
+//! workload measured (BENCHMARKS.md). The manifest records the choice and why. Every GPU walk
+//! is checked against the twin (`gpu::twin_check`); under `auto` a walk the adapter cannot run
+//! correctly (a failed twin check, a kernel too long for it, a buffer it cannot hold) runs on
+//! the batched CPU engine instead, with a one-line notice.
 
 use std::sync::{Arc, Mutex};
 
@@ -15,12 +20,14 @@ use crate::walk::{cpu, EndStates, Hyper, WalkPlan};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum BackendChoice {
-    /// The best wgpu adapter (software if that is all there is); the CPU twin if none.
+    /// A hardware GPU if there is one, else the batched CPU engine.
     Auto,
-    /// A wgpu adapter or an error listing what was found.
+    /// A wgpu adapter (a software one too) or an error listing what was found.
     Gpu,
-    /// The CPU f64 twin (rayon over walkers).
+    /// The batched CPU engine (f64, blocks of walkers, rayon over blocks).
     Cpu,
+    /// The per-walker CPU twin, the f64 oracle the other engines are tested against.
+    Twin,
 }
 
 impl BackendChoice {
@@ -33,9 +40,11 @@ impl BackendChoice {
         match self {
             BackendChoice::Gpu => Err(SpecError::Invalid(format!(
                 "--backend gpu: step rule '{}' runs on the CPU twin only (it needs the \
-                 objective's f64 Hessian, which has no WGSL form); valid: --backend cpu or auto",
+                 objective's f64 Hessian, which has no WGSL form); valid: --backend cpu (the \
+                 batched engine steps it through the twin), twin or auto",
                 opt.rule.name
             ))),
+            BackendChoice::Twin => Ok(BackendChoice::Twin),
             _ => Ok(BackendChoice::Cpu),
         }
     }
@@ -53,9 +62,25 @@ pub struct WalkReport {
     pub fallback: Option<String>,
 }
 
+/// The CPU engine of a backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CpuEngine {
+    /// `walk::batched`, blocks of this many walkers.
+    Batched(usize),
+    /// `walk::cpu`, one walker at a time.
+    Twin,
+}
+
+/// Environment variable: with a value, `--backend auto` takes a software adapter as it would a
+/// hardware one (to exercise the GPU path of auto on a machine without a GPU).
+pub const AUTO_SOFTWARE_ENV: &str = "SADDLESCOPE_AUTO_SOFTWARE_GPU";
+
 /// Where walks run, and what each walk reported.
 pub struct Backend {
     gpu: Option<Arc<GpuContext>>,
+    cpu: CpuEngine,
+    /// Why this backend (for the manifest).
+    reason: String,
     /// `--backend auto`: fall back to the twin when the adapter cannot run a walk correctly.
     fallback: bool,
     twin_check: bool,
@@ -64,12 +89,24 @@ pub struct Backend {
 
 impl Backend {
     /// The CPU f64 twin.
+    /// The batched CPU engine.
     pub fn cpu() -> Backend {
         Backend {
             gpu: None,
+            cpu: CpuEngine::Batched(crate::walk::batched::BLOCK),
+            reason: "--backend cpu".into(),
             fallback: false,
             twin_check: true,
             reports: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The per-walker CPU twin.
+    pub fn twin() -> Backend {
+        Backend {
+            cpu: CpuEngine::Twin,
+            reason: "--backend twin".into(),
+            ..Backend::cpu()
         }
     }
 
@@ -77,24 +114,52 @@ impl Backend {
     pub fn gpu(ctx: Arc<GpuContext>) -> Backend {
         Backend {
             gpu: Some(ctx),
+            reason: "--backend gpu".into(),
             ..Backend::cpu()
         }
+    }
+
+    /// The batched CPU engine with blocks of `block` walkers (tests of block independence).
+    pub fn with_block(mut self, block: usize) -> Backend {
+        self.cpu = CpuEngine::Batched(block.max(1));
+        self
     }
 
     pub fn select(choice: BackendChoice) -> Result<Backend, GpuError> {
         match choice {
             BackendChoice::Cpu => Ok(Backend::cpu()),
+            BackendChoice::Twin => Ok(Backend::twin()),
             BackendChoice::Gpu => Ok(Backend::gpu(GpuContext::new()?)),
-            BackendChoice::Auto => match GpuContext::new() {
-                Ok(c) => Ok(Backend {
+            BackendChoice::Auto => Ok(Self::auto()),
+        }
+    }
+
+    /// `--backend auto`: a hardware adapter, else the batched CPU engine.
+    fn auto() -> Backend {
+        match GpuContext::new() {
+            Ok(c) if !c.adapter.is_software() || std::env::var_os(AUTO_SOFTWARE_ENV).is_some() => {
+                let reason = format!("auto: adapter {}", c.adapter.line());
+                Backend {
                     fallback: true,
+                    reason,
                     ..Backend::gpu(c)
-                }),
-                Err(e) => {
-                    log::warn!("no usable GPU adapter ({e}); running on the CPU twin (f64)");
-                    Ok(Backend::cpu())
                 }
+            }
+            Ok(c) => Backend {
+                reason: format!(
+                    "auto: the only adapter is the software rasterizer {}; the batched CPU \
+                     engine is faster on the same cores (BENCHMARKS.md)",
+                    c.adapter.line()
+                ),
+                ..Backend::cpu()
             },
+            Err(e) => {
+                log::warn!("no usable GPU adapter ({e}); running on the batched CPU engine (f64)");
+                Backend {
+                    reason: format!("auto: no GPU adapter ({e})"),
+                    ..Backend::cpu()
+                }
+            }
         }
     }
 
@@ -122,8 +187,13 @@ impl Backend {
         let reports = self.reports.lock().map(|r| r.clone()).unwrap_or_default();
         let mut v = match &self.gpu {
             Some(c) => serde_json::json!({"backend": "gpu", "adapter": c.adapter}),
-            None => serde_json::json!({"backend": "cpu", "threads": rayon::current_num_threads()}),
+            None => serde_json::json!({
+                "backend": "cpu",
+                "engine": self.cpu_name(),
+                "threads": rayon::current_num_threads(),
+            }),
         };
+        v["reason"] = self.reason.clone().into();
         v["twin_check"] = serde_json::to_value(self.twin_summary()).unwrap_or_default();
         v["walks"] = serde_json::to_value(reports).unwrap_or_default();
         v
@@ -146,10 +216,28 @@ impl Backend {
         Some(m)
     }
 
+    fn cpu_name(&self) -> &'static str {
+        match self.cpu {
+            CpuEngine::Batched(_) => "cpu batched",
+            CpuEngine::Twin => "cpu twin",
+        }
+    }
+
     pub fn name(&self) -> String {
         match &self.gpu {
             Some(c) => c.adapter.line(),
-            None => format!("CPU twin (f64, {} threads)", rayon::current_num_threads()),
+            None => match self.cpu {
+                CpuEngine::Batched(_) => format!(
+                    "the batched CPU engine (f64, {} threads)",
+                    rayon::current_num_threads()
+                ),
+                CpuEngine::Twin => {
+                    format!(
+                        "the CPU twin (f64, {} threads)",
+                        rayon::current_num_threads()
+                    )
+                }
+            },
         }
     }
 
@@ -241,15 +329,20 @@ impl Backend {
                     if self.fallback
                         && (e.is_usage() || matches!(e, GpuError::TwinMismatch(_))) =>
                 {
-                    log::warn!("{e}; running on the CPU twin (f64) instead");
+                    log::warn!("{e}; running on the batched CPU engine (f64) instead");
                     fallback = Some(e.to_string());
                 }
                 Err(e) => return Err(e),
             }
         }
-        let ends = cpu::run_instances(objs, opt, plan, starts, hyper, progress);
+        let ends = match self.cpu {
+            CpuEngine::Batched(block) => {
+                crate::walk::batched::run_instances(objs, opt, plan, starts, hyper, progress, block)
+            }
+            CpuEngine::Twin => cpu::run_instances(objs, opt, plan, starts, hyper, progress),
+        };
         self.record(WalkReport {
-            engine: "cpu twin".into(),
+            engine: self.cpu_name().into(),
             twin_check: None,
             fallback,
         });

@@ -207,6 +207,16 @@ impl Objective for Field {
         }
         F32Error { f, grad: norm(g) }
     }
+    fn batch(&self) -> Option<Box<dyn super::batch::BatchGrad + '_>> {
+        Some(Box::new(super::batch::FieldBatch {
+            n: self.n,
+            m: self.m,
+            mu: self.mu,
+            w: self.w.clone(),
+            s: self.a.iter().map(|a| self.scale() * a).collect(),
+            b: self.b.clone(),
+        }))
+    }
     /// Three passes for f and the gradient: the phases of every feature (rows M), then the
     /// output's N components, then f. See shaders/objectives/field.wgsl.
     fn wgsl(&self) -> Wgsl {

@@ -6,6 +6,7 @@ use nalgebra::DMatrix;
 
 use crate::spec::{self, Param, Range, RawSpec, SpecError, Values};
 
+pub mod batch;
 mod classic;
 mod field;
 mod nd;
@@ -13,6 +14,7 @@ mod pspin;
 pub mod rounding;
 #[cfg(test)]
 mod tests;
+pub mod vecmath;
 
 /// Where walkers start when `--init auto` is given.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -117,6 +119,11 @@ pub trait Objective: Send + Sync {
     /// How far f32 arithmetic on the GPU may move f and the gradient at x (the twin check's
     /// tolerance; `gpu::twin_check`).
     fn f32_error(&self, x: &[f64]) -> F32Error;
+    /// An evaluator of a block of walkers at once for the batched CPU engine; `None`: the
+    /// engine calls [`Objective::gradient`] per walker.
+    fn batch(&self) -> Option<Box<dyn batch::BatchGrad + '_>> {
+        None
+    }
     /// Known saddle used by `escape --from saddle`, when the objective has a natural one.
     fn known_saddle(&self) -> Option<Vec<f64>> {
         None

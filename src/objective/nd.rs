@@ -229,6 +229,23 @@ impl Objective for Separable {
     fn domain(&self) -> Domain {
         self.term.domain()
     }
+    fn batch(&self) -> Option<Box<dyn super::batch::BatchGrad + '_>> {
+        use super::batch::{rastrigin_term, SeparableBatch};
+        let n = self.n;
+        Some(match self.term {
+            Term::Rastrigin => Box::new(SeparableBatch {
+                n,
+                term: rastrigin_term,
+            }),
+            term => Box::new(SeparableBatch {
+                n,
+                term: move |x: f64| {
+                    let (t, d, _) = term.eval(x);
+                    (t, d)
+                },
+            }),
+        })
+    }
     /// The terms' own errors, and the N-term sum of f: γ(N) times Σ|t|.
     fn f32_error(&self, x: &[f64]) -> F32Error {
         let (mut f, mut sum) = (0.0, 0.0);

@@ -209,6 +209,11 @@ impl Objective for PSpin {
             grad: norm(g),
         }
     }
+    fn batch(&self) -> Option<Box<dyn super::batch::BatchGrad + '_>> {
+        Some(Box::new(super::batch::PSpinBatch::new(
+            self.p, self.n, self.c, &self.jsym,
+        )))
+    }
     /// Rows of the gradient (or of H v) in parallel, one invocation per (walker, component),
     /// then f from them. See shaders/objectives/pspin.wgsl.
     fn wgsl(&self) -> Wgsl {

@@ -17,11 +17,26 @@ fn observe(
     hp: &[f64],
     ctx: &Ctx,
 ) -> Status {
+    let [x, _, g, ..] = &mut s.slots;
+    let f = obj.gradient(x, g);
+    observe_at(obj.sphere(), opt, plan, s, hp, ctx, f)
+}
+
+/// [`observe`] with f and the Euclidean gradient at x (in SLOT_GRAD) already evaluated (the
+/// batched engine evaluates a block of walkers at once). observe.wgsl's `observe_at`.
+pub fn observe_at(
+    sphere: bool,
+    opt: &Optimizer,
+    plan: &WalkPlan,
+    s: &mut WalkerState,
+    hp: &[f64],
+    ctx: &Ctx,
+    f: f64,
+) -> Status {
     let t = ctx.t;
     let [x, _, g, .., start] = &mut s.slots;
-    let f = obj.gradient(x, g);
     let mut bad = !f.is_finite();
-    if obj.sphere() {
+    if sphere {
         let n = x.len() as f64;
         let radial = x.iter().zip(g.iter()).map(|(a, b)| a * b).sum::<f64>() / n;
         s.sc[SC_RADIAL] = radial;
@@ -29,14 +44,19 @@ fn observe(
             *gi -= radial * xi;
         }
     }
-    let mut g2 = 0.0;
-    let mut d2 = 0.0;
+    // Eight partial sums and a non-short-circuit test, so that the loop vectorises (the
+    // batched engine runs this for every walker and step).
+    let (mut g2, mut d2) = ([0.0f64; 8], [0.0f64; 8]);
+    let mut out = false;
     for i in 0..x.len() {
-        g2 += g[i] * g[i];
         let d = x[i] - start[i];
-        d2 += d * d;
-        bad = bad || !x[i].is_finite() || x[i].abs() > plan.bound;
+        g2[i % 8] += g[i] * g[i];
+        d2[i % 8] += d * d;
+        out |= !x[i].is_finite() | (x[i].abs() > plan.bound);
     }
+    bad |= out;
+    let fold = |a: [f64; 8]| ((a[0] + a[4]) + (a[1] + a[5])) + ((a[2] + a[6]) + (a[3] + a[7]));
+    let (g2, d2) = (fold(g2), fold(d2));
     let gn = g2.sqrt();
     bad = bad || !gn.is_finite();
     s.sc[SC_F] = f;
@@ -62,6 +82,14 @@ fn observe(
         Status::MaxSteps
     } else {
         Status::Running
+    }
+}
+
+/// The rule's step and, on spheres, the retraction (walk.wgsl after observe).
+pub fn step(obj: &dyn Objective, opt: &Optimizer, s: &mut WalkerState, hp: &[f64], ctx: &Ctx) {
+    (opt.rule.step)(ctx, s, hp);
+    if obj.sphere() {
+        sphere::retract(&mut s.slots[SLOT_X]);
     }
 }
 
@@ -93,10 +121,7 @@ pub fn walk_segment(
         if status != Status::Running {
             break;
         }
-        (opt.rule.step)(&ctx, s, hp);
-        if obj.sphere() {
-            sphere::retract(&mut s.slots[SLOT_X]);
-        }
+        step(obj, opt, s, hp, &ctx);
         t += 1;
     }
     s.ct[CT_STEPS] = t;

@@ -1,6 +1,7 @@
 //! The walk: a plan (steps, tolerances, seed), starting points, per-walker hyperparameters, and
 //! the end states gathered from whichever backend ran it (GPU kernel or the CPU twin).
 
+pub mod batched;
 pub mod cpu;
 pub mod init;
 pub mod state;

@@ -1,0 +1,361 @@
+//! Objectives evaluated for a block of walkers at once, for the batched CPU engine
+//! (`walk::batched`): the matrix-shaped families through one matrix product per step (faer's
+//! GEMM), the separable ones through vectorising elementwise loops. Each is held against the
+//! per-walker f64 twin (`Objective::gradient`) in the tests below and in tests/batched.rs.
+
+use faer::linalg::matmul::matmul;
+use faer::{Accum, MatMut, MatRef, Par};
+
+use super::vecmath::{round_fast, sin_cos};
+
+/// Defines `$name`, which runs the `#[inline(always)]` function `$body` compiled for AVX-512F
+/// or AVX2 (with FMA) when the CPU has them (checked at run time), else for the baseline
+/// target; the arithmetic is the same in every version (fused multiply-adds only where the
+/// code says `mul_add`, never by contraction), so results do not depend on the CPU.
+macro_rules! multiversion {
+    ($name:ident, $body:ident, ($($arg:ident: $t:ty),*)) => {
+        fn $name($($arg: $t),*) {
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx512f,fma")]
+                unsafe fn avx512($($arg: $t),*) {
+                    $body($($arg),*)
+                }
+                #[target_feature(enable = "avx2,fma")]
+                unsafe fn avx2($($arg: $t),*) {
+                    $body($($arg),*)
+                }
+                if std::arch::is_x86_feature_detected!("avx512f")
+                    && std::arch::is_x86_feature_detected!("fma")
+                {
+                    // SAFETY: the CPU has AVX-512F and FMA (checked just above).
+                    return unsafe { avx512($($arg),*) };
+                }
+                if std::arch::is_x86_feature_detected!("avx2")
+                    && std::arch::is_x86_feature_detected!("fma")
+                {
+                    // SAFETY: the CPU has AVX2 and FMA (checked just above).
+                    return unsafe { avx2($($arg),*) };
+                }
+            }
+            $body($($arg),*)
+        }
+    };
+}
+
+/// f and the Euclidean gradient of `rows` points at once.
+pub trait BatchGrad: Send + Sync {
+    /// `x` and `g` are rows x N row-major; `f` has `rows` entries.
+    fn grad(&self, x: &[f64], rows: usize, f: &mut [f64], g: &mut [f64], scratch: &mut Vec<f64>);
+}
+
+/// `dst (m x n) = alpha * lhs (m x k) * rhs (k x n)`, row-major slices, single-threaded (the
+/// engine runs blocks in parallel).
+pub fn gemm(dst: &mut [f64], lhs: &[f64], rhs: MatRef<'_, f64>, m: usize, k: usize, alpha: f64) {
+    let n = rhs.ncols();
+    matmul(
+        MatMut::from_row_major_slice_mut(dst, m, n),
+        Accum::Replace,
+        MatRef::from_row_major_slice(lhs, m, k),
+        rhs,
+        alpha,
+        Par::Seq,
+    );
+}
+
+/// The random field f = mu/2 |x|^2 + sum_m s_m cos(w_m . x + b_m) for a block: phases
+/// P = X W^T + b (one GEMM), then C = -s sin(P), G = mu X + C W (a second GEMM).
+pub struct FieldBatch {
+    pub n: usize,
+    pub m: usize,
+    pub mu: f64,
+    /// W, M x N row-major.
+    pub w: Vec<f64>,
+    /// s_m = sqrt(2/M) a_m.
+    pub s: Vec<f64>,
+    pub b: Vec<f64>,
+}
+
+impl BatchGrad for FieldBatch {
+    fn grad(&self, x: &[f64], rows: usize, f: &mut [f64], g: &mut [f64], scratch: &mut Vec<f64>) {
+        let (n, m) = (self.n, self.m);
+        scratch.resize(rows * m, 0.0);
+        let w = MatRef::from_row_major_slice(&self.w, m, n);
+        gemm(scratch, x, w.transpose(), rows, n, 1.0);
+        scratch.resize(rows * m + m, 0.0);
+        let (phases, terms) = scratch.split_at_mut(rows * m);
+        for (r, fr) in f.iter_mut().enumerate().take(rows) {
+            field_terms(
+                &mut phases[r * m..(r + 1) * m],
+                &mut terms[..m],
+                &self.s,
+                &self.b,
+            );
+            let xr = &x[r * n..(r + 1) * n];
+            *fr = 0.5 * self.mu * xr.iter().map(|v| v * v).sum::<f64>() + sum8(&terms[..m]);
+        }
+        gemm(g, &scratch[..rows * m], w, rows, m, 1.0);
+        for (gi, xi) in g.iter_mut().zip(x).take(rows * n) {
+            *gi += self.mu * xi;
+        }
+    }
+}
+
+/// One row of field terms: the phases (in `p`) become the gradient coefficients -s sin(p + b),
+/// `cos` gets s cos(p + b).
+#[inline(always)]
+fn field_terms_body(p: &mut [f64], cos: &mut [f64], s: &[f64], b: &[f64]) {
+    for (((pi, ci), &si), &bi) in p.iter_mut().zip(cos.iter_mut()).zip(s).zip(b) {
+        let (sn, cs) = sin_cos(*pi + bi);
+        *ci = si * cs;
+        *pi = -si * sn;
+    }
+}
+
+multiversion!(field_terms, field_terms_body, (p: &mut [f64], cos: &mut [f64], s: &[f64], b: &[f64]));
+
+/// The spherical p-spin for a block: grad H = p c Jsym(x, .., x, .) as one GEMM of the
+/// monomials of x against the couplings. Jsym is symmetric, so only the monomials
+/// x_j x_k (j <= k) — or x_j x_k x_l (j <= k <= l) — enter, each coupling row multiplied by the
+/// number of index orders that give it: N(N+1)/2 (or N(N+1)(N+2)/6) columns instead of N^2
+/// (or N^3).
+pub struct PSpinBatch {
+    pub p: u32,
+    pub n: usize,
+    pub c: f64,
+    /// Monomials x N: row t is the multiplicity times Jsym(., t) for the t-th monomial.
+    pub jp: Vec<f64>,
+    /// The monomials' index tuples (p - 1 indices each, nondecreasing), flattened.
+    pub tuples: Vec<u32>,
+}
+
+impl PSpinBatch {
+    /// Folds the symmetric N^p tensor (row-major, index i first) into monomial rows.
+    pub fn new(p: u32, n: usize, c: f64, jsym: &[f64]) -> PSpinBatch {
+        let k = p as usize - 1;
+        let mut tuples = Vec::new();
+        let mut idx = vec![0usize; k];
+        loop {
+            tuples.extend(idx.iter().map(|&i| i as u32));
+            // Next nondecreasing tuple.
+            let mut d = k;
+            while d > 0 && idx[d - 1] == n - 1 {
+                d -= 1;
+            }
+            if d == 0 {
+                break;
+            }
+            idx[d - 1] += 1;
+            for e in d..k {
+                idx[e] = idx[d - 1];
+            }
+        }
+        let count = tuples.len() / k;
+        let mut jp = vec![0.0; count * n];
+        for t in 0..count {
+            let tup = &tuples[t * k..(t + 1) * k];
+            let orders = orders(tup);
+            let flat = tup.iter().fold(0usize, |acc, &j| acc * n + j as usize);
+            for i in 0..n {
+                jp[t * n + i] = orders * jsym[i * n.pow(k as u32) + flat];
+            }
+        }
+        PSpinBatch {
+            p,
+            n,
+            c,
+            jp,
+            tuples,
+        }
+    }
+
+    fn monomials(&self) -> usize {
+        self.tuples.len() / (self.p as usize - 1)
+    }
+}
+
+/// The monomials of x of degree k (1, 2 or 3) with nondecreasing indices, in the order of
+/// [`PSpinBatch::new`]'s tuples.
+#[inline(always)]
+fn monomials_body(x: &[f64], k: usize, out: &mut [f64]) {
+    let n = x.len();
+    let mut o = 0;
+    match k {
+        1 => out[..n].copy_from_slice(x),
+        2 => {
+            for j in 0..n {
+                let (xj, row) = (x[j], &x[j..]);
+                for (dst, &xk) in out[o..o + row.len()].iter_mut().zip(row) {
+                    *dst = xj * xk;
+                }
+                o += row.len();
+            }
+        }
+        _ => {
+            for j in 0..n {
+                for k2 in j..n {
+                    let (xjk, row) = (x[j] * x[k2], &x[k2..]);
+                    for (dst, &xl) in out[o..o + row.len()].iter_mut().zip(row) {
+                        *dst = xjk * xl;
+                    }
+                    o += row.len();
+                }
+            }
+        }
+    }
+}
+
+multiversion!(monomials, monomials_body, (x: &[f64], k: usize, out: &mut [f64]));
+
+/// How many distinct orders of a sorted index tuple there are: k! / prod(multiplicity!).
+fn orders(t: &[u32]) -> f64 {
+    let fact = |k: usize| (1..=k).product::<usize>() as f64;
+    let mut runs = Vec::new();
+    let mut i = 0;
+    while i < t.len() {
+        let j = (i..t.len()).take_while(|&j| t[j] == t[i]).count();
+        runs.push(j);
+        i += j;
+    }
+    fact(t.len()) / runs.into_iter().map(fact).product::<f64>()
+}
+
+/// Rows of monomials evaluated at once: their scratch stays at about 8 MB.
+const MONOMIAL_SCRATCH: usize = 1 << 20;
+
+impl BatchGrad for PSpinBatch {
+    fn grad(&self, x: &[f64], rows: usize, f: &mut [f64], g: &mut [f64], scratch: &mut Vec<f64>) {
+        let (n, k) = (self.n, self.p as usize - 1);
+        let mono = self.monomials();
+        let jp = MatRef::from_row_major_slice(&self.jp, mono, n);
+        let chunk = (MONOMIAL_SCRATCH / mono).clamp(1, rows.max(1));
+        let pc = f64::from(self.p) * self.c;
+        for r0 in (0..rows).step_by(chunk) {
+            let r1 = (r0 + chunk).min(rows);
+            scratch.resize((r1 - r0) * mono, 0.0);
+            for r in r0..r1 {
+                let xr = &x[r * n..(r + 1) * n];
+                monomials(xr, k, &mut scratch[(r - r0) * mono..(r - r0 + 1) * mono]);
+            }
+            gemm(&mut g[r0 * n..r1 * n], scratch, jp, r1 - r0, mono, pc);
+            for r in r0..r1 {
+                let (xr, gr) = (&x[r * n..(r + 1) * n], &g[r * n..(r + 1) * n]);
+                f[r] = xr.iter().zip(gr).map(|(a, b)| a * b).sum::<f64>() / f64::from(self.p);
+            }
+        }
+    }
+}
+
+/// A separable objective f = sum_i t(x_i): `term` gives (t, t') of one coordinate.
+pub struct SeparableBatch<T: Fn(f64) -> (f64, f64)> {
+    pub n: usize,
+    pub term: T,
+}
+
+impl<T: Fn(f64) -> (f64, f64) + Send + Sync> BatchGrad for SeparableBatch<T> {
+    fn grad(&self, x: &[f64], rows: usize, f: &mut [f64], g: &mut [f64], scratch: &mut Vec<f64>) {
+        scratch.resize(self.n, 0.0);
+        #[cfg(target_arch = "x86_64")]
+        {
+            let fma = std::arch::is_x86_feature_detected!("fma");
+            if fma && std::arch::is_x86_feature_detected!("avx512f") {
+                // SAFETY: the CPU has AVX-512F and FMA (checked just above).
+                return unsafe { separable_avx512(self, x, rows, f, g, scratch) };
+            }
+            if fma && std::arch::is_x86_feature_detected!("avx2") {
+                // SAFETY: the CPU has AVX2 and FMA (checked just above).
+                return unsafe { separable_avx2(self, x, rows, f, g, scratch) };
+            }
+        }
+        separable(self, x, rows, f, g, scratch)
+    }
+}
+
+/// The separable rows: one loop of terms and derivatives (no loop-carried dependence, so it
+/// vectorises), then each row's sum with eight accumulators. (Generic over the term, so
+/// written out rather than through `multiversion!`.)
+#[inline(always)]
+fn separable<T: Fn(f64) -> (f64, f64)>(
+    b: &SeparableBatch<T>,
+    x: &[f64],
+    rows: usize,
+    f: &mut [f64],
+    g: &mut [f64],
+    terms: &mut [f64],
+) {
+    let n = b.n;
+    for r in 0..rows {
+        let (xr, gr) = (&x[r * n..(r + 1) * n], &mut g[r * n..(r + 1) * n]);
+        for ((gi, ti), &xi) in gr.iter_mut().zip(terms.iter_mut()).zip(xr) {
+            let (t, d) = (b.term)(xi);
+            *ti = t;
+            *gi = d;
+        }
+        f[r] = sum8(terms);
+    }
+}
+
+/// A sum with eight independent accumulators (vectorises; the order differs from a plain sum
+/// by rounding only).
+#[inline(always)]
+pub fn sum8(v: &[f64]) -> f64 {
+    let mut acc = [0.0f64; 8];
+    let chunks = v.chunks_exact(8);
+    let rest: f64 = chunks.remainder().iter().sum();
+    for c in chunks {
+        for (a, x) in acc.iter_mut().zip(c) {
+            *a += x;
+        }
+    }
+    ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + rest
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn separable_avx2<T: Fn(f64) -> (f64, f64)>(
+    b: &SeparableBatch<T>,
+    x: &[f64],
+    rows: usize,
+    f: &mut [f64],
+    g: &mut [f64],
+    terms: &mut [f64],
+) {
+    separable(b, x, rows, f, g, terms)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,fma")]
+unsafe fn separable_avx512<T: Fn(f64) -> (f64, f64)>(
+    b: &SeparableBatch<T>,
+    x: &[f64],
+    rows: usize,
+    f: &mut [f64],
+    g: &mut [f64],
+    terms: &mut [f64],
+) {
+    separable(b, x, rows, f, g, terms)
+}
+
+/// Rastrigin's term with the vectorising sin and cos of 2πx, reduced to [−π, π] exactly.
+#[inline(always)]
+pub fn rastrigin_term(x: f64) -> (f64, f64) {
+    let (s, c) = sin_cos(std::f64::consts::TAU * (x - round_fast(x)));
+    (
+        10.0 + x * x - 10.0 * c,
+        2.0 * x + 20.0 * std::f64::consts::PI * s,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn orders_count_distinct_rearrangements() {
+        assert_eq!(orders(&[1, 2]), 2.0);
+        assert_eq!(orders(&[3, 3]), 1.0);
+        assert_eq!(orders(&[0, 1, 2]), 6.0);
+        assert_eq!(orders(&[0, 0, 2]), 3.0);
+        assert_eq!(orders(&[4, 4, 4]), 1.0);
+    }
+}
