@@ -150,11 +150,14 @@ fn draw<DB: DrawingBackend>(
         // The full stack in the degenerate colour, then the nondegenerate part over its base.
         // One series per bar, in index order: plotters' Histogram gathers its data in a hash
         // map, so a many-bar series would draw its bars (and write the SVG) in a random order.
-        let layers: [(&str, RGBColor, Vec<(u32, u64)>); 2] = [
+        let layers = [
             (
                 "degenerate (a zero eigenvalue)",
                 DEGENERATE,
-                counts.iter().map(|&(i, nd, d)| (i, nd + d)).collect(),
+                counts
+                    .iter()
+                    .map(|&(i, nd, d)| (i, nd + d))
+                    .collect::<Vec<_>>(),
             ),
             (
                 "nondegenerate",
