@@ -1,7 +1,9 @@
-//! Shader assembly: a tiny, explicit preprocessor that concatenates host constants, the shared
-//! pieces (common.wgsl, rng.wgsl, schedule.wgsl), the objective, the step rule and a kernel into one module,
-//! and validates it with naga (no GPU needed).
+//! Shader assembly: a tiny, explicit preprocessor that concatenates host constants (the
+//! contract's generated constants among them), the shared pieces (common.wgsl, rng.wgsl,
+//! schedule.wgsl), the objective, the step rule and a kernel into one module, and validates it
+//! with naga (no GPU needed).
 
+use super::contract;
 use super::program::Program;
 use crate::objective::{Const, Objective};
 use crate::rules::Optimizer;
@@ -101,7 +103,8 @@ pub fn check_f32(obj: &dyn Objective, opt: &Optimizer) -> Result<(), String> {
     Ok(())
 }
 
-/// Joins the pieces in order: host constants, common.wgsl, rng.wgsl, schedule.wgsl, the
+/// Joins the pieces in order: host constants (N, SPHERE, FAULT_GRAD, the contract's constants
+/// from `contract::consts`, the objective's constants), common.wgsl, rng.wgsl, schedule.wgsl, the
 /// objective, the rule (`rule`: its constants and source), observe.wgsl, the program's
 /// generated glue, and for the fused engine walk.wgsl.
 pub fn assemble(label: &str, obj: &dyn Objective, rule: &str, program: &Program) -> Assembled {
@@ -114,6 +117,7 @@ pub fn assemble(label: &str, obj: &dyn Objective, rule: &str, program: &Program)
         "const FAULT_GRAD: f32 = {};\n",
         wgsl_f32(fault_grad())
     ));
+    s.push_str(&contract::consts());
     for c in &w.consts {
         match *c {
             Const::U32(name, v) => s.push_str(&format!("const {name}: u32 = {v}u;\n")),

@@ -78,6 +78,11 @@ enum Binding {
     Storage { read_only: bool },
 }
 
+/// The word of the control buffer that the loop guard sets (shaders/common.wgsl, loop_guard).
+pub const CTRL_GUARD: usize = 0;
+/// Bytes of the control buffer (u32 words).
+const CONTROL_BYTES: u64 = 4 * (CTRL_GUARD as u64 + 1);
+
 /// How many storage buffers the kernels bind.
 pub const STORAGE_BINDINGS: u32 = 8;
 
@@ -334,7 +339,7 @@ impl GpuWalk {
         let hyper = make_buffer(c, "hyper", b_hyper * cap64, st)?;
         let scratch = make_buffer(c, "scratch", (b_scratch * cap64).max(4), st)?;
         let walkers = make_buffer(c, "walkers", 4 * cap64, st)?;
-        let control = make_buffer(c, "control", 4, st)?;
+        let control = make_buffer(c, "control", CONTROL_BYTES, st)?;
         let backup = if self.snapshots {
             Some([
                 make_buffer(c, "state backup", b_state * cap64, st)?,
@@ -345,7 +350,7 @@ impl GpuWalk {
             None
         };
         let status_read = make_buffer(c, "status readback", 4 * cap64, read)?;
-        let control_read = make_buffer(c, "control readback", 4, read)?;
+        let control_read = make_buffer(c, "control readback", CONTROL_BYTES, read)?;
         let bound = [
             &uniform,
             &state,
@@ -486,14 +491,22 @@ impl GpuWalk {
                 }
             }
         }
-        enc.copy_buffer_to_buffer(&b.control, 0, &b.control_read, 0, 4);
+        enc.copy_buffer_to_buffer(&b.control, 0, &b.control_read, 0, CONTROL_BYTES);
         let status_at = (CT_STATUS * wc * 4) as u64;
         enc.copy_buffer_to_buffer(&b.counters, status_at, &b.status_read, 0, (wc * 4) as u64);
         self.ctx.queue.submit([enc.finish()]);
-        let control: u32 = bytemuck::pod_read_unaligned(&read(&self.ctx, &b.control_read, 4)?[..4]);
+        let cut = self.guard_tripped(b)?;
         let status =
             bytemuck::pod_collect_to_vec(&read(&self.ctx, &b.status_read, (wc * 4) as u64)?);
-        Ok((control != 0, status))
+        Ok((cut, status))
+    }
+
+    /// Whether the loop guard of the last submission tripped (its control word, read back).
+    fn guard_tripped(&self, b: &ChunkBuffers) -> Result<bool, GpuError> {
+        let bytes = read(&self.ctx, &b.control_read, CONTROL_BYTES)?;
+        let at = 4 * CTRL_GUARD;
+        let word: u32 = bytemuck::pod_read_unaligned(&bytes[at..at + 4]);
+        Ok(word != 0)
     }
 
     fn loop_limit(&self, detail: String) -> GpuError {
@@ -671,10 +684,9 @@ impl GpuWalk {
             let mut pass = enc.begin_compute_pass(&Default::default());
             self.dispatch(&mut pass, &b, &self.program.eval, wc as u32);
         }
-        enc.copy_buffer_to_buffer(&b.control, 0, &b.control_read, 0, 4);
+        enc.copy_buffer_to_buffer(&b.control, 0, &b.control_read, 0, CONTROL_BYTES);
         self.ctx.queue.submit([enc.finish()]);
-        let control: u32 = bytemuck::pod_read_unaligned(&read(&self.ctx, &b.control_read, 4)?[..4]);
-        if control != 0 {
+        if self.guard_tripped(&b)? {
             return Err(self.loop_limit(format!(
                 "evaluating the objective at N = {n} runs more loop iterations than it allows"
             )));
