@@ -1,5 +1,6 @@
 // common.wgsl — bindings, walker-state layout and helpers shared by every kernel.
-// Keep in sync with src/gpu/walker.rs (WalkUniform, bindings).
+// WalkUniform and the bindings must match src/gpu/walker.rs (WalkUniform, BINDINGS): the host
+// checks every assembled module against them with naga (gpu::contract::check).
 //
 // The host prepends `const N: u32` (dimension), the generated contract constants (below) and
 // the objective's constants, then appends this file, rng.wgsl, schedule.wgsl, the objective,

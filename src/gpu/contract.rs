@@ -1,7 +1,10 @@
 //! The Rust↔WGSL contract of the walk kernels: the constants every module shares, generated
-//! here from their Rust definitions.
+//! here from their Rust definitions, and a check of an assembled module (as naga parsed it)
+//! against the Rust uniform block and binding table, run before every pipeline is made.
 
-use super::walker::CTRL_GUARD;
+use naga::{AddressSpace, Module, Scalar, ScalarKind, StorageAccess, TypeInner};
+
+use super::walker::{Binding, WalkUniform, BINDINGS, CTRL_GUARD};
 use crate::rng::Stream;
 use crate::walk::state::{Status, COUNTER_NAMES, NO_ESCAPE, SCALAR_NAMES, SLOT_NAMES};
 
@@ -29,20 +32,206 @@ pub fn consts() -> String {
     s
 }
 
+/// One field of a host uniform struct: its name, byte offset and scalar type, taken from the
+/// Rust struct (see `WalkUniform::FIELDS`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Field {
+    pub name: &'static str,
+    pub offset: usize,
+    pub scalar: Scalar,
+}
+
+/// Rust scalar types and the WGSL scalar each is.
+pub trait WgslScalar {
+    const SCALAR: Scalar;
+}
+
+impl WgslScalar for u32 {
+    const SCALAR: Scalar = Scalar::U32;
+}
+
+impl WgslScalar for f32 {
+    const SCALAR: Scalar = Scalar::F32;
+}
+
+/// Checks a walk module against the Rust side: the WGSL struct `WalkUniform` has the Rust
+/// struct's fields, in order, at the same byte offsets and with the same scalar types, and the
+/// same size; the module's bound globals are exactly [`BINDINGS`] (name, `@group(0)
+/// @binding(k)`, uniform or storage with the same access). The message names the first field
+/// or binding that differs and what each side has.
+pub fn check(module: &Module) -> Result<(), String> {
+    check_uniform(
+        module,
+        "WalkUniform",
+        WalkUniform::FIELDS,
+        std::mem::size_of::<WalkUniform>(),
+    )?;
+    check_bindings(module, &BINDINGS)
+}
+
+fn scalar_name(s: Scalar) -> String {
+    let kind = match s.kind {
+        ScalarKind::Uint => "u",
+        ScalarKind::Sint => "i",
+        ScalarKind::Float => "f",
+        ScalarKind::Bool => return "bool".into(),
+        other => return format!("{other:?}"),
+    };
+    format!("{kind}{}", 8 * u32::from(s.width))
+}
+
+/// The struct `name` of the module against the Rust `fields` and size.
+fn check_uniform(module: &Module, name: &str, fields: &[Field], size: usize) -> Result<(), String> {
+    let (members, span) = module
+        .types
+        .iter()
+        .find_map(|(_, t)| match &t.inner {
+            TypeInner::Struct { members, span } if t.name.as_deref() == Some(name) => {
+                Some((members, *span))
+            }
+            _ => None,
+        })
+        .ok_or_else(|| format!("the module declares no struct {name}"))?;
+    for (k, f) in fields.iter().enumerate() {
+        let rust = format!(
+            "`{}: {}` at byte {}",
+            f.name,
+            scalar_name(f.scalar),
+            f.offset
+        );
+        let Some(m) = members.get(k) else {
+            return Err(format!(
+                "{name} field {k}: Rust has {rust}, WGSL ends after {} members",
+                members.len()
+            ));
+        };
+        let member = m.name.as_deref().unwrap_or("(unnamed)");
+        let scalar = match module.types[m.ty].inner {
+            TypeInner::Scalar(s) => Some(s),
+            _ => None,
+        };
+        if member != f.name || m.offset as usize != f.offset || scalar != Some(f.scalar) {
+            let ty = scalar.map_or("a non-scalar type".to_string(), scalar_name);
+            return Err(format!(
+                "{name} field {k}: Rust has {rust}, WGSL has `{member}: {ty}` at byte {}",
+                m.offset
+            ));
+        }
+    }
+    if let Some(m) = members.get(fields.len()) {
+        return Err(format!(
+            "{name} member {}: WGSL has `{}` at byte {}, the Rust struct ends after {} fields",
+            fields.len(),
+            m.name.as_deref().unwrap_or("(unnamed)"),
+            m.offset,
+            fields.len()
+        ));
+    }
+    if span as usize != size {
+        return Err(format!(
+            "{name} is {span} bytes in WGSL and {size} bytes in Rust"
+        ));
+    }
+    Ok(())
+}
+
+fn binding_name(b: Option<Binding>) -> &'static str {
+    match b {
+        Some(Binding::Uniform) => "var<uniform>",
+        Some(Binding::Storage { read_only: true }) => "var<storage, read>",
+        Some(Binding::Storage { read_only: false }) => "var<storage, read_write>",
+        None => "neither a uniform nor a storage buffer",
+    }
+}
+
+/// The module's bound globals against the Rust binding table (binding k = table entry k).
+fn check_bindings(module: &Module, table: &[(&str, Binding)]) -> Result<(), String> {
+    let bound: Vec<(&str, u32, u32, Option<Binding>)> = module
+        .global_variables
+        .iter()
+        .filter_map(|(_, g)| {
+            let b = g.binding.as_ref()?;
+            let kind = match g.space {
+                AddressSpace::Uniform => Some(Binding::Uniform),
+                AddressSpace::Storage { access } => Some(Binding::Storage {
+                    read_only: !access.contains(StorageAccess::STORE),
+                }),
+                _ => None,
+            };
+            Some((
+                g.name.as_deref().unwrap_or("(unnamed)"),
+                b.group,
+                b.binding,
+                kind,
+            ))
+        })
+        .collect();
+    for (k, (name, want)) in table.iter().enumerate() {
+        let Some(&(_, group, binding, kind)) = bound.iter().find(|b| b.0 == *name) else {
+            return Err(format!(
+                "binding `{name}`: Rust binds it at @group(0) @binding({k}), the module binds \
+                 no global of that name"
+            ));
+        };
+        if (group, binding) != (0, k as u32) {
+            return Err(format!(
+                "binding `{name}`: Rust binds it at @group(0) @binding({k}), WGSL at \
+                 @group({group}) @binding({binding})"
+            ));
+        }
+        if kind != Some(*want) {
+            return Err(format!(
+                "binding `{name}` (@binding({k})): Rust declares {}, WGSL {}",
+                binding_name(Some(*want)),
+                binding_name(kind)
+            ));
+        }
+    }
+    if let Some((name, group, binding, _)) =
+        bound.iter().find(|b| !table.iter().any(|(n, _)| *n == b.0))
+    {
+        return Err(format!(
+            "binding `{name}`: WGSL binds it at @group({group}) @binding({binding}), the Rust \
+             binding table has no such entry"
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::gpu::{program, shader};
+    use crate::gpu::shader::{self, Assembled};
     use crate::{objective, rules};
 
     /// The assembled walk module of gd on a per-walker objective.
-    fn assembled() -> shader::Assembled {
+    fn assembled() -> Assembled {
         let obj = objective::parse("rastrigin:n=3").unwrap();
         let opt = rules::parse("gd").unwrap();
-        let rule = format!("{}\n{}", opt.wgsl_consts(), opt.rule.wgsl.unwrap());
-        let a = shader::assemble("t", obj.as_ref(), &rule, &program::fused(opt.rule.program));
-        shader::validate(&a).unwrap();
-        a
+        shader::walk_module("contract test", obj.as_ref(), &opt)
+            .unwrap()
+            .0
+    }
+
+    /// The module of `a` with `from` replaced by `to` (which must occur exactly once).
+    fn edited(a: &Assembled, from: &str, to: &str) -> Module {
+        assert_eq!(a.source.matches(from).count(), 1, "{from}");
+        edited_all(a, from, to)
+    }
+
+    /// The module of `a` with every `from` replaced by `to`.
+    fn edited_all(a: &Assembled, from: &str, to: &str) -> Module {
+        let b = Assembled {
+            label: a.label.clone(),
+            source: a.source.replace(from, to),
+        };
+        shader::validate(&b).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn the_assembled_module_keeps_the_contract() {
+        let m = shader::validate(&assembled()).unwrap();
+        check(&m).unwrap();
     }
 
     #[test]
@@ -69,5 +258,105 @@ mod tests {
         // At the top of every module, before the pieces that use them.
         let src = assembled().source;
         assert!(src.find("const SLOT_X").unwrap() < src.find("struct WalkUniform").unwrap());
+    }
+
+    /// Two fields swapped in the WGSL struct (same sizes, so every offset still fits) and one
+    /// renamed: each is refused with the field named.
+    #[test]
+    fn a_uniform_that_differs_from_the_rust_struct_is_refused_naming_the_field() {
+        let a = assembled();
+        let swapped = edited(
+            &a,
+            "    max_steps: u32,       // walkers reaching this many steps stop as max_steps\n    \
+             grad_tol: f32,",
+            "    grad_tol: f32,\n    max_steps: u32,",
+        );
+        let e = check(&swapped).unwrap_err();
+        assert!(
+            e.contains("field 3") && e.contains("`max_steps: u32` at byte 12"),
+            "{e}"
+        );
+        assert!(e.contains("`grad_tol: f32` at byte 12"), "{e}");
+        // Renamed in the WGSL struct and where the shaders read it.
+        let renamed = edited_all(&a, "seed_lo", "seed_low");
+        let e = check(&renamed).unwrap_err();
+        assert!(e.contains("seed_lo") && e.contains("seed_low"), "{e}");
+        // A member the Rust struct lacks.
+        let longer = edited(
+            &a,
+            "    guard_trips: u32,",
+            "    guard_trips: u32,\n    spare: u32,",
+        );
+        let e = check(&longer).unwrap_err();
+        assert!(e.contains("spare"), "{e}");
+    }
+
+    #[test]
+    fn the_rust_field_table_is_checked_too() {
+        let m = shader::validate(&assembled()).unwrap();
+        let size = std::mem::size_of::<WalkUniform>();
+        let mut fields = WalkUniform::FIELDS.to_vec();
+        fields.swap(4, 5);
+        let e = check_uniform(&m, "WalkUniform", &fields, size).unwrap_err();
+        assert!(e.contains("bound") && e.contains("grad_tol"), "{e}");
+        // A type change at the same offset (WGSL would refuse the shaders' arithmetic on it,
+        // so the Rust side changes here).
+        let mut retyped = WalkUniform::FIELDS.to_vec();
+        retyped[5].scalar = Scalar::U32;
+        let e = check_uniform(&m, "WalkUniform", &retyped, size).unwrap_err();
+        assert!(
+            e.contains("`bound: u32`") && e.contains("`bound: f32`"),
+            "{e}"
+        );
+        let e = check_uniform(&m, "WalkUniform", WalkUniform::FIELDS, size + 4).unwrap_err();
+        assert!(e.contains("64 bytes in WGSL and 68"), "{e}");
+        let e = check_uniform(&m, "WalkUniform", &WalkUniform::FIELDS[..15], 60).unwrap_err();
+        assert!(e.contains("guard_trips"), "{e}");
+    }
+
+    /// A binding moved or given another access in the WGSL only, or in the Rust table only.
+    #[test]
+    fn a_binding_that_differs_between_the_sides_is_refused_naming_it() {
+        let a = assembled();
+        let moved = edited(
+            &a,
+            "@binding(5) var<storage, read> hyper",
+            "@binding(9) var<storage, read> hyper",
+        );
+        let e = check(&moved).unwrap_err();
+        assert!(
+            e.contains("`hyper`") && e.contains("@binding(5)") && e.contains("@binding(9)"),
+            "{e}"
+        );
+        let writable = edited(
+            &a,
+            "var<storage, read> params",
+            "var<storage, read_write> params",
+        );
+        let e = check(&writable).unwrap_err();
+        assert!(
+            e.contains("`params`")
+                && e.contains("Rust declares var<storage, read>")
+                && e.contains("WGSL var<storage, read_write>"),
+            "{e}"
+        );
+        let m = shader::validate(&a).unwrap();
+        let mut table = BINDINGS;
+        table[8].1 = Binding::Storage { read_only: false };
+        let e = check_bindings(&m, &table).unwrap_err();
+        assert!(e.contains("`walkers`") && e.contains("read_write"), "{e}");
+        let mut table = BINDINGS;
+        table.swap(3, 4);
+        let e = check_bindings(&m, &table).unwrap_err();
+        assert!(e.contains("`counters`") && e.contains("@binding(3)"), "{e}");
+        let e = check_bindings(&m, &BINDINGS[..8]).unwrap_err();
+        assert!(
+            e.contains("`walkers`") && e.contains("no such entry"),
+            "{e}"
+        );
+        let mut table = BINDINGS.to_vec();
+        table.push(("extra", Binding::Uniform));
+        let e = check_bindings(&m, &table).unwrap_err();
+        assert!(e.contains("`extra`"), "{e}");
     }
 }

@@ -13,7 +13,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::context::{GpuContext, GpuError};
-use super::program::{self, Program, ROW_SPLIT};
+use super::contract::{self, Field, WgslScalar};
+use super::program::{Program, ROW_SPLIT};
 use super::shader;
 use crate::objective::{Objective, PARAM_TAIL};
 use crate::rules::Optimizer;
@@ -23,32 +24,56 @@ use crate::walk::state::{
 };
 use crate::walk::{EndStates, Hyper, WalkPlan};
 
-/// The kernels' uniform block. Keep in sync with shaders/common.wgsl (WalkUniform).
-#[repr(C)]
-#[derive(Debug, Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-pub struct WalkUniform {
-    pub stride: u32,
-    pub first_walker: u32,
-    pub segment_steps: u32,
-    pub max_steps: u32,
-    pub grad_tol: f32,
-    pub bound: f32,
-    pub seed_lo: u32,
-    pub seed_hi: u32,
-    pub escape_radius2: f32,
-    pub escape_drop: f32,
-    /// > 0: walkers per landscape instance; 0: one landscape for every walker.
-    pub instance_walkers: u32,
-    /// Floats per instance in the params buffer (instances back to back).
-    pub instance_params: u32,
-    /// Global id of the first walker of instance 0.
-    pub instance_first: u32,
-    /// 1: a walker may converge only after it has escaped.
-    pub settle_after_escape: u32,
-    /// Entries of the walker list this dispatch covers.
-    pub active_count: u32,
-    /// Trips of the loop guard (always [`GUARD_TRIPS`]).
-    pub guard_trips: u32,
+/// Defines the kernels' uniform struct (`#[repr(C)]`, Pod) and its field table `FIELDS`
+/// (name, byte offset, scalar type, from the struct itself), which `gpu::contract::check`
+/// holds against the WGSL struct of the same name in every module before a pipeline is made.
+macro_rules! uniform_struct {
+    ($(#[$sm:meta])* pub struct $name:ident { $($(#[$m:meta])* pub $f:ident: $t:ty,)* }) => {
+        $(#[$sm])*
+        #[repr(C)]
+        #[derive(Debug, Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+        pub struct $name {
+            $($(#[$m])* pub $f: $t,)*
+        }
+
+        impl $name {
+            /// The fields in declaration order, for the check against the WGSL struct.
+            pub const FIELDS: &[Field] = &[$(Field {
+                name: stringify!($f),
+                offset: std::mem::offset_of!($name, $f),
+                scalar: <$t as WgslScalar>::SCALAR,
+            }),*];
+        }
+    };
+}
+
+uniform_struct! {
+    /// The kernels' uniform block: `struct WalkUniform` in shaders/common.wgsl, checked against
+    /// this one (names, offsets, types, size) by `gpu::contract::check` on every module.
+    pub struct WalkUniform {
+        pub stride: u32,
+        pub first_walker: u32,
+        pub segment_steps: u32,
+        pub max_steps: u32,
+        pub grad_tol: f32,
+        pub bound: f32,
+        pub seed_lo: u32,
+        pub seed_hi: u32,
+        pub escape_radius2: f32,
+        pub escape_drop: f32,
+        /// > 0: walkers per landscape instance; 0: one landscape for every walker.
+        pub instance_walkers: u32,
+        /// Floats per instance in the params buffer (instances back to back).
+        pub instance_params: u32,
+        /// Global id of the first walker of instance 0.
+        pub instance_first: u32,
+        /// 1: a walker may converge only after it has escaped.
+        pub settle_after_escape: u32,
+        /// Entries of the walker list this dispatch covers.
+        pub active_count: u32,
+        /// Trips of the loop guard (always [`GUARD_TRIPS`]).
+        pub guard_trips: u32,
+    }
 }
 
 const WORKGROUP: u32 = 64;
@@ -59,8 +84,10 @@ const SEGMENT_SECONDS: f64 = 0.25;
 /// The most steps one submission of the multi-pass engine encodes.
 const MAX_PASS_STEPS: u32 = 1024;
 
-/// Bindings of the walk kernels, in binding order. Keep in sync with shaders/common.wgsl.
-const BINDINGS: [(&str, Binding); 9] = [
+/// Bindings of the walk kernels, in binding order (entry k is `@group(0) @binding(k)`): the
+/// bind-group layout is made from this table, and `gpu::contract::check` holds every module's
+/// declarations (shaders/common.wgsl) to it.
+pub const BINDINGS: [(&str, Binding); 9] = [
     ("walk", Binding::Uniform),
     ("state", Binding::Storage { read_only: false }),
     ("params", Binding::Storage { read_only: true }),
@@ -72,8 +99,9 @@ const BINDINGS: [(&str, Binding); 9] = [
     ("walkers", Binding::Storage { read_only: true }),
 ];
 
-#[derive(Debug, Clone, Copy)]
-enum Binding {
+/// What a binding is: the uniform block or a storage buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Binding {
     Uniform,
     Storage { read_only: bool },
 }
@@ -83,8 +111,18 @@ pub const CTRL_GUARD: usize = 0;
 /// Bytes of the control buffer (u32 words).
 const CONTROL_BYTES: u64 = 4 * (CTRL_GUARD as u64 + 1);
 
-/// How many storage buffers the kernels bind.
-pub const STORAGE_BINDINGS: u32 = 8;
+/// How many storage buffers the kernels bind (counted in [`BINDINGS`]).
+pub const STORAGE_BINDINGS: u32 = {
+    let mut n = 0;
+    let mut i = 0;
+    while i < BINDINGS.len() {
+        if matches!(BINDINGS[i].1, Binding::Storage { .. }) {
+            n += 1;
+        }
+        i += 1;
+    }
+    n
+};
 
 /// Pipelines for one (objective, optimizer) pair, made once. The objective may be several
 /// instances of one landscape family (same dimension and shader, different parameters), walked
@@ -176,26 +214,16 @@ impl GpuWalk {
         let obj: &dyn Objective = *obj;
         let p = instance_params(obj, rest)?;
         let label = format!("walk[{} | {}]", obj.spec(), opt.spec());
-        let wgsl = opt.rule.wgsl.ok_or_else(|| GpuError::Validation {
+        let (assembled, program) =
+            shader::walk_module(&label, obj, opt).map_err(|message| GpuError::Validation {
+                kernel: label.clone(),
+                message,
+            })?;
+        let naga_module = shader::validate(&assembled)?;
+        contract::check(&naga_module).map_err(|message| GpuError::Validation {
             kernel: label.clone(),
-            message: format!(
-                "step rule '{}' has no WGSL; it runs on the CPU twin only",
-                opt.rule.name
-            ),
+            message: format!("the module breaks the Rust-WGSL contract: {message}"),
         })?;
-        let passes = obj.wgsl().passes;
-        let program = match &passes {
-            Some(ps) => program::multi_pass(ps, opt.rule.program).map_err(|message| {
-                GpuError::Validation {
-                    kernel: label.clone(),
-                    message,
-                }
-            })?,
-            None => program::fused(opt.rule.program),
-        };
-        let rule = format!("{}\n{}", opt.wgsl_consts(), wgsl);
-        let assembled = shader::assemble(&label, obj, &rule, &program);
-        shader::validate(&assembled)?;
         let device = &ctx.device;
         let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
         let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
@@ -248,7 +276,7 @@ impl GpuWalk {
         Ok(GpuWalk {
             n: obj.dim(),
             k: opt.rule.params.len(),
-            scratch: passes.map_or(0, |p| p.scratch),
+            scratch: obj.wgsl().passes.map_or(0, |p| p.scratch),
             snapshots: program.fused && ctx.adapter.may_limit_loops(),
             ctx,
             layout,
