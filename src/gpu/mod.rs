@@ -9,4 +9,4 @@ pub mod twin_check;
 pub mod walker;
 
 pub use context::{AdapterSummary, GpuContext, GpuError};
-pub use walker::GpuWalk;
+pub use walker::{GpuWalk, PipelineCache};

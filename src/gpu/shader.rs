@@ -110,7 +110,10 @@ pub fn check_f32(obj: &dyn Objective, opt: &Optimizer) -> Result<(), String> {
 pub fn assemble(label: &str, obj: &dyn Objective, rule: &str, program: &Program) -> Assembled {
     let w = obj.wgsl();
     let mut s = String::new();
-    s.push_str(&format!("// ---- assembled: {label}\n"));
+    // The label stays out of the text: walks that differ only in what the label names (the
+    // landscape's seed, hyperparameter values) assemble the same source, which is the key of
+    // the pipeline cache (gpu::walker::PipelineCache).
+    s.push_str("// ---- assembled by gpu::shader::assemble\n");
     s.push_str(&format!("const N: u32 = {}u;\n", obj.dim()));
     s.push_str(&format!("const SPHERE: bool = {};\n", obj.sphere()));
     s.push_str(&format!(

@@ -9,13 +9,14 @@
 //! invocation; a single step, or a multi-pass kernel, that still trips it is a
 //! [`GpuError::LoopLimit`].
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use super::context::{GpuContext, GpuError};
 use super::contract::{self, Field, WgslScalar};
 use super::program::{Program, ROW_SPLIT};
-use super::shader;
+use super::shader::{self, Assembled};
 use crate::objective::{Objective, PARAM_TAIL};
 use crate::rules::Optimizer;
 use crate::walk::state::{
@@ -124,14 +125,117 @@ pub const STORAGE_BINDINGS: u32 = {
     n
 };
 
-/// Pipelines for one (objective, optimizer) pair, made once. The objective may be several
-/// instances of one landscape family (same dimension and shader, different parameters), walked
-/// in one dispatch: see [`GpuWalk::new_instances`].
-pub struct GpuWalk {
-    ctx: Arc<GpuContext>,
+/// The compiled kernels of one assembled walk module: the bind-group layout, the program and
+/// one pipeline per kernel. Made once per distinct module (see [`PipelineCache`]) and shared
+/// by every walk whose objective and rule assemble to it.
+struct Kernels {
     layout: wgpu::BindGroupLayout,
     program: Program,
     pipelines: Vec<wgpu::ComputePipeline>,
+}
+
+impl Kernels {
+    /// Validates the module (naga), checks it against the Rust side of the contract
+    /// (`gpu::contract::check`) and compiles its kernels inside an error scope.
+    fn compile(ctx: &GpuContext, a: &Assembled, program: Program) -> Result<Kernels, GpuError> {
+        let naga_module = shader::validate(a)?;
+        contract::check(&naga_module).map_err(|message| GpuError::Validation {
+            kernel: a.label.clone(),
+            message: format!("the module breaks the Rust-WGSL contract: {message}"),
+        })?;
+        let device = &ctx.device;
+        let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+            label: Some(&a.label),
+            source: wgpu::ShaderSource::Wgsl(a.source.as_str().into()),
+        });
+        let entries: Vec<wgpu::BindGroupLayoutEntry> = BINDINGS
+            .iter()
+            .enumerate()
+            .map(|(i, (_, b))| layout_entry(i as u32, *b))
+            .collect();
+        let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+            label: Some("walk"),
+            entries: &entries,
+        });
+        let pl = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+            label: Some("walk"),
+            bind_group_layouts: &[Some(&layout)],
+            immediate_size: 0,
+        });
+        let pipelines = program
+            .kernels
+            .iter()
+            .map(|k| {
+                device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                    label: Some(&k.entry),
+                    layout: Some(&pl),
+                    module: &module,
+                    entry_point: Some(&k.entry),
+                    compilation_options: Default::default(),
+                    cache: None,
+                })
+            })
+            .collect();
+        if let Some(e) = pollster::block_on(scope.pop()) {
+            return Err(GpuError::Validation {
+                kernel: a.label.clone(),
+                message: e.to_string(),
+            });
+        }
+        Ok(Kernels {
+            layout,
+            program,
+            pipelines,
+        })
+    }
+}
+
+/// Compiled walk kernels of one device, by assembled WGSL source (which determines the module,
+/// its program and so its pipelines). Walks of one run that share a shader — escape's arms,
+/// the repeats and instances of a sweep — compile it once; each walk makes only what depends
+/// on its landscape's parameters (the params buffer). Use one cache per device.
+#[derive(Default)]
+pub struct PipelineCache {
+    modules: Mutex<HashMap<String, Arc<Kernels>>>,
+}
+
+impl PipelineCache {
+    pub fn new() -> PipelineCache {
+        PipelineCache::default()
+    }
+
+    /// How many distinct modules have been compiled into it.
+    pub fn compiled(&self) -> usize {
+        self.modules.lock().map_or(0, |m| m.len())
+    }
+
+    fn kernels(
+        &self,
+        ctx: &GpuContext,
+        a: &Assembled,
+        program: Program,
+    ) -> Result<Arc<Kernels>, GpuError> {
+        // Held while compiling, so that two walks of one module never compile it twice.
+        let mut modules = self.modules.lock().map_err(|_| GpuError::Validation {
+            kernel: a.label.clone(),
+            message: "the pipeline cache was poisoned by a panic".into(),
+        })?;
+        if let Some(k) = modules.get(&a.source) {
+            return Ok(k.clone());
+        }
+        let k = Arc::new(Kernels::compile(ctx, a, program)?);
+        modules.insert(a.source.clone(), k.clone());
+        Ok(k)
+    }
+}
+
+/// One walk's pipelines and landscape parameters for one (objective, optimizer) pair. The
+/// objective may be several instances of one landscape family (same dimension and shader,
+/// different parameters), walked in one dispatch: see [`GpuWalk::new_instances`].
+pub struct GpuWalk {
+    ctx: Arc<GpuContext>,
+    kernels: Arc<Kernels>,
     params: wgpu::Buffer,
     label: String,
     n: usize,
@@ -208,6 +312,26 @@ impl GpuWalk {
         objs: &[&dyn Objective],
         opt: &Optimizer,
     ) -> Result<GpuWalk, GpuError> {
+        Self::build(ctx, objs, opt, None)
+    }
+
+    /// As [`GpuWalk::new_instances`], with the kernels taken from `cache` when an earlier walk
+    /// on this device compiled the same module (and put there otherwise).
+    pub fn cached(
+        ctx: Arc<GpuContext>,
+        cache: &PipelineCache,
+        objs: &[&dyn Objective],
+        opt: &Optimizer,
+    ) -> Result<GpuWalk, GpuError> {
+        Self::build(ctx, objs, opt, Some(cache))
+    }
+
+    fn build(
+        ctx: Arc<GpuContext>,
+        objs: &[&dyn Objective],
+        opt: &Optimizer,
+        cache: Option<&PipelineCache>,
+    ) -> Result<GpuWalk, GpuError> {
         let (obj, rest) = objs
             .split_first()
             .ok_or_else(|| GpuError::Instances("no landscape instance to walk".to_string()))?;
@@ -219,51 +343,10 @@ impl GpuWalk {
                 kernel: label.clone(),
                 message,
             })?;
-        let naga_module = shader::validate(&assembled)?;
-        contract::check(&naga_module).map_err(|message| GpuError::Validation {
-            kernel: label.clone(),
-            message: format!("the module breaks the Rust-WGSL contract: {message}"),
-        })?;
-        let device = &ctx.device;
-        let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
-        let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
-            label: Some(&label),
-            source: wgpu::ShaderSource::Wgsl(assembled.source.clone().into()),
-        });
-        let entries: Vec<wgpu::BindGroupLayoutEntry> = BINDINGS
-            .iter()
-            .enumerate()
-            .map(|(i, (_, b))| layout_entry(i as u32, *b))
-            .collect();
-        let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
-            label: Some("walk"),
-            entries: &entries,
-        });
-        let pl = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
-            label: Some("walk"),
-            bind_group_layouts: &[Some(&layout)],
-            immediate_size: 0,
-        });
-        let pipelines = program
-            .kernels
-            .iter()
-            .map(|k| {
-                device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-                    label: Some(&k.entry),
-                    layout: Some(&pl),
-                    module: &module,
-                    entry_point: Some(&k.entry),
-                    compilation_options: Default::default(),
-                    cache: None,
-                })
-            })
-            .collect();
-        if let Some(e) = pollster::block_on(scope.pop()) {
-            return Err(GpuError::Validation {
-                kernel: label,
-                message: e.to_string(),
-            });
-        }
+        let kernels = match cache {
+            Some(c) => c.kernels(&ctx, &assembled, program)?,
+            None => Arc::new(Kernels::compile(&ctx, &assembled, program)?),
+        };
         let pf = params_f32(&p);
         let params = make_buffer(
             &ctx,
@@ -277,11 +360,9 @@ impl GpuWalk {
             n: obj.dim(),
             k: opt.rule.params.len(),
             scratch: obj.wgsl().passes.map_or(0, |p| p.scratch),
-            snapshots: program.fused && ctx.adapter.may_limit_loops(),
+            snapshots: kernels.program.fused && ctx.adapter.may_limit_loops(),
             ctx,
-            layout,
-            program,
-            pipelines,
+            kernels,
             params,
             label,
             instances: objs.len(),
@@ -291,7 +372,7 @@ impl GpuWalk {
 
     /// "fused" (one kernel, many steps per invocation) or "multi-pass".
     pub fn engine(&self) -> &'static str {
-        if self.program.fused {
+        if self.kernels.program.fused {
             "fused"
         } else {
             "multi-pass"
@@ -400,7 +481,7 @@ impl GpuWalk {
             .collect();
         let bind = c.device.create_bind_group(&wgpu::BindGroupDescriptor {
             label: Some("walk"),
-            layout: &self.layout,
+            layout: &self.kernels.layout,
             entries: &entries,
         });
         Ok(ChunkBuffers {
@@ -473,8 +554,8 @@ impl GpuWalk {
         let groups = active.div_ceil(WORKGROUP);
         pass.set_bind_group(0, &b.bind, &[]);
         for &k in kernels {
-            let rows = self.program.kernels[k].rows;
-            pass.set_pipeline(&self.pipelines[k]);
+            let rows = self.kernels.program.kernels[k].rows;
+            pass.set_pipeline(&self.kernels.pipelines[k]);
             pass.dispatch_workgroups(
                 groups,
                 rows.min(ROW_SPLIT) as u32,
@@ -511,11 +592,11 @@ impl GpuWalk {
         self.copy_snapshot(&mut enc, b, true);
         {
             let mut pass = enc.begin_compute_pass(&Default::default());
-            if self.program.fused {
-                self.dispatch(&mut pass, b, &self.program.step, active);
+            if self.kernels.program.fused {
+                self.dispatch(&mut pass, b, &self.kernels.program.step, active);
             } else {
                 for _ in 0..steps {
-                    self.dispatch(&mut pass, b, &self.program.step, active);
+                    self.dispatch(&mut pass, b, &self.kernels.program.step, active);
                 }
             }
         }
@@ -569,7 +650,7 @@ impl GpuWalk {
         let most = plan.max_steps.saturating_add(1);
         let mut segment = 16u32.min(most);
         let mut segment_cap = u32::MAX;
-        if !self.program.fused {
+        if !self.kernels.program.fused {
             segment = 1;
         }
         let mut done_steps = 0u64;
@@ -603,7 +684,7 @@ impl GpuWalk {
                 let (cut, status) = self.submit(&b, wc, active, segment)?;
                 if cut {
                     if !self.snapshots || segment == 1 {
-                        return Err(self.loop_limit(if self.program.fused {
+                        return Err(self.loop_limit(if self.kernels.program.fused {
                             format!("one step at N = {n} already runs more loop iterations than it allows")
                         } else {
                             format!("one of the objective's passes at N = {n} runs more loop iterations than it allows")
@@ -633,7 +714,7 @@ impl GpuWalk {
                 // Aim each submission at SEGMENT_SECONDS of work.
                 let dt = t0.elapsed().as_secs_f64().max(1e-4);
                 let scaled = f64::from(segment) * (SEGMENT_SECONDS / dt).clamp(0.5, 4.0);
-                let most = if self.program.fused {
+                let most = if self.kernels.program.fused {
                     1 << 16
                 } else {
                     MAX_PASS_STEPS
@@ -710,7 +791,7 @@ impl GpuWalk {
         enc.clear_buffer(&b.control, 0, None);
         {
             let mut pass = enc.begin_compute_pass(&Default::default());
-            self.dispatch(&mut pass, &b, &self.program.eval, wc as u32);
+            self.dispatch(&mut pass, &b, &self.kernels.program.eval, wc as u32);
         }
         enc.copy_buffer_to_buffer(&b.control, 0, &b.control_read, 0, CONTROL_BYTES);
         self.ctx.queue.submit([enc.finish()]);
