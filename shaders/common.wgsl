@@ -1,9 +1,10 @@
 // common.wgsl — bindings, walker-state layout and helpers shared by every kernel.
-// Keep in sync with src/gpu/walker.rs (WalkUniform, bindings) and src/walk/state.rs (slot,
-// scalar, counter and status indices).
+// WalkUniform and the bindings must match src/gpu/walker.rs (WalkUniform, BINDINGS): the host
+// checks every assembled module against them with naga (gpu::contract::check).
 //
-// The host prepends `const N: u32` (dimension) and the objective's constants, then appends
-// this file, rng.wgsl, schedule.wgsl, the objective, the step rule and the kernel (walk.wgsl).
+// The host prepends `const N: u32` (dimension), the generated contract constants (below) and
+// the objective's constants, then appends this file, rng.wgsl, schedule.wgsl, the objective,
+// the step rule and the kernel (walk.wgsl).
 //
 // Walker state is structure-of-arrays: element i of vector slot s of walker w (local index
 // inside the chunk) lives at state[(s * N + i) * walk.stride + w], so adjacent invocations
@@ -41,41 +42,11 @@ struct WalkUniform {
 // between submissions, so stopped walkers cost nothing). `active` is reserved in WGSL.
 @group(0) @binding(8) var<storage, read> walkers: array<u32>;
 
-// control[CTRL_GUARD] != 0: some invocation's loops were cut short (see loop_guard).
-const CTRL_GUARD: u32 = 0u;
-
-// Vector slots (N floats per walker each).
-const SLOT_X: u32 = 0u;      // position
-const SLOT_TRIAL: u32 = 1u;  // trial / proposal / start point
-const SLOT_GRAD: u32 = 2u;   // gradient written by obj_grad
-const SLOT_AUX: u32 = 3u;    // Hessian-vector product output, scratch
-const SLOT_OPT0: u32 = 4u;   // optimizer state (momentum, first moment)
-const SLOT_OPT1: u32 = 5u;   // optimizer state (second moment)
-const SLOT_START: u32 = 6u;  // starting point (escape distance)
-const SLOTS: u32 = 7u;
-
-// Per-walker f32 scalars: scalars[k * walk.stride + w].
-const SC_F: u32 = 0u;        // f at the current position
-const SC_GNORM: u32 = 1u;    // |grad| (Riemannian on spheres)
-const SC_F0: u32 = 2u;       // f at the start
-const SC_RULE0: u32 = 3u;    // step-rule scalars (e.g. f at last perturbation)
-const SC_RULE1: u32 = 4u;
-const SC_RADIAL: u32 = 5u;   // x.grad/N before projection (spheres: Riemannian Hessian term)
-const SC_EVAL: u32 = 6u;     // f from the last evaluation (obj_grad / obj_value / a Value pass)
-const SCALARS: u32 = 7u;
-
-// Per-walker u32 counters: counters[k * walk.stride + w].
-const CT_STEPS: u32 = 0u;
-const CT_STATUS: u32 = 1u;
-const CT_ESCAPE: u32 = 2u;   // first escape step, 0xffffffff when none
-const CT_RULE0: u32 = 3u;    // step-rule counter (e.g. step of last perturbation)
-const COUNTERS: u32 = 4u;
-
-// Walker status codes; keep in sync with src/walk/mod.rs (Status).
-const RUNNING: u32 = 0u;
-const CONVERGED: u32 = 1u;
-const MAX_STEPS: u32 = 2u;
-const DIVERGED: u32 = 3u;
+// The indices of walker state, the status codes, the control word and the random streams
+// (SLOT_*, SLOTS, SC_*, SCALARS, CT_*, COUNTERS, NO_ESCAPE, RUNNING, CONVERGED, MAX_STEPS,
+// DIVERGED, CTRL_GUARD, STREAM_*) are not written here: the host generates them from
+// src/walk/state.rs, walk::state::Status, gpu::walker and rng::Stream (gpu::contract::consts)
+// and puts them at the top of every assembled module.
 
 fn at(slot: u32, i: u32, w: u32) -> u32 {
     return (slot * N + i) * walk.stride + w;

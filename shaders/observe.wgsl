@@ -48,7 +48,7 @@ fn observe_at(w: u32, t: u32, f: f32) -> u32 {
     if t == 0u {
         scalars[sc(SC_F0, w)] = f;
     }
-    if counters[sc(CT_ESCAPE, w)] == 0xffffffffu && !bad {
+    if counters[sc(CT_ESCAPE, w)] == NO_ESCAPE && !bad {
         let far = walk.escape_radius2 > 0.0 && d2 >= walk.escape_radius2;
         let drop = walk.escape_drop > 0.0 && scalars[sc(SC_F0, w)] - f >= walk.escape_drop;
         if far || drop {
@@ -58,7 +58,7 @@ fn observe_at(w: u32, t: u32, f: f32) -> u32 {
     if bad {
         return DIVERGED;
     }
-    let settled = walk.settle_after_escape == 0u || counters[sc(CT_ESCAPE, w)] != 0xffffffffu;
+    let settled = walk.settle_after_escape == 0u || counters[sc(CT_ESCAPE, w)] != NO_ESCAPE;
     if gn <= walk.grad_tol && settled && rule_may_stop(w, t) {
         return CONVERGED;
     }

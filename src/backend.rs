@@ -11,7 +11,7 @@
 use std::sync::{Arc, Mutex};
 
 use crate::gpu::twin_check::{self, TwinReport};
-use crate::gpu::{shader, GpuContext, GpuError, GpuWalk};
+use crate::gpu::{shader, GpuContext, GpuError, GpuWalk, PipelineCache};
 use crate::objective::Objective;
 use crate::rules::Optimizer;
 use crate::spec::SpecError;
@@ -84,6 +84,8 @@ pub struct Backend {
     /// `--backend auto`: fall back to the twin when the adapter cannot run a walk correctly.
     fallback: bool,
     twin_check: bool,
+    /// The kernels compiled on `gpu` so far: walks with the same shader compile it once.
+    pipelines: PipelineCache,
     reports: Mutex<Vec<WalkReport>>,
 }
 
@@ -97,6 +99,7 @@ impl Backend {
             reason: "--backend cpu".into(),
             fallback: false,
             twin_check: true,
+            pipelines: PipelineCache::new(),
             reports: Mutex::new(Vec::new()),
         }
     }
@@ -171,6 +174,12 @@ impl Backend {
 
     pub fn is_gpu(&self) -> bool {
         self.gpu.is_some()
+    }
+
+    /// How many distinct walk modules this backend has compiled (each once, whatever the
+    /// number of walks that used it).
+    pub fn compiled_modules(&self) -> usize {
+        self.pipelines.compiled()
     }
 
     /// Usage checks that need the backend: on a GPU, every value the kernels compute with must
@@ -272,7 +281,7 @@ impl Backend {
         hyper: &Hyper,
         progress: &(dyn Fn(u64) + Sync),
     ) -> Result<(EndStates, WalkReport), GpuError> {
-        let gw = GpuWalk::new_instances(ctx.clone(), objs, opt)?;
+        let gw = GpuWalk::cached(ctx.clone(), &self.pipelines, objs, opt)?;
         let adapter = ctx.adapter.line();
         let fail = |r: &TwinReport| twin_check::mismatch(&adapter, &objs[0].spec(), r);
         let mut check = None;

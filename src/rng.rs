@@ -7,7 +7,8 @@ const M1: u32 = 0xCD9E_8D57;
 const W0: u32 = 0x9E37_79B9;
 const W1: u32 = 0xBB67_AE85;
 
-/// Independent random streams; keep in sync with shaders/rng.wgsl.
+/// Independent random streams (counter word 3). The shaders get them as `STREAM_<NAME>`
+/// constants generated from [`Stream::ALL`] (`gpu::contract`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u32)]
 pub enum Stream {
@@ -19,6 +20,29 @@ pub enum Stream {
     Proposal = 4,
     /// Host-side: random landscape parameters.
     Landscape = 5,
+}
+
+impl Stream {
+    /// Every stream, in code order.
+    pub const ALL: [Stream; 6] = [
+        Stream::Noise,
+        Stream::Accept,
+        Stream::Perturb,
+        Stream::Init,
+        Stream::Proposal,
+        Stream::Landscape,
+    ];
+    /// The name the shaders know it by, after `STREAM_`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Stream::Noise => "NOISE",
+            Stream::Accept => "ACCEPT",
+            Stream::Perturb => "PERTURB",
+            Stream::Init => "INIT",
+            Stream::Proposal => "PROPOSAL",
+            Stream::Landscape => "LANDSCAPE",
+        }
+    }
 }
 
 pub fn philox4x32_10(counter: [u32; 4], key: [u32; 2]) -> [u32; 4] {

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{ctx, norm};
+use common::{ctx, norm, rule_cases};
 use saddlescope::gpu::{GpuError, GpuWalk};
 use saddlescope::objective;
 use saddlescope::rules;
@@ -36,11 +36,17 @@ fn largest_fused_dim(name: &str) -> usize {
     }
 }
 
-/// Every objective in the registry at every size it is tested at.
+/// Every objective in the registry at every size it is tested at: the objectives without N as
+/// they are; per-walker families at DIMS and at the largest N the adapter evaluates; batched
+/// (multi-pass) families at DIMS, with their own parameters and largest sizes for field and
+/// p-spin. A new objective needs no edit here.
 fn cases() -> Vec<String> {
     let mut v = vec![];
     for e in objective::registry() {
         let takes_n = e.params.iter().any(|p| p.key == "n");
+        let batched = objective::parse(e.name)
+            .map(|o| o.wgsl().passes.is_some())
+            .unwrap_or(false);
         match e.name {
             _ if !takes_n => v.push(e.name.to_string()),
             "field" => {
@@ -58,6 +64,11 @@ fn cases() -> Vec<String> {
                     v.push(format!("pspin:p={p},n={max},seed=1"));
                 }
             }
+            name if batched => v.extend(
+                DIMS.into_iter()
+                    .map(|n| format!("{name}:n={n}"))
+                    .filter(|s| objective::parse(s).is_ok()),
+            ),
             name => {
                 let largest = largest_fused_dim(name);
                 assert!(
@@ -179,9 +190,17 @@ fn run_both(
     (gpu, cpu)
 }
 
-/// Every step rule: 50 GPU steps against 50 reference steps from the same starts and seed
-/// (noisy rules draw the same Philox numbers), at N = 64 and 100 on a per-walker objective
-/// (the fused engine), the spherical 3-spin and the random field (the multi-pass engine).
+/// Every rule with WGSL has its cases in the one table (tests/common/rule_cases.rs); no GPU
+/// needed.
+#[test]
+fn every_rule_with_wgsl_has_test_cases() {
+    rule_cases::check_table();
+}
+
+/// Every step rule with WGSL, with its cases from tests/common/rule_cases.rs: 50 GPU steps
+/// against 50 reference steps from the same starts and seed (noisy rules draw the same Philox
+/// numbers), at N = 64 and 100 on a per-walker objective (the fused engine), the spherical
+/// 3-spin and the random field (the multi-pass engine).
 /// Positions must agree to 1e-3 (f32 rounding amplified over 50 steps of a
 /// contracting-or-mildly-expanding map stays far below that; a wrong update or a different
 /// random number moves a walker by the step size, >= 1e-2). Rules with discrete decisions
@@ -189,48 +208,21 @@ fn run_both(
 /// f32 rounding of its threshold: they may differ on at most 1 walker in 16.
 #[test]
 fn every_step_rule_matches_its_reference_for_50_steps() {
-    let rules_for = |family: &str| -> Vec<&'static str> {
-        match family {
-            "styblinski-tang" => vec![
-                "gd:lr=0.01",
-                "gd:lr=0.05,clip=1",
-                "momentum:lr=0.005,beta=0.9",
-                "nesterov:lr=0.005,beta=0.9",
-                "adam:lr=0.02",
-                "rmsprop:lr=0.01",
-                "sgd:lr=0.01,noise=0.5",
-                "langevin:lr=0.01,temperature=0.2",
-                "pgd:lr=0.01,g_thres=2,t_thres=10,r=0.1",
-                "anneal:step=0.2,t0=1,cooling=0.99",
-                "gradnorm:lr=0.0005",
-            ],
-            _ => vec![
-                "gd:lr=0.01",
-                "momentum:lr=0.005,beta=0.9",
-                "nesterov:lr=0.005,beta=0.9",
-                // eps well above f32 rounding of |g|: a coordinate whose gradient is within
-                // rounding of 0 would otherwise step by ±lr/sqrt(1-beta) on a coin flip.
-                "adam:lr=0.01,eps=1e-3",
-                "rmsprop:lr=0.005,eps=1e-3",
-                "sgd:lr=0.01,noise=0.3",
-                "langevin:lr=0.01,temperature=0.05",
-                "pgd:lr=0.01,g_thres=0.5,t_thres=10,r=0.1",
-                "anneal:step=0.1",
-                "gradnorm:lr=0.002",
-            ],
-        }
+    rule_cases::check_table();
+    let rules_with_wgsl = || rules::registry().into_iter().filter(|r| !r.cpu_only());
+    let specs_for = |family: &str| -> Vec<&'static str> {
+        rules_with_wgsl()
+            .flat_map(|r| {
+                let c = rule_cases::cases_of(r.name);
+                if family == "styblinski-tang" {
+                    c.fused
+                } else {
+                    c.batched
+                }
+            })
+            .copied()
+            .collect()
     };
-    for r in rules::registry().into_iter().filter(|r| !r.cpu_only()) {
-        for family in ["styblinski-tang", "pspin", "field"] {
-            assert!(
-                rules_for(family)
-                    .iter()
-                    .any(|c| c.split(':').next() == Some(r.name)),
-                "rule {} untested on {family}",
-                r.name
-            );
-        }
-    }
     let plan = WalkPlan {
         max_steps: 50,
         grad_tol: 0.0,
@@ -249,7 +241,7 @@ fn every_step_rule_matches_its_reference_for_50_steps() {
         ];
         for (obj, init, walkers) in &objs {
             let family = obj.split(':').next().unwrap_or_default();
-            for opt in rules_for(family) {
+            for opt in specs_for(family) {
                 let (g, c) = run_both(obj, opt, init, *walkers, &plan);
                 let mut bad = 0;
                 for w in 0..g.len() {

@@ -192,3 +192,54 @@ fn instances_that_cannot_share_a_shader_are_refused() {
         .expect_err("7 walkers over 2 instances");
     assert!(e.to_string().contains("split evenly"), "{e}");
 }
+
+/// Walks whose objective and rule assemble to the same module compile it once per backend: a
+/// second landscape of the family (another seed: other parameters, the same shader) and other
+/// hyperparameters of the rule reuse the first walk's pipelines, and each result is
+/// bit-identical to a walk compiled on its own. Another shader (another N, another engine)
+/// compiles one more module.
+#[test]
+fn walks_with_one_shader_compile_it_once_and_give_the_same_results() {
+    let backend = Backend::gpu(ctx());
+    let plan = WalkPlan {
+        max_steps: 30,
+        grad_tol: 0.0,
+        seed: 3,
+        ..WalkPlan::default()
+    };
+    let walk = |obj: &str, opt: &str| {
+        let obj = objective::parse(obj).unwrap();
+        let opt = rules::parse(opt).unwrap();
+        let starts = Init::Auto.starts(obj.as_ref(), plan.seed, 0, 32);
+        let hyper = opt.hyper_rows(32);
+        let cached = backend
+            .walk(obj.as_ref(), &opt, &plan, &starts, &hyper, &|_| {})
+            .unwrap();
+        let fresh = GpuWalk::new(ctx(), obj.as_ref(), &opt)
+            .unwrap()
+            .run(&plan, &starts, &hyper, &|_| {})
+            .unwrap();
+        assert_eq!(cached.x, fresh.x, "{}", obj.spec());
+        assert_eq!(cached.f, fresh.f);
+        assert_eq!(cached.steps, fresh.steps);
+        assert_eq!(cached.status, fresh.status);
+        cached
+    };
+    let a = walk("pspin:p=3,n=5,seed=1", "sgd:lr=0.01,noise=0.05");
+    assert_eq!(backend.compiled_modules(), 1);
+    let b = walk("pspin:p=3,n=5,seed=2", "sgd:lr=0.01,noise=0.05");
+    let c = walk("pspin:p=3,n=5,seed=1", "sgd:lr=0.02,noise=0.1");
+    assert_eq!(backend.compiled_modules(), 1, "the same shader thrice");
+    assert_ne!(a.x, b.x, "the second landscape's parameters were used");
+    assert_ne!(a.x, c.x, "the second walk's hyperparameters were used");
+    walk("pspin:p=3,n=6,seed=1", "sgd:lr=0.01,noise=0.05");
+    assert_eq!(backend.compiled_modules(), 2);
+    walk("himmelblau", "gd:lr=0.01");
+    walk("himmelblau", "gd:lr=0.002");
+    assert_eq!(backend.compiled_modules(), 3);
+    assert_eq!(
+        walk("pspin:p=3,n=5,seed=1", "sgd:lr=0.01,noise=0.05").x,
+        a.x
+    );
+    assert_eq!(backend.compiled_modules(), 3);
+}

@@ -2,24 +2,15 @@
 //! the WGSL side (f32) against the Rust twin (f64) and against closed forms computed here.
 //! These run on whatever adapter wgpu finds; on CI that is Mesa's software Vulkan (lavapipe).
 
-use std::sync::{Arc, OnceLock};
+mod common;
 
+use common::{ctx, rule_cases};
 use saddlescope::backend::Backend;
-use saddlescope::gpu::{shader, GpuContext, GpuWalk};
+use saddlescope::gpu::{shader, GpuWalk};
 use saddlescope::objective;
 use saddlescope::rules::{self, schedule};
 use saddlescope::walk::init::Init;
 use saddlescope::walk::{cpu, EndStates, WalkPlan};
-
-fn ctx() -> Arc<GpuContext> {
-    static CTX: OnceLock<Arc<GpuContext>> = OnceLock::new();
-    CTX.get_or_init(|| {
-        GpuContext::new().unwrap_or_else(|e| {
-            panic!("these tests need a wgpu adapter (CI: mesa-vulkan-drivers): {e}")
-        })
-    })
-    .clone()
-}
 
 /// A kernel that writes lr_factor(kind, t, ...) of shaders/schedule.wgsl for t = 0, 1, ...
 const PROBE: &str = r#"
@@ -180,65 +171,18 @@ fn run_both(
 }
 
 /// Every rule with WGSL under a non-constant schedule (and the schedule's period changing
-/// several times within the walk): 40 GPU steps against 40 reference steps, same tolerances
+/// several times within the walk), with its cases from tests/common/rule_cases.rs: 40 GPU steps against 40 reference steps, same tolerances
 /// as the constant-schedule test in gpu_twins.rs. Each schedule must also change the walk of
 /// at least a fifth of the walkers (against the same rule with schedule=constant; walkers that
 /// converge early end at the same minimum either way), so the comparison is not vacuous.
 #[test]
 fn every_rule_with_a_schedule_matches_its_reference() {
-    let cases: &[(&str, &str)] = &[
-        (
-            "gd:lr=0.02,schedule=cosine,period=30,lr_min=0.1",
-            "styblinski-tang:n=4",
-        ),
-        (
-            "momentum:lr=0.005,schedule=step,period=10,gamma=0.5",
-            "styblinski-tang:n=4",
-        ),
-        (
-            "nesterov:lr=0.005,schedule=restarts,period=8,t_mult=2",
-            "styblinski-tang:n=4",
-        ),
-        (
-            "adam:lr=0.05,schedule=restarts,period=10,lr_min=0.2",
-            "styblinski-tang:n=4",
-        ),
-        (
-            "rmsprop:lr=0.02,schedule=cosine,period=40",
-            "styblinski-tang:n=4",
-        ),
-        (
-            "sgd:lr=0.01,noise=0.5,schedule=step,period=15,gamma=0.3",
-            "styblinski-tang:n=4",
-        ),
-        (
-            "langevin:lr=0.01,temperature=0.2,schedule=cosine,period=25",
-            "styblinski-tang:n=4",
-        ),
-        (
-            "pgd:lr=0.01,g_thres=2,t_thres=10,r=0.1,schedule=restarts,period=12,t_mult=2",
-            "styblinski-tang:n=4",
-        ),
-        (
-            "anneal:step=0.3,t0=1,cooling=0.99,schedule=step,period=10,gamma=0.5",
-            "styblinski-tang:n=4",
-        ),
-        (
-            "gradnorm:lr=0.0005,schedule=cosine,period=20",
-            "styblinski-tang:n=4",
-        ),
-        (
-            "gd:lr=0.01,schedule=restarts,period=10",
-            "pspin:p=3,n=8,seed=1",
-        ),
-    ];
-    for r in rules::registry().into_iter().filter(|r| !r.cpu_only()) {
-        assert!(
-            cases.iter().any(|c| c.0.split(':').next() == Some(r.name)),
-            "rule {} has no schedule case",
-            r.name
-        );
-    }
+    rule_cases::check_table();
+    let cases: Vec<(&str, &str)> = rules::registry()
+        .into_iter()
+        .filter(|r| !r.cpu_only())
+        .flat_map(|r| rule_cases::cases_of(r.name).schedule.iter().copied())
+        .collect();
     let plan = WalkPlan {
         max_steps: 40,
         grad_tol: 0.0,

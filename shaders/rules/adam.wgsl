@@ -1,4 +1,4 @@
-// adam.wgsl — Adam with bias correction. Reference: src/rules/adaptive.rs (adam).
+// adam.wgsl — Adam with bias correction. Reference: src/rules/adam.rs.
 
 fn adam_step(w: u32, t: u32, lr_scale: f32) {
     let c = clip_scale(scalars[sc(SC_GNORM, w)], hyper[hp(HP_CLIP, w)]);

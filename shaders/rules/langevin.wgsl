@@ -1,4 +1,4 @@
-// langevin.wgsl — overdamped Langevin (Euler-Maruyama). Reference: src/rules/noisy.rs (langevin).
+// langevin.wgsl — overdamped Langevin (Euler-Maruyama). Reference: src/rules/langevin.rs.
 // Needs noisy_step.wgsl (the host appends it).
 
 fn langevin_step(w: u32, t: u32, lr_scale: f32) {

@@ -1,4 +1,4 @@
-// momentum.wgsl — heavy-ball momentum. Reference: src/rules/momentum.rs (momentum).
+// momentum.wgsl — heavy-ball momentum. Reference: src/rules/momentum.rs.
 
 fn momentum_step(w: u32, t: u32, lr_scale: f32) {
     let c = clip_scale(scalars[sc(SC_GNORM, w)], hyper[hp(HP_CLIP, w)]);

@@ -1,4 +1,4 @@
-// nesterov.wgsl — Nesterov momentum. Reference: src/rules/momentum.rs (nesterov).
+// nesterov.wgsl — Nesterov momentum. Reference: src/rules/nesterov.rs.
 
 fn nesterov_step(w: u32, t: u32, lr_scale: f32) {
     let c = clip_scale(scalars[sc(SC_GNORM, w)], hyper[hp(HP_CLIP, w)]);

@@ -1,5 +1,5 @@
 // noisy_step.wgsl — x -= a * g + b * xi, xi ~ N(0, I) from the NOISE stream at (walker, t).
-// Shared by sgd.wgsl and langevin.wgsl. Reference: src/rules/noisy.rs (noisy_step).
+// Shared by sgd.wgsl and langevin.wgsl. Reference: src/rules/noisy_step.rs.
 
 fn noisy_step(w: u32, t: u32, a: f32, b: f32) {
     let gw = walk.first_walker + w;

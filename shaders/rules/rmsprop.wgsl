@@ -1,4 +1,4 @@
-// rmsprop.wgsl — RMSprop. Reference: src/rules/adaptive.rs (rmsprop).
+// rmsprop.wgsl — RMSprop. Reference: src/rules/rmsprop.rs.
 
 fn rmsprop_step(w: u32, t: u32, lr_scale: f32) {
     let c = clip_scale(scalars[sc(SC_GNORM, w)], hyper[hp(HP_CLIP, w)]);

@@ -1,4 +1,4 @@
-// sgd.wgsl — gradient plus Gaussian noise. Reference: src/rules/noisy.rs (sgd).
+// sgd.wgsl — gradient plus Gaussian noise. Reference: src/rules/sgd.rs.
 // Needs noisy_step.wgsl (the host appends it).
 
 fn sgd_step(w: u32, t: u32, lr_scale: f32) {

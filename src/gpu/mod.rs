@@ -1,10 +1,12 @@
-//! GPU side: adapters and devices, shader assembly, the walk kernel's buffers and dispatch.
+//! GPU side: adapters and devices, shader assembly and the Rust-WGSL contract, the walk
+//! kernels' pipelines, buffers and dispatch.
 
 pub mod context;
+pub mod contract;
 pub mod program;
 pub mod shader;
 pub mod twin_check;
 pub mod walker;
 
 pub use context::{AdapterSummary, GpuContext, GpuError};
-pub use walker::GpuWalk;
+pub use walker::{GpuWalk, PipelineCache};

@@ -1,8 +1,10 @@
-//! Shader assembly: a tiny, explicit preprocessor that concatenates host constants, the shared
-//! pieces (common.wgsl, rng.wgsl, schedule.wgsl), the objective, the step rule and a kernel into one module,
-//! and validates it with naga (no GPU needed).
+//! Shader assembly: a tiny, explicit preprocessor that concatenates host constants (the
+//! contract's generated constants among them), the shared pieces (common.wgsl, rng.wgsl,
+//! schedule.wgsl), the objective, the step rule and a kernel into one module, and validates it
+//! with naga (no GPU needed).
 
-use super::program::Program;
+use super::contract;
+use super::program::{self, Program};
 use crate::objective::{Const, Objective};
 use crate::rules::Optimizer;
 
@@ -101,19 +103,24 @@ pub fn check_f32(obj: &dyn Objective, opt: &Optimizer) -> Result<(), String> {
     Ok(())
 }
 
-/// Joins the pieces in order: host constants, common.wgsl, rng.wgsl, schedule.wgsl, the
+/// Joins the pieces in order: host constants (N, SPHERE, FAULT_GRAD, the contract's constants
+/// from `contract::consts`, the objective's constants), common.wgsl, rng.wgsl, schedule.wgsl, the
 /// objective, the rule (`rule`: its constants and source), observe.wgsl, the program's
 /// generated glue, and for the fused engine walk.wgsl.
 pub fn assemble(label: &str, obj: &dyn Objective, rule: &str, program: &Program) -> Assembled {
     let w = obj.wgsl();
     let mut s = String::new();
-    s.push_str(&format!("// ---- assembled: {label}\n"));
+    // The label stays out of the text: walks that differ only in what the label names (the
+    // landscape's seed, hyperparameter values) assemble the same source, which is the key of
+    // the pipeline cache (gpu::walker::PipelineCache).
+    s.push_str("// ---- assembled by gpu::shader::assemble\n");
     s.push_str(&format!("const N: u32 = {}u;\n", obj.dim()));
     s.push_str(&format!("const SPHERE: bool = {};\n", obj.sphere()));
     s.push_str(&format!(
         "const FAULT_GRAD: f32 = {};\n",
         wgsl_f32(fault_grad())
     ));
+    s.push_str(&contract::consts());
     for c in &w.consts {
         match *c {
             Const::U32(name, v) => s.push_str(&format!("const {name}: u32 = {v}u;\n")),
@@ -140,6 +147,29 @@ pub fn assemble(label: &str, obj: &dyn Objective, rule: &str, program: &Program)
     }
 }
 
+/// The walk module of (objective, optimizer): the program of the objective's engine (fused or
+/// multi-pass) and the assembled source, with the rule's `HP_*` constants before its WGSL. The
+/// error says why the pair cannot run on the GPU (a rule without WGSL, a rule program the
+/// multi-pass engine cannot run).
+pub fn walk_module(
+    label: &str,
+    obj: &dyn Objective,
+    opt: &Optimizer,
+) -> Result<(Assembled, Program), String> {
+    let wgsl = opt.rule.wgsl.ok_or_else(|| {
+        format!(
+            "step rule '{}' has no WGSL; it runs on the CPU twin only",
+            opt.rule.name
+        )
+    })?;
+    let program = match obj.wgsl().passes {
+        Some(ps) => program::multi_pass(&ps, opt.rule.program)?,
+        None => program::fused(opt.rule.program),
+    };
+    let rule = format!("{}\n{}", opt.wgsl_consts(), wgsl);
+    Ok((assemble(label, obj, &rule, &program), program))
+}
+
 /// Parses and validates a module with naga.
 pub fn validate(a: &Assembled) -> Result<naga::Module, ShaderError> {
     let module = naga::front::wgsl::parse_str(&a.source).map_err(|e| ShaderError {
@@ -162,30 +192,54 @@ mod tests {
     use super::*;
     use crate::{objective, rules};
 
-    /// Every rule's kernels parse and validate, on a fused (per-walker) objective and on both
-    /// multi-pass ones, flat and sphere, without a GPU.
-    #[test]
-    fn walk_kernels_validate_for_every_rule() {
-        for obj_spec in [
-            "styblinski-tang:n=3",
-            "pspin:p=3,n=5,seed=1",
-            "field:n=3,features=8",
-        ] {
-            let obj = objective::parse(obj_spec).unwrap();
-            for r in rules::registry() {
-                let Some(wgsl) = r.wgsl else { continue };
-                let opt = rules::parse(r.name).unwrap();
-                let rule = format!("{}\n{}", opt.wgsl_consts(), wgsl);
-                let program = match obj.wgsl().passes {
-                    Some(p) => super::super::program::multi_pass(&p, r.program).unwrap(),
-                    None => super::super::program::fused(r.program),
-                };
-                let a = assemble(r.name, obj.as_ref(), &rule, &program);
-                if let Err(e) = validate(&a) {
-                    panic!("{} on {obj_spec}: {e}", r.name);
+    /// A small spec of every registered objective: its defaults, with N = 3 where it takes N
+    /// (or its smallest N, if that is larger).
+    fn small_objectives() -> Vec<String> {
+        objective::registry()
+            .iter()
+            .map(|e| match e.params.iter().find(|p| p.key == "n") {
+                Some(p) => {
+                    let lo = match p.range {
+                        crate::spec::Range::Int(lo, _) => lo.max(3),
+                        _ => 3,
+                    };
+                    format!("{}:n={lo}", e.name)
                 }
+                None => e.name.to_string(),
+            })
+            .collect()
+    }
+
+    /// Every registered objective (at a small N) with every rule that has WGSL: the walk
+    /// module is assembled, parses and validates (naga), and keeps the Rust-WGSL contract
+    /// (uniform layout and bindings), without a GPU. Both lists come from the registries, so
+    /// a new objective or rule is covered without editing this test.
+    #[test]
+    fn every_objective_and_rule_assembles_validates_and_keeps_the_contract() {
+        let mut modules = 0;
+        for spec in small_objectives() {
+            let obj = objective::parse(&spec).unwrap_or_else(|e| panic!("{spec}: {e}"));
+            for r in rules::registry().into_iter().filter(|r| !r.cpu_only()) {
+                let opt = rules::parse(r.name).unwrap();
+                let (a, _) = walk_module(r.name, obj.as_ref(), &opt)
+                    .unwrap_or_else(|e| panic!("{} on {spec}: {e}", r.name));
+                let module = validate(&a).unwrap_or_else(|e| panic!("{} on {spec}: {e}", r.name));
+                if let Err(e) = contract::check(&module) {
+                    panic!("{} on {spec}: {e}", r.name);
+                }
+                modules += 1;
             }
         }
+        assert!(modules >= objective::registry().len());
+    }
+
+    #[test]
+    fn rules_without_wgsl_have_no_walk_module() {
+        let obj = objective::parse("himmelblau").unwrap();
+        let e = walk_module("t", obj.as_ref(), &rules::parse("sfn").unwrap())
+            .err()
+            .unwrap();
+        assert!(e.contains("sfn") && e.contains("CPU twin"), "{e}");
     }
 
     #[test]

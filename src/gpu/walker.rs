@@ -9,12 +9,14 @@
 //! invocation; a single step, or a multi-pass kernel, that still trips it is a
 //! [`GpuError::LoopLimit`].
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use super::context::{GpuContext, GpuError};
-use super::program::{self, Program, ROW_SPLIT};
-use super::shader;
+use super::contract::{self, Field, WgslScalar};
+use super::program::{Program, ROW_SPLIT};
+use super::shader::{self, Assembled};
 use crate::objective::{Objective, PARAM_TAIL};
 use crate::rules::Optimizer;
 use crate::walk::state::{
@@ -23,32 +25,56 @@ use crate::walk::state::{
 };
 use crate::walk::{EndStates, Hyper, WalkPlan};
 
-/// The kernels' uniform block. Keep in sync with shaders/common.wgsl (WalkUniform).
-#[repr(C)]
-#[derive(Debug, Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-pub struct WalkUniform {
-    pub stride: u32,
-    pub first_walker: u32,
-    pub segment_steps: u32,
-    pub max_steps: u32,
-    pub grad_tol: f32,
-    pub bound: f32,
-    pub seed_lo: u32,
-    pub seed_hi: u32,
-    pub escape_radius2: f32,
-    pub escape_drop: f32,
-    /// > 0: walkers per landscape instance; 0: one landscape for every walker.
-    pub instance_walkers: u32,
-    /// Floats per instance in the params buffer (instances back to back).
-    pub instance_params: u32,
-    /// Global id of the first walker of instance 0.
-    pub instance_first: u32,
-    /// 1: a walker may converge only after it has escaped.
-    pub settle_after_escape: u32,
-    /// Entries of the walker list this dispatch covers.
-    pub active_count: u32,
-    /// Trips of the loop guard (always [`GUARD_TRIPS`]).
-    pub guard_trips: u32,
+/// Defines the kernels' uniform struct (`#[repr(C)]`, Pod) and its field table `FIELDS`
+/// (name, byte offset, scalar type, from the struct itself), which `gpu::contract::check`
+/// holds against the WGSL struct of the same name in every module before a pipeline is made.
+macro_rules! uniform_struct {
+    ($(#[$sm:meta])* pub struct $name:ident { $($(#[$m:meta])* pub $f:ident: $t:ty,)* }) => {
+        $(#[$sm])*
+        #[repr(C)]
+        #[derive(Debug, Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+        pub struct $name {
+            $($(#[$m])* pub $f: $t,)*
+        }
+
+        impl $name {
+            /// The fields in declaration order, for the check against the WGSL struct.
+            pub const FIELDS: &[Field] = &[$(Field {
+                name: stringify!($f),
+                offset: std::mem::offset_of!($name, $f),
+                scalar: <$t as WgslScalar>::SCALAR,
+            }),*];
+        }
+    };
+}
+
+uniform_struct! {
+    /// The kernels' uniform block: `struct WalkUniform` in shaders/common.wgsl, checked against
+    /// this one (names, offsets, types, size) by `gpu::contract::check` on every module.
+    pub struct WalkUniform {
+        pub stride: u32,
+        pub first_walker: u32,
+        pub segment_steps: u32,
+        pub max_steps: u32,
+        pub grad_tol: f32,
+        pub bound: f32,
+        pub seed_lo: u32,
+        pub seed_hi: u32,
+        pub escape_radius2: f32,
+        pub escape_drop: f32,
+        /// > 0: walkers per landscape instance; 0: one landscape for every walker.
+        pub instance_walkers: u32,
+        /// Floats per instance in the params buffer (instances back to back).
+        pub instance_params: u32,
+        /// Global id of the first walker of instance 0.
+        pub instance_first: u32,
+        /// 1: a walker may converge only after it has escaped.
+        pub settle_after_escape: u32,
+        /// Entries of the walker list this dispatch covers.
+        pub active_count: u32,
+        /// Trips of the loop guard (always [`GUARD_TRIPS`]).
+        pub guard_trips: u32,
+    }
 }
 
 const WORKGROUP: u32 = 64;
@@ -59,8 +85,10 @@ const SEGMENT_SECONDS: f64 = 0.25;
 /// The most steps one submission of the multi-pass engine encodes.
 const MAX_PASS_STEPS: u32 = 1024;
 
-/// Bindings of the walk kernels, in binding order. Keep in sync with shaders/common.wgsl.
-const BINDINGS: [(&str, Binding); 9] = [
+/// Bindings of the walk kernels, in binding order (entry k is `@group(0) @binding(k)`): the
+/// bind-group layout is made from this table, and `gpu::contract::check` holds every module's
+/// declarations (shaders/common.wgsl) to it.
+pub const BINDINGS: [(&str, Binding); 9] = [
     ("walk", Binding::Uniform),
     ("state", Binding::Storage { read_only: false }),
     ("params", Binding::Storage { read_only: true }),
@@ -72,23 +100,142 @@ const BINDINGS: [(&str, Binding); 9] = [
     ("walkers", Binding::Storage { read_only: true }),
 ];
 
-#[derive(Debug, Clone, Copy)]
-enum Binding {
+/// What a binding is: the uniform block or a storage buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Binding {
     Uniform,
     Storage { read_only: bool },
 }
 
-/// How many storage buffers the kernels bind.
-pub const STORAGE_BINDINGS: u32 = 8;
+/// The word of the control buffer that the loop guard sets (shaders/common.wgsl, loop_guard).
+pub const CTRL_GUARD: usize = 0;
+/// Bytes of the control buffer (u32 words).
+const CONTROL_BYTES: u64 = 4 * (CTRL_GUARD as u64 + 1);
 
-/// Pipelines for one (objective, optimizer) pair, made once. The objective may be several
-/// instances of one landscape family (same dimension and shader, different parameters), walked
-/// in one dispatch: see [`GpuWalk::new_instances`].
-pub struct GpuWalk {
-    ctx: Arc<GpuContext>,
+/// How many storage buffers the kernels bind (counted in [`BINDINGS`]).
+pub const STORAGE_BINDINGS: u32 = {
+    let mut n = 0;
+    let mut i = 0;
+    while i < BINDINGS.len() {
+        if matches!(BINDINGS[i].1, Binding::Storage { .. }) {
+            n += 1;
+        }
+        i += 1;
+    }
+    n
+};
+
+/// The compiled kernels of one assembled walk module: the bind-group layout, the program and
+/// one pipeline per kernel. Made once per distinct module (see [`PipelineCache`]) and shared
+/// by every walk whose objective and rule assemble to it.
+struct Kernels {
     layout: wgpu::BindGroupLayout,
     program: Program,
     pipelines: Vec<wgpu::ComputePipeline>,
+}
+
+impl Kernels {
+    /// Validates the module (naga), checks it against the Rust side of the contract
+    /// (`gpu::contract::check`) and compiles its kernels inside an error scope.
+    fn compile(ctx: &GpuContext, a: &Assembled, program: Program) -> Result<Kernels, GpuError> {
+        let naga_module = shader::validate(a)?;
+        contract::check(&naga_module).map_err(|message| GpuError::Validation {
+            kernel: a.label.clone(),
+            message: format!("the module breaks the Rust-WGSL contract: {message}"),
+        })?;
+        let device = &ctx.device;
+        let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+            label: Some(&a.label),
+            source: wgpu::ShaderSource::Wgsl(a.source.as_str().into()),
+        });
+        let entries: Vec<wgpu::BindGroupLayoutEntry> = BINDINGS
+            .iter()
+            .enumerate()
+            .map(|(i, (_, b))| layout_entry(i as u32, *b))
+            .collect();
+        let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+            label: Some("walk"),
+            entries: &entries,
+        });
+        let pl = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+            label: Some("walk"),
+            bind_group_layouts: &[Some(&layout)],
+            immediate_size: 0,
+        });
+        let pipelines = program
+            .kernels
+            .iter()
+            .map(|k| {
+                device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                    label: Some(&k.entry),
+                    layout: Some(&pl),
+                    module: &module,
+                    entry_point: Some(&k.entry),
+                    compilation_options: Default::default(),
+                    cache: None,
+                })
+            })
+            .collect();
+        if let Some(e) = pollster::block_on(scope.pop()) {
+            return Err(GpuError::Validation {
+                kernel: a.label.clone(),
+                message: e.to_string(),
+            });
+        }
+        Ok(Kernels {
+            layout,
+            program,
+            pipelines,
+        })
+    }
+}
+
+/// Compiled walk kernels of one device, by assembled WGSL source (which determines the module,
+/// its program and so its pipelines). Walks of one run that share a shader — escape's arms,
+/// the repeats and instances of a sweep — compile it once; each walk makes only what depends
+/// on its landscape's parameters (the params buffer). Use one cache per device.
+#[derive(Default)]
+pub struct PipelineCache {
+    modules: Mutex<HashMap<String, Arc<Kernels>>>,
+}
+
+impl PipelineCache {
+    pub fn new() -> PipelineCache {
+        PipelineCache::default()
+    }
+
+    /// How many distinct modules have been compiled into it.
+    pub fn compiled(&self) -> usize {
+        self.modules.lock().map_or(0, |m| m.len())
+    }
+
+    fn kernels(
+        &self,
+        ctx: &GpuContext,
+        a: &Assembled,
+        program: Program,
+    ) -> Result<Arc<Kernels>, GpuError> {
+        // Held while compiling, so that two walks of one module never compile it twice.
+        let mut modules = self.modules.lock().map_err(|_| GpuError::Validation {
+            kernel: a.label.clone(),
+            message: "the pipeline cache was poisoned by a panic".into(),
+        })?;
+        if let Some(k) = modules.get(&a.source) {
+            return Ok(k.clone());
+        }
+        let k = Arc::new(Kernels::compile(ctx, a, program)?);
+        modules.insert(a.source.clone(), k.clone());
+        Ok(k)
+    }
+}
+
+/// One walk's pipelines and landscape parameters for one (objective, optimizer) pair. The
+/// objective may be several instances of one landscape family (same dimension and shader,
+/// different parameters), walked in one dispatch: see [`GpuWalk::new_instances`].
+pub struct GpuWalk {
+    ctx: Arc<GpuContext>,
+    kernels: Arc<Kernels>,
     params: wgpu::Buffer,
     label: String,
     n: usize,
@@ -165,72 +312,41 @@ impl GpuWalk {
         objs: &[&dyn Objective],
         opt: &Optimizer,
     ) -> Result<GpuWalk, GpuError> {
+        Self::build(ctx, objs, opt, None)
+    }
+
+    /// As [`GpuWalk::new_instances`], with the kernels taken from `cache` when an earlier walk
+    /// on this device compiled the same module (and put there otherwise).
+    pub fn cached(
+        ctx: Arc<GpuContext>,
+        cache: &PipelineCache,
+        objs: &[&dyn Objective],
+        opt: &Optimizer,
+    ) -> Result<GpuWalk, GpuError> {
+        Self::build(ctx, objs, opt, Some(cache))
+    }
+
+    fn build(
+        ctx: Arc<GpuContext>,
+        objs: &[&dyn Objective],
+        opt: &Optimizer,
+        cache: Option<&PipelineCache>,
+    ) -> Result<GpuWalk, GpuError> {
         let (obj, rest) = objs
             .split_first()
             .ok_or_else(|| GpuError::Instances("no landscape instance to walk".to_string()))?;
         let obj: &dyn Objective = *obj;
         let p = instance_params(obj, rest)?;
         let label = format!("walk[{} | {}]", obj.spec(), opt.spec());
-        let wgsl = opt.rule.wgsl.ok_or_else(|| GpuError::Validation {
-            kernel: label.clone(),
-            message: format!(
-                "step rule '{}' has no WGSL; it runs on the CPU twin only",
-                opt.rule.name
-            ),
-        })?;
-        let passes = obj.wgsl().passes;
-        let program = match &passes {
-            Some(ps) => program::multi_pass(ps, opt.rule.program).map_err(|message| {
-                GpuError::Validation {
-                    kernel: label.clone(),
-                    message,
-                }
-            })?,
-            None => program::fused(opt.rule.program),
+        let (assembled, program) =
+            shader::walk_module(&label, obj, opt).map_err(|message| GpuError::Validation {
+                kernel: label.clone(),
+                message,
+            })?;
+        let kernels = match cache {
+            Some(c) => c.kernels(&ctx, &assembled, program)?,
+            None => Arc::new(Kernels::compile(&ctx, &assembled, program)?),
         };
-        let rule = format!("{}\n{}", opt.wgsl_consts(), wgsl);
-        let assembled = shader::assemble(&label, obj, &rule, &program);
-        shader::validate(&assembled)?;
-        let device = &ctx.device;
-        let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
-        let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
-            label: Some(&label),
-            source: wgpu::ShaderSource::Wgsl(assembled.source.clone().into()),
-        });
-        let entries: Vec<wgpu::BindGroupLayoutEntry> = BINDINGS
-            .iter()
-            .enumerate()
-            .map(|(i, (_, b))| layout_entry(i as u32, *b))
-            .collect();
-        let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
-            label: Some("walk"),
-            entries: &entries,
-        });
-        let pl = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
-            label: Some("walk"),
-            bind_group_layouts: &[Some(&layout)],
-            immediate_size: 0,
-        });
-        let pipelines = program
-            .kernels
-            .iter()
-            .map(|k| {
-                device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-                    label: Some(&k.entry),
-                    layout: Some(&pl),
-                    module: &module,
-                    entry_point: Some(&k.entry),
-                    compilation_options: Default::default(),
-                    cache: None,
-                })
-            })
-            .collect();
-        if let Some(e) = pollster::block_on(scope.pop()) {
-            return Err(GpuError::Validation {
-                kernel: label,
-                message: e.to_string(),
-            });
-        }
         let pf = params_f32(&p);
         let params = make_buffer(
             &ctx,
@@ -243,12 +359,10 @@ impl GpuWalk {
         Ok(GpuWalk {
             n: obj.dim(),
             k: opt.rule.params.len(),
-            scratch: passes.map_or(0, |p| p.scratch),
-            snapshots: program.fused && ctx.adapter.may_limit_loops(),
+            scratch: obj.wgsl().passes.map_or(0, |p| p.scratch),
+            snapshots: kernels.program.fused && ctx.adapter.may_limit_loops(),
             ctx,
-            layout,
-            program,
-            pipelines,
+            kernels,
             params,
             label,
             instances: objs.len(),
@@ -258,7 +372,7 @@ impl GpuWalk {
 
     /// "fused" (one kernel, many steps per invocation) or "multi-pass".
     pub fn engine(&self) -> &'static str {
-        if self.program.fused {
+        if self.kernels.program.fused {
             "fused"
         } else {
             "multi-pass"
@@ -334,7 +448,7 @@ impl GpuWalk {
         let hyper = make_buffer(c, "hyper", b_hyper * cap64, st)?;
         let scratch = make_buffer(c, "scratch", (b_scratch * cap64).max(4), st)?;
         let walkers = make_buffer(c, "walkers", 4 * cap64, st)?;
-        let control = make_buffer(c, "control", 4, st)?;
+        let control = make_buffer(c, "control", CONTROL_BYTES, st)?;
         let backup = if self.snapshots {
             Some([
                 make_buffer(c, "state backup", b_state * cap64, st)?,
@@ -345,7 +459,7 @@ impl GpuWalk {
             None
         };
         let status_read = make_buffer(c, "status readback", 4 * cap64, read)?;
-        let control_read = make_buffer(c, "control readback", 4, read)?;
+        let control_read = make_buffer(c, "control readback", CONTROL_BYTES, read)?;
         let bound = [
             &uniform,
             &state,
@@ -367,7 +481,7 @@ impl GpuWalk {
             .collect();
         let bind = c.device.create_bind_group(&wgpu::BindGroupDescriptor {
             label: Some("walk"),
-            layout: &self.layout,
+            layout: &self.kernels.layout,
             entries: &entries,
         });
         Ok(ChunkBuffers {
@@ -440,8 +554,8 @@ impl GpuWalk {
         let groups = active.div_ceil(WORKGROUP);
         pass.set_bind_group(0, &b.bind, &[]);
         for &k in kernels {
-            let rows = self.program.kernels[k].rows;
-            pass.set_pipeline(&self.pipelines[k]);
+            let rows = self.kernels.program.kernels[k].rows;
+            pass.set_pipeline(&self.kernels.pipelines[k]);
             pass.dispatch_workgroups(
                 groups,
                 rows.min(ROW_SPLIT) as u32,
@@ -478,22 +592,30 @@ impl GpuWalk {
         self.copy_snapshot(&mut enc, b, true);
         {
             let mut pass = enc.begin_compute_pass(&Default::default());
-            if self.program.fused {
-                self.dispatch(&mut pass, b, &self.program.step, active);
+            if self.kernels.program.fused {
+                self.dispatch(&mut pass, b, &self.kernels.program.step, active);
             } else {
                 for _ in 0..steps {
-                    self.dispatch(&mut pass, b, &self.program.step, active);
+                    self.dispatch(&mut pass, b, &self.kernels.program.step, active);
                 }
             }
         }
-        enc.copy_buffer_to_buffer(&b.control, 0, &b.control_read, 0, 4);
+        enc.copy_buffer_to_buffer(&b.control, 0, &b.control_read, 0, CONTROL_BYTES);
         let status_at = (CT_STATUS * wc * 4) as u64;
         enc.copy_buffer_to_buffer(&b.counters, status_at, &b.status_read, 0, (wc * 4) as u64);
         self.ctx.queue.submit([enc.finish()]);
-        let control: u32 = bytemuck::pod_read_unaligned(&read(&self.ctx, &b.control_read, 4)?[..4]);
+        let cut = self.guard_tripped(b)?;
         let status =
             bytemuck::pod_collect_to_vec(&read(&self.ctx, &b.status_read, (wc * 4) as u64)?);
-        Ok((control != 0, status))
+        Ok((cut, status))
+    }
+
+    /// Whether the loop guard of the last submission tripped (its control word, read back).
+    fn guard_tripped(&self, b: &ChunkBuffers) -> Result<bool, GpuError> {
+        let bytes = read(&self.ctx, &b.control_read, CONTROL_BYTES)?;
+        let at = 4 * CTRL_GUARD;
+        let word: u32 = bytemuck::pod_read_unaligned(&bytes[at..at + 4]);
+        Ok(word != 0)
     }
 
     fn loop_limit(&self, detail: String) -> GpuError {
@@ -530,7 +652,7 @@ impl GpuWalk {
         let most = plan.max_steps.saturating_add(1);
         let mut segment = 16u32.min(most);
         let mut segment_cap = u32::MAX;
-        if !self.program.fused {
+        if !self.kernels.program.fused {
             segment = 1;
         }
         let per_walker = u64::from(most);
@@ -566,7 +688,7 @@ impl GpuWalk {
                 let (cut, status) = self.submit(&b, wc, active, segment)?;
                 if cut {
                     if !self.snapshots || segment == 1 {
-                        return Err(self.loop_limit(if self.program.fused {
+                        return Err(self.loop_limit(if self.kernels.program.fused {
                             format!("one step at N = {n} already runs more loop iterations than it allows")
                         } else {
                             format!("one of the objective's passes at N = {n} runs more loop iterations than it allows")
@@ -601,7 +723,7 @@ impl GpuWalk {
                 // Aim each submission at SEGMENT_SECONDS of work.
                 let dt = t0.elapsed().as_secs_f64().max(1e-4);
                 let scaled = f64::from(segment) * (SEGMENT_SECONDS / dt).clamp(0.5, 4.0);
-                let most = if self.program.fused {
+                let most = if self.kernels.program.fused {
                     1 << 16
                 } else {
                     MAX_PASS_STEPS
@@ -678,12 +800,11 @@ impl GpuWalk {
         enc.clear_buffer(&b.control, 0, None);
         {
             let mut pass = enc.begin_compute_pass(&Default::default());
-            self.dispatch(&mut pass, &b, &self.program.eval, wc as u32);
+            self.dispatch(&mut pass, &b, &self.kernels.program.eval, wc as u32);
         }
-        enc.copy_buffer_to_buffer(&b.control, 0, &b.control_read, 0, 4);
+        enc.copy_buffer_to_buffer(&b.control, 0, &b.control_read, 0, CONTROL_BYTES);
         self.ctx.queue.submit([enc.finish()]);
-        let control: u32 = bytemuck::pod_read_unaligned(&read(&self.ctx, &b.control_read, 4)?[..4]);
-        if control != 0 {
+        if self.guard_tripped(&b)? {
             return Err(self.loop_limit(format!(
                 "evaluating the objective at N = {n} runs more loop iterations than it allows"
             )));

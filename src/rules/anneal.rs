@@ -1,8 +1,8 @@
-//! Simulated annealing: a Gaussian proposal y = x + step * xi (clipped to length `clip` when
-//! clip > 0, retracted on spheres) is accepted when f(y) <= f(x) or with the Metropolis
-//! probability exp(-(f(y) - f(x)) / T), T = t0 * cooling^t (geometric cooling). The learning-rate
-//! schedule scales the proposal: step(t) = step * factor(t).
-//! WGSL twin: shaders/rules/anneal.wgsl.
+//! Simulated annealing, Metropolis with geometric cooling. WGSL twin: shaders/rules/anneal.wgsl.
+//! A Gaussian proposal y = x + step * xi (clipped to length `clip` when clip > 0, retracted on
+//! spheres) is accepted when f(y) <= f(x) or with the Metropolis probability
+//! exp(-(f(y) - f(x)) / T), T = t0 * cooling^t. The learning-rate schedule scales the proposal:
+//! step(t) = step * factor(t).
 
 use super::{always_may_stop, Ctx, Eval, Op, Rule};
 use crate::objective::sphere;

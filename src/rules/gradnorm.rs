@@ -1,8 +1,8 @@
-//! Gradient-norm descent, the saddle finder: descent on 1/2 |grad f|^2, whose gradient is the
-//! Hessian-vector product H g. It converges to critical points of every index (and sometimes to
-//! local minima of |grad f| that are not critical points; the polish stage rejects those).
-//! On spheres, H is the Riemannian Hessian applied to the Riemannian gradient:
-//! P (Hess H) g - (x . grad H / N) g. WGSL twin: shaders/rules/gradnorm.wgsl.
+//! Gradient-norm descent, the saddle finder. WGSL twin: shaders/rules/gradnorm.wgsl.
+//! Descent on 1/2 |grad f|^2, whose gradient is the Hessian-vector product H g. It converges to
+//! critical points of every index (and sometimes to local minima of |grad f| that are not critical
+//! points; the polish stage rejects those). On spheres, H is the Riemannian Hessian applied to the
+//! Riemannian gradient: P (Hess H) g - (x . grad H / N) g.
 
 use super::{always_may_stop, clip_scale, Ctx, Eval, Op, Rule};
 use crate::objective::sphere;

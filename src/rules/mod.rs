@@ -32,15 +32,21 @@ macro_rules! params {
     };
 }
 
-mod adaptive;
+mod adam;
 mod anneal;
 mod gd;
 mod gradnorm;
+mod langevin;
 mod momentum;
-pub mod newton;
-mod noisy;
+mod nesterov;
+mod newton;
+mod noisy_step;
 mod pgd;
+mod rmsprop;
 pub mod schedule;
+mod second_order;
+mod sfn;
+mod sgd;
 
 /// Everything a reference step needs besides the walker: the objective, the RNG key and the
 /// schedule's factor at this step.
@@ -116,21 +122,22 @@ impl Rule {
     }
 }
 
-/// Every step rule, in the order `list` prints them.
+/// Every step rule, in the order `list` prints them: the one list of rules (each is
+/// src/rules/NAME.rs beside shaders/rules/NAME.wgsl; the tests iterate this list).
 pub fn registry() -> Vec<&'static Rule> {
     vec![
         &gd::GD,
         &momentum::MOMENTUM,
-        &momentum::NESTEROV,
-        &adaptive::ADAM,
-        &adaptive::RMSPROP,
-        &noisy::SGD,
-        &noisy::LANGEVIN,
+        &nesterov::NESTEROV,
+        &adam::ADAM,
+        &rmsprop::RMSPROP,
+        &sgd::SGD,
+        &langevin::LANGEVIN,
         &pgd::PGD,
         &anneal::ANNEAL,
         &gradnorm::GRADNORM,
         &newton::NEWTON,
-        &newton::SFN,
+        &sfn::SFN,
     ]
 }
 
@@ -290,6 +297,49 @@ mod tests {
                 wgsl.matches("lr_scale").count() >= 2,
                 "{} ignores the schedule",
                 r.name
+            );
+        }
+    }
+
+    /// One rule per file beside its WGSL: src/rules/NAME.rs for every registered rule, whose
+    /// first line names shaders/rules/NAME.wgsl (or says it has none), and for every WGSL file
+    /// of a rule or a helper a Rust file of the same name, each naming the other.
+    #[test]
+    fn every_rule_file_sits_beside_its_wgsl_twin() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let first_line = |stem: &str| -> String {
+            let path = root.join("src/rules").join(format!("{stem}.rs"));
+            let text = std::fs::read_to_string(&path)
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            text.lines().next().unwrap_or_default().to_string()
+        };
+        for r in registry() {
+            let line = first_line(r.name);
+            let twin = format!("WGSL twin: shaders/rules/{}.wgsl", r.name);
+            match r.wgsl {
+                Some(_) => assert!(line.contains(&twin), "src/rules/{}.rs: {line}", r.name),
+                None => assert!(
+                    line.contains("No WGSL twin"),
+                    "src/rules/{}.rs: {line}",
+                    r.name
+                ),
+            }
+        }
+        let wgsl = std::fs::read_dir(root.join("shaders/rules")).unwrap();
+        for entry in wgsl {
+            let path = entry.unwrap().path();
+            let stem = path.file_stem().unwrap().to_string_lossy().to_string();
+            let line = first_line(&stem);
+            assert!(
+                line.contains(&format!("WGSL twin: shaders/rules/{stem}.wgsl")),
+                "src/rules/{stem}.rs: {line}"
+            );
+            let text = std::fs::read_to_string(&path).unwrap();
+            let header: String = text.lines().take_while(|l| l.starts_with("//")).collect();
+            assert!(
+                header.contains(&format!("src/rules/{stem}.rs")),
+                "{} does not name src/rules/{stem}.rs",
+                path.display()
             );
         }
     }

@@ -1,11 +1,11 @@
-//! Perturbed gradient descent (Jin, Ge, Netrapalli, Kakade & Jordan 2017, "How to escape saddle
-//! points efficiently"): when |g| <= g_thres and no perturbation happened in the last t_thres
-//! steps, add a sample uniform in the ball of radius r (that step moves by the perturbation
-//! alone); otherwise a gradient step. A walker with |g| <= grad_tol stops only once t_thres steps
-//! have passed since its last perturbation and f fell by less than f_thres since then (the
-//! paper's termination test), so it cannot stop on a saddle it has not tried to leave.
+//! Perturbed gradient descent (Jin et al. 2017). WGSL twin: shaders/rules/pgd.wgsl.
+//! Jin, Ge, Netrapalli, Kakade & Jordan 2017, "How to escape saddle points efficiently": when
+//! |g| <= g_thres and no perturbation happened in the last t_thres steps, add a sample uniform in
+//! the ball of radius r (that step moves by the perturbation alone); otherwise a gradient step.
+//! A walker with |g| <= grad_tol stops only once t_thres steps have passed since its last
+//! perturbation and f fell by less than f_thres since then (the paper's termination test), so it
+//! cannot stop on a saddle it has not tried to leave.
 //! State: CT_RULE0 = 1 + step of the last perturbation (0 = none), SC_RULE0 = f there.
-//! WGSL twin: shaders/rules/pgd.wgsl.
 
 use super::{clip_scale, Ctx, Op, Rule};
 use crate::rng::{self, Stream};

@@ -1,4 +1,5 @@
-//! Learning-rate schedules shared by every step rule: lr(t) = lr · factor(t). The walk computes
+//! Learning-rate schedules shared by every step rule. WGSL twin: shaders/schedule.wgsl.
+//! lr(t) = lr · factor(t). The walk computes
 //! the factor once per step (WGSL: `lr_factor` in shaders/schedule.wgsl, called by walk.wgsl;
 //! here: [`factor`], called by src/walk/cpu.rs into `Ctx::lr_scale`) and each rule multiplies
 //! its step size by it. The schedule's parameters are ordinary per-walker hyperparameter rows,

@@ -1,35 +1,77 @@
 //! One walker's state on the CPU, laid out like the shader's slots so the reference step rules
-//! read side by side with their WGSL (keep the indices in sync with shaders/common.wgsl).
+//! read side by side with their WGSL. The indices are defined here once: `gpu::contract` emits
+//! them (with [`Status`] and `rng::Stream`) as WGSL constants at the top of every module.
 
-pub const SLOT_X: usize = 0;
-pub const SLOT_TRIAL: usize = 1;
-pub const SLOT_GRAD: usize = 2;
-pub const SLOT_AUX: usize = 3;
-pub const SLOT_OPT0: usize = 4;
-pub const SLOT_OPT1: usize = 5;
-pub const SLOT_START: usize = 6;
-pub const SLOTS: usize = 7;
+/// Defines `pub const NAME: usize` index constants and a table of them by name, in order, from
+/// which `gpu::contract::consts` writes `const NAME: u32 = Vu;`: one list, so the CPU and the
+/// shader cannot disagree. The table's last entry is the count.
+macro_rules! indices {
+    ($(#[$tm:meta])* $table:ident { $($(#[$m:meta])* $name:ident = $v:expr,)* }) => {
+        $($(#[$m])* pub const $name: usize = $v;)*
+        $(#[$tm])*
+        pub const $table: &[(&str, usize)] = &[$((stringify!($name), $name)),*];
+    };
+}
 
-pub const SC_F: usize = 0;
-pub const SC_GNORM: usize = 1;
-pub const SC_F0: usize = 2;
-pub const SC_RULE0: usize = 3;
-pub const SC_RULE1: usize = 4;
-pub const SC_RADIAL: usize = 5;
-/// f from the last evaluation (the GPU's hand-over between evaluation and stage kernels).
-pub const SC_EVAL: usize = 6;
-pub const SCALARS: usize = 7;
+indices! {
+    /// Vector slots (N floats per walker each): state[(s * N + i) * stride + w] on the GPU.
+    SLOT_NAMES {
+        /// Position.
+        SLOT_X = 0,
+        /// Trial / proposal point.
+        SLOT_TRIAL = 1,
+        /// Gradient written by an evaluation.
+        SLOT_GRAD = 2,
+        /// Hessian-vector product output, scratch.
+        SLOT_AUX = 3,
+        /// Optimizer state (momentum, first moment).
+        SLOT_OPT0 = 4,
+        /// Optimizer state (second moment).
+        SLOT_OPT1 = 5,
+        /// Starting point (escape distance).
+        SLOT_START = 6,
+        SLOTS = 7,
+    }
+}
 
-pub const CT_STEPS: usize = 0;
-pub const CT_STATUS: usize = 1;
-pub const CT_ESCAPE: usize = 2;
-pub const CT_RULE0: usize = 3;
-pub const COUNTERS: usize = 4;
+indices! {
+    /// Per-walker scalars (f64 here, f32 on the GPU: scalars[k * stride + w]).
+    SCALAR_NAMES {
+        /// f at the current position.
+        SC_F = 0,
+        /// |grad| (Riemannian on spheres).
+        SC_GNORM = 1,
+        /// f at the start.
+        SC_F0 = 2,
+        /// Step-rule scalars (e.g. f at the last perturbation).
+        SC_RULE0 = 3,
+        SC_RULE1 = 4,
+        /// x.grad/N before projection (spheres: the Riemannian Hessian's term).
+        SC_RADIAL = 5,
+        /// f from the last evaluation (the GPU's hand-over between evaluation and stage kernels).
+        SC_EVAL = 6,
+        SCALARS = 7,
+    }
+}
+
+indices! {
+    /// Per-walker u32 counters (counters[k * stride + w] on the GPU).
+    COUNTER_NAMES {
+        CT_STEPS = 0,
+        CT_STATUS = 1,
+        /// First escape step, [`NO_ESCAPE`] when none.
+        CT_ESCAPE = 2,
+        /// Step-rule counter (e.g. the step of the last perturbation).
+        CT_RULE0 = 3,
+        COUNTERS = 4,
+    }
+}
 
 /// No escape recorded.
 pub const NO_ESCAPE: u32 = u32::MAX;
 
-/// Why a walker stopped; the codes are shared with the shader.
+/// Why a walker stopped; the codes are shared with the shader (which gets them as constants
+/// named by [`Status::name`] in upper case: RUNNING, CONVERGED, MAX_STEPS, DIVERGED).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
@@ -40,6 +82,13 @@ pub enum Status {
 }
 
 impl Status {
+    /// Every status, in code order.
+    pub const ALL: [Status; 4] = [
+        Status::Running,
+        Status::Converged,
+        Status::MaxSteps,
+        Status::Diverged,
+    ];
     pub fn from_code(c: u32) -> Status {
         match c {
             1 => Status::Converged,
@@ -82,5 +131,26 @@ impl WalkerState {
     }
     pub fn x(&self) -> &[f64] {
         &self.slots[SLOT_X]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each table numbers its entries 0, 1, ... and ends with their count.
+    #[test]
+    fn index_tables_are_consecutive_and_end_with_their_count() {
+        for table in [SLOT_NAMES, SCALAR_NAMES, COUNTER_NAMES] {
+            let (count, entries) = table.split_last().unwrap();
+            for (k, (name, v)) in entries.iter().enumerate() {
+                assert_eq!(*v, k, "{name}");
+            }
+            assert_eq!(count.1, entries.len(), "{}", count.0);
+        }
+        for (k, s) in Status::ALL.iter().enumerate() {
+            assert_eq!(*s as usize, k);
+            assert_eq!(Status::from_code(k as u32), *s);
+        }
     }
 }

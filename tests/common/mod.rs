@@ -5,6 +5,8 @@ use std::sync::{Arc, OnceLock};
 
 use saddlescope::gpu::GpuContext;
 
+pub mod rule_cases;
+
 /// The adapter every GPU test runs on (CI: Mesa's software Vulkan), opened once per test binary.
 pub fn ctx() -> Arc<GpuContext> {
     static CTX: OnceLock<Arc<GpuContext>> = OnceLock::new();

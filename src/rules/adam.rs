@@ -1,5 +1,4 @@
-//! Adaptive step sizes: Adam (Kingma & Ba 2015, bias-corrected) and RMSprop.
-//! WGSL twins: shaders/rules/adam.wgsl, shaders/rules/rmsprop.wgsl.
+//! Adam (Kingma & Ba 2015), bias-corrected. WGSL twin: shaders/rules/adam.wgsl.
 
 use super::{always_may_stop, clip_scale, Ctx, Op, Rule};
 use crate::spec::{Param, Range};
@@ -31,26 +30,6 @@ pub static ADAM: Rule = Rule {
     max_dim: None,
 };
 
-pub static RMSPROP: Rule = Rule {
-    name: "rmsprop",
-    summary: "RMSprop",
-    params: params![
-        Param::new("lr", 0.001, Range::Positive, "step size"),
-        Param::new(
-            "alpha",
-            0.99,
-            Range::HalfOpen(0.0, 1.0),
-            "second-moment decay",
-        ),
-        Param::new("eps", 1e-8, Range::Positive, "denominator offset"),
-    ],
-    wgsl: Some(include_str!("../../shaders/rules/rmsprop.wgsl")),
-    program: &[Op::Stage("rmsprop_step")],
-    step: rmsprop,
-    may_stop: always_may_stop,
-    max_dim: None,
-};
-
 fn adam(ctx: &Ctx, s: &mut WalkerState, hp: &[f64]) {
     let (lr, b1, b2, eps) = (hp[0] * ctx.lr_scale, hp[1], hp[2], hp[3]);
     let c = clip_scale(s.sc[SC_GNORM], hp[4]);
@@ -63,16 +42,5 @@ fn adam(ctx: &Ctx, s: &mut WalkerState, hp: &[f64]) {
         m[i] = b1 * m[i] + (1.0 - b1) * gi;
         v[i] = b2 * v[i] + (1.0 - b2) * gi * gi;
         x[i] -= lr * (m[i] / bc1) / ((v[i] / bc2).sqrt() + eps);
-    }
-}
-
-fn rmsprop(ctx: &Ctx, s: &mut WalkerState, hp: &[f64]) {
-    let (lr, alpha, eps) = (hp[0] * ctx.lr_scale, hp[1], hp[2]);
-    let c = clip_scale(s.sc[SC_GNORM], hp[3]);
-    let [x, _, g, _, _, v, ..] = &mut s.slots;
-    for i in 0..x.len() {
-        let gi = c * g[i];
-        v[i] = alpha * v[i] + (1.0 - alpha) * gi * gi;
-        x[i] -= lr * gi / (v[i].sqrt() + eps);
     }
 }
