@@ -53,11 +53,11 @@ impl BackendChoice {
 /// How one walk ran, for the manifest.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct WalkReport {
-    /// "gpu fused", "gpu multi-pass" or "cpu twin".
+    /// "gpu fused", "gpu multi-pass", "cpu batched" or "cpu twin".
     pub engine: String,
     /// The twin check of a GPU walk (None: CPU walk, or --no-twin-check).
     pub twin_check: Option<TwinReport>,
-    /// Why a walk meant for the GPU ran on the CPU twin (auto only).
+    /// Why a walk meant for the GPU ran on the CPU engine (auto only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fallback: Option<String>,
 }
@@ -81,7 +81,7 @@ pub struct Backend {
     cpu: CpuEngine,
     /// Why this backend (for the manifest).
     reason: String,
-    /// `--backend auto`: fall back to the twin when the adapter cannot run a walk correctly.
+    /// `--backend auto`: fall back to the CPU engine when the adapter cannot run a walk correctly.
     fallback: bool,
     twin_check: bool,
     /// The kernels compiled on `gpu` so far: walks with the same shader compile it once.
@@ -90,7 +90,6 @@ pub struct Backend {
 }
 
 impl Backend {
-    /// The CPU f64 twin.
     /// The batched CPU engine.
     pub fn cpu() -> Backend {
         Backend {

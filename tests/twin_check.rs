@@ -1,6 +1,6 @@
 //! The twin check of every GPU walk, through the CLI: it passes and is recorded on correct
 //! kernels, it catches a deliberately corrupted gradient (the test-only fault hook), `--backend
-//! gpu` then stops with the error and `auto` falls back to the CPU twin; values the GPU's f32
+//! gpu` then stops with the error and `auto` falls back to the batched CPU engine (f64); values the GPU's f32
 //! cannot hold are usage errors.
 
 use std::path::{Path, PathBuf};
@@ -118,12 +118,12 @@ fn a_corrupted_gradient_stops_gpu_and_sends_auto_to_the_cpu() {
         let err = String::from_utf8_lossy(&o.stderr);
         assert!(o.status.success(), "{err}");
         assert!(
-            err.contains("notice:") && err.contains("running on the CPU twin"),
+            err.contains("notice:") && err.contains("running on the batched CPU engine"),
             "{err}"
         );
         let m = manifest(&out);
         let walk = &m["backend"]["walks"][0];
-        assert_eq!(walk["engine"], "cpu twin", "{walk}");
+        assert_eq!(walk["engine"], "cpu batched", "{walk}");
         assert!(
             walk["fallback"].as_str().unwrap().contains("disagrees"),
             "{walk}"
