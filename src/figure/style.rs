@@ -1,5 +1,5 @@
 //! Shared pieces of the multi-series figures: the colour and marker of series i, decade tick
-//! labels for log10 axes, the title band, and the grid the charts share.
+//! labels for log10 axes, the title band, and the grid and framed series key the charts share.
 
 use plotters::chart::MeshStyle;
 use plotters::coord::Shift;
@@ -209,6 +209,27 @@ pub fn quiet_grid<'m, 'a, 'b, X: Ranged, Y: Ranged, DB: DrawingBackend>(
     mesh.bold_line_style(BLACK.mix(0.12).stroke_width(k))
         .light_line_style(TRANSPARENT)
         .axis_style(BLACK.mix(0.75).stroke_width(k))
+}
+
+/// The key of a chart's labelled series, framed on a nearly opaque white ground at `position`:
+/// `margin` from the plot's edge, `swatch` pixels for each entry's sample, labels at `size`.
+pub fn series_key<'a, DB: DrawingBackend + 'a, CT: CoordTranslate>(
+    chart: &mut ChartContext<'a, DB, CT>,
+    position: SeriesLabelPosition,
+    margin: u32,
+    swatch: u32,
+    size: f64,
+) -> Result<(), String> {
+    chart
+        .configure_series_labels()
+        .position(position)
+        .margin(margin)
+        .legend_area_size(swatch)
+        .background_style(WHITE.mix(0.9))
+        .border_style(BLACK.mix(0.4))
+        .label_font((FAMILY, size))
+        .draw()
+        .map_err(|err| err.to_string())
 }
 
 /// A legend sample of series i on `area`: a line `len` pixels long and `width` wide from
