@@ -155,70 +155,9 @@ impl SweepSpec {
     pub fn resolve(&self) -> Result<Resolved, SpecError> {
         let raw = RawSpec::parse(&self.objective)?;
         let reg = objective::registry();
-        let random: Vec<&str> = reg
-            .iter()
-            .filter(|e| {
-                e.params.iter().any(|p| p.key == "n") && e.params.iter().any(|p| p.key == "seed")
-            })
-            .map(|e| e.name)
-            .collect();
-        let entry =
-            reg.iter()
-                .find(|e| e.name == raw.name)
-                .ok_or_else(|| SpecError::UnknownName {
-                    what: "objective",
-                    name: raw.name.clone(),
-                    valid: random.join(", "),
-                })?;
-        if !random.contains(&entry.name) {
-            return Err(invalid(format!(
-                "sweep needs a random landscape with a dimension n and a seed; '{}' is not one; \
-                 valid: {}",
-                entry.name,
-                random.join(", ")
-            )));
-        }
-        // Name every positional value, and refuse n and seed: the sweep sets them.
-        let mut keys = Vec::new();
-        let mut next = 0;
-        for (k, v) in &raw.args {
-            let key = match k {
-                Some(k) => k.clone(),
-                None => {
-                    let p = entry.params.get(next).ok_or_else(|| {
-                        invalid(format!(
-                            "'{}': too many positional values ('{v}')",
-                            entry.name
-                        ))
-                    })?;
-                    next += 1;
-                    p.key.to_string()
-                }
-            };
-            if key == "n" || key == "seed" {
-                return Err(invalid(format!(
-                    "--objective '{}' sets {key}={v}; a sweep sets {key} itself ({}); remove it \
-                     from the spec",
-                    self.objective,
-                    if key == "n" {
-                        "from --dims"
-                    } else {
-                        "instance seeds derive from --seed"
-                    }
-                )));
-            }
-            keys.push((key, v.clone()));
-        }
-        if self.dims.is_empty() {
-            return Err(invalid(
-                "--dims is empty; give dimensions, e.g. --dims 2,4,8".into(),
-            ));
-        }
-        let mut dims = self.dims.clone();
-        dims.sort_unstable();
-        if let Some(w) = dims.windows(2).find(|w| w[0] == w[1]) {
-            return Err(invalid(format!("--dims lists {} twice", w[0])));
-        }
+        let entry = random_entry(&raw, &reg)?;
+        let keys = self.fixed_keys(&raw, entry)?;
+        let dims = self.checked_dims()?;
         if self.instances == 0 || self.instances > 1 << 20 {
             return Err(SpecError::flag(
                 "--instances",
@@ -259,22 +198,111 @@ impl SweepSpec {
         let first = resolved.instance_spec(resolved.dims[0], 0);
         let values = spec::resolve(&RawSpec::parse(&first)?, entry.params)?;
         resolved.theory = Theory::of(entry.name, &values)?;
-        resolved.template = {
-            let canon = values.canonical(entry.params);
-            let parts: Vec<String> = canon
-                .split_once(':')
-                .map_or("", |c| c.1)
-                .split(',')
-                .map(|kv| match kv.split_once('=') {
-                    Some(("n", _)) => "n=<N>".to_string(),
-                    Some(("seed", _)) => "seed=<instance seed>".to_string(),
-                    _ => kv.to_string(),
-                })
-                .collect();
-            format!("{}:{}", entry.name, parts.join(","))
-        };
+        resolved.template = template(entry, &values);
         Ok(resolved)
     }
+
+    /// The spec's values by key, every positional value named; n and seed are refused (the
+    /// sweep sets them).
+    fn fixed_keys(
+        &self,
+        raw: &RawSpec,
+        entry: &objective::Entry,
+    ) -> Result<Vec<(String, String)>, SpecError> {
+        let mut keys = Vec::new();
+        let mut next = 0;
+        for (k, v) in &raw.args {
+            let key = match k {
+                Some(k) => k.clone(),
+                None => {
+                    let p = entry.params.get(next).ok_or_else(|| {
+                        invalid(format!(
+                            "'{}': too many positional values ('{v}')",
+                            entry.name
+                        ))
+                    })?;
+                    next += 1;
+                    p.key.to_string()
+                }
+            };
+            if key == "n" || key == "seed" {
+                return Err(invalid(format!(
+                    "--objective '{}' sets {key}={v}; a sweep sets {key} itself ({}); remove it \
+                     from the spec",
+                    self.objective,
+                    if key == "n" {
+                        "from --dims"
+                    } else {
+                        "instance seeds derive from --seed"
+                    }
+                )));
+            }
+            keys.push((key, v.clone()));
+        }
+        Ok(keys)
+    }
+
+    /// --dims sorted, neither empty nor listing a dimension twice.
+    fn checked_dims(&self) -> Result<Vec<usize>, SpecError> {
+        if self.dims.is_empty() {
+            return Err(invalid(
+                "--dims is empty; give dimensions, e.g. --dims 2,4,8".into(),
+            ));
+        }
+        let mut dims = self.dims.clone();
+        dims.sort_unstable();
+        if let Some(w) = dims.windows(2).find(|w| w[0] == w[1]) {
+            return Err(invalid(format!("--dims lists {} twice", w[0])));
+        }
+        Ok(dims)
+    }
+}
+
+/// The registry entry `raw` names, which must be a random landscape (parameters n and seed).
+fn random_entry<'a>(
+    raw: &RawSpec,
+    reg: &'a [objective::Entry],
+) -> Result<&'a objective::Entry, SpecError> {
+    let random: Vec<&str> = reg
+        .iter()
+        .filter(|e| {
+            e.params.iter().any(|p| p.key == "n") && e.params.iter().any(|p| p.key == "seed")
+        })
+        .map(|e| e.name)
+        .collect();
+    let entry = reg
+        .iter()
+        .find(|e| e.name == raw.name)
+        .ok_or_else(|| SpecError::UnknownName {
+            what: "objective",
+            name: raw.name.clone(),
+            valid: random.join(", "),
+        })?;
+    if !random.contains(&entry.name) {
+        return Err(invalid(format!(
+            "sweep needs a random landscape with a dimension n and a seed; '{}' is not one; \
+             valid: {}",
+            entry.name,
+            random.join(", ")
+        )));
+    }
+    Ok(entry)
+}
+
+/// The objective's canonical spec with n and seed written as placeholders, for titles.
+fn template(entry: &objective::Entry, values: &spec::Values) -> String {
+    let canon = values.canonical(entry.params);
+    let parts: Vec<String> = canon
+        .split_once(':')
+        .map_or("", |c| c.1)
+        .split(',')
+        .map(|kv| match kv.split_once('=') {
+            Some(("n", _)) => "n=<N>".to_string(),
+            Some(("seed", _)) => "seed=<instance seed>".to_string(),
+            _ => kv.to_string(),
+        })
+        .collect();
+    format!("{}:{}", entry.name, parts.join(","))
 }
 
 impl Command for SweepSpec {
