@@ -2,8 +2,10 @@
 //! the escape rate per bin of the value with its 95% Wilson interval (left panel) and the median
 //! escape step of the bin's escaped walkers (right panel); log axes where values span decades.
 
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 
+use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
@@ -201,6 +203,27 @@ fn draw<DB: DrawingBackend>(
     Ok(())
 }
 
+/// A panel's chart: `caption` on top, the swept value along x, `ys` up the side with `y_area`
+/// units for its labels.
+fn panel_chart<'a, DB: DrawingBackend>(
+    panel: &'a DrawingArea<DB, Shift>,
+    caption: &str,
+    axes: &Axes,
+    y_area: u32,
+    ys: Range<f64>,
+    k: u32,
+) -> Result<ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>, String> {
+    let (x0, x1) = axes.x;
+    ChartBuilder::on(panel)
+        .caption(caption, (FAMILY, f64::from(21 * k)))
+        .margin(14 * k)
+        .margin_right(28 * k)
+        .x_label_area_size(64 * k)
+        .y_label_area_size(y_area * k)
+        .build_cartesian_2d(x0..x1, ys)
+        .map_err(|err| err.to_string())
+}
+
 /// Left: escape rate with Wilson intervals.
 fn rate_panel<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
@@ -212,15 +235,8 @@ fn rate_panel<DB: DrawingBackend>(
     let e = |err: DrawingAreaErrorKind<DB::ErrorType>| err.to_string();
     let px = |v: u32| v * k;
     let pt = |v: u32| f64::from(v * k);
-    let (x0, x1) = axes.x;
-    let mut rate = ChartBuilder::on(panel)
-        .caption("escape rate (95% Wilson interval)", (FAMILY, pt(21)))
-        .margin(px(14))
-        .margin_right(px(28))
-        .x_label_area_size(px(64))
-        .y_label_area_size(px(84))
-        .build_cartesian_2d(x0..x1, -0.02f64..1.02)
-        .map_err(e)?;
+    let caption = "escape rate (95% Wilson interval)";
+    let mut rate = panel_chart(panel, caption, axes, 84, -0.02f64..1.02, k)?;
     let fmt_x = |v: &f64| axes.fmt_x(v);
     quiet_grid(&mut rate.configure_mesh(), k)
         .set_all_tick_mark_size(px(5))
@@ -278,15 +294,9 @@ fn median_panel<DB: DrawingBackend>(
     let e = |err: DrawingAreaErrorKind<DB::ErrorType>| err.to_string();
     let px = |v: u32| v * k;
     let pt = |v: u32| f64::from(v * k);
-    let ((x0, x1), (y0, y1)) = (axes.x, axes.y);
-    let mut med = ChartBuilder::on(panel)
-        .caption("median escape step (escaped walkers)", (FAMILY, pt(21)))
-        .margin(px(14))
-        .margin_right(px(28))
-        .x_label_area_size(px(64))
-        .y_label_area_size(px(96))
-        .build_cartesian_2d(x0..x1, y0..y1)
-        .map_err(e)?;
+    let (y0, y1) = axes.y;
+    let caption = "median escape step (escaped walkers)";
+    let mut med = panel_chart(panel, caption, axes, 96, y0..y1, k)?;
     let fmt_x = |v: &f64| axes.fmt_x(v);
     let fmt_y = |v: &f64| axes.fmt_y(v);
     quiet_grid(&mut med.configure_mesh(), k)
