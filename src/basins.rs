@@ -789,9 +789,49 @@ pub fn redraw(dir: &Path) -> anyhow::Result<()> {
     let landscape = read_array(dir, "landscape.npy", "<f8", &shape, 8, |b| {
         f64::from_le_bytes(b.try_into().expect("8 bytes"))
     })?;
+    let rows = read_attractors(dir, w * h)?;
+    let points: Vec<MarkedPoint> = m["landscape"]["points"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|p| {
+                    Some(MarkedPoint {
+                        kind: p["kind"].as_str()?.to_string(),
+                        s: p["s"].as_f64()?,
+                        t: p["t"].as_f64()?,
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let paths = read_paths(dir)?;
+    basin_figures(
+        dir,
+        &BasinPicture {
+            width: w,
+            height: h,
+            labels: &labels,
+            steps: &steps,
+            shade_steps: figure.shade_steps,
+            landscape: &landscape,
+            extent: [extent.x0, extent.x1, extent.y0, extent.y1],
+            axes: [&figure.axes[0], &figure.axes[1]],
+            title: &figure.title,
+            subtitle: &figure.subtitle,
+            attractors: &rows,
+            points: &points,
+            paths: &paths,
+        },
+    )?;
+    Ok(())
+}
+
+/// The legend rows of basins.csv, with fractions (and their Wilson intervals) of `total`
+/// walkers.
+fn read_attractors(dir: &Path, total: usize) -> anyhow::Result<Vec<AttractorRow>> {
+    let bad = |what: String| anyhow::anyhow!("{}: {what}", dir.display());
     let csv = std::fs::read_to_string(dir.join("basins.csv"))
         .map_err(|e| bad(format!("cannot read basins.csv ({e})")))?;
-    let total = w * h;
     let mut rows = Vec::new();
     for line in csv.lines().skip(1).filter(|l| !l.trim().is_empty()) {
         let c: Vec<&str> = line.split(',').collect();
@@ -812,27 +852,18 @@ pub fn redraw(dir: &Path) -> anyhow::Result<()> {
             ci95: stats::wilson(walkers, total, stats::Z95),
         });
     }
-    let points: Vec<MarkedPoint> = m["landscape"]["points"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|p| {
-                    Some(MarkedPoint {
-                        kind: p["kind"].as_str()?.to_string(),
-                        s: p["s"].as_f64()?,
-                        t: p["t"].as_f64()?,
-                    })
-                })
-                .collect()
-        })
-        .unwrap_or_default();
+    Ok(rows)
+}
+
+/// The walker paths of paths.csv in slice coordinates (none when there is no such file).
+fn read_paths(dir: &Path) -> anyhow::Result<Vec<Vec<(f64, f64)>>> {
     let mut paths: Vec<Vec<(f64, f64)>> = Vec::new();
     if let Ok(text) = std::fs::read_to_string(dir.join("paths.csv")) {
         for line in text.lines().skip(1).filter(|l| !l.trim().is_empty()) {
             let c: Vec<&str> = line.split(',').collect();
             let parse = |k: usize| c.get(k).and_then(|v| v.parse::<f64>().ok());
             let (Some(k), Some(s), Some(t)) = (parse(0), parse(3), parse(4)) else {
-                return Err(bad(format!("paths.csv: bad row '{line}'")));
+                anyhow::bail!("{}: paths.csv: bad row '{line}'", dir.display());
             };
             let k = k as usize;
             if paths.len() <= k {
@@ -841,23 +872,5 @@ pub fn redraw(dir: &Path) -> anyhow::Result<()> {
             paths[k].push((s, t));
         }
     }
-    basin_figures(
-        dir,
-        &BasinPicture {
-            width: w,
-            height: h,
-            labels: &labels,
-            steps: &steps,
-            shade_steps: figure.shade_steps,
-            landscape: &landscape,
-            extent: [extent.x0, extent.x1, extent.y0, extent.y1],
-            axes: [&figure.axes[0], &figure.axes[1]],
-            title: &figure.title,
-            subtitle: &figure.subtitle,
-            attractors: &rows,
-            points: &points,
-            paths: &paths,
-        },
-    )?;
-    Ok(())
+    Ok(paths)
 }

@@ -131,42 +131,7 @@ impl EscapeSpec {
         let origin = Origin::parse(&self.from)?;
         // escape matches every end state to a catalogue of critical points.
         crate::critical::check_dim(obj.as_ref(), "valid: a smaller n")?;
-        if self.optimizers.is_empty() {
-            return Err(SpecError::Invalid(
-                "--optimizers needs at least one optimizer spec (one arm each), e.g. \
-                 --optimizers gd:lr=0.1 sgd:lr=0.1,noise=0.1 pgd"
-                    .into(),
-            ));
-        }
-        let mut arms: Vec<Arm> = Vec::new();
-        let mut groups: Vec<Vec<usize>> = Vec::new();
-        let mut keys: Vec<String> = Vec::new();
-        for text in &self.optimizers {
-            let opt = rules::parse(text)?;
-            opt.check_objective(obj.as_ref())?;
-            if let Some(a) = arms.iter().find(|a| a.opt.spec() == opt.spec()) {
-                return Err(SpecError::Invalid(format!(
-                    "--optimizers: '{text}' and '{}' are the same arm ({}); give each arm once",
-                    a.label,
-                    opt.spec()
-                )));
-            }
-            let key = walk_key(&opt);
-            let group = match keys.iter().position(|k| *k == key) {
-                Some(g) => g,
-                None => {
-                    keys.push(key);
-                    groups.push(Vec::new());
-                    groups.len() - 1
-                }
-            };
-            groups[group].push(arms.len());
-            arms.push(Arm {
-                label: text.trim().to_string(),
-                opt,
-                group,
-            });
-        }
+        let (arms, groups) = arms_of(&self.optimizers, obj.as_ref())?;
         crate::sample::check_walkers(
             "--walkers",
             self.walkers,
@@ -176,16 +141,7 @@ impl EscapeSpec {
         if let Some(r) = self.radius {
             positive("--radius", r, true)?;
         }
-        let criterion = match (self.escape_radius, self.escape_drop) {
-            (Some(_), Some(_)) => {
-                return Err(SpecError::Invalid(
-                    "--escape-radius and --escape-drop exclude each other; give one".into(),
-                ))
-            }
-            (Some(r), None) => Criterion::Radius(positive("--escape-radius", r, false)?),
-            (None, Some(d)) => Criterion::Drop(positive("--escape-drop", d, false)?),
-            (None, None) => Criterion::Radius(f64::NAN),
-        };
+        let criterion = self.criterion()?;
         // Last: reading a catalogue folder is the slowest check.
         let centre = origin.resolve(obj.as_ref())?;
         let scale = centre.x.iter().map(|v| v * v).sum::<f64>().sqrt().max(1.0);
@@ -215,6 +171,66 @@ impl EscapeSpec {
             walkers: self.walkers,
         })
     }
+
+    /// The criterion as given; with neither flag `Radius(NaN)`, which [`EscapeSpec::resolve`]
+    /// replaces by the default relative to the starting point.
+    fn criterion(&self) -> Result<Criterion, SpecError> {
+        Ok(match (self.escape_radius, self.escape_drop) {
+            (Some(_), Some(_)) => {
+                return Err(SpecError::Invalid(
+                    "--escape-radius and --escape-drop exclude each other; give one".into(),
+                ))
+            }
+            (Some(r), None) => Criterion::Radius(positive("--escape-radius", r, false)?),
+            (None, Some(d)) => Criterion::Drop(positive("--escape-drop", d, false)?),
+            (None, None) => Criterion::Radius(f64::NAN),
+        })
+    }
+}
+
+/// One arm per optimizer spec (each given once), checked against the objective, and the walk
+/// groups: arms with equal [`walk_key`]s, in order of first appearance.
+fn arms_of(
+    optimizers: &[String],
+    obj: &dyn Objective,
+) -> Result<(Vec<Arm>, Vec<Vec<usize>>), SpecError> {
+    if optimizers.is_empty() {
+        return Err(SpecError::Invalid(
+            "--optimizers needs at least one optimizer spec (one arm each), e.g. \
+             --optimizers gd:lr=0.1 sgd:lr=0.1,noise=0.1 pgd"
+                .into(),
+        ));
+    }
+    let mut arms: Vec<Arm> = Vec::new();
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    let mut keys: Vec<String> = Vec::new();
+    for text in optimizers {
+        let opt = rules::parse(text)?;
+        opt.check_objective(obj)?;
+        if let Some(a) = arms.iter().find(|a| a.opt.spec() == opt.spec()) {
+            return Err(SpecError::Invalid(format!(
+                "--optimizers: '{text}' and '{}' are the same arm ({}); give each arm once",
+                a.label,
+                opt.spec()
+            )));
+        }
+        let key = walk_key(&opt);
+        let group = match keys.iter().position(|k| *k == key) {
+            Some(g) => g,
+            None => {
+                keys.push(key);
+                groups.push(Vec::new());
+                groups.len() - 1
+            }
+        };
+        groups[group].push(arms.len());
+        arms.push(Arm {
+            label: text.trim().to_string(),
+            opt,
+            group,
+        });
+    }
+    Ok((arms, groups))
 }
 
 impl Command for EscapeSpec {
@@ -345,27 +361,7 @@ pub fn run_with(
     folder.wrote(&["escape.csv", "attractors.csv", "escape_times.csv"].map(String::from));
 
     let resolved = resolved_of(r, &summaries, walks, &swept);
-    let mut results = serde_json::Map::new();
-    results.insert(
-        "start_point".into(),
-        start_point.map_or(serde_json::Value::Null, |id| {
-            let p = &cat.points[id];
-            serde_json::json!({"id": id, "f": p.f, "kind": p.kind.as_str(), "index": p.index})
-        }),
-    );
-    results.insert(
-        "walker_steps_per_s".into(),
-        crate::sample::walker_steps_per_s(&ends, seconds_walk).into(),
-    );
-    results.insert(
-        "status_counts".into(),
-        crate::sample::status_counts(&ends).into(),
-    );
-    results.insert("critical_points".into(), critical::files::summary(&cat));
-    results.insert(
-        "ends".into(),
-        ENDS.iter().map(|e| e.name()).collect::<Vec<_>>().into(),
-    );
+    let results = results_of(&cat, start_point, &ends, seconds_walk);
     // The figures read the manifest's view of the run (also what `plot` redraws them from).
     let mut view = serde_json::Value::Object(results.clone());
     view["resolved"] = serde_json::to_value(&resolved)?;
@@ -386,6 +382,38 @@ pub fn run_with(
         precision: ends.precision,
         summary,
     })
+}
+
+/// The manifest's results of an escape run: the start's own critical point, speed, end states
+/// and the catalogue's summary.
+fn results_of(
+    cat: &Catalogue,
+    start_point: Option<usize>,
+    ends: &EndStates,
+    seconds_walk: f64,
+) -> serde_json::Map<String, serde_json::Value> {
+    let mut results = serde_json::Map::new();
+    results.insert(
+        "start_point".into(),
+        start_point.map_or(serde_json::Value::Null, |id| {
+            let p = &cat.points[id];
+            serde_json::json!({"id": id, "f": p.f, "kind": p.kind.as_str(), "index": p.index})
+        }),
+    );
+    results.insert(
+        "walker_steps_per_s".into(),
+        crate::sample::walker_steps_per_s(ends, seconds_walk).into(),
+    );
+    results.insert(
+        "status_counts".into(),
+        crate::sample::status_counts(ends).into(),
+    );
+    results.insert("critical_points".into(), critical::files::summary(cat));
+    results.insert(
+        "ends".into(),
+        ENDS.iter().map(|e| e.name()).collect::<Vec<_>>().into(),
+    );
+    results
 }
 
 /// The manifest's `resolved` of an escape run.

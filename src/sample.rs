@@ -240,24 +240,7 @@ pub fn run(spec: &SampleSpec, r: &Resolved, ctx: &mut Ctx) -> anyhow::Result<Rep
     };
     write_walkers_csv(folder, &ends, catalogue.as_ref(), &hyper, &sweeps)?;
 
-    let mut resolved = run::Resolved {
-        objective: Some(r.obj.spec()),
-        dim: Some(n),
-        sphere: r.obj.sphere(),
-        rest: serde_json::Map::new(),
-    };
-    let rest = &mut resolved.rest;
-    rest.insert("optimizer".into(), r.opt.spec().into());
-    rest.insert("init".into(), serde_json::to_value(&r.init)?);
-    rest.insert("plan".into(), serde_json::to_value(&r.plan)?);
-    rest.insert(
-        "catalogue".into(),
-        if spec.no_critical {
-            serde_json::Value::Null
-        } else {
-            serde_json::to_value(&r.catalogue)?
-        },
-    );
+    let resolved = resolved_of(spec, r)?;
     let mut results = serde_json::Map::new();
     results.insert(
         "walker_steps_per_s".into(),
@@ -281,6 +264,29 @@ pub fn run(spec: &SampleSpec, r: &Resolved, ctx: &mut Ctx) -> anyhow::Result<Rep
         precision: ends.precision,
         summary,
     })
+}
+
+/// The manifest's `resolved` of a sample run.
+fn resolved_of(spec: &SampleSpec, r: &Resolved) -> anyhow::Result<run::Resolved> {
+    let mut resolved = run::Resolved {
+        objective: Some(r.obj.spec()),
+        dim: Some(r.obj.dim()),
+        sphere: r.obj.sphere(),
+        rest: serde_json::Map::new(),
+    };
+    let rest = &mut resolved.rest;
+    rest.insert("optimizer".into(), r.opt.spec().into());
+    rest.insert("init".into(), serde_json::to_value(&r.init)?);
+    rest.insert("plan".into(), serde_json::to_value(&r.plan)?);
+    rest.insert(
+        "catalogue".into(),
+        if spec.no_critical {
+            serde_json::Value::Null
+        } else {
+            serde_json::to_value(&r.catalogue)?
+        },
+    );
+    Ok(resolved)
 }
 
 /// walkers.csv: one row per walker, one more column per swept key named by the key (each

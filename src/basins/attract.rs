@@ -81,49 +81,10 @@ fn label_with(
     let members: Vec<usize> = (0..w).filter(|&k| eligible[k] && finite(k)).collect();
     let xs: Vec<&[f64]> = members.iter().map(|&k| row(k)).collect();
     let raw = cluster::group(&xs, raw_tol);
-    let mut rep = vec![usize::MAX; raw.groups];
-    for (m, &k) in members.iter().enumerate() {
-        let g = raw.labels[m];
-        if rep[g] == usize::MAX || grad_norm[k] < grad_norm[rep[g]] {
-            rep[g] = k;
-        }
-    }
+    let rep = representatives(&members, &raw, grad_norm);
     let rep_ends: Vec<f64> = rep.iter().flat_map(|&k| row(k).iter().copied()).collect();
     let first = critical::catalogue(obj, &rep_ends, &vec![true; raw.groups], opts)?;
-    let eig: Vec<Option<SortedEigen>> = first
-        .points
-        .par_iter()
-        .map(|p| SortedEigen::new(obj.hessian(&p.x)))
-        .collect();
-
-    // Chord test for every non-representative member.
-    let verified: Vec<Option<usize>> = members
-        .par_iter()
-        .enumerate()
-        .map(|(m, &k)| {
-            let g = raw.labels[m];
-            if rep[g] == k {
-                return None;
-            }
-            let id = first.point_of(g)?;
-            let e = eig[id].as_ref()?;
-            let x = row(k);
-            let mut grad = vec![0.0; n];
-            obj.gradient(x, &mut grad);
-            let step = e.pinv_solve(&DVector::from_vec(grad), RCOND);
-            let target = &first.points[id].x;
-            let d2: f64 = (0..n).map(|i| (x[i] - step[i] - target[i]).powi(2)).sum();
-            // Polish's own drift limit holds too: a point farther away is not the one the
-            // walker reached.
-            let norm = x.iter().map(|v| v * v).sum::<f64>().sqrt();
-            let drift: f64 = (0..n)
-                .map(|i| (x[i] - target[i]).powi(2))
-                .sum::<f64>()
-                .sqrt();
-            let near = drift <= opts.polish.max_drift * (n as f64).sqrt().max(norm);
-            (near && d2.sqrt() <= cluster::tolerance(target, opts.pos_tol)).then_some(g)
-        })
-        .collect();
+    let verified = chord_verified(obj, ends, &members, &raw, &rep, &first, opts);
     let mut leftovers: Vec<usize> = members
         .iter()
         .enumerate()
@@ -158,19 +119,94 @@ fn label_with(
             }
         }
     }
-    let mut points = cat.points;
+    let stats = LabelStats {
+        groups: raw.groups,
+        chord_verified: verified.iter().filter(|v| v.is_some()).count(),
+        polished_individually: leftovers.len(),
+    };
+    Ok((order_by_f(recount(cat.points, outcomes)), stats))
+}
+
+/// Each raw group's representative: its member (a walker index) of smallest |∇f|.
+fn representatives(members: &[usize], raw: &cluster::Grouping, grad_norm: &[f64]) -> Vec<usize> {
+    let mut rep = vec![usize::MAX; raw.groups];
+    for (m, &k) in members.iter().enumerate() {
+        let g = raw.labels[m];
+        if rep[g] == usize::MAX || grad_norm[k] < grad_norm[rep[g]] {
+            rep[g] = k;
+        }
+    }
+    rep
+}
+
+/// The chord test for every member that is not its group's representative: Some(group) where
+/// the member provably reaches the point its group's representative polished to.
+fn chord_verified(
+    obj: &dyn Objective,
+    ends: &[f64],
+    members: &[usize],
+    raw: &cluster::Grouping,
+    rep: &[usize],
+    first: &Catalogue,
+    opts: &CatalogueOptions,
+) -> Vec<Option<usize>> {
+    let n = obj.dim();
+    let eig: Vec<Option<SortedEigen>> = first
+        .points
+        .par_iter()
+        .map(|p| SortedEigen::new(obj.hessian(&p.x)))
+        .collect();
+    members
+        .par_iter()
+        .enumerate()
+        .map(|(m, &k)| {
+            let g = raw.labels[m];
+            if rep[g] == k {
+                return None;
+            }
+            let id = first.point_of(g)?;
+            let e = eig[id].as_ref()?;
+            let x = &ends[k * n..(k + 1) * n];
+            chord_reaches(obj, x, e, &first.points[id].x, opts).then_some(g)
+        })
+        .collect()
+}
+
+/// Whether end state `x` reaches the critical point `target` (whose Hessian is `e`): one chord
+/// step from x lands within the clustering tolerance of it, and it lies within polish's drift
+/// limit of x.
+fn chord_reaches(
+    obj: &dyn Objective,
+    x: &[f64],
+    e: &SortedEigen,
+    target: &[f64],
+    opts: &CatalogueOptions,
+) -> bool {
+    let n = obj.dim();
+    let mut grad = vec![0.0; n];
+    obj.gradient(x, &mut grad);
+    let step = e.pinv_solve(&DVector::from_vec(grad), RCOND);
+    let d2: f64 = (0..n).map(|i| (x[i] - step[i] - target[i]).powi(2)).sum();
+    // Polish's own drift limit holds too: a point farther away is not the one the walker
+    // reached.
+    let norm = x.iter().map(|v| v * v).sum::<f64>().sqrt();
+    let drift: f64 = (0..n)
+        .map(|i| (x[i] - target[i]).powi(2))
+        .sum::<f64>()
+        .sqrt();
+    let near = drift <= opts.polish.max_drift * (n as f64).sqrt().max(norm);
+    near && d2.sqrt() <= cluster::tolerance(target, opts.pos_tol)
+}
+
+/// The catalogue of `points` with every point's walker count taken from `outcomes`.
+fn recount(mut points: Vec<critical::CriticalPoint>, outcomes: Vec<Outcome>) -> Catalogue {
     points.iter_mut().for_each(|p| p.walkers = 0);
     for o in &outcomes {
         if let Outcome::Point(id) = o {
             points[*id].walkers += 1;
         }
     }
-    let stats = LabelStats {
-        groups: raw.groups,
-        chord_verified: verified.iter().filter(|v| v.is_some()).count(),
-        polished_individually: leftovers.len(),
-    };
-    Ok((order_by_f(Catalogue { points, outcomes }), stats))
+    Catalogue { points, outcomes }
 }
 
 /// Renumbers points by f, with values equal to within 1e-9 of the largest |f| (and at least

@@ -309,262 +309,348 @@ pub struct PlaneInputs<'a> {
     pub catalogue: Option<&'a StoredCatalogue>,
 }
 
+/// What one `--plane` mode resolves to, before the checks every mode shares.
+struct Slice {
+    mode: &'static str,
+    centre: Vec<f64>,
+    u: Vec<f64>,
+    v: Vec<f64>,
+    axes: [String; 2],
+    default_extent: Extent,
+}
+
+/// A `--plane` vector must have one value per dimension.
+fn check_len(what: &str, v: &[f64], n: usize) -> Result<(), SpecError> {
+    if v.len() != n {
+        Err(SpecError::Dimension {
+            what: format!("--plane {what}"),
+            got: v.len(),
+            n,
+        })
+    } else {
+        Ok(())
+    }
+}
+
+/// Names of the image axes of a slice with its own (s, t) coordinates.
+fn slice_axes() -> [String; 2] {
+    ["s = (x − c)·u".to_string(), "t = (x − c)·v".to_string()]
+}
+
+/// No --plane: the coordinate plane over the start domain (N = 2, not on a sphere).
+fn coordinate(obj: &dyn Objective) -> Result<Slice, SpecError> {
+    let n = obj.dim();
+    let on_sphere = obj.sphere();
+    if n != 2 || on_sphere {
+        return Err(SpecError::Invalid(format!(
+            "{} has N = {n} dimensions{}: give --plane; {PLANE_VALID}",
+            obj.spec(),
+            if on_sphere { " on a sphere" } else { "" }
+        )));
+    }
+    let e = match obj.domain() {
+        Domain::Box2 { x, y } => Extent {
+            x0: x.0,
+            x1: x.1,
+            y0: y.0,
+            y1: y.1,
+        },
+        Domain::Box { lo, hi } => Extent {
+            x0: lo,
+            x1: hi,
+            y0: lo,
+            y1: hi,
+        },
+        Domain::Sphere => unreachable!("checked above"),
+    };
+    Ok(Slice {
+        mode: "coordinate",
+        centre: vec![0.0, 0.0],
+        u: vec![1.0, 0.0],
+        v: vec![0.0, 1.0],
+        axes: ["x₀".to_string(), "x₁".to_string()],
+        default_extent: e,
+    })
+}
+
+/// `random[;center=…]`: two seed-derived directions (tangent to the sphere at the centre, on
+/// spheres), orthonormalised; without a centre, the domain's centre or a random point of the
+/// sphere.
+fn random(
+    centre: Option<&[f64]>,
+    inp: &PlaneInputs,
+    notes: &mut Vec<String>,
+) -> Result<Slice, SpecError> {
+    let obj = inp.obj;
+    let n = obj.dim();
+    let on_sphere = obj.sphere();
+    let mut s = Sampler::new(inp.seed, PLANE_ID, Stream::Init);
+    let mut c = match centre {
+        Some(c) => {
+            check_len("center", c, n)?;
+            c.to_vec()
+        }
+        None if on_sphere => {
+            notes.push("center: a random point of the sphere (from --seed)".into());
+            (0..n).map(|_| s.normal()).collect()
+        }
+        None => domain_centre(obj),
+    };
+    if on_sphere {
+        sphere::retract(&mut c);
+    }
+    let mut draw = || -> Vec<f64> {
+        let mut a: Vec<f64> = (0..n).map(|_| s.normal()).collect();
+        if on_sphere && norm(&c) > 0.0 {
+            let cn: Vec<f64> = c.iter().map(|x| x / norm(&c)).collect();
+            reject(&mut a, &cn);
+        }
+        a
+    };
+    let (a, b) = (draw(), draw());
+    let (u, v) = orthonormal(&a, &b).ok_or_else(|| {
+        SpecError::Invalid(format!(
+            "--plane random: N = {n} is too small for two directions{}",
+            if on_sphere {
+                " tangent to the sphere"
+            } else {
+                ""
+            }
+        ))
+    })?;
+    Ok(Slice {
+        mode: "random",
+        centre: c,
+        u,
+        v,
+        axes: slice_axes(),
+        default_extent: square_pixels(domain_half_width(obj), inp.grid),
+    })
+}
+
+/// `center=…;u=…;v=…`: the given directions, orthonormalised (after projection onto the
+/// sphere's tangent space at the centre, on spheres), with a note for each adjustment.
+fn given(
+    centre: Option<&[f64]>,
+    u: &[f64],
+    v: &[f64],
+    inp: &PlaneInputs,
+    notes: &mut Vec<String>,
+) -> Result<Slice, SpecError> {
+    let obj = inp.obj;
+    let n = obj.dim();
+    check_len("u", u, n)?;
+    check_len("v", v, n)?;
+    let mut c = match centre {
+        Some(c) => {
+            check_len("center", c, n)?;
+            c.to_vec()
+        }
+        None if obj.sphere() => {
+            return Err(SpecError::Invalid(
+                "--plane on a sphere objective needs center=… (a point it rescales onto \
+                 |x|² = N)"
+                    .into(),
+            ))
+        }
+        None => domain_centre(obj),
+    };
+    let (mut u, mut v) = (u.to_vec(), v.to_vec());
+    if obj.sphere() {
+        tangent_at(&mut c, &mut u, &mut v, notes)?;
+    }
+    let (uu, vv) = orthonormal(&u, &v).ok_or_else(|| {
+        SpecError::Invalid(
+            "--plane: u and v must be nonzero and not parallel (after projection onto the \
+             sphere's tangent space, on spheres)"
+                .into(),
+        )
+    })?;
+    if (norm(&u) - 1.0).abs() > 1e-12 {
+        notes.push(format!("u normalised (|u| was {})", norm(&u)));
+    }
+    let uv = dot(&u, &v) / (norm(&u) * norm(&v));
+    if uv.abs() > 1e-12 {
+        notes.push(format!(
+            "v orthogonalised against u (cos angle(u, v) was {uv:.6})"
+        ));
+    } else if (norm(&v) - 1.0).abs() > 1e-12 {
+        notes.push(format!("v normalised (|v| was {})", norm(&v)));
+    }
+    Ok(Slice {
+        mode: "given",
+        centre: c,
+        u: uu,
+        v: vv,
+        axes: slice_axes(),
+        default_extent: square_pixels(domain_half_width(obj), inp.grid),
+    })
+}
+
+/// On a sphere: rescales the centre `c` onto it and projects u and v onto its tangent space
+/// there, with a note for each change.
+fn tangent_at(
+    c: &mut [f64],
+    u: &mut [f64],
+    v: &mut [f64],
+    notes: &mut Vec<String>,
+) -> Result<(), SpecError> {
+    let before = c.to_vec();
+    sphere::retract(c);
+    if norm(c) == 0.0 {
+        return Err(SpecError::Invalid(
+            "--plane center=0 cannot be put on the sphere |x|² = N".into(),
+        ));
+    }
+    if before
+        .iter()
+        .zip(c.iter())
+        .any(|(a, b)| (a - b).abs() > 1e-12)
+    {
+        notes.push("center rescaled onto the sphere |x|² = N".into());
+    }
+    let cn: Vec<f64> = c.iter().map(|x| x / norm(c)).collect();
+    if dot(u, &cn).abs() > 1e-12 * norm(u) || dot(v, &cn).abs() > 1e-12 * norm(v) {
+        notes.push("u, v projected onto the sphere's tangent space at center".into());
+    }
+    reject(u, &cn);
+    reject(v, &cn);
+    Ok(())
+}
+
+/// `points=a,b,c`: the plane through three critical points of the catalogue, centred on their
+/// centroid; each point is listed in `through` with its slice coordinates.
+fn through_points(
+    ids: &[usize; 3],
+    inp: &PlaneInputs,
+    notes: &mut Vec<String>,
+    through: &mut Vec<Through>,
+) -> Result<Slice, SpecError> {
+    let obj = inp.obj;
+    let n = obj.dim();
+    let cat = inp.catalogue.ok_or_else(|| {
+        SpecError::Invalid(
+            "--plane points=a,b,c needs --catalogue DIR (a folder written by `saddlescope \
+             sample`)"
+                .into(),
+        )
+    })?;
+    if cat.objective != obj.spec() {
+        return Err(SpecError::Invalid(format!(
+            "--catalogue was made for objective '{}', not '{}'; run basins with --objective {} \
+             or sample this objective first",
+            cat.objective,
+            obj.spec(),
+            cat.objective
+        )));
+    }
+    let pts = [cat.point(ids[0])?, cat.point(ids[1])?, cat.point(ids[2])?];
+    let centroid: Vec<f64> = (0..n)
+        .map(|i| pts.iter().map(|p| p.x[i]).sum::<f64>() / 3.0)
+        .collect();
+    let ba: Vec<f64> = (0..n).map(|i| pts[1].x[i] - pts[0].x[i]).collect();
+    let ca: Vec<f64> = (0..n).map(|i| pts[2].x[i] - pts[0].x[i]).collect();
+    let (u, v) = orthonormal(&ba, &ca).ok_or_else(|| {
+        SpecError::Invalid(format!(
+            "--plane points={},{},{}: the three points are (nearly) on one line; choose three \
+             that span a plane",
+            ids[0], ids[1], ids[2]
+        ))
+    })?;
+    let mut r: f64 = 0.0;
+    for p in pts {
+        let d: Vec<f64> = p.x.iter().zip(&centroid).map(|(a, b)| a - b).collect();
+        let (s, t) = (dot(&d, &u), dot(&d, &v));
+        r = r.max(s.abs()).max(t.abs());
+        through.push(Through {
+            id: p.id,
+            kind: p.kind.clone(),
+            index: p.index,
+            f: p.f,
+            s,
+            t,
+            x: p.x.clone(),
+        });
+    }
+    notes.push(format!(
+        "center: the centroid of points {}, {}, {}; u ∝ x_b − x_a, v ∝ (x_c − x_a) \
+         orthogonalised against u",
+        ids[0], ids[1], ids[2]
+    ));
+    Ok(Slice {
+        mode: "points",
+        centre: centroid,
+        u,
+        v,
+        axes: slice_axes(),
+        default_extent: square_pixels(1.5 * r, inp.grid),
+    })
+}
+
+/// On a sphere the slice is the radial projection of the plane: the plane must miss the origin.
+fn check_off_origin(s: &Slice, n: usize) -> Result<(), SpecError> {
+    let mut off = s.centre.clone();
+    reject(&mut off, &s.u);
+    reject(&mut off, &s.v);
+    if norm(&off) <= 1e-9 * (n as f64).sqrt() {
+        return Err(SpecError::Invalid(
+            "--plane: on a sphere objective the plane must not pass through the origin (its \
+             radial projection would be undefined)"
+                .into(),
+        ));
+    }
+    Ok(())
+}
+
+/// One start position per pixel must fit in memory.
+fn check_size(grid: Grid, n: usize) -> Result<(), SpecError> {
+    let positions = grid.pixels().saturating_mul(n);
+    if positions > MAX_POSITIONS {
+        return Err(SpecError::TooLarge {
+            what: format!("--resolution {}x{} with N = {n}", grid.width, grid.height),
+            need: format!("{positions} start coordinates"),
+            limit: format!("the {MAX_POSITIONS} that fit in memory"),
+            valid: "a lower resolution".into(),
+        });
+    }
+    Ok(())
+}
+
 impl Plane {
     /// Resolves `--plane` against the objective; every problem is a usage error.
     pub fn build(arg: &PlaneArg, inp: &PlaneInputs) -> Result<Plane, SpecError> {
-        let obj = inp.obj;
-        let n = obj.dim();
-        let on_sphere = obj.sphere();
-        let check_len = |what: &str, v: &[f64]| {
-            if v.len() != n {
-                Err(SpecError::Dimension {
-                    what: format!("--plane {what}"),
-                    got: v.len(),
-                    n,
-                })
-            } else {
-                Ok(())
-            }
-        };
+        let n = inp.obj.dim();
+        let on_sphere = inp.obj.sphere();
         let mut notes = Vec::new();
         let mut through = Vec::new();
-        let slice_axes = || ["s = (x − c)·u".to_string(), "t = (x − c)·v".to_string()];
-        let (mode, centre, u, v, axes, default_extent) = match arg {
-            PlaneArg::Coordinate => {
-                if n != 2 || on_sphere {
-                    return Err(SpecError::Invalid(format!(
-                        "{} has N = {n} dimensions{}: give --plane; {PLANE_VALID}",
-                        obj.spec(),
-                        if on_sphere { " on a sphere" } else { "" }
-                    )));
-                }
-                let e = match obj.domain() {
-                    Domain::Box2 { x, y } => Extent {
-                        x0: x.0,
-                        x1: x.1,
-                        y0: y.0,
-                        y1: y.1,
-                    },
-                    Domain::Box { lo, hi } => Extent {
-                        x0: lo,
-                        x1: hi,
-                        y0: lo,
-                        y1: hi,
-                    },
-                    Domain::Sphere => unreachable!("checked above"),
-                };
-                (
-                    "coordinate",
-                    vec![0.0, 0.0],
-                    vec![1.0, 0.0],
-                    vec![0.0, 1.0],
-                    ["x₀".to_string(), "x₁".to_string()],
-                    e,
-                )
-            }
-            PlaneArg::Random { centre } => {
-                let mut s = Sampler::new(inp.seed, PLANE_ID, Stream::Init);
-                let mut c = match centre {
-                    Some(c) => {
-                        check_len("center", c)?;
-                        c.clone()
-                    }
-                    None if on_sphere => {
-                        notes.push("center: a random point of the sphere (from --seed)".into());
-                        (0..n).map(|_| s.normal()).collect()
-                    }
-                    None => domain_centre(obj),
-                };
-                if on_sphere {
-                    sphere::retract(&mut c);
-                }
-                let mut draw = || -> Vec<f64> {
-                    let mut a: Vec<f64> = (0..n).map(|_| s.normal()).collect();
-                    if on_sphere && norm(&c) > 0.0 {
-                        let cn: Vec<f64> = c.iter().map(|x| x / norm(&c)).collect();
-                        reject(&mut a, &cn);
-                    }
-                    a
-                };
-                let (a, b) = (draw(), draw());
-                let (u, v) = orthonormal(&a, &b).ok_or_else(|| {
-                    SpecError::Invalid(format!(
-                        "--plane random: N = {n} is too small for two directions{}",
-                        if on_sphere {
-                            " tangent to the sphere"
-                        } else {
-                            ""
-                        }
-                    ))
-                })?;
-                (
-                    "random",
-                    c,
-                    u,
-                    v,
-                    slice_axes(),
-                    square_pixels(domain_half_width(obj), inp.grid),
-                )
-            }
-            PlaneArg::Given { centre, u, v } => {
-                check_len("u", u)?;
-                check_len("v", v)?;
-                let mut c =
-                    match centre {
-                        Some(c) => {
-                            check_len("center", c)?;
-                            c.clone()
-                        }
-                        None if on_sphere => return Err(SpecError::Invalid(
-                            "--plane on a sphere objective needs center=… (a point it rescales \
-                             onto |x|² = N)"
-                                .into(),
-                        )),
-                        None => domain_centre(obj),
-                    };
-                let (mut u, mut v) = (u.clone(), v.clone());
-                if on_sphere {
-                    let before = c.clone();
-                    sphere::retract(&mut c);
-                    if norm(&c) == 0.0 {
-                        return Err(SpecError::Invalid(
-                            "--plane center=0 cannot be put on the sphere |x|² = N".into(),
-                        ));
-                    }
-                    if before.iter().zip(&c).any(|(a, b)| (a - b).abs() > 1e-12) {
-                        notes.push("center rescaled onto the sphere |x|² = N".into());
-                    }
-                    let cn: Vec<f64> = c.iter().map(|x| x / norm(&c)).collect();
-                    if dot(&u, &cn).abs() > 1e-12 * norm(&u)
-                        || dot(&v, &cn).abs() > 1e-12 * norm(&v)
-                    {
-                        notes.push(
-                            "u, v projected onto the sphere's tangent space at center".into(),
-                        );
-                    }
-                    reject(&mut u, &cn);
-                    reject(&mut v, &cn);
-                }
-                let (uu, vv) = orthonormal(&u, &v).ok_or_else(|| {
-                    SpecError::Invalid(
-                        "--plane: u and v must be nonzero and not parallel (after projection \
-                         onto the sphere's tangent space, on spheres)"
-                            .into(),
-                    )
-                })?;
-                if (norm(&u) - 1.0).abs() > 1e-12 {
-                    notes.push(format!("u normalised (|u| was {})", norm(&u)));
-                }
-                let uv = dot(&u, &v) / (norm(&u) * norm(&v));
-                if uv.abs() > 1e-12 {
-                    notes.push(format!(
-                        "v orthogonalised against u (cos angle(u, v) was {uv:.6})"
-                    ));
-                } else if (norm(&v) - 1.0).abs() > 1e-12 {
-                    notes.push(format!("v normalised (|v| was {})", norm(&v)));
-                }
-                (
-                    "given",
-                    c,
-                    uu,
-                    vv,
-                    slice_axes(),
-                    square_pixels(domain_half_width(obj), inp.grid),
-                )
-            }
-            PlaneArg::Points { ids } => {
-                let cat = inp.catalogue.ok_or_else(|| {
-                    SpecError::Invalid(
-                        "--plane points=a,b,c needs --catalogue DIR (a folder written by \
-                         `saddlescope sample`)"
-                            .into(),
-                    )
-                })?;
-                if cat.objective != obj.spec() {
-                    return Err(SpecError::Invalid(format!(
-                        "--catalogue was made for objective '{}', not '{}'; run basins with \
-                         --objective {} or sample this objective first",
-                        cat.objective,
-                        obj.spec(),
-                        cat.objective
-                    )));
-                }
-                let pts = [cat.point(ids[0])?, cat.point(ids[1])?, cat.point(ids[2])?];
-                let centroid: Vec<f64> = (0..n)
-                    .map(|i| pts.iter().map(|p| p.x[i]).sum::<f64>() / 3.0)
-                    .collect();
-                let ba: Vec<f64> = (0..n).map(|i| pts[1].x[i] - pts[0].x[i]).collect();
-                let ca: Vec<f64> = (0..n).map(|i| pts[2].x[i] - pts[0].x[i]).collect();
-                let (u, v) = orthonormal(&ba, &ca).ok_or_else(|| {
-                    SpecError::Invalid(format!(
-                        "--plane points={},{},{}: the three points are (nearly) on one line; \
-                         choose three that span a plane",
-                        ids[0], ids[1], ids[2]
-                    ))
-                })?;
-                let mut r: f64 = 0.0;
-                for p in pts {
-                    let d: Vec<f64> = p.x.iter().zip(&centroid).map(|(a, b)| a - b).collect();
-                    let (s, t) = (dot(&d, &u), dot(&d, &v));
-                    r = r.max(s.abs()).max(t.abs());
-                    through.push(Through {
-                        id: p.id,
-                        kind: p.kind.clone(),
-                        index: p.index,
-                        f: p.f,
-                        s,
-                        t,
-                        x: p.x.clone(),
-                    });
-                }
-                notes.push(format!(
-                    "center: the centroid of points {}, {}, {}; u ∝ x_b − x_a, v ∝ (x_c − x_a) \
-                     orthogonalised against u",
-                    ids[0], ids[1], ids[2]
-                ));
-                (
-                    "points",
-                    centroid,
-                    u,
-                    v,
-                    slice_axes(),
-                    square_pixels(1.5 * r, inp.grid),
-                )
-            }
-        };
-        let axes = if on_sphere {
-            [
-                "s (plane coordinate along u)".to_string(),
-                "t (plane coordinate along v)".to_string(),
-            ]
-        } else {
-            axes
+        let slice = match arg {
+            PlaneArg::Coordinate => coordinate(inp.obj)?,
+            PlaneArg::Random { centre } => random(centre.as_deref(), inp, &mut notes)?,
+            PlaneArg::Given { centre, u, v } => given(centre.as_deref(), u, v, inp, &mut notes)?,
+            PlaneArg::Points { ids } => through_points(ids, inp, &mut notes, &mut through)?,
         };
         if on_sphere {
-            // The slice is the radial projection of the plane: it must miss the origin.
-            let mut off = centre.clone();
-            reject(&mut off, &u);
-            reject(&mut off, &v);
-            if norm(&off) <= 1e-9 * (n as f64).sqrt() {
-                return Err(SpecError::Invalid(
-                    "--plane: on a sphere objective the plane must not pass through the origin \
-                     (its radial projection would be undefined)"
-                        .into(),
-                ));
-            }
+            check_off_origin(&slice, n)?;
             notes.push(
                 "sphere objective: each grid point c + s·u + t·v is rescaled onto |x|² = N \
                  (radial projection of the plane)"
                     .into(),
             );
         }
-        let extent = inp.extent.unwrap_or(default_extent);
-        let plane = Plane {
-            mode,
-            centre,
-            u,
-            v,
-            extent,
+        let axes = if on_sphere {
+            [
+                "s (plane coordinate along u)".to_string(),
+                "t (plane coordinate along v)".to_string(),
+            ]
+        } else {
+            slice.axes
+        };
+        let mut plane = Plane {
+            mode: slice.mode,
+            centre: slice.centre,
+            u: slice.u,
+            v: slice.v,
+            extent: inp.extent.unwrap_or(slice.default_extent),
             sphere: on_sphere,
             axes,
             notes,
@@ -576,25 +662,13 @@ impl Plane {
             .filter(|p| !plane.extent.contains(p.s, p.t))
             .map(|p| p.id.to_string())
             .collect();
-        let mut plane = plane;
         if !outside.is_empty() {
             plane.notes.push(format!(
                 "warning: point(s) {} lie outside --extent",
                 outside.join(", ")
             ));
         }
-        let positions = inp.grid.pixels().saturating_mul(n);
-        if positions > MAX_POSITIONS {
-            return Err(SpecError::TooLarge {
-                what: format!(
-                    "--resolution {}x{} with N = {n}",
-                    inp.grid.width, inp.grid.height
-                ),
-                need: format!("{positions} start coordinates"),
-                limit: format!("the {MAX_POSITIONS} that fit in memory"),
-                valid: "a lower resolution".into(),
-            });
-        }
+        check_size(inp.grid, n)?;
         Ok(plane)
     }
 

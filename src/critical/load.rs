@@ -64,6 +64,17 @@ pub fn read(dir: &Path) -> Result<StoredCatalogue, SpecError> {
         .resolved
         .dim
         .ok_or_else(|| bad(dir, "manifest.json names no dimension"))?;
+    let (xs, k) = read_positions(dir, dim)?;
+    let points = read_points(dir, &xs, k, dim)?;
+    Ok(StoredCatalogue {
+        objective,
+        dim,
+        points,
+    })
+}
+
+/// critical_points.npy: the positions, K x `dim` little-endian f64, and K.
+fn read_positions(dir: &Path, dim: usize) -> Result<(Vec<f64>, usize), SpecError> {
     let bytes = std::fs::read(dir.join("critical_points.npy"))
         .map_err(|e| bad(dir, format!("cannot read critical_points.npy ({e})")))?;
     let (descr, shape, data) = output::read_npy(&bytes)
@@ -78,6 +89,17 @@ pub fn read(dir: &Path) -> Result<StoredCatalogue, SpecError> {
         .chunks_exact(8)
         .map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes")))
         .collect();
+    Ok((xs, shape[0]))
+}
+
+/// critical_points.csv: one point per row (columns id, f, index and kind, found by name), in
+/// the order of the `k` positions `xs`.
+fn read_points(
+    dir: &Path,
+    xs: &[f64],
+    k: usize,
+    dim: usize,
+) -> Result<Vec<StoredPoint>, SpecError> {
     let csv = std::fs::read_to_string(dir.join("critical_points.csv"))
         .map_err(|e| bad(dir, format!("cannot read critical_points.csv ({e})")))?;
     let mut lines = csv.lines();
@@ -89,7 +111,7 @@ pub fn read(dir: &Path) -> Result<StoredCatalogue, SpecError> {
             .ok_or_else(|| bad(dir, format!("critical_points.csv has no column '{name}'")))
     };
     let (c_id, c_f, c_index, c_kind) = (col("id")?, col("f")?, col("index")?, col("kind")?);
-    let mut points = Vec::with_capacity(shape[0]);
+    let mut points = Vec::with_capacity(k);
     for (row, line) in lines.filter(|l| !l.trim().is_empty()).enumerate() {
         let fields: Vec<&str> = line.split(',').collect();
         let field = |c: usize| {
@@ -108,7 +130,7 @@ pub fn read(dir: &Path) -> Result<StoredCatalogue, SpecError> {
         let f: f64 = field(c_f)?.parse().map_err(|_| parse_err("f"))?;
         let index: usize = field(c_index)?.parse().map_err(|_| parse_err("index"))?;
         let kind = field(c_kind)?.to_string();
-        if row >= shape[0] {
+        if row >= k {
             return Err(bad(
                 dir,
                 "critical_points.csv has more rows than critical_points.npy",
@@ -122,17 +144,13 @@ pub fn read(dir: &Path) -> Result<StoredCatalogue, SpecError> {
             kind,
         });
     }
-    if points.len() != shape[0] {
+    if points.len() != k {
         return Err(bad(
             dir,
             "critical_points.csv and critical_points.npy hold different numbers of points",
         ));
     }
-    Ok(StoredCatalogue {
-        objective,
-        dim,
-        points,
-    })
+    Ok(points)
 }
 
 #[cfg(test)]

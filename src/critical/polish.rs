@@ -184,37 +184,11 @@ pub fn polish(
     x0: &[f64],
     opts: &PolishOptions,
 ) -> Result<Polished, PolishFailure> {
-    let n = obj.dim();
-    if x0.len() != n {
-        return Err(PolishFailure::Dimension {
-            got: x0.len(),
-            want: n,
-        });
-    }
-    if !x0.iter().all(|a| a.is_finite()) {
-        return Err(PolishFailure::NonFinite);
-    }
-    let mut x = x0.to_vec();
-    let root_n = (n as f64).sqrt();
-    if obj.sphere() {
-        if norm(&x) == 0.0 {
-            return Err(PolishFailure::NonFinite);
-        }
-        sphere::retract(&mut x);
-    }
-    let start = x.clone();
+    let start = start_of(obj, x0)?;
+    let mut x = start.clone();
+    let root_n = (obj.dim() as f64).sqrt();
     let limit = opts.max_drift * root_n.max(norm(&start));
-    // The trust radius never needs to exceed the drift limit; on the sphere a tangent step longer
-    // than the radius √N is meaningless after retraction.
-    let mut max_radius = limit;
-    if obj.sphere() {
-        max_radius = max_radius.min(root_n);
-    }
-    let mut radius = if max_radius.is_finite() {
-        max_radius
-    } else {
-        root_n.max(norm(&start))
-    };
+    let mut region = TrustRegion::new(obj, limit, &start);
     let mut lam_ref: f64 = 0.0;
     let mut prev_gn: Option<f64> = None;
     let mut iterations = 0;
@@ -247,55 +221,130 @@ pub fn polish(
         iterations += 1;
 
         let c: Vec<f64> = eig.vectors.tr_mul(&local.g).iter().copied().collect();
-        let lam = eig.values.as_slice();
         let not_critical = PolishFailure::NotCritical { grad_norm: gn, tol };
-        // ∇φ = H∇f: |∇f| is stationary here (and was not shrinking), so it has a nonzero minimum.
-        let hg = lam
-            .iter()
-            .zip(&c)
-            .map(|(l, ci)| (l * ci).powi(2))
-            .sum::<f64>()
-            .sqrt();
+        // |∇f| stationary here and not shrinking: it has a nonzero minimum.
         let slow = prev_gn.is_none_or(|p| gn > 0.9 * p);
-        if slow && hg <= STATIONARY_TOL * lam_ref.max(f64::MIN_POSITIVE) * gn {
+        if slow && stationary(eig.values.as_slice(), &c, gn, lam_ref) {
             return Err(not_critical);
         }
-        let cutoff = PINV_RCOND * lam_max.max(f64::MIN_POSITIVE);
-        let phi = 0.5 * gn * gn;
-        loop {
-            let (coef, resid) = damped_step(lam, &c, radius, cutoff);
-            let predicted = phi - 0.5 * norm(&resid).powi(2);
-            if predicted.is_nan() || predicted <= PRED_FLOOR * phi {
-                // The linear model sees no way down: ∇f lies in the Hessian's null space.
-                return Err(not_critical);
-            }
-            let s = &eig.vectors * DVector::from_vec(coef);
-            let s_norm = s.norm();
-            let trial = local.step(&x, &s);
-            if let Some((_, g_trial)) = value_and_grad_norm(obj, &trial) {
-                let rho = (phi - 0.5 * g_trial * g_trial) / predicted;
-                if rho > 1e-4 {
-                    if rho < 0.25 {
-                        radius = 0.25 * s_norm;
-                    } else if rho > 0.75 && s_norm > 0.99 * radius {
-                        radius = (2.0 * radius).min(max_radius);
-                    }
-                    prev_gn = Some(gn);
-                    x = trial;
-                    break;
-                }
-            }
-            radius = 0.25 * s_norm;
-            if radius <= f64::EPSILON * norm(&x).max(1.0) {
-                return Err(not_critical);
-            }
-        }
+        let model = Model {
+            local: &local,
+            eig: &eig,
+            c: &c,
+            gn,
+            cutoff: PINV_RCOND * lam_max.max(f64::MIN_POSITIVE),
+        };
+        x = region.step(obj, &model, &x).ok_or(not_critical)?;
+        prev_gn = Some(gn);
         let drift = distance(&x, &start);
         if drift > limit {
             return Err(PolishFailure::Drifted {
                 distance: drift,
                 limit,
             });
+        }
+    }
+}
+
+/// Whether |∇f| is stationary (∇φ = H∇f vanishes relative to max|λ| seen so far and |∇f|), with
+/// eigenvalues `lam` and ∇f's coefficients `c` in their eigenbasis: a nonzero minimum of |∇f|.
+fn stationary(lam: &[f64], c: &[f64], gn: f64, lam_ref: f64) -> bool {
+    let hg = lam
+        .iter()
+        .zip(c)
+        .map(|(l, ci)| (l * ci).powi(2))
+        .sum::<f64>()
+        .sqrt();
+    hg <= STATIONARY_TOL * lam_ref.max(f64::MIN_POSITIVE) * gn
+}
+
+/// The end state checked (one finite coordinate per dimension) and, on the sphere, retracted.
+fn start_of(obj: &dyn Objective, x0: &[f64]) -> Result<Vec<f64>, PolishFailure> {
+    let n = obj.dim();
+    if x0.len() != n {
+        return Err(PolishFailure::Dimension {
+            got: x0.len(),
+            want: n,
+        });
+    }
+    if !x0.iter().all(|a| a.is_finite()) {
+        return Err(PolishFailure::NonFinite);
+    }
+    let mut x = x0.to_vec();
+    if obj.sphere() {
+        if norm(&x) == 0.0 {
+            return Err(PolishFailure::NonFinite);
+        }
+        sphere::retract(&mut x);
+    }
+    Ok(x)
+}
+
+/// The Newton model at the current point: its chart, the Hessian's eigenbasis, ∇f's
+/// coefficients `c` in it, |∇f|, and the eigenvalue cutoff of the undamped step.
+struct Model<'a> {
+    local: &'a Local,
+    eig: &'a SortedEigen,
+    c: &'a [f64],
+    gn: f64,
+    cutoff: f64,
+}
+
+/// The trust region on φ = ½|∇f|².
+struct TrustRegion {
+    radius: f64,
+    max_radius: f64,
+}
+
+impl TrustRegion {
+    /// The radius starts at its largest, which never needs to exceed the drift `limit`; on the
+    /// sphere a tangent step longer than the radius √N is meaningless after retraction.
+    fn new(obj: &dyn Objective, limit: f64, start: &[f64]) -> TrustRegion {
+        let root_n = (obj.dim() as f64).sqrt();
+        let mut max_radius = limit;
+        if obj.sphere() {
+            max_radius = max_radius.min(root_n);
+        }
+        TrustRegion {
+            radius: if max_radius.is_finite() {
+                max_radius
+            } else {
+                root_n.max(norm(start))
+            },
+            max_radius,
+        }
+    }
+
+    /// The next point: damped steps within the radius, shrinking it until one reduces φ enough
+    /// (and growing it after a very good one); None when the model sees no way down or the
+    /// radius collapses (not a critical point).
+    fn step(&mut self, obj: &dyn Objective, m: &Model, x: &[f64]) -> Option<Vec<f64>> {
+        let phi = 0.5 * m.gn * m.gn;
+        loop {
+            let (coef, resid) = damped_step(m.eig.values.as_slice(), m.c, self.radius, m.cutoff);
+            let predicted = phi - 0.5 * norm(&resid).powi(2);
+            if predicted.is_nan() || predicted <= PRED_FLOOR * phi {
+                // The linear model sees no way down: ∇f lies in the Hessian's null space.
+                return None;
+            }
+            let s = &m.eig.vectors * DVector::from_vec(coef);
+            let s_norm = s.norm();
+            let trial = m.local.step(x, &s);
+            if let Some((_, g_trial)) = value_and_grad_norm(obj, &trial) {
+                let rho = (phi - 0.5 * g_trial * g_trial) / predicted;
+                if rho > 1e-4 {
+                    if rho < 0.25 {
+                        self.radius = 0.25 * s_norm;
+                    } else if rho > 0.75 && s_norm > 0.99 * self.radius {
+                        self.radius = (2.0 * self.radius).min(self.max_radius);
+                    }
+                    return Some(trial);
+                }
+            }
+            self.radius = 0.25 * s_norm;
+            if self.radius <= f64::EPSILON * norm(x).max(1.0) {
+                return None;
+            }
         }
     }
 }

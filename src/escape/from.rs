@@ -1,7 +1,7 @@
 //! Where escape walkers start: `--from saddle | point:x=a;b;… | critical:DIR,ID | plateau`,
 //! and the perturbed starts around that point (uniform in a ball of radius r0, reproducible).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::critical::load;
 use crate::objective::{self, sphere, Objective};
@@ -115,37 +115,7 @@ impl Origin {
                 }
                 ("point", x.clone(), "a given point".to_string())
             }
-            Origin::Critical { dir, id } => {
-                let cat = load::read(dir)?;
-                if cat.objective != obj.spec() {
-                    return Err(SpecError::Invalid(format!(
-                        "--from critical: the catalogue in {} was made on '{}', not on '{}'; \
-                         pass --objective {}",
-                        dir.display(),
-                        cat.objective,
-                        obj.spec(),
-                        cat.objective
-                    )));
-                }
-                if cat.dim != n {
-                    return Err(SpecError::Invalid(format!(
-                        "--from critical: the catalogue in {} has N = {} but the objective has N = {n}",
-                        dir.display(),
-                        cat.dim
-                    )));
-                }
-                let p = cat.point(*id)?;
-                (
-                    "critical",
-                    p.x.clone(),
-                    format!(
-                        "critical point {id} ({}, index {}) of {}",
-                        p.kind,
-                        p.index,
-                        dir.display()
-                    ),
-                )
-            }
+            Origin::Critical { dir, id } => critical_point(obj, dir, *id)?,
         };
         if obj.sphere() {
             if x.iter().all(|&v| v == 0.0) {
@@ -168,6 +138,45 @@ impl Origin {
             description,
         })
     }
+}
+
+/// Point `id` of the catalogue in `dir`, which must have been made on `obj`: its kind,
+/// position and description.
+fn critical_point(
+    obj: &dyn Objective,
+    dir: &Path,
+    id: usize,
+) -> Result<(&'static str, Vec<f64>, String), SpecError> {
+    let n = obj.dim();
+    let cat = load::read(dir)?;
+    if cat.objective != obj.spec() {
+        return Err(SpecError::Invalid(format!(
+            "--from critical: the catalogue in {} was made on '{}', not on '{}'; pass \
+             --objective {}",
+            dir.display(),
+            cat.objective,
+            obj.spec(),
+            cat.objective
+        )));
+    }
+    if cat.dim != n {
+        return Err(SpecError::Invalid(format!(
+            "--from critical: the catalogue in {} has N = {} but the objective has N = {n}",
+            dir.display(),
+            cat.dim
+        )));
+    }
+    let p = cat.point(id)?;
+    Ok((
+        "critical",
+        p.x.clone(),
+        format!(
+            "critical point {id} ({}, index {}) of {}",
+            p.kind,
+            p.index,
+            dir.display()
+        ),
+    ))
 }
 
 /// Names of the objectives (built with default parameters) for which `has` holds.

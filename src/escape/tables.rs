@@ -534,22 +534,7 @@ pub fn draw_figures(dir: &Path, manifest: &serde_json::Value) -> anyhow::Result<
         (Some(o), Some(d)) => format!("{o}: escape from {d}"),
         _ => "escape".to_string(),
     };
-    let mut sub = Vec::new();
-    match (
-        res["criterion"]["radius"].as_f64(),
-        res["criterion"]["drop"].as_f64(),
-    ) {
-        (Some(r), _) => sub.push(format!("escaped: distance ≥ {} from own start", short(r))),
-        (_, Some(d)) => sub.push(format!("escaped: f dropped by ≥ {}", short(d))),
-        _ => {}
-    }
-    if let Some(r0) = res["radius"].as_f64() {
-        sub.push(format!("start radius r0 = {}", short(r0)));
-    }
-    if let Some(w) = rows.first().map(|r| r.1) {
-        sub.push(format!("{w} walkers per arm"));
-    }
-    let subtitle = sub.join("  ·  ");
+    let subtitle = subtitle(res, rows.first().map(|r| r.1));
 
     let ecdf: Vec<EcdfArm> = labels
         .iter()
@@ -584,26 +569,7 @@ pub fn draw_figures(dir: &Path, manifest: &serde_json::Value) -> anyhow::Result<
         &subtitle,
     )?;
     for (key, per_arm) in &swept {
-        let mut series = Vec::new();
-        let mut log = false;
-        for (a, vals) in per_arm.iter().enumerate() {
-            let present: Vec<f64> = vals.iter().flatten().copied().collect();
-            if present.len() < 2 || present.iter().all(|v| v.to_bits() == present[0].to_bits()) {
-                continue;
-            }
-            let pts: Vec<(f64, Option<u32>)> = vals
-                .iter()
-                .zip(&steps[a])
-                .filter_map(|(v, e)| v.map(|v| (v, *e)))
-                .collect();
-            let (bins, l) = sweep_bins(&pts);
-            log |= l;
-            series.push(SweepSeries {
-                arm: a,
-                label: labels[a].clone(),
-                bins,
-            });
-        }
+        let (series, log) = sweep_series(per_arm, &steps, &labels);
         figure::escape_sweep(
             &dir.join(format!("escape_vs_{key}")),
             key,
@@ -614,6 +580,57 @@ pub fn draw_figures(dir: &Path, manifest: &serde_json::Value) -> anyhow::Result<
         )?;
     }
     Ok(())
+}
+
+/// The figures' subtitle: the escape criterion, the start radius and the walkers per arm, as
+/// far as the manifest's `resolved` (and escape.csv) tell them.
+fn subtitle(res: &serde_json::Value, walkers: Option<usize>) -> String {
+    let mut sub = Vec::new();
+    match (
+        res["criterion"]["radius"].as_f64(),
+        res["criterion"]["drop"].as_f64(),
+    ) {
+        (Some(r), _) => sub.push(format!("escaped: distance ≥ {} from own start", short(r))),
+        (_, Some(d)) => sub.push(format!("escaped: f dropped by ≥ {}", short(d))),
+        _ => {}
+    }
+    if let Some(r0) = res["radius"].as_f64() {
+        sub.push(format!("start radius r0 = {}", short(r0)));
+    }
+    if let Some(w) = walkers {
+        sub.push(format!("{w} walkers per arm"));
+    }
+    sub.join("  ·  ")
+}
+
+/// One swept key's series: an arm whose walkers hold at least two distinct values of it, binned
+/// against their escape steps; true where any arm wants a log axis.
+fn sweep_series(
+    per_arm: &[Vec<Option<f64>>],
+    steps: &[Vec<Option<u32>>],
+    labels: &[String],
+) -> (Vec<SweepSeries>, bool) {
+    let mut series = Vec::new();
+    let mut log = false;
+    for (a, vals) in per_arm.iter().enumerate() {
+        let present: Vec<f64> = vals.iter().flatten().copied().collect();
+        if present.len() < 2 || present.iter().all(|v| v.to_bits() == present[0].to_bits()) {
+            continue;
+        }
+        let pts: Vec<(f64, Option<u32>)> = vals
+            .iter()
+            .zip(&steps[a])
+            .filter_map(|(v, e)| v.map(|v| (v, *e)))
+            .collect();
+        let (bins, l) = sweep_bins(&pts);
+        log |= l;
+        series.push(SweepSeries {
+            arm: a,
+            label: labels[a].clone(),
+            bins,
+        });
+    }
+    (series, log)
 }
 
 #[cfg(test)]

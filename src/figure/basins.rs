@@ -11,6 +11,7 @@
 
 use std::path::Path;
 
+use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
@@ -403,29 +404,90 @@ const CBAR_W: u32 = 22;
 const CBAR_LABELS: u32 = 96;
 const KEY_H: u32 = 40;
 
-fn title<DB: DrawingBackend>(
-    area: &DrawingArea<DB, Shift>,
-    title: &str,
-    subtitle: &str,
+/// Fills `root` white, draws the title band and returns the area below it.
+fn titled<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    p: &BasinPicture,
     k: u32,
-) -> Result<(), String> {
+) -> Result<DrawingArea<DB, Shift>, String> {
     let e = |err: DrawingAreaErrorKind<DB::ErrorType>| err.to_string();
+    root.fill(&WHITE).map_err(e)?;
+    let (area, rest) = root.split_vertically(TITLE_H * k);
     let w = area.dim_in_pixel().0 as i32;
     let centre = Pos::new(HPos::Center, VPos::Center);
     area.draw(&Text::new(
-        title.to_string(),
+        p.title.to_string(),
         (w / 2, (24 * k) as i32),
         TextStyle::from((FAMILY, f64::from(20 * k)).into_font()).pos(centre),
     ))
     .map_err(e)?;
     area.draw(&Text::new(
-        subtitle.to_string(),
+        p.subtitle.to_string(),
         (w / 2, (48 * k) as i32),
         TextStyle::from((FAMILY, f64::from(14 * k)).into_font())
             .color(&BLACK.mix(0.7))
             .pos(centre),
     ))
-    .map_err(e)
+    .map_err(e)?;
+    Ok(rest)
+}
+
+type SliceChart<'a, DB> = ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// Slice axes on `area` over the picture's extent (`right`: the margin on their right).
+fn slice_chart<'a, DB: DrawingBackend>(
+    area: &'a DrawingArea<DB, Shift>,
+    p: &BasinPicture,
+    right: u32,
+    k: u32,
+) -> Result<SliceChart<'a, DB>, String> {
+    let [x0, x1, y0, y1] = p.extent;
+    ChartBuilder::on(area)
+        .margin_left(MARGIN * k)
+        .margin_right(right * k)
+        .margin_top(8 * k)
+        .x_label_area_size(BOTTOM * k)
+        .y_label_area_size(LEFT * k)
+        .build_cartesian_2d(x0..x1, y0..y1)
+        .map_err(|err| err.to_string())
+}
+
+/// The slice axes' ticks and names, without grid lines (they would cross the raster).
+fn slice_grid<DB: DrawingBackend>(
+    chart: &mut SliceChart<'_, DB>,
+    p: &BasinPicture,
+    k: u32,
+) -> Result<(), String> {
+    chart
+        .configure_mesh()
+        .disable_mesh()
+        .axis_style(BLACK.mix(0.8).stroke_width(k))
+        .set_all_tick_mark_size(5 * k)
+        .x_labels(7)
+        .y_labels(7)
+        .x_label_formatter(&|v| tick(*v))
+        .y_label_formatter(&|v| tick(*v))
+        .x_desc(p.axes[0])
+        .y_desc(p.axes[1])
+        .label_style((FAMILY, f64::from(15 * k)))
+        .axis_desc_style((FAMILY, f64::from(17 * k)))
+        .draw()
+        .map_err(|err| err.to_string())
+}
+
+/// Places `raster` over the whole of `plot` (a chart's plotting area).
+fn place_over<DB: DrawingBackend, CT: CoordTranslate>(
+    root: &DrawingArea<DB, Shift>,
+    raster: Raster,
+    plot: &DrawingArea<DB, CT>,
+) -> Result<(), String> {
+    let (xr, yr) = plot.get_pixel_range();
+    place(
+        root,
+        raster,
+        (xr.start, yr.start),
+        ((xr.end - xr.start) as u32, (yr.end - yr.start) as u32),
+    )
 }
 
 /// Marker outline of a non-minimum critical point of `kind` at pixel offsets, radius r
@@ -488,46 +550,40 @@ fn draw_landscape<DB: DrawingBackend>(
 ) -> Result<(), String> {
     let e = |err: DrawingAreaErrorKind<DB::ErrorType>| err.to_string();
     let pw = plot_size(p.extent).0;
-    let [x0, x1, y0, y1] = p.extent;
-    root.fill(&WHITE).map_err(e)?;
-    let (band, rest) = root.split_vertically(TITLE_H * k);
-    title(&band, p.title, p.subtitle, k)?;
+    let rest = titled(&root, p, k)?;
     let key = !p.points.is_empty() || !p.paths.is_empty();
     let rest_h = rest.dim_in_pixel().1;
     let (rest, _) = rest.split_vertically(rest_h - if key { KEY_H * k } else { 0 });
     let (chart_area, cbar_area) = rest.split_horizontally((MARGIN + LEFT + pw + CBAR_GAP) * k);
-    let mut chart = ChartBuilder::on(&chart_area)
-        .margin_left(MARGIN * k)
-        .margin_right(CBAR_GAP * k)
-        .margin_top(8 * k)
-        .x_label_area_size(BOTTOM * k)
-        .y_label_area_size(LEFT * k)
-        .build_cartesian_2d(x0..x1, y0..y1)
-        .map_err(e)?;
-    let (xr, yr) = chart.plotting_area().get_pixel_range();
-    place(
-        &root,
-        main,
-        (xr.start, yr.start),
-        ((xr.end - xr.start) as u32, (yr.end - yr.start) as u32),
-    )?;
-    chart
-        .configure_mesh()
-        .disable_mesh()
-        .axis_style(BLACK.mix(0.8).stroke_width(k))
-        .set_all_tick_mark_size(5 * k)
-        .x_labels(7)
-        .y_labels(7)
-        .x_label_formatter(&|v| tick(*v))
-        .y_label_formatter(&|v| tick(*v))
-        .x_desc(p.axes[0])
-        .y_desc(p.axes[1])
-        .label_style((FAMILY, f64::from(15 * k)))
-        .axis_desc_style((FAMILY, f64::from(17 * k)))
-        .draw()
-        .map_err(e)?;
-    // Contours on a grid of at most ~300 cells a side, at 12 levels evenly spaced in the
-    // colour range.
+    let mut chart = slice_chart(&chart_area, p, CBAR_GAP, k)?;
+    place_over(&root, main, chart.plotting_area())?;
+    slice_grid(&mut chart, p, k)?;
+    draw_contours(&mut chart, p, scale, k)?;
+    draw_paths(&mut chart, p.paths, k)?;
+    let area = chart.plotting_area();
+    let [x0, x1, y0, y1] = p.extent;
+    for m in p.points {
+        if m.s < x0 || m.s > x1 || m.t < y0 || m.t > y1 {
+            continue;
+        }
+        let (px, py) = area.map_coordinate(&(m.s, m.t));
+        draw_marker(&root, &m.kind, (px, py), k)?;
+    }
+    colour_bar(&root, &cbar_area, scale, bar, k)?;
+    draw_key(&root, p, k)?;
+    root.present().map_err(e)
+}
+
+/// Contours on a grid of at most ~300 cells a side, at 12 levels evenly spaced in the colour
+/// range.
+fn draw_contours<DB: DrawingBackend>(
+    chart: &mut SliceChart<'_, DB>,
+    p: &BasinPicture,
+    scale: &ColourScale,
+    k: u32,
+) -> Result<(), String> {
+    let e = |err: DrawingAreaErrorKind<DB::ErrorType>| err.to_string();
+    let [x0, x1, y0, y1] = p.extent;
     let stride = p.width.max(p.height).div_ceil(300).max(1);
     let (cw, chh) = (p.width.div_ceil(stride), p.height.div_ceil(stride));
     let coarse: Vec<f64> = (0..cw * chh)
@@ -552,7 +608,20 @@ fn draw_landscape<DB: DrawingBackend>(
                 .map_err(e)?;
         }
     }
-    for path in p.paths {
+    Ok(())
+}
+
+/// The colour of walker paths.
+const PATH: RGBColor = RGBColor(255, 90, 60);
+
+/// Walker paths: a dark casing under a bright line, and a dot at the start.
+fn draw_paths<DB: DrawingBackend>(
+    chart: &mut SliceChart<'_, DB>,
+    paths: &[Vec<(f64, f64)>],
+    k: u32,
+) -> Result<(), String> {
+    let e = |err: DrawingAreaErrorKind<DB::ErrorType>| err.to_string();
+    for path in paths {
         chart
             .draw_series(std::iter::once(PathElement::new(
                 path.clone(),
@@ -562,42 +631,39 @@ fn draw_landscape<DB: DrawingBackend>(
         chart
             .draw_series(std::iter::once(PathElement::new(
                 path.clone(),
-                RGBColor(255, 90, 60).stroke_width(k + k / 2),
+                PATH.stroke_width(k + k / 2),
             )))
             .map_err(e)?;
         if let Some(&start) = path.first() {
             chart
                 .draw_series(std::iter::once(
                     EmptyElement::at(start)
-                        + Circle::new((0, 0), 3 * k, RGBColor(255, 90, 60).filled())
+                        + Circle::new((0, 0), 3 * k, PATH.filled())
                         + Circle::new((0, 0), 3 * k, BLACK.stroke_width(k)),
                 ))
                 .map_err(e)?;
         }
     }
-    let area = chart.plotting_area();
-    for m in p.points {
-        if m.s < x0 || m.s > x1 || m.t < y0 || m.t > y1 {
-            continue;
-        }
-        let (px, py) = area.map_coordinate(&(m.s, m.t));
-        draw_marker(&root, &m.kind, (px, py), k)?;
-    }
-    // Colour bar: a raster strip beside the plot, with its own axis.
-    let mut cb = ChartBuilder::on(&cbar_area)
+    Ok(())
+}
+
+/// Colour bar: a raster strip beside the plot, with its own axis.
+fn colour_bar<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    area: &DrawingArea<DB, Shift>,
+    scale: &ColourScale,
+    bar: Raster,
+    k: u32,
+) -> Result<(), String> {
+    let e = |err: DrawingAreaErrorKind<DB::ErrorType>| err.to_string();
+    let mut cb = ChartBuilder::on(area)
         .margin_top(8 * k)
         .margin_right(MARGIN * k)
         .x_label_area_size(BOTTOM * k)
         .right_y_label_area_size(CBAR_LABELS * k)
         .build_cartesian_2d(0.0..1.0, scale.lo..scale.hi)
         .map_err(e)?;
-    let (bx, by) = cb.plotting_area().get_pixel_range();
-    place(
-        &root,
-        bar,
-        (bx.start, by.start),
-        ((bx.end - bx.start) as u32, (by.end - by.start) as u32),
-    )?;
+    place_over(root, bar, cb.plotting_area())?;
     let f_desc = if scale.clipped {
         "f  (top 5 % clipped)"
     } else {
@@ -614,8 +680,16 @@ fn draw_landscape<DB: DrawingBackend>(
         .label_style((FAMILY, f64::from(14 * k)))
         .axis_desc_style((FAMILY, f64::from(16 * k)))
         .draw()
-        .map_err(e)?;
-    // The key: marker kinds present, and the paths.
+        .map_err(e)
+}
+
+/// The key under the plot: marker kinds present, and the paths.
+fn draw_key<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    p: &BasinPicture,
+    k: u32,
+) -> Result<(), String> {
+    let e = |err: DrawingAreaErrorKind<DB::ErrorType>| err.to_string();
     let mut entries: Vec<(&str, String)> = KINDS
         .iter()
         .filter(|(kind, _)| p.points.iter().any(|m| m.kind == *kind))
@@ -630,33 +704,34 @@ fn draw_landscape<DB: DrawingBackend>(
             ),
         ));
     }
-    if !entries.is_empty() {
-        let (w, h) = root.dim_in_pixel();
-        let y = h as i32 - (KEY_H * k / 2) as i32;
-        let mut x = ((MARGIN + LEFT) * k) as i32;
-        let style = TextStyle::from((FAMILY, f64::from(15 * k)).into_font())
-            .pos(Pos::new(HPos::Left, VPos::Center));
-        for (kind, text) in entries {
-            if kind == "path" {
-                root.draw(&PathElement::new(
-                    vec![(x - 8 * k as i32, y), (x + 14 * k as i32, y)],
-                    RGBColor(255, 90, 60).stroke_width(2 * k),
-                ))
-                .map_err(e)?;
-            } else {
-                draw_marker(&root, kind, (x, y), k)?;
-            }
-            x += 20 * k as i32;
-            root.draw(&Text::new(text.clone(), (x, y), style.clone()))
-                .map_err(e)?;
-            let tw = root.estimate_text_size(&text, &style).map_err(e)?.0 as i32;
-            x += tw + 30 * k as i32;
-            if x > w as i32 {
-                break;
-            }
+    if entries.is_empty() {
+        return Ok(());
+    }
+    let (w, h) = root.dim_in_pixel();
+    let y = h as i32 - (KEY_H * k / 2) as i32;
+    let mut x = ((MARGIN + LEFT) * k) as i32;
+    let style = TextStyle::from((FAMILY, f64::from(15 * k)).into_font())
+        .pos(Pos::new(HPos::Left, VPos::Center));
+    for (kind, text) in entries {
+        if kind == "path" {
+            root.draw(&PathElement::new(
+                vec![(x - 8 * k as i32, y), (x + 14 * k as i32, y)],
+                PATH.stroke_width(2 * k),
+            ))
+            .map_err(e)?;
+        } else {
+            draw_marker(root, kind, (x, y), k)?;
+        }
+        x += 20 * k as i32;
+        root.draw(&Text::new(text.clone(), (x, y), style.clone()))
+            .map_err(e)?;
+        let tw = root.estimate_text_size(&text, &style).map_err(e)?.0 as i32;
+        x += tw + 30 * k as i32;
+        if x > w as i32 {
+            break;
         }
     }
-    root.present().map_err(e)
+    Ok(())
 }
 
 /// basins.svg: the basin raster within slice axes.
@@ -667,41 +742,10 @@ fn draw_basin_axes<DB: DrawingBackend>(
     k: u32,
 ) -> Result<(), String> {
     let e = |err: DrawingAreaErrorKind<DB::ErrorType>| err.to_string();
-    let [x0, x1, y0, y1] = p.extent;
-    root.fill(&WHITE).map_err(e)?;
-    let (band, rest) = root.split_vertically(TITLE_H * k);
-    title(&band, p.title, p.subtitle, k)?;
-    let chart = ChartBuilder::on(&rest)
-        .margin_left(MARGIN * k)
-        .margin_right(MARGIN * k)
-        .margin_top(8 * k)
-        .x_label_area_size(BOTTOM * k)
-        .y_label_area_size(LEFT * k)
-        .build_cartesian_2d(x0..x1, y0..y1)
-        .map_err(e)?;
-    let (xr, yr) = chart.plotting_area().get_pixel_range();
-    place(
-        &root,
-        main,
-        (xr.start, yr.start),
-        ((xr.end - xr.start) as u32, (yr.end - yr.start) as u32),
-    )?;
-    let mut chart = chart;
-    chart
-        .configure_mesh()
-        .disable_mesh()
-        .axis_style(BLACK.mix(0.8).stroke_width(k))
-        .set_all_tick_mark_size(5 * k)
-        .x_labels(7)
-        .y_labels(7)
-        .x_label_formatter(&|v| tick(*v))
-        .y_label_formatter(&|v| tick(*v))
-        .x_desc(p.axes[0])
-        .y_desc(p.axes[1])
-        .label_style((FAMILY, f64::from(15 * k)))
-        .axis_desc_style((FAMILY, f64::from(17 * k)))
-        .draw()
-        .map_err(e)?;
+    let rest = titled(&root, p, k)?;
+    let mut chart = slice_chart(&rest, p, MARGIN, k)?;
+    place_over(&root, main, chart.plotting_area())?;
+    slice_grid(&mut chart, p, k)?;
     root.present().map_err(e)
 }
 
@@ -764,6 +808,10 @@ fn legend_size(p: &BasinPicture) -> (u32, u32) {
     )
 }
 
+/// Columns of the legend table, in SVG units: swatch, label, "no attractor" text, the f / kind
+/// divide, (unused), right edge of the fraction.
+const COLS: [i32; 6] = [16, 56, 92, 214, 366, 604];
+
 fn draw_legend<DB: DrawingBackend>(
     root: DrawingArea<DB, Shift>,
     p: &BasinPicture,
@@ -774,82 +822,12 @@ fn draw_legend<DB: DrawingBackend>(
     let (rows, notes) = legend_lines(p);
     let ki = k as i32;
     let left = Pos::new(HPos::Left, VPos::Center);
-    let right = Pos::new(HPos::Right, VPos::Center);
     let text = |size: u32| TextStyle::from((FAMILY, f64::from(size * k)).into_font());
-    root.draw(&Text::new(
-        "Attractors (label = rank in f; equal f ordered by position)",
-        (16 * ki, 22 * ki),
-        text(18).pos(left),
-    ))
-    .map_err(e)?;
-    let cols = [16, 56, 92, 214, 366, 604];
     let head_y = 52 * ki;
-    let grey = BLACK.mix(0.65);
-    let head = text(14).color(&grey);
-    for (x, label, pos) in [
-        (cols[1], "label", left),
-        (cols[3] - 8, "f", right),
-        (cols[3] + 8, "kind (index)", left),
-        (cols[5], "fraction  [95 % CI]", right),
-    ] {
-        root.draw(&Text::new(label, (x * ki, head_y), head.clone().pos(pos)))
-            .map_err(e)?;
-    }
-    root.draw(&PathElement::new(
-        vec![(16 * ki, head_y + 12 * ki), (604 * ki, head_y + 12 * ki)],
-        BLACK.mix(0.3).stroke_width(k),
-    ))
-    .map_err(e)?;
+    legend_head(&root, head_y, k)?;
     for (r, a) in rows.iter().enumerate() {
         let y = head_y + ((r as u32 + 1) * ROW_H * k) as i32 + 4 * ki;
-        let c = label_colour(a.label);
-        root.draw(&Rectangle::new(
-            [
-                (cols[0] * ki, y - 8 * ki),
-                (cols[0] * ki + 30 * ki, y + 8 * ki),
-            ],
-            RGBColor(c[0], c[1], c[2]).filled(),
-        ))
-        .map_err(e)?;
-        let body = text(15);
-        root.draw(&Text::new(
-            a.label.to_string().replace('-', "−"),
-            (cols[1] * ki, y),
-            body.clone().pos(left),
-        ))
-        .map_err(e)?;
-        if a.label >= 0 {
-            root.draw(&Text::new(
-                fmt_f(a.f),
-                ((cols[3] - 12) * ki, y),
-                body.clone().pos(right),
-            ))
-            .map_err(e)?;
-            root.draw(&Text::new(
-                format!("{} ({})", a.kind, a.index),
-                ((cols[3] + 8) * ki, y),
-                body.clone().pos(left),
-            ))
-            .map_err(e)?;
-        } else {
-            root.draw(&Text::new(
-                "no attractor (diverged or not converged)",
-                (cols[2] * ki, y),
-                body.clone().pos(left),
-            ))
-            .map_err(e)?;
-        }
-        root.draw(&Text::new(
-            format!(
-                "{:.2} %  [{:.2}, {:.2}]",
-                100.0 * a.fraction,
-                100.0 * a.ci95.0,
-                100.0 * a.ci95.1
-            ),
-            (cols[5] * ki, y),
-            body.pos(right),
-        ))
-        .map_err(e)?;
+        legend_row(&root, a, y, k)?;
     }
     let mut y = head_y + ((rows.len() as u32 + 1) * ROW_H * k) as i32 + 6 * ki;
     for n in notes {
@@ -862,6 +840,102 @@ fn draw_legend<DB: DrawingBackend>(
         y += 22 * ki;
     }
     root.present().map_err(e)
+}
+
+/// The legend's title, its column heads at `head_y` and the rule under them.
+fn legend_head<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    head_y: i32,
+    k: u32,
+) -> Result<(), String> {
+    let e = |err: DrawingAreaErrorKind<DB::ErrorType>| err.to_string();
+    let ki = k as i32;
+    let left = Pos::new(HPos::Left, VPos::Center);
+    let right = Pos::new(HPos::Right, VPos::Center);
+    let text = |size: u32| TextStyle::from((FAMILY, f64::from(size * k)).into_font());
+    root.draw(&Text::new(
+        "Attractors (label = rank in f; equal f ordered by position)",
+        (16 * ki, 22 * ki),
+        text(18).pos(left),
+    ))
+    .map_err(e)?;
+    let grey = BLACK.mix(0.65);
+    let head = text(14).color(&grey);
+    for (x, label, pos) in [
+        (COLS[1], "label", left),
+        (COLS[3] - 8, "f", right),
+        (COLS[3] + 8, "kind (index)", left),
+        (COLS[5], "fraction  [95 % CI]", right),
+    ] {
+        root.draw(&Text::new(label, (x * ki, head_y), head.clone().pos(pos)))
+            .map_err(e)?;
+    }
+    root.draw(&PathElement::new(
+        vec![(16 * ki, head_y + 12 * ki), (604 * ki, head_y + 12 * ki)],
+        BLACK.mix(0.3).stroke_width(k),
+    ))
+    .map_err(e)
+}
+
+/// One attractor's row at height `y`: swatch, label, f and kind (or "no attractor"), fraction.
+fn legend_row<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    a: &AttractorRow,
+    y: i32,
+    k: u32,
+) -> Result<(), String> {
+    let e = |err: DrawingAreaErrorKind<DB::ErrorType>| err.to_string();
+    let ki = k as i32;
+    let left = Pos::new(HPos::Left, VPos::Center);
+    let right = Pos::new(HPos::Right, VPos::Center);
+    let c = label_colour(a.label);
+    root.draw(&Rectangle::new(
+        [
+            (COLS[0] * ki, y - 8 * ki),
+            (COLS[0] * ki + 30 * ki, y + 8 * ki),
+        ],
+        RGBColor(c[0], c[1], c[2]).filled(),
+    ))
+    .map_err(e)?;
+    let body = TextStyle::from((FAMILY, f64::from(15 * k)).into_font());
+    root.draw(&Text::new(
+        a.label.to_string().replace('-', "−"),
+        (COLS[1] * ki, y),
+        body.clone().pos(left),
+    ))
+    .map_err(e)?;
+    if a.label >= 0 {
+        root.draw(&Text::new(
+            fmt_f(a.f),
+            ((COLS[3] - 12) * ki, y),
+            body.clone().pos(right),
+        ))
+        .map_err(e)?;
+        root.draw(&Text::new(
+            format!("{} ({})", a.kind, a.index),
+            ((COLS[3] + 8) * ki, y),
+            body.clone().pos(left),
+        ))
+        .map_err(e)?;
+    } else {
+        root.draw(&Text::new(
+            "no attractor (diverged or not converged)",
+            (COLS[2] * ki, y),
+            body.clone().pos(left),
+        ))
+        .map_err(e)?;
+    }
+    root.draw(&Text::new(
+        format!(
+            "{:.2} %  [{:.2}, {:.2}]",
+            100.0 * a.fraction,
+            100.0 * a.ci95.0,
+            100.0 * a.ci95.1
+        ),
+        (COLS[5] * ki, y),
+        body.pos(right),
+    ))
+    .map_err(e)
 }
 
 /// Writes basins.png, basins.svg, landscape.png, landscape.svg, legend.png and legend.svg into
@@ -886,10 +960,25 @@ pub fn basin_figures(dir: &Path, p: &BasinPicture) -> Result<(), FigureError> {
             message: "the embedded font could not be loaded".into(),
         });
     }
+    basin_files(dir, p)?;
+    landscape_files(dir, p)?;
+    let ls = legend_size(p);
+    png_figure(
+        &dir.join("legend.png"),
+        (ls.0 * PNG_SCALE, ls.1 * PNG_SCALE),
+        |root| draw_legend(root, p, PNG_SCALE),
+    )?;
+    svg_figure(&dir.join("legend.svg"), ls, &[], |root| {
+        draw_legend(root, p, 1)
+    })
+}
+
+/// basins.png (one pixel per walker) and basins.svg (the same pixels within slice axes).
+fn basin_files(dir: &Path, p: &BasinPicture) -> Result<(), FigureError> {
+    let png_path = dir.join("basins.png");
     let basins = basin_raster(p);
     let basins_png = png_bytes(&basins, p.width, p.height).map_err(draw_err(&png_path))?;
     write(&png_path, &basins_png)?;
-
     let (pw, ph) = plot_size(p.extent);
     let axes_size = (MARGIN + LEFT + pw + MARGIN, TITLE_H + 8 + ph + BOTTOM);
     svg_figure(
@@ -897,8 +986,14 @@ pub fn basin_figures(dir: &Path, p: &BasinPicture) -> Result<(), FigureError> {
         axes_size,
         &[(PLACEHOLDER_MAIN, basins_png)],
         |root| draw_basin_axes(root, p, Raster::Placeholder(PLACEHOLDER_MAIN), 1),
-    )?;
+    )
+}
 
+/// landscape.png and landscape.svg, with the colour bar (rasters embedded as PNG in the SVG).
+fn landscape_files(dir: &Path, p: &BasinPicture) -> Result<(), FigureError> {
+    // Raster encoding failures are reported against basins.png, as for the basin raster.
+    let png_path = dir.join("basins.png");
+    let (pw, ph) = plot_size(p.extent);
     let scale = ColourScale::of(p.landscape);
     let land = landscape_raster(p, &scale);
     let bar_rows = 256;
@@ -941,17 +1036,7 @@ pub fn basin_figures(dir: &Path, p: &BasinPicture) -> Result<(), FigureError> {
                 1,
             )
         },
-    )?;
-
-    let ls = legend_size(p);
-    png_figure(
-        &dir.join("legend.png"),
-        (ls.0 * PNG_SCALE, ls.1 * PNG_SCALE),
-        |root| draw_legend(root, p, PNG_SCALE),
-    )?;
-    svg_figure(&dir.join("legend.svg"), ls, &[], |root| {
-        draw_legend(root, p, 1)
-    })
+    )
 }
 
 #[cfg(test)]

@@ -1,15 +1,32 @@
 //! Contour lines of a gridded function by marching squares, joined into polylines.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 
 /// Polylines where the W x H row-major grid `z` crosses `level`, in grid coordinates: (i, j) is
 /// grid node z[j·W + i], fractional between nodes. Cells with a non-finite corner are skipped.
 /// A saddle cell (two diagonally opposite corners above, two below) is resolved by the mean of
 /// its corners.
 pub fn contour(z: &[f64], width: usize, height: usize, level: f64) -> Vec<Vec<(f64, f64)>> {
-    // A crossing sits on a grid edge: horizontal edge (i,j)-(i+1,j) has id 2(jW+i), vertical
-    // edge (i,j)-(i,j+1) has id 2(jW+i)+1. Each edge is shared by at most two cells, so each
-    // crossing ends at most two segments: joining them is a walk along a chain.
+    let c = crossings(z, width, height, level);
+    join(&c.segments)
+        .into_iter()
+        .map(|chain| chain.iter().map(|id| c.point[id]).collect())
+        .collect()
+}
+
+/// Where a level crosses the grid: the crossing on each edge it crosses, by edge id, and the
+/// segments that join two crossings across a cell.
+struct Crossings {
+    point: HashMap<usize, (f64, f64)>,
+    segments: Vec<(usize, usize)>,
+}
+
+/// Marching squares: the crossings of `level`.
+///
+/// A crossing sits on a grid edge: horizontal edge (i,j)-(i+1,j) has id 2(jW+i), vertical edge
+/// (i,j)-(i,j+1) has id 2(jW+i)+1. Each edge is shared by at most two cells, so each crossing
+/// ends at most two segments: joining them is a walk along a chain.
+fn crossings(z: &[f64], width: usize, height: usize, level: f64) -> Crossings {
     let at = |i: usize, j: usize| z[j * width + i];
     let h_edge = |i: usize, j: usize| 2 * (j * width + i);
     let v_edge = |i: usize, j: usize| 2 * (j * width + i) + 1;
@@ -54,6 +71,12 @@ pub fn contour(z: &[f64], width: usize, height: usize, level: f64) -> Vec<Vec<(f
             }
         }
     }
+    Crossings { point, segments }
+}
+
+/// Joins segments that share an end into chains of edge ids, in the order of their first
+/// segment; each chain grows forward from that segment, then backward.
+fn join(segments: &[(usize, usize)]) -> Vec<VecDeque<usize>> {
     let mut ends: HashMap<usize, Vec<usize>> = HashMap::new();
     for (k, &(p, q)) in segments.iter().enumerate() {
         ends.entry(p).or_default().push(k);
@@ -67,7 +90,7 @@ pub fn contour(z: &[f64], width: usize, height: usize, level: f64) -> Vec<Vec<(f
         }
         used[start] = true;
         let (p, q) = segments[start];
-        let mut chain = std::collections::VecDeque::from([p, q]);
+        let mut chain = VecDeque::from([p, q]);
         for forward in [true, false] {
             loop {
                 let tip = if forward {
@@ -87,7 +110,7 @@ pub fn contour(z: &[f64], width: usize, height: usize, level: f64) -> Vec<Vec<(f
                 }
             }
         }
-        lines.push(chain.iter().map(|id| point[id]).collect());
+        lines.push(chain);
     }
     lines
 }

@@ -5,10 +5,11 @@
 
 use std::path::{Path, PathBuf};
 
+use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::style::{colour, decade_label, marker, text_w, title_band};
+use super::style::{colour, decade_label, line_swatch, marker, quiet_grid, text_w, titled};
 use super::{font_ready, with_ext, write_png, write_svg, FigureError, FAMILY};
 
 /// One arm: its label, walkers, and the escape steps of those that escaped.
@@ -85,11 +86,7 @@ fn draw<DB: DrawingBackend>(
     k: u32,
 ) -> Result<(), String> {
     let e = |err: DrawingAreaErrorKind<DB::ErrorType>| err.to_string();
-    let px = |v: u32| v * k;
-    let pt = |v: u32| f64::from(v * k);
-    root.fill(&WHITE).map_err(e)?;
-    let (band, body) = root.split_vertically(px(92));
-    title_band(&band, title, subtitle, k)?;
+    let body = titled(&root, title, subtitle, k)?;
 
     // Legend on the right, outside the axes, so it never hides a curve; sized to its labels.
     let curves: Vec<Vec<(u32, f64)>> = arms.iter().map(ecdf_points).collect();
@@ -102,28 +99,41 @@ fn draw<DB: DrawingBackend>(
         .zip(&finals)
         .map(|(a, f)| format!("{}  ({:.1}%)", a.label, 100.0 * f))
         .collect();
-    let legend_font = (FAMILY, pt(17)).into_font();
+    let legend_font = (FAMILY, f64::from(17 * k)).into_font();
     let widest = entries
         .iter()
         .map(|t| text_w(&body, t, &legend_font).max(0) as u32)
         .max()
         .unwrap_or(0);
-    let legend_w = (widest + px(90)).min(body.dim_in_pixel().0 / 2);
+    let legend_w = (widest + 90 * k).min(body.dim_in_pixel().0 / 2);
     let (plot, legend) = body.split_horizontally(body.dim_in_pixel().0 - legend_w);
 
     let top = (f64::from(budget.max(10))).log10();
-    let mut chart = ChartBuilder::on(&plot)
+    let mut chart = step_axes(&plot, top, k)?;
+    draw_curves(&root, &mut chart, &curves, top, k)?;
+    draw_legend(&root, &legend, &entries, &finals, &legend_font, k)?;
+    root.present().map_err(e)?;
+    Ok(())
+}
+
+/// The axes: fraction escaped against steps on a log10 axis up to 10^`top`, with faint minor
+/// gridlines at 2..9 x 10^j.
+fn step_axes<'a, DB: DrawingBackend>(
+    plot: &'a DrawingArea<DB, Shift>,
+    top: f64,
+    k: u32,
+) -> Result<ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>, String> {
+    let e = |err: DrawingAreaErrorKind<DB::ErrorType>| err.to_string();
+    let px = |v: u32| v * k;
+    let pt = |v: u32| f64::from(v * k);
+    let mut chart = ChartBuilder::on(plot)
         .margin(px(16))
         .margin_left(px(10))
         .x_label_area_size(px(70))
         .y_label_area_size(px(96))
         .build_cartesian_2d(0f64..top, 0f64..1.0)
         .map_err(e)?;
-    chart
-        .configure_mesh()
-        .bold_line_style(BLACK.mix(0.12).stroke_width(k))
-        .light_line_style(TRANSPARENT)
-        .axis_style(BLACK.mix(0.75).stroke_width(k))
+    quiet_grid(&mut chart.configure_mesh(), k)
         .set_all_tick_mark_size(px(5))
         .x_labels(top.floor() as usize + 1)
         .y_labels(6)
@@ -135,7 +145,6 @@ fn draw<DB: DrawingBackend>(
         .axis_desc_style((FAMILY, pt(20)))
         .draw()
         .map_err(e)?;
-    // Faint minor gridlines at 2..9 x 10^j.
     let minor: Vec<f64> = (0..=top.ceil() as i32)
         .flat_map(|j| (2..10).map(move |m| (f64::from(m) * 10f64.powi(j)).log10()))
         .filter(|&v| v < top)
@@ -147,7 +156,18 @@ fn draw<DB: DrawingBackend>(
             }),
         )
         .map_err(e)?;
+    Ok(chart)
+}
 
+/// Each arm's step function, then the markers along the curves.
+fn draw_curves<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    chart: &mut ChartContext<'_, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
+    curves: &[Vec<(u32, f64)>],
+    top: f64,
+    k: u32,
+) -> Result<(), String> {
+    let e = |err: DrawingAreaErrorKind<DB::ErrorType>| err.to_string();
     let lx = |t: f64| t.max(1.0).log10();
     for (i, pts) in curves.iter().enumerate() {
         let mut path = vec![(0.0, 0.0)];
@@ -167,7 +187,7 @@ fn draw<DB: DrawingBackend>(
     }
     // Markers: evenly spaced in log t, shifted per arm so that coinciding curves stay apart;
     // one more at the budget, where cocopp puts its end-of-run cross.
-    let m = arms.len().max(1) as f64;
+    let m = curves.len().max(1) as f64;
     for (i, pts) in curves.iter().enumerate() {
         let mut xs: Vec<f64> = (0..MARKERS)
             .map(|j| top * (j as f64 + (i as f64 + 1.0) / (m + 1.0)) / MARKERS as f64)
@@ -176,12 +196,24 @@ fn draw<DB: DrawingBackend>(
         for x in xs {
             let y = fraction_at(pts, 10f64.powf(x));
             let c = chart.backend_coord(&(x, y));
-            marker(&root, i, c, (7 * k) as i32)?;
+            marker(root, i, c, (7 * k) as i32)?;
         }
     }
+    Ok(())
+}
 
-    // Legend: ordered by the final fraction, highest first (the top curve listed on top).
-    let mut order: Vec<usize> = (0..arms.len()).collect();
+/// Legend: ordered by the final fraction, highest first (the top curve listed on top).
+fn draw_legend<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    legend: &DrawingArea<DB, Shift>,
+    entries: &[String],
+    finals: &[f64],
+    font: &FontDesc,
+    k: u32,
+) -> Result<(), String> {
+    let e = |err: DrawingAreaErrorKind<DB::ErrorType>| err.to_string();
+    let px = |v: u32| v * k;
+    let mut order: Vec<usize> = (0..entries.len()).collect();
     order.sort_by(|&a, &b| finals[b].total_cmp(&finals[a]).then(a.cmp(&b)));
     let (lx0, ly0) = legend.get_base_pixel();
     let row = px(34) as i32;
@@ -189,26 +221,22 @@ fn draw<DB: DrawingBackend>(
     root.draw(&Text::new(
         "arm  (escaped by the budget)",
         (lx0 + px(8) as i32, y0 - px(8) as i32),
-        (FAMILY, pt(16)).into_font().color(&BLACK.mix(0.6)),
+        (FAMILY, f64::from(16 * k))
+            .into_font()
+            .color(&BLACK.mix(0.6)),
     ))
     .map_err(e)?;
     for (r, &i) in order.iter().enumerate() {
         let y = y0 + px(22) as i32 + r as i32 * row;
         let x = lx0 + px(8) as i32;
-        root.draw(&PathElement::new(
-            vec![(x, y), (x + px(44) as i32, y)],
-            colour(i).stroke_width(3 * k),
-        ))
-        .map_err(e)?;
-        marker(&root, i, (x + px(22) as i32, y), (7 * k) as i32)?;
+        line_swatch(root, i, (x, y), px(44) as i32, 3 * k, (7 * k) as i32)?;
         root.draw(&Text::new(
             entries[i].clone(),
             (x + px(56) as i32, y - px(10) as i32),
-            legend_font.clone(),
+            font.clone(),
         ))
         .map_err(e)?;
     }
-    root.present().map_err(e)?;
     Ok(())
 }
 

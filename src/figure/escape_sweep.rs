@@ -2,12 +2,14 @@
 //! the escape rate per bin of the value with its 95% Wilson interval (left panel) and the median
 //! escape step of the bin's escaped walkers (right panel); log axes where values span decades.
 
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 
+use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::style::{colour, decade_label, marker, text_w, tick, title_band};
+use super::style::{colour, decade_label, line_swatch, marker, quiet_grid, text_w, tick, titled};
 use super::{font_ready, with_ext, write_png, write_svg, FigureError, FAMILY};
 
 /// One bin of swept values.
@@ -83,6 +85,102 @@ fn span(vals: impl Iterator<Item = f64>, pad: f64) -> (f64, f64) {
     (lo - d, hi + d)
 }
 
+/// The axes both panels share (the swept value along x, in `log_x` units) and the median
+/// panel's step axis (log10 when the medians span more than a decade).
+struct Axes {
+    log_x: bool,
+    x: (f64, f64),
+    x_ticks: usize,
+    x_label: String,
+    log_y: bool,
+    y: (f64, f64),
+    /// No bin has a median: no walker escaped.
+    no_median: bool,
+}
+
+impl Axes {
+    fn of(key: &str, series: &[SweepSeries], log_x: bool) -> Axes {
+        let ax = |v: f64| if log_x { v.log10() } else { v };
+        let (x0, x1) = span(
+            series
+                .iter()
+                .flat_map(|s| s.bins.iter().flat_map(|b| [ax(b.lo), ax(b.hi)])),
+            0.04,
+        );
+        let medians: Vec<f64> = series
+            .iter()
+            .flat_map(|s| s.bins.iter().filter_map(|b| b.median))
+            .collect();
+        let mpos: Vec<f64> = medians.iter().copied().filter(|&m| m > 0.0).collect();
+        let log_y = !mpos.is_empty()
+            && mpos.iter().copied().fold(f64::NEG_INFINITY, f64::max)
+                / mpos.iter().copied().fold(f64::INFINITY, f64::min)
+                > 10.0;
+        let ay = |v: f64| if log_y { v.max(1.0).log10() } else { v };
+        let y = if medians.is_empty() {
+            (0.0, 1.0)
+        } else {
+            let (a, b) = span(medians.iter().map(|&m| ay(m)), 0.08);
+            if log_y {
+                (a, b)
+            } else {
+                (0.0, b.max(a))
+            }
+        };
+        let x_label = if log_x {
+            format!("{key} (log scale)")
+        } else {
+            key.to_string()
+        };
+        let x_ticks = if log_x {
+            ((x1.floor() - x0.ceil()) as usize + 1).max(2)
+        } else {
+            6
+        };
+        Axes {
+            log_x,
+            x: (x0, x1),
+            x_ticks,
+            x_label,
+            log_y,
+            y,
+            no_median: medians.is_empty(),
+        }
+    }
+
+    fn ax(&self, v: f64) -> f64 {
+        if self.log_x {
+            v.log10()
+        } else {
+            v
+        }
+    }
+
+    fn ay(&self, v: f64) -> f64 {
+        if self.log_y {
+            v.max(1.0).log10()
+        } else {
+            v
+        }
+    }
+
+    fn fmt_x(&self, v: &f64) -> String {
+        if self.log_x {
+            decade_label(*v)
+        } else {
+            tick(*v)
+        }
+    }
+
+    fn fmt_y(&self, v: &f64) -> String {
+        if self.log_y {
+            decade_label(*v)
+        } else {
+            tick(*v)
+        }
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 fn draw<DB: DrawingBackend>(
     root: DrawingArea<DB, Shift>,
@@ -94,73 +192,59 @@ fn draw<DB: DrawingBackend>(
     k: u32,
 ) -> Result<(), String> {
     let e = |err: DrawingAreaErrorKind<DB::ErrorType>| err.to_string();
+    let body = titled(&root, &format!("{title}, against {key}"), subtitle, k)?;
+    let (body, legend) = body.split_vertically(body.dim_in_pixel().1 - 56 * k);
+    let axes = Axes::of(key, series, log_x);
+    let panels = body.split_evenly((1, 2));
+    rate_panel(&root, &panels[0], series, &axes, k)?;
+    median_panel(&root, &panels[1], series, &axes, k)?;
+    legend_row(&root, &legend, series, k)?;
+    root.present().map_err(e)?;
+    Ok(())
+}
+
+/// A panel's chart: `caption` on top, the swept value along x, `ys` up the side with `y_area`
+/// units for its labels.
+fn panel_chart<'a, DB: DrawingBackend>(
+    panel: &'a DrawingArea<DB, Shift>,
+    caption: &str,
+    axes: &Axes,
+    y_area: u32,
+    ys: Range<f64>,
+    k: u32,
+) -> Result<ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>, String> {
+    let (x0, x1) = axes.x;
+    ChartBuilder::on(panel)
+        .caption(caption, (FAMILY, f64::from(21 * k)))
+        .margin(14 * k)
+        .margin_right(28 * k)
+        .x_label_area_size(64 * k)
+        .y_label_area_size(y_area * k)
+        .build_cartesian_2d(x0..x1, ys)
+        .map_err(|err| err.to_string())
+}
+
+/// Left: escape rate with Wilson intervals.
+fn rate_panel<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    panel: &DrawingArea<DB, Shift>,
+    series: &[SweepSeries],
+    axes: &Axes,
+    k: u32,
+) -> Result<(), String> {
+    let e = |err: DrawingAreaErrorKind<DB::ErrorType>| err.to_string();
     let px = |v: u32| v * k;
     let pt = |v: u32| f64::from(v * k);
-    root.fill(&WHITE).map_err(e)?;
-    let (band, body) = root.split_vertically(px(92));
-    title_band(&band, &format!("{title}, against {key}"), subtitle, k)?;
-    let (body, legend) = body.split_vertically(body.dim_in_pixel().1 - px(56));
-
-    let ax = |v: f64| if log_x { v.log10() } else { v };
-    let (x0, x1) = span(
-        series
-            .iter()
-            .flat_map(|s| s.bins.iter().flat_map(|b| [ax(b.lo), ax(b.hi)])),
-        0.04,
-    );
-    let medians: Vec<f64> = series
-        .iter()
-        .flat_map(|s| s.bins.iter().filter_map(|b| b.median))
-        .collect();
-    let mpos: Vec<f64> = medians.iter().copied().filter(|&m| m > 0.0).collect();
-    let log_y = !mpos.is_empty()
-        && mpos.iter().copied().fold(f64::NEG_INFINITY, f64::max)
-            / mpos.iter().copied().fold(f64::INFINITY, f64::min)
-            > 10.0;
-    let ay = |v: f64| if log_y { v.max(1.0).log10() } else { v };
-    let (y0, y1) = if medians.is_empty() {
-        (0.0, 1.0)
-    } else {
-        let (a, b) = span(medians.iter().map(|&m| ay(m)), 0.08);
-        if log_y {
-            (a, b)
-        } else {
-            (0.0, b.max(a))
-        }
-    };
-    let x_label = if log_x {
-        format!("{key} (log scale)")
-    } else {
-        key.to_string()
-    };
-    let panels = body.split_evenly((1, 2));
-    let fmt_x = move |v: &f64| if log_x { decade_label(*v) } else { tick(*v) };
-    let fmt_y = move |v: &f64| if log_y { decade_label(*v) } else { tick(*v) };
-    let x_ticks = if log_x {
-        ((x1.floor() - x0.ceil()) as usize + 1).max(2)
-    } else {
-        6
-    };
-
-    // Left: escape rate with Wilson intervals.
-    let mut rate = ChartBuilder::on(&panels[0])
-        .caption("escape rate (95% Wilson interval)", (FAMILY, pt(21)))
-        .margin(px(14))
-        .margin_right(px(28))
-        .x_label_area_size(px(64))
-        .y_label_area_size(px(84))
-        .build_cartesian_2d(x0..x1, -0.02f64..1.02)
-        .map_err(e)?;
-    rate.configure_mesh()
-        .bold_line_style(BLACK.mix(0.12).stroke_width(k))
-        .light_line_style(TRANSPARENT)
-        .axis_style(BLACK.mix(0.75).stroke_width(k))
+    let caption = "escape rate (95% Wilson interval)";
+    let mut rate = panel_chart(panel, caption, axes, 84, -0.02f64..1.02, k)?;
+    let fmt_x = |v: &f64| axes.fmt_x(v);
+    quiet_grid(&mut rate.configure_mesh(), k)
         .set_all_tick_mark_size(px(5))
-        .x_labels(x_ticks)
+        .x_labels(axes.x_ticks)
         .y_labels(6)
         .x_label_formatter(&fmt_x)
         .y_label_formatter(&|v| format!("{v:.1}"))
-        .x_desc(x_label.clone())
+        .x_desc(axes.x_label.clone())
         .y_desc("fraction escaped")
         .label_style((FAMILY, pt(17)))
         .axis_desc_style((FAMILY, pt(19)))
@@ -171,7 +255,7 @@ fn draw<DB: DrawingBackend>(
         let pts: Vec<(f64, f64)> = s
             .bins
             .iter()
-            .map(|b| (ax(b.value), b.escaped as f64 / b.walkers.max(1) as f64))
+            .map(|b| (axes.ax(b.value), b.escaped as f64 / b.walkers.max(1) as f64))
             .collect();
         rate.draw_series(std::iter::once(PathElement::new(
             pts.clone(),
@@ -179,7 +263,7 @@ fn draw<DB: DrawingBackend>(
         )))
         .map_err(e)?;
         for b in &s.bins {
-            let x = ax(b.value);
+            let x = axes.ax(b.value);
             let (xa, ya) = rate.backend_coord(&(x, b.rate_lo));
             let (_, yb) = rate.backend_coord(&(x, b.rate_hi));
             let cap = px(6) as i32;
@@ -193,34 +277,44 @@ fn draw<DB: DrawingBackend>(
             }
         }
         for p in &pts {
-            marker(&root, s.arm, rate.backend_coord(p), (6 * k) as i32)?;
+            marker(root, s.arm, rate.backend_coord(p), (6 * k) as i32)?;
         }
     }
+    Ok(())
+}
 
-    // Right: median escape step of the escaped walkers.
-    let mut med = ChartBuilder::on(&panels[1])
-        .caption("median escape step (escaped walkers)", (FAMILY, pt(21)))
-        .margin(px(14))
-        .margin_right(px(28))
-        .x_label_area_size(px(64))
-        .y_label_area_size(px(96))
-        .build_cartesian_2d(x0..x1, y0..y1)
-        .map_err(e)?;
-    med.configure_mesh()
-        .bold_line_style(BLACK.mix(0.12).stroke_width(k))
-        .light_line_style(TRANSPARENT)
-        .axis_style(BLACK.mix(0.75).stroke_width(k))
+/// Right: median escape step of the escaped walkers.
+fn median_panel<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    panel: &DrawingArea<DB, Shift>,
+    series: &[SweepSeries],
+    axes: &Axes,
+    k: u32,
+) -> Result<(), String> {
+    let e = |err: DrawingAreaErrorKind<DB::ErrorType>| err.to_string();
+    let px = |v: u32| v * k;
+    let pt = |v: u32| f64::from(v * k);
+    let (y0, y1) = axes.y;
+    let caption = "median escape step (escaped walkers)";
+    let mut med = panel_chart(panel, caption, axes, 96, y0..y1, k)?;
+    let fmt_x = |v: &f64| axes.fmt_x(v);
+    let fmt_y = |v: &f64| axes.fmt_y(v);
+    quiet_grid(&mut med.configure_mesh(), k)
         .set_all_tick_mark_size(px(5))
-        .x_labels(x_ticks)
-        .y_labels(if log_y {
+        .x_labels(axes.x_ticks)
+        .y_labels(if axes.log_y {
             ((y1.floor() - y0.ceil()) as usize + 1).max(2)
         } else {
             6
         })
         .x_label_formatter(&fmt_x)
         .y_label_formatter(&fmt_y)
-        .x_desc(x_label)
-        .y_desc(if log_y { "steps (log scale)" } else { "steps" })
+        .x_desc(axes.x_label.clone())
+        .y_desc(if axes.log_y {
+            "steps (log scale)"
+        } else {
+            "steps"
+        })
         .label_style((FAMILY, pt(17)))
         .axis_desc_style((FAMILY, pt(19)))
         .draw()
@@ -233,7 +327,7 @@ fn draw<DB: DrawingBackend>(
             match b.median {
                 Some(m) => {
                     if let Some(r) = runs.last_mut() {
-                        r.push((ax(b.value), ay(m)));
+                        r.push((axes.ax(b.value), axes.ay(m)));
                     }
                 }
                 None => runs.push(Vec::new()),
@@ -247,12 +341,12 @@ fn draw<DB: DrawingBackend>(
             .map_err(e)?;
         }
         for p in runs.iter().flatten() {
-            marker(&root, s.arm, med.backend_coord(p), (6 * k) as i32)?;
+            marker(root, s.arm, med.backend_coord(p), (6 * k) as i32)?;
         }
     }
-    if medians.is_empty() {
-        let (w, h) = panels[1].dim_in_pixel();
-        panels[1]
+    if axes.no_median {
+        let (w, h) = panel.dim_in_pixel();
+        panel
             .draw(&Text::new(
                 "no walker escaped",
                 (w as i32 / 2 - px(80) as i32, h as i32 / 2),
@@ -260,27 +354,31 @@ fn draw<DB: DrawingBackend>(
             ))
             .map_err(e)?;
     }
+    Ok(())
+}
 
-    // Legend: one row under the panels.
-    let font = (FAMILY, pt(17)).into_font();
+/// Legend: one row under the panels.
+fn legend_row<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    legend: &DrawingArea<DB, Shift>,
+    series: &[SweepSeries],
+    k: u32,
+) -> Result<(), String> {
+    let e = |err: DrawingAreaErrorKind<DB::ErrorType>| err.to_string();
+    let px = |v: u32| v * k;
+    let font = (FAMILY, f64::from(17 * k)).into_font();
     let (lx, ly) = legend.get_base_pixel();
     let mut x = lx + px(110) as i32;
     let y = ly + px(28) as i32;
     for s in series {
-        root.draw(&PathElement::new(
-            vec![(x, y), (x + px(40) as i32, y)],
-            colour(s.arm).stroke_width(2 * k),
-        ))
-        .map_err(e)?;
-        marker(&root, s.arm, (x + px(20) as i32, y), (6 * k) as i32)?;
+        line_swatch(root, s.arm, (x, y), px(40) as i32, 2 * k, (6 * k) as i32)?;
         root.draw(&Text::new(
             s.label.clone(),
             (x + px(50) as i32, y - px(10) as i32),
             font.clone(),
         ))
         .map_err(e)?;
-        x += px(50) as i32 + text_w(&root, &s.label, &font) + px(40) as i32;
+        x += px(50) as i32 + text_w(root, &s.label, &font) + px(40) as i32;
     }
-    root.present().map_err(e)?;
     Ok(())
 }

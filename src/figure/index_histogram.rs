@@ -3,10 +3,13 @@
 
 use std::path::{Path, PathBuf};
 
+use plotters::coord::ranged1d::SegmentedCoord;
+use plotters::coord::types::{RangedCoordu32, RangedCoordu64};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
+use super::style::{quiet_grid, series_key};
 use super::{font_ready, with_ext, write_png, write_svg, FigureError, FAMILY};
 use crate::critical::{Catalogue, IndexBin};
 
@@ -85,134 +88,151 @@ fn draw<DB: DrawingBackend>(
     k: u32,
 ) -> Result<(), String> {
     let e = |err: DrawingAreaErrorKind<DB::ErrorType>| err.to_string();
-    let px = |v: u32| v * k;
-    let pt = |v: u32| f64::from(v * k);
     root.fill(&WHITE).map_err(e)?;
     // The title gets its own band (plotters' `titled` pads by a fixed 5 pixels whatever the scale).
-    let (band, root) = root.split_vertically(px(58));
+    let (band, root) = root.split_vertically(58 * k);
     let band_width = band.dim_in_pixel().0 as i32;
     band.draw(&Text::new(
         title.to_string(),
-        (band_width / 2, px(32) as i32),
-        TextStyle::from((FAMILY, pt(28)).into_font()).pos(Pos::new(HPos::Center, VPos::Center)),
+        (band_width / 2, (32 * k) as i32),
+        TextStyle::from((FAMILY, f64::from(28 * k)).into_font())
+            .pos(Pos::new(HPos::Center, VPos::Center)),
     ))
     .map_err(e)?;
     let any_degenerate = bins.iter().any(|b| b.points_degenerate > 0);
     let panels = root.split_evenly((1, 2));
     for (panel, walkers) in panels.iter().zip([true, false]) {
-        let counts = panel_counts(bins, walkers);
-        let total: u64 = counts.iter().map(|c| c.1 + c.2).sum();
-        let top = counts.iter().map(|c| c.1 + c.2).max().unwrap_or(0).max(1);
-        let caption = if walkers {
-            format!("Walkers at critical points (n = {})", thousands(total))
-        } else {
-            format!("Distinct critical points (n = {})", thousands(total))
-        };
-        let n_index = counts.len().max(1) as u32;
-        // The legend goes in the upper corner over the lower bars, with headroom to spare.
-        let third = counts.len().div_ceil(3);
-        let side_max = |c: &[(u32, u64, u64)]| c.iter().map(|v| v.1 + v.2).max().unwrap_or(0);
-        let legend_left = side_max(&counts[..third]) < side_max(&counts[counts.len() - third..]);
-        let headroom = if any_degenerate { top / 3 } else { top / 8 };
-        let mut chart = ChartBuilder::on(panel)
-            .caption(caption, (FAMILY, pt(23)))
-            .margin(px(18))
-            .margin_right(px(34))
-            .x_label_area_size(px(64))
-            .y_label_area_size(px(92))
-            // A segmented a..b range has a segment for b too: the last index is n_index - 1.
-            .build_cartesian_2d(
-                (0u32..n_index - 1).into_segmented(),
-                0u64..(top + headroom + 1),
-            )
-            .map_err(e)?;
-        chart
-            .configure_mesh()
-            .disable_x_mesh()
-            .bold_line_style(BLACK.mix(0.12).stroke_width(k))
-            .light_line_style(TRANSPARENT)
-            .axis_style(BLACK.mix(0.75).stroke_width(k))
-            .set_all_tick_mark_size(px(5))
-            .x_labels(n_index.min(16) as usize)
-            .x_label_formatter(&|v| match v {
-                SegmentValue::CenterOf(i) => i.to_string(),
-                _ => String::new(),
-            })
-            .y_label_formatter(&|v| thousands(*v))
-            .x_desc("Morse index (negative Hessian eigenvalues)")
-            .y_desc(if walkers {
-                "walkers"
-            } else {
-                "distinct critical points"
-            })
-            .label_style((FAMILY, pt(18)))
-            .axis_desc_style((FAMILY, pt(20)))
-            .draw()
-            .map_err(e)?;
-        let bar_gap = (panel.dim_in_pixel().0 / (4 * n_index.max(4))).max(1);
-        // The full stack in the degenerate colour, then the nondegenerate part over its base.
-        // One series per bar, in index order: plotters' Histogram gathers its data in a hash
-        // map, so a many-bar series would draw its bars (and write the SVG) in a random order.
-        let layers: [Layer; 2] = [
-            (
-                "degenerate (a zero eigenvalue)",
-                DEGENERATE,
-                counts.iter().map(|&(i, nd, d)| (i, nd + d)).collect(),
-            ),
-            (
-                "nondegenerate",
-                NONDEGENERATE,
-                counts.iter().map(|&(i, nd, _)| (i, nd)).collect(),
-            ),
-        ];
-        for (label, colour, bars) in layers {
-            for (j, bar) in bars.into_iter().enumerate() {
-                let series = chart
-                    .draw_series(
-                        Histogram::vertical(&chart)
-                            .style(colour.filled())
-                            .margin(bar_gap)
-                            .data([bar]),
-                    )
-                    .map_err(e)?;
-                if j == 0 {
-                    series.label(label).legend(move |(x, y)| {
-                        Rectangle::new(
-                            [(x, y - 7 * k as i32), (x + 16 * k as i32, y + 7 * k as i32)],
-                            colour.filled(),
-                        )
-                    });
-                }
-            }
-        }
-        if any_degenerate {
-            chart
-                .configure_series_labels()
-                .position(if legend_left {
-                    SeriesLabelPosition::UpperLeft
-                } else {
-                    SeriesLabelPosition::UpperRight
-                })
-                .margin(px(10))
-                .legend_area_size(px(28))
-                .background_style(WHITE.mix(0.9))
-                .border_style(BLACK.mix(0.4))
-                .label_font((FAMILY, pt(17)))
-                .draw()
-                .map_err(e)?;
-        }
-        if total == 0 {
-            let (w, h) = panel.dim_in_pixel();
-            panel
-                .draw(&Text::new(
-                    "no critical points",
-                    (w as i32 / 2 - 80 * k as i32, h as i32 / 2),
-                    (FAMILY, pt(22)).into_font().color(&BLACK.mix(0.6)),
-                ))
-                .map_err(e)?;
-        }
+        draw_panel(
+            panel,
+            &panel_counts(bins, walkers),
+            walkers,
+            any_degenerate,
+            k,
+        )?;
     }
     root.present().map_err(e)?;
+    Ok(())
+}
+
+/// One panel: walkers (or distinct points) per index, degenerate ones stacked on top.
+fn draw_panel<DB: DrawingBackend>(
+    panel: &DrawingArea<DB, Shift>,
+    counts: &[(u32, u64, u64)],
+    walkers: bool,
+    any_degenerate: bool,
+    k: u32,
+) -> Result<(), String> {
+    let e = |err: DrawingAreaErrorKind<DB::ErrorType>| err.to_string();
+    let px = |v: u32| v * k;
+    let pt = |v: u32| f64::from(v * k);
+    let total: u64 = counts.iter().map(|c| c.1 + c.2).sum();
+    let top = counts.iter().map(|c| c.1 + c.2).max().unwrap_or(0).max(1);
+    let caption = if walkers {
+        format!("Walkers at critical points (n = {})", thousands(total))
+    } else {
+        format!("Distinct critical points (n = {})", thousands(total))
+    };
+    let n_index = counts.len().max(1) as u32;
+    // The legend goes in the upper corner over the lower bars, with headroom to spare.
+    let third = counts.len().div_ceil(3);
+    let side_max = |c: &[(u32, u64, u64)]| c.iter().map(|v| v.1 + v.2).max().unwrap_or(0);
+    let legend_left = side_max(&counts[..third]) < side_max(&counts[counts.len() - third..]);
+    let headroom = if any_degenerate { top / 3 } else { top / 8 };
+    let mut chart = ChartBuilder::on(panel)
+        .caption(caption, (FAMILY, pt(23)))
+        .margin(px(18))
+        .margin_right(px(34))
+        .x_label_area_size(px(64))
+        .y_label_area_size(px(92))
+        // A segmented a..b range has a segment for b too: the last index is n_index - 1.
+        .build_cartesian_2d(
+            (0u32..n_index - 1).into_segmented(),
+            0u64..(top + headroom + 1),
+        )
+        .map_err(e)?;
+    quiet_grid(chart.configure_mesh().disable_x_mesh(), k)
+        .set_all_tick_mark_size(px(5))
+        .x_labels(n_index.min(16) as usize)
+        .x_label_formatter(&|v| match v {
+            SegmentValue::CenterOf(i) => i.to_string(),
+            _ => String::new(),
+        })
+        .y_label_formatter(&|v| thousands(*v))
+        .x_desc("Morse index (negative Hessian eigenvalues)")
+        .y_desc(if walkers {
+            "walkers"
+        } else {
+            "distinct critical points"
+        })
+        .label_style((FAMILY, pt(18)))
+        .axis_desc_style((FAMILY, pt(20)))
+        .draw()
+        .map_err(e)?;
+    let bar_gap = (panel.dim_in_pixel().0 / (4 * n_index.max(4))).max(1);
+    draw_bars(&mut chart, counts, bar_gap, k)?;
+    if any_degenerate {
+        let position = if legend_left {
+            SeriesLabelPosition::UpperLeft
+        } else {
+            SeriesLabelPosition::UpperRight
+        };
+        series_key(&mut chart, position, px(10), px(28), pt(17))?;
+    }
+    if total == 0 {
+        let (w, h) = panel.dim_in_pixel();
+        panel
+            .draw(&Text::new(
+                "no critical points",
+                (w as i32 / 2 - 80 * k as i32, h as i32 / 2),
+                (FAMILY, pt(22)).into_font().color(&BLACK.mix(0.6)),
+            ))
+            .map_err(e)?;
+    }
+    Ok(())
+}
+
+/// The full stack in the degenerate colour, then the nondegenerate part over its base.
+/// One series per bar, in index order: plotters' Histogram gathers its data in a hash map, so a
+/// many-bar series would draw its bars (and write the SVG) in a random order.
+fn draw_bars<DB: DrawingBackend>(
+    chart: &mut ChartContext<'_, DB, Cartesian2d<SegmentedCoord<RangedCoordu32>, RangedCoordu64>>,
+    counts: &[(u32, u64, u64)],
+    bar_gap: u32,
+    k: u32,
+) -> Result<(), String> {
+    let e = |err: DrawingAreaErrorKind<DB::ErrorType>| err.to_string();
+    let layers: [Layer; 2] = [
+        (
+            "degenerate (a zero eigenvalue)",
+            DEGENERATE,
+            counts.iter().map(|&(i, nd, d)| (i, nd + d)).collect(),
+        ),
+        (
+            "nondegenerate",
+            NONDEGENERATE,
+            counts.iter().map(|&(i, nd, _)| (i, nd)).collect(),
+        ),
+    ];
+    for (label, colour, bars) in layers {
+        for (j, bar) in bars.into_iter().enumerate() {
+            let series = chart
+                .draw_series(
+                    Histogram::vertical(chart)
+                        .style(colour.filled())
+                        .margin(bar_gap)
+                        .data([bar]),
+                )
+                .map_err(e)?;
+            if j == 0 {
+                series.label(label).legend(move |(x, y)| {
+                    Rectangle::new(
+                        [(x, y - 7 * k as i32), (x + 16 * k as i32, y + 7 * k as i32)],
+                        colour.filled(),
+                    )
+                });
+            }
+        }
+    }
     Ok(())
 }
 

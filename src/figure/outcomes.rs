@@ -8,7 +8,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::style::{text_w, title_band};
+use super::style::{quiet_grid, text_w, titled};
 use super::{font_ready, with_ext, write_png, write_svg, FigureError, FAMILY};
 
 /// One arm's shares, one per category in category order (they sum to 1).
@@ -81,25 +81,37 @@ fn draw<DB: DrawingBackend>(
     k: u32,
 ) -> Result<(), String> {
     let e = |err: DrawingAreaErrorKind<DB::ErrorType>| err.to_string();
-    let px = |v: u32| v * k;
-    let pt = |v: u32| f64::from(v * k);
-    root.fill(&WHITE).map_err(e)?;
-    let (band, body) = root.split_vertically(px(92));
-    title_band(&band, title, subtitle, k)?;
+    let body = titled(&root, title, subtitle, k)?;
+    let legend_font = (FAMILY, f64::from(16 * k)).into_font();
+    let rows = legend_rows(&body, arms, categories, &legend_font, k);
+    let (legend, plot) = body.split_vertically(34 * k * rows.len() as u32 + 8 * k);
+    draw_legend(&body, &legend, &rows, categories, &legend_font, k)?;
+    draw_bars(&root, &plot, arms, categories, k)?;
+    root.present().map_err(e)?;
+    Ok(())
+}
 
-    // The legend: categories that occur in some arm, in a row (wrapping) under the title.
+/// The legend: categories that occur in some arm, in a row (wrapping) under the title; each
+/// entry is (category, x from the left edge).
+fn legend_rows<DB: DrawingBackend>(
+    body: &DrawingArea<DB, Shift>,
+    arms: &[OutcomeArm],
+    categories: &[OutcomeCategory],
+    font: &FontDesc,
+    k: u32,
+) -> Vec<Vec<(usize, i32)>> {
+    let px = |v: u32| v * k;
     let present: Vec<usize> = (0..categories.len())
         .filter(|&c| {
             arms.iter()
                 .any(|a| a.shares.get(c).copied().unwrap_or(0.0) > 0.0)
         })
         .collect();
-    let legend_font = (FAMILY, pt(16)).into_font();
     let width = body.dim_in_pixel().0 as i32;
     let mut rows: Vec<Vec<(usize, i32)>> = vec![Vec::new()];
     let mut x = px(20) as i32;
     for &c in &present {
-        let w = text_w(&body, categories[c].legend, &legend_font) + px(48) as i32;
+        let w = text_w(body, categories[c].legend, font) + px(48) as i32;
         if x + w > width - px(20) as i32 && !rows.last().is_some_and(|r| r.is_empty()) {
             rows.push(Vec::new());
             x = px(20) as i32;
@@ -109,12 +121,25 @@ fn draw<DB: DrawingBackend>(
         }
         x += w;
     }
-    let legend_h = px(34) * rows.len() as u32 + px(8);
-    let (legend, plot) = body.split_vertically(legend_h);
+    rows
+}
+
+/// Draws the legend `rows` into `legend`, each row centred in `body`'s width.
+fn draw_legend<DB: DrawingBackend>(
+    body: &DrawingArea<DB, Shift>,
+    legend: &DrawingArea<DB, Shift>,
+    rows: &[Vec<(usize, i32)>],
+    categories: &[OutcomeCategory],
+    font: &FontDesc,
+    k: u32,
+) -> Result<(), String> {
+    let e = |err: DrawingAreaErrorKind<DB::ErrorType>| err.to_string();
+    let px = |v: u32| v * k;
+    let width = body.dim_in_pixel().0 as i32;
     for (r, row) in rows.iter().enumerate() {
         // Centre each legend row.
         let used = row.last().map_or(0, |&(c, x)| {
-            x + text_w(&body, categories[c].legend, &legend_font) + px(28) as i32
+            x + text_w(body, categories[c].legend, font) + px(28) as i32
         }) - px(20) as i32;
         let shift = (width - used) / 2 - px(20) as i32;
         let y = (px(20) + px(34) * r as u32) as i32;
@@ -136,21 +161,34 @@ fn draw<DB: DrawingBackend>(
                 .draw(&Text::new(
                     categories[c].legend,
                     (x + px(30) as i32, y),
-                    TextStyle::from(legend_font.clone()).pos(Pos::new(HPos::Left, VPos::Center)),
+                    TextStyle::from(font.clone()).pos(Pos::new(HPos::Left, VPos::Center)),
                 ))
                 .map_err(e)?;
         }
     }
+    Ok(())
+}
 
-    let label_font = (FAMILY, pt(18)).into_font();
+/// One horizontal bar per arm (arm 0 on top) against the share of its walkers, split into its
+/// categories' segments.
+fn draw_bars<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    plot: &DrawingArea<DB, Shift>,
+    arms: &[OutcomeArm],
+    categories: &[OutcomeCategory],
+    k: u32,
+) -> Result<(), String> {
+    let e = |err: DrawingAreaErrorKind<DB::ErrorType>| err.to_string();
+    let px = |v: u32| v * k;
+    let label_font = (FAMILY, f64::from(18 * k)).into_font();
     let label_w = arms
         .iter()
-        .map(|a| text_w(&plot, &a.label, &label_font).max(0) as u32)
+        .map(|a| text_w(plot, &a.label, &label_font).max(0) as u32)
         .max()
         .unwrap_or(0)
         + px(28);
     let n = arms.len().max(1);
-    let mut chart = ChartBuilder::on(&plot)
+    let mut chart = ChartBuilder::on(plot)
         .margin(px(12))
         .margin_right(px(40))
         .x_label_area_size(px(64))
@@ -158,12 +196,7 @@ fn draw<DB: DrawingBackend>(
         .build_cartesian_2d(0f64..100.0, (0..n - 1).into_segmented())
         .map_err(e)?;
     let labels: Vec<String> = arms.iter().map(|a| a.label.clone()).collect();
-    chart
-        .configure_mesh()
-        .disable_y_mesh()
-        .bold_line_style(BLACK.mix(0.12).stroke_width(k))
-        .light_line_style(TRANSPARENT)
-        .axis_style(BLACK.mix(0.75).stroke_width(k))
+    quiet_grid(chart.configure_mesh().disable_y_mesh(), k)
         .set_all_tick_mark_size(px(5))
         .x_labels(11)
         .y_labels(n)
@@ -175,10 +208,10 @@ fn draw<DB: DrawingBackend>(
         })
         .x_desc("share of the arm's walkers (%)")
         .label_style(label_font.clone())
-        .axis_desc_style((FAMILY, pt(20)))
+        .axis_desc_style((FAMILY, f64::from(20 * k)))
         .draw()
         .map_err(e)?;
-    let inside = (FAMILY, pt(15)).into_font();
+    let inside = (FAMILY, f64::from(15 * k)).into_font();
     for (a, arm) in arms.iter().enumerate() {
         let slot = n - 1 - a;
         let mut left = 0.0;
@@ -196,29 +229,41 @@ fn draw<DB: DrawingBackend>(
                 .map_err(e)?;
             root.draw(&Rectangle::new([(x0, ya), (x1, yb)], WHITE.stroke_width(k)))
                 .map_err(e)?;
-            let text = if s >= 0.995 {
-                "100%".to_string()
-            } else {
-                format!("{:.0}%", 100.0 * s)
-            };
-            let tw = text_w(&root, &text, &inside);
-            if x1 - x0 > tw + px(10) as i32 {
-                // Dark text on light colours, white on dark ones.
-                let lum =
-                    0.299 * f64::from(col.0) + 0.587 * f64::from(col.1) + 0.114 * f64::from(col.2);
-                let ink = if lum > 140.0 { BLACK } else { WHITE };
-                root.draw(&Text::new(
-                    text,
-                    ((x0 + x1) / 2, (ya + yb) / 2),
-                    TextStyle::from(inside.clone())
-                        .color(&ink)
-                        .pos(Pos::new(HPos::Center, VPos::Center)),
-                ))
-                .map_err(e)?;
-            }
+            share_label(root, s, col, (x0, x1), (ya, yb), &inside, k)?;
             left = right;
         }
     }
-    root.present().map_err(e)?;
     Ok(())
+}
+
+/// The percentage `s` written into its segment (x0..x1, ya..yb) when it fits: dark text on
+/// light colours, white on dark ones.
+fn share_label<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    s: f64,
+    col: RGBColor,
+    (x0, x1): (i32, i32),
+    (ya, yb): (i32, i32),
+    font: &FontDesc,
+    k: u32,
+) -> Result<(), String> {
+    let text = if s >= 0.995 {
+        "100%".to_string()
+    } else {
+        format!("{:.0}%", 100.0 * s)
+    };
+    let tw = text_w(root, &text, font);
+    if x1 - x0 <= tw + (10 * k) as i32 {
+        return Ok(());
+    }
+    let lum = 0.299 * f64::from(col.0) + 0.587 * f64::from(col.1) + 0.114 * f64::from(col.2);
+    let ink = if lum > 140.0 { BLACK } else { WHITE };
+    root.draw(&Text::new(
+        text,
+        ((x0 + x1) / 2, (ya + yb) / 2),
+        TextStyle::from(font.clone())
+            .color(&ink)
+            .pos(Pos::new(HPos::Center, VPos::Center)),
+    ))
+    .map_err(|err| err.to_string())
 }

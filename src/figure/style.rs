@@ -1,6 +1,7 @@
 //! Shared pieces of the multi-series figures: the colour and marker of series i, decade tick
-//! labels for log10 axes, and the title band.
+//! labels for log10 axes, the title band, and the grid and framed series key the charts share.
 
+use plotters::chart::MeshStyle;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
@@ -184,6 +185,69 @@ pub fn title_band<DB: DrawingBackend>(
         .map_err(e)?;
     }
     Ok(())
+}
+
+/// Fills `root` white, draws the title band (92 units high) and returns the area below it.
+pub fn titled<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    title: &str,
+    subtitle: &str,
+    k: u32,
+) -> Result<DrawingArea<DB, Shift>, String> {
+    root.fill(&WHITE).map_err(|err| err.to_string())?;
+    let (band, body) = root.split_vertically(92 * k);
+    title_band(&band, title, subtitle, k)?;
+    Ok(body)
+}
+
+/// The grid the charts share: faint lines at the labelled ticks, none between them, dark grey
+/// axes; `k` scales the line widths.
+pub fn quiet_grid<'m, 'a, 'b, X: Ranged, Y: Ranged, DB: DrawingBackend>(
+    mesh: &'m mut MeshStyle<'a, 'b, X, Y, DB>,
+    k: u32,
+) -> &'m mut MeshStyle<'a, 'b, X, Y, DB> {
+    mesh.bold_line_style(BLACK.mix(0.12).stroke_width(k))
+        .light_line_style(TRANSPARENT)
+        .axis_style(BLACK.mix(0.75).stroke_width(k))
+}
+
+/// The key of a chart's labelled series, framed on a nearly opaque white ground at `position`:
+/// `margin` from the plot's edge, `swatch` pixels for each entry's sample, labels at `size`.
+pub fn series_key<'a, DB: DrawingBackend + 'a, CT: CoordTranslate>(
+    chart: &mut ChartContext<'a, DB, CT>,
+    position: SeriesLabelPosition,
+    margin: u32,
+    swatch: u32,
+    size: f64,
+) -> Result<(), String> {
+    chart
+        .configure_series_labels()
+        .position(position)
+        .margin(margin)
+        .legend_area_size(swatch)
+        .background_style(WHITE.mix(0.9))
+        .border_style(BLACK.mix(0.4))
+        .label_font((FAMILY, size))
+        .draw()
+        .map_err(|err| err.to_string())
+}
+
+/// A legend sample of series i on `area`: a line `len` pixels long and `width` wide from
+/// `(x, y)`, with the series' marker of radius `r` on its middle.
+pub fn line_swatch<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    i: usize,
+    (x, y): (i32, i32),
+    len: i32,
+    width: u32,
+    r: i32,
+) -> Result<(), String> {
+    area.draw(&PathElement::new(
+        vec![(x, y), (x + len, y)],
+        colour(i).stroke_width(width),
+    ))
+    .map_err(|err| err.to_string())?;
+    marker(area, i, (x + len / 2, y), r)
 }
 
 /// Width in pixels of `text` set in `font` on `area` (0 if it cannot be measured).

@@ -2,12 +2,16 @@
 //! (log y, error bars), index-fraction histograms per N, index fraction against energy per N
 //! with the semicircle prediction, and, on spheres, the energies of minima per N.
 
+use std::ops::Range;
 use std::path::Path;
 
+use plotters::chart::{MeshStyle, SeriesAnno};
+use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
+use super::style::{quiet_grid, series_key};
 use super::{font_ready, with_ext, write_png, write_svg, FigureError, FAMILY};
 
 /// Okabe–Ito colours (colour-blind safe): blue, vermillion, green, orange.
@@ -185,41 +189,64 @@ fn fraction_minima<DB: DrawingBackend>(
 ) -> Result<(), String> {
     let root = titled(root, d.title, k)?;
     let panels = root.split_evenly((1, 2));
-    let (x0, x1) = dim_range(&d.dims);
-    let pt = |v: u32| f64::from(v * k);
-    let mesh_font = (FAMILY, pt(18));
-    let desc_font = (FAMILY, pt(20));
+    let xs = dim_range(&d.dims);
+    minima_fraction_panel(&panels[0], k, d, xs)?;
+    points_per_instance_panel(&panels[1], k, d, xs)?;
+    root.present().map_err(err)
+}
 
-    // (a) fraction of minima.
-    let (y0, y1) = log_range(
-        d.dims.iter().flat_map(|p| [p.fraction_minima, p.lo, p.hi]),
-        Some(1.0),
-    );
-    let mut chart = ChartBuilder::on(&panels[0])
-        .caption(
-            "Fraction of critical points that are minima",
-            (FAMILY, pt(22)),
-        )
+/// A panel against the dimension N (x over `xs`) with a log y axis over `ys`, its grid drawn.
+fn dim_axes<'a, DB: DrawingBackend>(
+    panel: &'a DrawingArea<DB, Shift>,
+    k: u32,
+    (caption, y_desc): (&str, &str),
+    (x0, x1): (f64, f64),
+    (y0, y1): (f64, f64),
+) -> Result<ChartContext<'a, DB, Cartesian2d<RangedCoordf64, LogCoord<f64>>>, String> {
+    let pt = |v: u32| f64::from(v * k);
+    let mut chart = ChartBuilder::on(panel)
+        .caption(caption, (FAMILY, pt(22)))
         .margin(18 * k)
         .margin_right(30 * k)
         .x_label_area_size(62 * k)
         .y_label_area_size(96 * k)
         .build_cartesian_2d(x0..x1, (y0..y1).log_scale())
         .map_err(err)?;
-    chart
-        .configure_mesh()
+    quiet_grid(&mut chart.configure_mesh(), k)
         .x_desc("dimension N")
-        .y_desc("fraction of minima (95% Wilson interval)")
+        .y_desc(y_desc)
         .x_labels(x_ticks(x0, x1))
         .x_label_formatter(&integer_ticks)
         .y_label_formatter(&|v| tick(*v))
-        .bold_line_style(BLACK.mix(0.12).stroke_width(k))
-        .light_line_style(TRANSPARENT)
-        .axis_style(BLACK.mix(0.75).stroke_width(k))
-        .label_style(mesh_font)
-        .axis_desc_style(desc_font)
+        .label_style((FAMILY, pt(18)))
+        .axis_desc_style((FAMILY, pt(20)))
         .draw()
         .map_err(err)?;
+    Ok(chart)
+}
+
+/// (a) The fraction of minima per N with its Wilson interval; an N without minima is an open
+/// circle on the floor (its interval's upper end is all that is known).
+fn minima_fraction_panel<DB: DrawingBackend>(
+    panel: &DrawingArea<DB, Shift>,
+    k: u32,
+    d: &SweepData,
+    xs: (f64, f64),
+) -> Result<(), String> {
+    let (y0, y1) = log_range(
+        d.dims.iter().flat_map(|p| [p.fraction_minima, p.lo, p.hi]),
+        Some(1.0),
+    );
+    let mut chart = dim_axes(
+        panel,
+        k,
+        (
+            "Fraction of critical points that are minima",
+            "fraction of minima (95% Wilson interval)",
+        ),
+        xs,
+        (y0, y1),
+    )?;
     let clamp = |v: f64| v.max(y0);
     chart
         .draw_series(LineSeries::new(
@@ -267,19 +294,20 @@ fn fraction_minima<DB: DrawingBackend>(
         .label("no minima found: upper bound only")
         .legend(move |(x, y)| Circle::new((x + 10 * k as i32, y), 6 * k, BLUE.stroke_width(2 * k)));
     if !zeros.is_empty() {
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .margin(10 * k)
-            .legend_area_size(30 * k)
-            .background_style(WHITE.mix(0.9))
-            .border_style(BLACK.mix(0.4))
-            .label_font((FAMILY, pt(17)))
-            .draw()
-            .map_err(err)?;
+        let p = SeriesLabelPosition::UpperRight;
+        series_key(&mut chart, p, 10 * k, 30 * k, f64::from(17 * k))?;
     }
+    Ok(())
+}
 
-    // (b) distinct critical points per instance.
+/// (b) Distinct critical points per instance against N, one series per kind, each nudged
+/// sideways so that their error bars stay apart.
+fn points_per_instance_panel<DB: DrawingBackend>(
+    panel: &DrawingArea<DB, Shift>,
+    k: u32,
+    d: &SweepData,
+    (x0, x1): (f64, f64),
+) -> Result<(), String> {
     let series = [
         ("minima", BLUE, 0usize),
         ("saddles", VERMILLION, 1),
@@ -294,31 +322,16 @@ fn fraction_minima<DB: DrawingBackend>(
         None,
     );
     let z1 = z1 * 2.0; // room for the legend
-    let mut chart = ChartBuilder::on(&panels[1])
-        .caption(
+    let mut chart = dim_axes(
+        panel,
+        k,
+        (
             "Distinct critical points found per instance",
-            (FAMILY, pt(22)),
-        )
-        .margin(18 * k)
-        .margin_right(30 * k)
-        .x_label_area_size(62 * k)
-        .y_label_area_size(96 * k)
-        .build_cartesian_2d(x0..x1, (z0..z1).log_scale())
-        .map_err(err)?;
-    chart
-        .configure_mesh()
-        .x_desc("dimension N")
-        .y_desc("points per instance (± 1 s.e.)")
-        .x_labels(x_ticks(x0, x1))
-        .x_label_formatter(&integer_ticks)
-        .y_label_formatter(&|v| tick(*v))
-        .bold_line_style(BLACK.mix(0.12).stroke_width(k))
-        .light_line_style(TRANSPARENT)
-        .axis_style(BLACK.mix(0.75).stroke_width(k))
-        .label_style(mesh_font)
-        .axis_desc_style(desc_font)
-        .draw()
-        .map_err(err)?;
+            "points per instance (± 1 s.e.)",
+        ),
+        (x0, x1),
+        (z0, z1),
+    )?;
     let shift = (x1 - x0) * 0.012;
     for (label, colour, s) in series {
         let dx = (s as f64 - 1.0) * shift;
@@ -363,17 +376,51 @@ fn fraction_minima<DB: DrawingBackend>(
             )
             .map_err(err)?;
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
-        .margin(10 * k)
-        .legend_area_size(30 * k)
-        .background_style(WHITE.mix(0.9))
-        .border_style(BLACK.mix(0.4))
-        .label_font((FAMILY, pt(17)))
-        .draw()
-        .map_err(err)?;
-    root.present().map_err(err)
+    let p = SeriesLabelPosition::UpperLeft;
+    series_key(&mut chart, p, 10 * k, 30 * k, f64::from(17 * k))
+}
+
+/// A small multiple: `caption` over axes spanning `xs` x `ys`.
+fn small_axes<'a, DB: DrawingBackend>(
+    panel: &'a DrawingArea<DB, Shift>,
+    k: u32,
+    caption: String,
+    xs: Range<f64>,
+    ys: Range<f64>,
+) -> Result<ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>, String> {
+    ChartBuilder::on(panel)
+        .caption(caption, (FAMILY, f64::from(19 * k)))
+        .margin(14 * k)
+        .margin_right(24 * k)
+        .x_label_area_size(56 * k)
+        .y_label_area_size(76 * k)
+        .build_cartesian_2d(xs, ys)
+        .map_err(err)
+}
+
+/// The grid and label sizes of a small multiple.
+fn small_grid<'m, 'a, 'b, DB: DrawingBackend>(
+    mesh: &'m mut MeshStyle<'a, 'b, RangedCoordf64, RangedCoordf64, DB>,
+    k: u32,
+) -> &'m mut MeshStyle<'a, 'b, RangedCoordf64, RangedCoordf64, DB> {
+    quiet_grid(mesh, k)
+        .label_style((FAMILY, f64::from(15 * k)))
+        .axis_desc_style((FAMILY, f64::from(17 * k)))
+}
+
+/// Labels `series`, drawn as a `colour` line 3 units wide, with `label` in the chart's key.
+fn line_label<'a, DB: DrawingBackend + 'a>(
+    series: &mut SeriesAnno<'a, DB>,
+    label: impl Into<String>,
+    colour: RGBColor,
+    k: u32,
+) {
+    series.label(label).legend(move |(x, y)| {
+        PathElement::new(
+            vec![(x, y), (x + 22 * k as i32, y)],
+            colour.stroke_width(3 * k),
+        )
+    });
 }
 
 /// Small multiples: for each N, the distribution of index / (Hessian dimension) over the
@@ -390,7 +437,6 @@ fn index_hist<DB: DrawingBackend>(
     )?;
     let (cols, rows) = layout(d.dims.len());
     let panels = root.split_evenly((rows, cols));
-    let pt = |v: u32| f64::from(v * k);
     for ((p, &hd), panel) in d.dims.iter().zip(&d.hessian_dims).zip(&panels) {
         let bars: Vec<(usize, f64)> = d
             .bars
@@ -400,22 +446,12 @@ fn index_hist<DB: DrawingBackend>(
             .collect();
         let top = bars.iter().map(|b| b.1).fold(0.0, f64::max).max(0.05) * 1.15;
         let hd = hd.max(1) as f64;
-        let mut chart = ChartBuilder::on(panel)
-            .caption(
-                format!(
-                    "N = {}  ({} points, {} instances)",
-                    p.dim, p.points, p.instances
-                ),
-                (FAMILY, pt(19)),
-            )
-            .margin(14 * k)
-            .margin_right(24 * k)
-            .x_label_area_size(56 * k)
-            .y_label_area_size(76 * k)
-            .build_cartesian_2d(-0.07..1.07, 0.0..top)
-            .map_err(err)?;
-        chart
-            .configure_mesh()
+        let caption = format!(
+            "N = {}  ({} points, {} instances)",
+            p.dim, p.points, p.instances
+        );
+        let mut chart = small_axes(panel, k, caption, -0.07..1.07, 0.0..top)?;
+        small_grid(&mut chart.configure_mesh(), k)
             .x_desc(
                 if d.hessian_dims.first() != d.dims.first().map(|p| &p.dim) {
                     "index / (N − 1)"
@@ -429,11 +465,6 @@ fn index_hist<DB: DrawingBackend>(
             .x_label_formatter(&|v| tick(*v))
             .y_label_formatter(&|v| tick(*v))
             .disable_x_mesh()
-            .bold_line_style(BLACK.mix(0.12).stroke_width(k))
-            .light_line_style(TRANSPARENT)
-            .axis_style(BLACK.mix(0.75).stroke_width(k))
-            .label_style((FAMILY, pt(15)))
-            .axis_desc_style((FAMILY, pt(17)))
             .draw()
             .map_err(err)?;
         let half = (0.4 / hd).min(0.05);
@@ -495,81 +526,64 @@ fn index_energy<DB: DrawingBackend>(
     )?;
     let (cols, rows) = layout(d.dims.len());
     let panels = root.split_evenly((rows, cols));
-    let pt = |v: u32| f64::from(v * k);
     for (i, (p, panel)) in d.dims.iter().zip(&panels).enumerate() {
-        let pts: Vec<(f64, f64)> = d
-            .scatter
-            .iter()
-            .filter(|s| s.0 == p.dim)
-            .map(|s| (s.1, s.2))
-            .collect();
-        let (x0, x1) = span(pts.iter().map(|q| q.0), (-1.0, 1.0));
-        let mut chart = ChartBuilder::on(panel)
-            .caption(
-                format!("N = {}  ({} points)", p.dim, p.points),
-                (FAMILY, pt(19)),
-            )
-            .margin(14 * k)
-            .margin_right(24 * k)
-            .x_label_area_size(56 * k)
-            .y_label_area_size(76 * k)
-            .build_cartesian_2d(x0..x1, -0.05..1.05)
-            .map_err(err)?;
-        chart
-            .configure_mesh()
-            .x_desc(d.energy_label)
-            .y_desc("index fraction")
-            .x_labels(5)
-            .y_labels(6)
-            .x_label_formatter(&|v| tick(*v))
-            .y_label_formatter(&|v| tick(*v))
-            .bold_line_style(BLACK.mix(0.12).stroke_width(k))
-            .light_line_style(TRANSPARENT)
-            .axis_style(BLACK.mix(0.75).stroke_width(k))
-            .label_style((FAMILY, pt(15)))
-            .axis_desc_style((FAMILY, pt(17)))
-            .draw()
-            .map_err(err)?;
-        chart
-            .draw_series(
-                pts.iter()
-                    .map(|&q| Circle::new(q, 4 * k, BLUE.mix(0.35).filled())),
-            )
-            .map_err(err)?;
-        if let Some((pred, label)) = d.prediction {
-            let curve: Vec<(f64, f64)> = (0..=240)
-                .map(|j| {
-                    let x = x0 + (x1 - x0) * f64::from(j) / 240.0;
-                    (x, pred(p.dim, x))
-                })
-                .collect();
-            let s = chart
-                .draw_series(LineSeries::new(curve, VERMILLION.stroke_width(3 * k)))
-                .map_err(err)?;
-            if i == 0 {
-                s.label(label).legend(move |(x, y)| {
-                    PathElement::new(
-                        vec![(x, y), (x + 22 * k as i32, y)],
-                        VERMILLION.stroke_width(3 * k),
-                    )
-                });
-                chart
-                    .configure_series_labels()
-                    .position(SeriesLabelPosition::UpperLeft)
-                    .margin(8 * k)
-                    .legend_area_size(28 * k)
-                    .background_style(WHITE.mix(0.9))
-                    .border_style(BLACK.mix(0.4))
-                    .label_font((FAMILY, pt(14)))
-                    .draw()
-                    .map_err(err)?;
-            }
-        }
-        if pts.is_empty() {
-            no_data(panel, "no critical points", k)?;
-        }
+        index_energy_panel(panel, k, d, p, i == 0)?;
     }
     root.present().map_err(err)
+}
+
+/// One N's panel of [`index_energy`]; the `first` one carries the prediction's key.
+fn index_energy_panel<DB: DrawingBackend>(
+    panel: &DrawingArea<DB, Shift>,
+    k: u32,
+    d: &SweepData,
+    p: &DimPoint,
+    first: bool,
+) -> Result<(), String> {
+    let pts: Vec<(f64, f64)> = d
+        .scatter
+        .iter()
+        .filter(|s| s.0 == p.dim)
+        .map(|s| (s.1, s.2))
+        .collect();
+    let (x0, x1) = span(pts.iter().map(|q| q.0), (-1.0, 1.0));
+    let caption = format!("N = {}  ({} points)", p.dim, p.points);
+    let mut chart = small_axes(panel, k, caption, x0..x1, -0.05..1.05)?;
+    small_grid(&mut chart.configure_mesh(), k)
+        .x_desc(d.energy_label)
+        .y_desc("index fraction")
+        .x_labels(5)
+        .y_labels(6)
+        .x_label_formatter(&|v| tick(*v))
+        .y_label_formatter(&|v| tick(*v))
+        .draw()
+        .map_err(err)?;
+    chart
+        .draw_series(
+            pts.iter()
+                .map(|&q| Circle::new(q, 4 * k, BLUE.mix(0.35).filled())),
+        )
+        .map_err(err)?;
+    if let Some((pred, label)) = d.prediction {
+        let curve: Vec<(f64, f64)> = (0..=240)
+            .map(|j| {
+                let x = x0 + (x1 - x0) * f64::from(j) / 240.0;
+                (x, pred(p.dim, x))
+            })
+            .collect();
+        let s = chart
+            .draw_series(LineSeries::new(curve, VERMILLION.stroke_width(3 * k)))
+            .map_err(err)?;
+        if first {
+            line_label(s, label, VERMILLION, k);
+            let pos = SeriesLabelPosition::UpperLeft;
+            series_key(&mut chart, pos, 8 * k, 28 * k, f64::from(14 * k))?;
+        }
+    }
+    if pts.is_empty() {
+        no_data(panel, "no critical points", k)?;
+    }
+    Ok(())
 }
 
 /// Small multiples (spheres): histogram of the energy per spin of the minima of each N, with a
@@ -583,93 +597,74 @@ fn minima_energy<DB: DrawingBackend>(
     let root = titled(root, &format!("Energy of minima: {}", d.title), k)?;
     let (cols, rows) = layout(d.dims.len());
     let panels = root.split_evenly((rows, cols));
-    let pt = |v: u32| f64::from(v * k);
-    let (us, reference) = minima;
     for (i, (p, panel)) in d.dims.iter().zip(&panels).enumerate() {
-        let u: Vec<f64> = us.iter().filter(|m| m.0 == p.dim).map(|m| m.1).collect();
-        let (x0, x1) = span(u.iter().copied().chain(reference.map(|r| r.0)), (-2.0, 0.0));
-        let nbins = 24usize;
-        let w = (x1 - x0) / nbins as f64;
-        let mut counts = vec![0usize; nbins];
-        for v in &u {
-            let b = (((v - x0) / w) as usize).min(nbins - 1);
-            counts[b] += 1;
-        }
-        let top = counts.iter().copied().max().unwrap_or(0).max(1) as f64 * 1.3;
-        let mut chart = ChartBuilder::on(panel)
-            .caption(
-                format!("N = {}  ({} minima)", p.dim, u.len()),
-                (FAMILY, pt(19)),
-            )
-            .margin(14 * k)
-            .margin_right(24 * k)
-            .x_label_area_size(56 * k)
-            .y_label_area_size(76 * k)
-            .build_cartesian_2d(x0..x1, 0.0..top)
-            .map_err(err)?;
-        chart
-            .configure_mesh()
-            .x_desc("energy per spin u = H/N")
-            .y_desc("minima")
-            .x_labels(5)
-            .y_labels(5)
-            .x_label_formatter(&|v| tick(*v))
-            .y_label_formatter(&integer_ticks)
-            .disable_x_mesh()
-            .bold_line_style(BLACK.mix(0.12).stroke_width(k))
-            .light_line_style(TRANSPARENT)
-            .axis_style(BLACK.mix(0.75).stroke_width(k))
-            .label_style((FAMILY, pt(15)))
-            .axis_desc_style((FAMILY, pt(17)))
-            .draw()
-            .map_err(err)?;
-        chart
-            .draw_series(
-                counts
-                    .iter()
-                    .enumerate()
-                    .filter(|c| *c.1 > 0)
-                    .map(|(b, &c)| {
-                        let a = x0 + w * b as f64;
-                        Rectangle::new(
-                            [(a + 0.04 * w, 0.0), (a + 0.96 * w, c as f64)],
-                            BLUE.filled(),
-                        )
-                    }),
-            )
-            .map_err(err)?;
-        if let Some((e, label)) = reference {
-            let s = chart
-                .draw_series(DashedLineSeries::new(
-                    vec![(*e, 0.0), (*e, top)],
-                    8 * k,
-                    6 * k,
-                    ORANGE.stroke_width(3 * k),
-                ))
-                .map_err(err)?;
-            if i == 0 {
-                let label = label.to_string();
-                s.label(label).legend(move |(x, y)| {
-                    PathElement::new(
-                        vec![(x, y), (x + 22 * k as i32, y)],
-                        ORANGE.stroke_width(3 * k),
-                    )
-                });
-                chart
-                    .configure_series_labels()
-                    .position(SeriesLabelPosition::UpperRight)
-                    .margin(8 * k)
-                    .legend_area_size(28 * k)
-                    .background_style(WHITE.mix(0.9))
-                    .border_style(BLACK.mix(0.4))
-                    .label_font((FAMILY, pt(14)))
-                    .draw()
-                    .map_err(err)?;
-            }
-        }
-        if u.is_empty() {
-            no_data(panel, "no minima", k)?;
-        }
+        minima_energy_panel(panel, k, p, minima, i == 0)?;
     }
     root.present().map_err(err)
+}
+
+/// One N's panel of [`minima_energy`]; the `first` one carries the reference energy's key.
+fn minima_energy_panel<DB: DrawingBackend>(
+    panel: &DrawingArea<DB, Shift>,
+    k: u32,
+    p: &DimPoint,
+    (us, reference): &Minima,
+    first: bool,
+) -> Result<(), String> {
+    let u: Vec<f64> = us.iter().filter(|m| m.0 == p.dim).map(|m| m.1).collect();
+    let (x0, x1) = span(u.iter().copied().chain(reference.map(|r| r.0)), (-2.0, 0.0));
+    let nbins = 24usize;
+    let w = (x1 - x0) / nbins as f64;
+    let mut counts = vec![0usize; nbins];
+    for v in &u {
+        let b = (((v - x0) / w) as usize).min(nbins - 1);
+        counts[b] += 1;
+    }
+    let top = counts.iter().copied().max().unwrap_or(0).max(1) as f64 * 1.3;
+    let caption = format!("N = {}  ({} minima)", p.dim, u.len());
+    let mut chart = small_axes(panel, k, caption, x0..x1, 0.0..top)?;
+    small_grid(&mut chart.configure_mesh(), k)
+        .x_desc("energy per spin u = H/N")
+        .y_desc("minima")
+        .x_labels(5)
+        .y_labels(5)
+        .x_label_formatter(&|v| tick(*v))
+        .y_label_formatter(&integer_ticks)
+        .disable_x_mesh()
+        .draw()
+        .map_err(err)?;
+    chart
+        .draw_series(
+            counts
+                .iter()
+                .enumerate()
+                .filter(|c| *c.1 > 0)
+                .map(|(b, &c)| {
+                    let a = x0 + w * b as f64;
+                    Rectangle::new(
+                        [(a + 0.04 * w, 0.0), (a + 0.96 * w, c as f64)],
+                        BLUE.filled(),
+                    )
+                }),
+        )
+        .map_err(err)?;
+    if let Some((e, label)) = reference {
+        let s = chart
+            .draw_series(DashedLineSeries::new(
+                vec![(*e, 0.0), (*e, top)],
+                8 * k,
+                6 * k,
+                ORANGE.stroke_width(3 * k),
+            ))
+            .map_err(err)?;
+        if first {
+            line_label(s, label.to_string(), ORANGE, k);
+            let pos = SeriesLabelPosition::UpperRight;
+            series_key(&mut chart, pos, 8 * k, 28 * k, f64::from(14 * k))?;
+        }
+    }
+    if u.is_empty() {
+        no_data(panel, "no minima", k)?;
+    }
+    Ok(())
 }

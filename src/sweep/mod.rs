@@ -155,70 +155,9 @@ impl SweepSpec {
     pub fn resolve(&self) -> Result<Resolved, SpecError> {
         let raw = RawSpec::parse(&self.objective)?;
         let reg = objective::registry();
-        let random: Vec<&str> = reg
-            .iter()
-            .filter(|e| {
-                e.params.iter().any(|p| p.key == "n") && e.params.iter().any(|p| p.key == "seed")
-            })
-            .map(|e| e.name)
-            .collect();
-        let entry =
-            reg.iter()
-                .find(|e| e.name == raw.name)
-                .ok_or_else(|| SpecError::UnknownName {
-                    what: "objective",
-                    name: raw.name.clone(),
-                    valid: random.join(", "),
-                })?;
-        if !random.contains(&entry.name) {
-            return Err(invalid(format!(
-                "sweep needs a random landscape with a dimension n and a seed; '{}' is not one; \
-                 valid: {}",
-                entry.name,
-                random.join(", ")
-            )));
-        }
-        // Name every positional value, and refuse n and seed: the sweep sets them.
-        let mut keys = Vec::new();
-        let mut next = 0;
-        for (k, v) in &raw.args {
-            let key = match k {
-                Some(k) => k.clone(),
-                None => {
-                    let p = entry.params.get(next).ok_or_else(|| {
-                        invalid(format!(
-                            "'{}': too many positional values ('{v}')",
-                            entry.name
-                        ))
-                    })?;
-                    next += 1;
-                    p.key.to_string()
-                }
-            };
-            if key == "n" || key == "seed" {
-                return Err(invalid(format!(
-                    "--objective '{}' sets {key}={v}; a sweep sets {key} itself ({}); remove it \
-                     from the spec",
-                    self.objective,
-                    if key == "n" {
-                        "from --dims"
-                    } else {
-                        "instance seeds derive from --seed"
-                    }
-                )));
-            }
-            keys.push((key, v.clone()));
-        }
-        if self.dims.is_empty() {
-            return Err(invalid(
-                "--dims is empty; give dimensions, e.g. --dims 2,4,8".into(),
-            ));
-        }
-        let mut dims = self.dims.clone();
-        dims.sort_unstable();
-        if let Some(w) = dims.windows(2).find(|w| w[0] == w[1]) {
-            return Err(invalid(format!("--dims lists {} twice", w[0])));
-        }
+        let entry = random_entry(&raw, &reg)?;
+        let keys = self.fixed_keys(&raw, entry)?;
+        let dims = self.checked_dims()?;
         if self.instances == 0 || self.instances > 1 << 20 {
             return Err(SpecError::flag(
                 "--instances",
@@ -259,22 +198,111 @@ impl SweepSpec {
         let first = resolved.instance_spec(resolved.dims[0], 0);
         let values = spec::resolve(&RawSpec::parse(&first)?, entry.params)?;
         resolved.theory = Theory::of(entry.name, &values)?;
-        resolved.template = {
-            let canon = values.canonical(entry.params);
-            let parts: Vec<String> = canon
-                .split_once(':')
-                .map_or("", |c| c.1)
-                .split(',')
-                .map(|kv| match kv.split_once('=') {
-                    Some(("n", _)) => "n=<N>".to_string(),
-                    Some(("seed", _)) => "seed=<instance seed>".to_string(),
-                    _ => kv.to_string(),
-                })
-                .collect();
-            format!("{}:{}", entry.name, parts.join(","))
-        };
+        resolved.template = template(entry, &values);
         Ok(resolved)
     }
+
+    /// The spec's values by key, every positional value named; n and seed are refused (the
+    /// sweep sets them).
+    fn fixed_keys(
+        &self,
+        raw: &RawSpec,
+        entry: &objective::Entry,
+    ) -> Result<Vec<(String, String)>, SpecError> {
+        let mut keys = Vec::new();
+        let mut next = 0;
+        for (k, v) in &raw.args {
+            let key = match k {
+                Some(k) => k.clone(),
+                None => {
+                    let p = entry.params.get(next).ok_or_else(|| {
+                        invalid(format!(
+                            "'{}': too many positional values ('{v}')",
+                            entry.name
+                        ))
+                    })?;
+                    next += 1;
+                    p.key.to_string()
+                }
+            };
+            if key == "n" || key == "seed" {
+                return Err(invalid(format!(
+                    "--objective '{}' sets {key}={v}; a sweep sets {key} itself ({}); remove it \
+                     from the spec",
+                    self.objective,
+                    if key == "n" {
+                        "from --dims"
+                    } else {
+                        "instance seeds derive from --seed"
+                    }
+                )));
+            }
+            keys.push((key, v.clone()));
+        }
+        Ok(keys)
+    }
+
+    /// --dims sorted, neither empty nor listing a dimension twice.
+    fn checked_dims(&self) -> Result<Vec<usize>, SpecError> {
+        if self.dims.is_empty() {
+            return Err(invalid(
+                "--dims is empty; give dimensions, e.g. --dims 2,4,8".into(),
+            ));
+        }
+        let mut dims = self.dims.clone();
+        dims.sort_unstable();
+        if let Some(w) = dims.windows(2).find(|w| w[0] == w[1]) {
+            return Err(invalid(format!("--dims lists {} twice", w[0])));
+        }
+        Ok(dims)
+    }
+}
+
+/// The registry entry `raw` names, which must be a random landscape (parameters n and seed).
+fn random_entry<'a>(
+    raw: &RawSpec,
+    reg: &'a [objective::Entry],
+) -> Result<&'a objective::Entry, SpecError> {
+    let random: Vec<&str> = reg
+        .iter()
+        .filter(|e| {
+            e.params.iter().any(|p| p.key == "n") && e.params.iter().any(|p| p.key == "seed")
+        })
+        .map(|e| e.name)
+        .collect();
+    let entry = reg
+        .iter()
+        .find(|e| e.name == raw.name)
+        .ok_or_else(|| SpecError::UnknownName {
+            what: "objective",
+            name: raw.name.clone(),
+            valid: random.join(", "),
+        })?;
+    if !random.contains(&entry.name) {
+        return Err(invalid(format!(
+            "sweep needs a random landscape with a dimension n and a seed; '{}' is not one; \
+             valid: {}",
+            entry.name,
+            random.join(", ")
+        )));
+    }
+    Ok(entry)
+}
+
+/// The objective's canonical spec with n and seed written as placeholders, for titles.
+fn template(entry: &objective::Entry, values: &spec::Values) -> String {
+    let canon = values.canonical(entry.params);
+    let parts: Vec<String> = canon
+        .split_once(':')
+        .map_or("", |c| c.1)
+        .split(',')
+        .map(|kv| match kv.split_once('=') {
+            Some(("n", _)) => "n=<N>".to_string(),
+            Some(("seed", _)) => "seed=<instance seed>".to_string(),
+            _ => kv.to_string(),
+        })
+        .collect();
+    format!("{}:{}", entry.name, parts.join(","))
 }
 
 impl Command for SweepSpec {
@@ -346,104 +374,39 @@ impl Resolved {
     }
 }
 
+/// What a sweep's walks gather: one row per distinct critical point and per instance, the
+/// time spent walking and the walks' precision.
+struct Gathered {
+    points: Vec<PointRow>,
+    insts: Vec<InstanceRow>,
+    seconds_walk: f64,
+    precision: &'static str,
+}
+
 /// Runs the sweep and writes its files; progress counts walker-steps.
 pub fn run(_spec: &SweepSpec, r: &Resolved, ctx: &mut Ctx) -> anyhow::Result<Report> {
-    let (kn, w) = (r.instances, r.walkers);
-    let backend = ctx.backend;
-    let mut points: Vec<PointRow> = Vec::new();
-    let mut insts: Vec<InstanceRow> = Vec::new();
+    let mut g = Gathered {
+        points: Vec::new(),
+        insts: Vec::new(),
+        seconds_walk: 0.0,
+        precision: "f64",
+    };
     let mut timings = serde_json::Map::new();
     let mut dispatches = serde_json::Map::new();
-    let mut seconds_walk = 0.0;
-    let mut precision = "f64";
-    let per_dim_steps = (kn * w) as u64 * (u64::from(r.plan.max_steps) + 1);
     for (d, &n) in r.dims.iter().enumerate() {
         let t_dim = Instant::now();
-        let objs: Vec<Box<dyn Objective>> = (0..kn)
-            .into_par_iter()
-            .map(|k| r.instance(n, k))
-            .collect::<Result<_, _>>()?;
-        // As many instances per dispatch as the adapter's parameter binding holds.
-        let per_params = objs[0].params().len().max(1);
-        let group = (backend.max_params() / per_params).clamp(1, kn);
-        let mut groups = 0;
-        let base = d as u64 * per_dim_steps;
-        for k0 in (0..kn).step_by(group) {
-            let k1 = (k0 + group).min(kn);
-            let refs: Vec<&dyn Objective> = objs[k0..k1].iter().map(|o| o.as_ref()).collect();
-            // Walker k·W + j of this dimension: its start and noise do not depend on grouping.
-            let mut starts = Vec::with_capacity((k1 - k0) * w * n);
-            for (k, obj) in (k0..k1).zip(&refs) {
-                starts.extend(r.init.starts(*obj, r.plan.seed, (k * w) as u32, w));
-            }
-            let plan = WalkPlan {
-                first_walker: (k0 * w) as u32,
-                ..r.plan.clone()
-            };
-            let hyper = instance_hyper(&r.opt, w, k1 - k0);
-            let done = base + (k0 * w) as u64 * (u64::from(r.plan.max_steps) + 1);
-            let t_walk = Instant::now();
-            let ends = backend.walk_instances(
-                &refs,
-                &r.opt,
-                &plan,
-                &starts,
-                &hyper,
-                &ctx.progress(done),
-            )?;
-            seconds_walk += t_walk.elapsed().as_secs_f64();
-            ctx.timings.add("walk", t_walk.elapsed().as_secs_f64());
-            precision = ends.precision;
-            groups += 1;
-            for (j, obj) in refs.iter().enumerate() {
-                let k = k0 + j;
-                let range = j * w..(j + 1) * w;
-                let eligible: Vec<bool> = ends.status[range.clone()]
-                    .iter()
-                    .map(|&s| s == Status::Converged)
-                    .collect();
-                let (cat, secs) = critical::catalogue_timed(
-                    *obj,
-                    &ends.x[range.start * n..range.end * n],
-                    &eligible,
-                    &CatalogueOptions::default(),
-                )?;
-                critical::files::add_timings(&mut ctx.timings, &secs);
-                for p in &cat.points {
-                    let hdim = p.n_neg + p.n_zero + p.n_pos;
-                    points.push(PointRow {
-                        dim: n,
-                        instance: k,
-                        f: p.f,
-                        index: p.index,
-                        index_fraction: p.index as f64 / hdim.max(1) as f64,
-                        kind: p.kind.as_str().to_string(),
-                        walkers: p.walkers,
-                        x_norm2: p.x.iter().map(|v| v * v).sum(),
-                    });
-                }
-                insts.push(InstanceRow {
-                    dim: n,
-                    instance: k,
-                    seed: instance_seed(r.plan.seed, n, k),
-                    walkers: w,
-                    converged: eligible.iter().filter(|&&e| e).count(),
-                    walkers_at_points: cat.points.iter().map(|p| p.walkers).sum(),
-                    points: cat.points.len(),
-                });
-            }
-        }
+        let groups = walk_dimension(r, d, n, ctx, &mut g)?;
         timings.insert(n.to_string(), t_dim.elapsed().as_secs_f64().into());
         dispatches.insert(n.to_string(), groups.into());
     }
     let stats: Vec<DimStats> = r
         .dims
         .iter()
-        .map(|&n| tables::dim_stats(n, hessian_dim(n, r.sphere), &insts, &points))
+        .map(|&n| tables::dim_stats(n, hessian_dim(n, r.sphere), &g.insts, &g.points))
         .collect();
     let folder = ctx.folder;
-    tables::write_points(&folder.join("points.csv"), &points)?;
-    tables::write_instances(&folder.join("instances.csv"), &insts)?;
+    tables::write_points(&folder.join("points.csv"), &g.points)?;
+    tables::write_instances(&folder.join("instances.csv"), &g.insts)?;
     tables::write_by_index(&folder.join("by_index.csv"), &stats)?;
     tables::write_sweep(&folder.join("sweep.csv"), &stats)?;
     folder.wrote(&["sweep.csv", "by_index.csv", "points.csv", "instances.csv"].map(String::from));
@@ -480,9 +443,110 @@ pub fn run(_spec: &SweepSpec, r: &Resolved, ctx: &mut Ctx) -> anyhow::Result<Rep
             rest: rest.as_object().cloned().unwrap_or_default(),
         },
         results: results.as_object().cloned().unwrap_or_default(),
-        precision,
-        summary: summary_lines(&stats, seconds_walk),
+        precision: g.precision,
+        summary: summary_lines(&stats, g.seconds_walk),
     })
+}
+
+/// Walks every instance of dimension `n` (the sweep's `d`-th), as many per dispatch as the
+/// adapter's parameter binding holds, and catalogues each instance's converged walkers; returns
+/// the number of dispatches.
+fn walk_dimension(
+    r: &Resolved,
+    d: usize,
+    n: usize,
+    ctx: &mut Ctx,
+    g: &mut Gathered,
+) -> anyhow::Result<usize> {
+    let (kn, w) = (r.instances, r.walkers);
+    let backend = ctx.backend;
+    let per_dim_steps = (kn * w) as u64 * (u64::from(r.plan.max_steps) + 1);
+    let objs: Vec<Box<dyn Objective>> = (0..kn)
+        .into_par_iter()
+        .map(|k| r.instance(n, k))
+        .collect::<Result<_, _>>()?;
+    // As many instances per dispatch as the adapter's parameter binding holds.
+    let per_params = objs[0].params().len().max(1);
+    let group = (backend.max_params() / per_params).clamp(1, kn);
+    let mut groups = 0;
+    let base = d as u64 * per_dim_steps;
+    for k0 in (0..kn).step_by(group) {
+        let k1 = (k0 + group).min(kn);
+        let refs: Vec<&dyn Objective> = objs[k0..k1].iter().map(|o| o.as_ref()).collect();
+        // Walker k·W + j of this dimension: its start and noise do not depend on grouping.
+        let mut starts = Vec::with_capacity((k1 - k0) * w * n);
+        for (k, obj) in (k0..k1).zip(&refs) {
+            starts.extend(r.init.starts(*obj, r.plan.seed, (k * w) as u32, w));
+        }
+        let plan = WalkPlan {
+            first_walker: (k0 * w) as u32,
+            ..r.plan.clone()
+        };
+        let hyper = instance_hyper(&r.opt, w, k1 - k0);
+        let done = base + (k0 * w) as u64 * (u64::from(r.plan.max_steps) + 1);
+        let t_walk = Instant::now();
+        let ends =
+            backend.walk_instances(&refs, &r.opt, &plan, &starts, &hyper, &ctx.progress(done))?;
+        g.seconds_walk += t_walk.elapsed().as_secs_f64();
+        ctx.timings.add("walk", t_walk.elapsed().as_secs_f64());
+        g.precision = ends.precision;
+        groups += 1;
+        for (j, obj) in refs.iter().enumerate() {
+            let range = j * w..(j + 1) * w;
+            let x = &ends.x[range.start * n..range.end * n];
+            g.add_instance(
+                r,
+                *obj,
+                (n, k0 + j),
+                x,
+                &ends.status[range],
+                &mut ctx.timings,
+            )?;
+        }
+    }
+    Ok(groups)
+}
+
+impl Gathered {
+    /// Catalogues instance k of dimension n from its walkers' end states `x` (W x n) and
+    /// statuses (only converged walkers count), and adds its rows.
+    fn add_instance(
+        &mut self,
+        r: &Resolved,
+        obj: &dyn Objective,
+        (n, k): (usize, usize),
+        x: &[f64],
+        status: &[Status],
+        timings: &mut run::Timings,
+    ) -> anyhow::Result<()> {
+        let eligible: Vec<bool> = status.iter().map(|&s| s == Status::Converged).collect();
+        let (cat, secs) =
+            critical::catalogue_timed(obj, x, &eligible, &CatalogueOptions::default())?;
+        critical::files::add_timings(timings, &secs);
+        for p in &cat.points {
+            let hdim = p.n_neg + p.n_zero + p.n_pos;
+            self.points.push(PointRow {
+                dim: n,
+                instance: k,
+                f: p.f,
+                index: p.index,
+                index_fraction: p.index as f64 / hdim.max(1) as f64,
+                kind: p.kind.as_str().to_string(),
+                walkers: p.walkers,
+                x_norm2: p.x.iter().map(|v| v * v).sum(),
+            });
+        }
+        self.insts.push(InstanceRow {
+            dim: n,
+            instance: k,
+            seed: instance_seed(r.plan.seed, n, k),
+            walkers: r.walkers,
+            converged: eligible.iter().filter(|&&e| e).count(),
+            walkers_at_points: cat.points.iter().map(|p| p.walkers).sum(),
+            points: cat.points.len(),
+        });
+        Ok(())
+    }
 }
 
 /// One line per dimension: points, kinds, the fraction of minima and the mean index fraction.
