@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{ctx, norm, rule_cases};
+use common::{ctx, exact_root, lattice_starts, norm, rule_cases};
 use saddlescope::gpu::{GpuError, GpuWalk};
 use saddlescope::objective;
 use saddlescope::rules;
@@ -177,16 +177,28 @@ fn run_both(
     plan: &WalkPlan,
 ) -> (EndStates, EndStates) {
     let obj = objective::parse(obj_spec).unwrap();
-    let opt = rules::parse(opt_spec).unwrap();
     let starts = Init::parse(init)
         .unwrap()
         .starts(obj.as_ref(), plan.seed, 0, walkers);
+    run_both_from(obj_spec, opt_spec, &starts, plan)
+}
+
+/// GPU and CPU twin from the given starts (W x N).
+fn run_both_from(
+    obj_spec: &str,
+    opt_spec: &str,
+    starts: &[f64],
+    plan: &WalkPlan,
+) -> (EndStates, EndStates) {
+    let obj = objective::parse(obj_spec).unwrap();
+    let opt = rules::parse(opt_spec).unwrap();
+    let walkers = starts.len() / obj.dim();
     let hyper = Hyper::constant(&opt.hyper(), walkers);
     let gpu = GpuWalk::new(ctx(), obj.as_ref(), &opt)
         .unwrap()
-        .run(plan, &starts, &hyper, &|_| {})
+        .run(plan, starts, &hyper, &|_| {})
         .unwrap();
-    let cpu = cpu::run(obj.as_ref(), &opt, plan, &starts, &hyper, &|_| {});
+    let cpu = cpu::run(obj.as_ref(), &opt, plan, starts, &hyper, &|_| {});
     (gpu, cpu)
 }
 
@@ -199,8 +211,9 @@ fn every_rule_with_wgsl_has_test_cases() {
 
 /// Every step rule with WGSL, with its cases from tests/common/rule_cases.rs: 50 GPU steps
 /// against 50 reference steps from the same starts and seed (noisy rules draw the same Philox
-/// numbers), at N = 64 and 100 on a per-walker objective (the fused engine), the spherical
-/// 3-spin and the random field (the multi-pass engine).
+/// numbers), at N = 2, 64 and 100 on a per-walker objective (the fused engine; starts from
+/// `lattice_starts`), at N = 64 and 100 on the spherical 3-spin and the random field (the
+/// multi-pass engine).
 /// Positions must agree to 1e-3 (f32 rounding amplified over 50 steps of a
 /// contracting-or-mildly-expanding map stays far below that; a wrong update or a different
 /// random number moves a walker by the step size, >= 1e-2). Rules with discrete decisions
@@ -229,9 +242,9 @@ fn every_step_rule_matches_its_reference_for_50_steps() {
         seed: 5,
         ..WalkPlan::default()
     };
-    for n in [64, 100] {
+    for n in [2, 64, 100] {
         let objs = [
-            (format!("styblinski-tang:n={n}"), "uniform:lo=-3,hi=3", 64),
+            (format!("styblinski-tang:n={n}"), "lattice", 64),
             (format!("pspin:p=3,n={n},seed=1"), "auto", 16),
             (
                 format!("field:n={n},features=256,seed=2"),
@@ -241,15 +254,31 @@ fn every_step_rule_matches_its_reference_for_50_steps() {
         ];
         for (obj, init, walkers) in &objs {
             let family = obj.split(':').next().unwrap_or_default();
+            // N = 2 on the per-walker family only: on the circle and the plane the multi-pass
+            // families have points where the Hessian vanishes along the walk, where
+            // gradnorm's line-search step is ill-posed and f32 and f64 part ways.
+            if n == 2 && family != "styblinski-tang" {
+                continue;
+            }
             for opt in specs_for(family) {
-                let (g, c) = run_both(obj, opt, init, *walkers, &plan);
+                let (g, c) = if *init == "lattice" {
+                    run_both_from(obj, opt, &lattice_starts(n, *walkers, plan.seed), &plan)
+                } else {
+                    run_both(obj, opt, init, *walkers, &plan)
+                };
                 let mut bad = 0;
                 for w in 0..g.len() {
                     let d = (0..n)
                         .map(|i| (g.x[w * n + i] - c.x[w * n + i]).abs())
                         .fold(0.0, f64::max);
                     let scale = 1.0 + c.point(w).iter().fold(0f64, |a, b| a.max(b.abs()));
-                    if d > 1e-3 * scale || g.status[w] != c.status[w] || g.steps[w] != c.steps[w] {
+                    // A finder with an exact step (gradnorm's line search, newton-mr) can land
+                    // where the gradient rounds to exactly 0, in f32 or in f64, and stop there
+                    // as converged (|g| <= 0) while the other side, a rounding away, runs on.
+                    let same_course = exact_root(&g, w)
+                        || exact_root(&c, w)
+                        || (g.status[w] == c.status[w] && g.steps[w] == c.steps[w]);
+                    if d > 1e-3 * scale || !same_course {
                         bad += 1;
                     }
                 }
@@ -264,7 +293,7 @@ fn every_step_rule_matches_its_reference_for_50_steps() {
                     g.len()
                 );
                 assert!(
-                    c.steps.iter().all(|&s| s == 50),
+                    (0..c.len()).all(|w| c.steps[w] == 50 || exact_root(&c, w)),
                     "{opt} on {obj}: every walker should take 50 steps"
                 );
             }
@@ -486,4 +515,57 @@ fn walkers_stop_early_and_divergence_is_detected() {
         g.status
     );
     assert_eq!(g.status, c.status);
+}
+
+/// newton-mr on the multi-pass engine (the spherical 3-spin at N = 64, the random field at
+/// N = 64 and 100) against its twin. For 10 steps positions agree to 1e-3 of the scale, the
+/// bound of `every_step_rule_matches_its_reference_for_50_steps` (measured: 1e-6 on the 3-spin
+/// at N = 64, 8e-5 on the field at N = 100, whose f32 sin and cos are the coarser); a wrong
+/// MINRES coefficient or line-search decision moves a walker by a step (~1). Over 50 steps of 4 MINRES iterations from random
+/// starts the inexact Newton course through an indefinite Hessian with eigenvalues near 0 does
+/// not contract: f32 rounding grows by ~1.25x a step (measured: positions part by up to 0.04 at
+/// step 50 while f agrees to 0.02 of an f of order N = 64), so the 50-step check holds f to
+/// 1e-3 N and |grad f| to the same progress. Few walkers and 4 MINRES iterations keep the multi-pass engine's passes (every
+/// MINRES iteration and line-search trial is one) inside the software adapter's time; pspin at
+/// N = 100 is left out for that reason (per-walker N = 100 is in the rule table's fused cases).
+#[test]
+fn newton_mr_matches_its_twin_on_the_multi_pass_engine() {
+    let cases = [
+        ("pspin:p=3,n=64,seed=1", "auto"),
+        ("field:n=64,features=256,seed=2", "uniform:lo=-2,hi=2"),
+        ("field:n=100,features=256,seed=2", "uniform:lo=-2,hi=2"),
+    ];
+    for (spec, init) in cases {
+        let n = objective::parse(spec).unwrap().dim();
+        for steps in [10, 50] {
+            let plan = WalkPlan {
+                max_steps: steps,
+                grad_tol: 0.0,
+                seed: 5,
+                ..WalkPlan::default()
+            };
+            let (g, c) = run_both(spec, "newton-mr:iters=4", init, 4, &plan);
+            for w in 0..g.len() {
+                let d = (0..n)
+                    .map(|i| (g.x[w * n + i] - c.x[w * n + i]).abs())
+                    .fold(0.0, f64::max);
+                let scale = 1.0 + c.point(w).iter().fold(0f64, |a, b| a.max(b.abs()));
+                let what = format!("newton-mr on {spec}, walker {w}, {steps} steps");
+                if steps == 10 {
+                    assert!(d <= 1e-3 * scale, "{what}: positions differ by {d}");
+                } else {
+                    // Both objectives are extensive (f of order N): f to 1e-3 N.
+                    let df = (g.f[w] - c.f[w]).abs();
+                    assert!(df <= 1e-3 * n as f64, "{what}: f {} vs {}", g.f[w], c.f[w]);
+                    assert!(
+                        g.grad_norm[w] <= 1.5 * c.grad_norm[w] + 1e-3
+                            && c.grad_norm[w] <= 1.5 * g.grad_norm[w] + 1e-3,
+                        "{what}: |grad f| {} vs {}",
+                        g.grad_norm[w],
+                        c.grad_norm[w]
+                    );
+                }
+            }
+        }
+    }
 }

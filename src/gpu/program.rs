@@ -42,34 +42,49 @@ pub struct Program {
     pub fused: bool,
 }
 
-/// The WGSL of the fused engine's `rule_step`: stages and inline evaluations.
-fn fused_rule_step(ops: &[Op]) -> String {
+/// The ops of the fused engine's `rule_step`, indented by `depth`: stages, inline evaluations
+/// and loops for repeats (the loop variables are numbered by depth).
+fn fused_ops(ops: &[Op], n: usize, depth: usize, s: &mut String) {
+    let pad = "    ".repeat(depth + 1);
+    for op in ops {
+        match op {
+            Op::Stage(f) => s.push_str(&format!("{pad}{f}(w, t, lr_scale);\n")),
+            Op::Eval(Eval::Grad { x }) => s.push_str(&format!(
+                "{pad}scalars[sc(SC_EVAL, w)] = obj_grad({x}u, w);\n"
+            )),
+            Op::Eval(Eval::Value { x }) => s.push_str(&format!(
+                "{pad}scalars[sc(SC_EVAL, w)] = obj_value({x}u, w);\n"
+            )),
+            Op::Eval(Eval::Hvp { x, v, out }) => {
+                s.push_str(&format!("{pad}obj_hvp({x}u, {v}u, {out}u, w);\n"))
+            }
+            Op::Repeat(count, inner) => {
+                s.push_str(&format!(
+                    "{pad}for (var rep{depth} = 0u; rep{depth} < {}u; rep{depth} = rep{depth} + 1u) {{\n",
+                    count(n)
+                ));
+                fused_ops(inner, n, depth + 1, s);
+                s.push_str(&format!("{pad}}}\n"));
+            }
+        }
+    }
+}
+
+/// The WGSL of the fused engine's `rule_step` for dimension `n`.
+fn fused_rule_step(ops: &[Op], n: usize) -> String {
     let mut s = String::from(
         "// Generated from the rule's program (src/gpu/program.rs).\n\
          fn rule_step(w: u32, t: u32, lr_scale: f32) {\n",
     );
-    for op in ops {
-        match op {
-            Op::Stage(f) => s.push_str(&format!("    {f}(w, t, lr_scale);\n")),
-            Op::Eval(Eval::Grad { x }) => s.push_str(&format!(
-                "    scalars[sc(SC_EVAL, w)] = obj_grad({x}u, w);\n"
-            )),
-            Op::Eval(Eval::Value { x }) => s.push_str(&format!(
-                "    scalars[sc(SC_EVAL, w)] = obj_value({x}u, w);\n"
-            )),
-            Op::Eval(Eval::Hvp { x, v, out }) => {
-                s.push_str(&format!("    obj_hvp({x}u, {v}u, {out}u, w);\n"))
-            }
-        }
-    }
+    fused_ops(ops, n, 0, &mut s);
     s.push_str("}\n");
     s
 }
 
-/// The fused engine: `walk_segment` and `eval_grad` from shaders/walk.wgsl.
-pub fn fused(ops: &[Op]) -> Program {
+/// The fused engine for dimension `n`: `walk_segment` and `eval_grad` from shaders/walk.wgsl.
+pub fn fused(ops: &[Op], n: usize) -> Program {
     Program {
-        source: fused_rule_step(ops),
+        source: fused_rule_step(ops, n),
         kernels: vec![
             Kernel {
                 entry: "walk_segment".into(),
@@ -171,13 +186,16 @@ fn stage_calls(stages: &[&str], last: bool, pad: &str) -> String {
     lines.iter().map(|l| format!("{pad}{l}\n")).collect()
 }
 
-/// The multi-pass engine for an objective with `passes` and a rule program `ops`.
-pub fn multi_pass(passes: &Passes, ops: &[Op]) -> Result<Program, String> {
+/// The multi-pass engine for an objective with `passes`, a rule program `ops` and dimension
+/// `n` (repeats are written out: one dispatch sequence per iteration, the stage kernels shared).
+pub fn multi_pass(passes: &Passes, ops: &[Op], n: usize) -> Result<Program, String> {
+    let ops = crate::rules::unrolled(ops, n);
     // The stage functions between evaluations: segments[k] runs after evaluation k - 1.
     let mut segments: Vec<Vec<&str>> = vec![vec![]];
     let mut evals: Vec<Eval> = vec![];
-    for op in ops {
+    for op in &ops {
         match op {
+            Op::Repeat(..) => unreachable!("unrolled above"),
             Op::Stage(f) => segments.last_mut().expect("one segment").push(f),
             Op::Eval(e) => {
                 let (x, v, out) = slots(e);
@@ -214,8 +232,15 @@ pub fn multi_pass(passes: &Passes, ops: &[Op]) -> Result<Program, String> {
     step.push(b.per_walker("stage_0".into(), &observe));
     for (k, e) in evals.iter().enumerate() {
         step.extend(b.eval(passes, e));
-        let body = stage_calls(&segments[k + 1], k + 1 == last, &" ".repeat(12));
-        step.push(b.per_walker(format!("stage_{}", k + 1), &body));
+        let seg = &segments[k + 1];
+        let body = stage_calls(seg, k + 1 == last, &" ".repeat(12));
+        // Named by what it runs, so that the iterations of a repeat share one kernel.
+        let entry = format!(
+            "stage_{}{}",
+            seg.join("_"),
+            if k + 1 == last { "_end" } else { "" }
+        );
+        step.push(b.per_walker(entry, &body));
     }
     let mut eval = b.eval(passes, &Eval::Grad { x: SLOT_X });
     eval.push(b.per_walker(
@@ -265,7 +290,7 @@ mod tests {
             Op::Eval(Eval::Value { x: 1 }),
             Op::Stage("accept"),
         ];
-        let p = multi_pass(&passes(), &ops).unwrap();
+        let p = multi_pass(&passes(), &ops, 8).unwrap();
         let names: Vec<&str> = p
             .step
             .iter()
@@ -273,32 +298,75 @@ mod tests {
             .collect();
         assert_eq!(
             names,
-            ["pass_g_0_0_2", "stage_0", "pass_v_1_1_1", "stage_1"]
+            [
+                "pass_g_0_0_2",
+                "stage_0",
+                "pass_v_1_1_1",
+                "stage_accept_end"
+            ]
         );
         // The step ends (end_step, t + 1) in the last stage kernel only.
         let stage0 = &p.source[p.source.find("fn stage_0").unwrap()..];
-        let stage0 = &stage0[..stage0.find("fn stage_1").unwrap()];
+        let stage0 = &stage0[..stage0.find("fn stage_accept_end").unwrap()];
         assert!(stage0.contains("propose(w, t, lr_scale)") && !stage0.contains("end_step"));
-        assert!(p.source[p.source.find("fn stage_1").unwrap()..].contains("end_step"));
+        assert!(p.source[p.source.find("fn stage_accept_end").unwrap()..].contains("end_step"));
         assert_eq!(p.kernels[p.step[0]].rows, 8);
     }
 
     #[test]
     fn programs_the_engine_cannot_run_are_refused() {
         let alias = [Op::Eval(Eval::Hvp { x: 0, v: 2, out: 2 }), Op::Stage("s")];
-        assert!(multi_pass(&passes(), &alias)
+        assert!(multi_pass(&passes(), &alias, 8)
             .unwrap_err()
             .contains("overwrites"));
         let dangling = [Op::Stage("s"), Op::Eval(Eval::Value { x: 1 })];
-        assert!(multi_pass(&passes(), &dangling).is_err());
+        assert!(multi_pass(&passes(), &dangling, 8).is_err());
     }
 
     #[test]
     fn the_fused_rule_step_calls_evaluations_inline() {
-        let s = fused_rule_step(&[
-            Op::Eval(Eval::Hvp { x: 0, v: 2, out: 3 }),
-            Op::Stage("update"),
-        ]);
+        let s = fused_rule_step(
+            &[
+                Op::Eval(Eval::Hvp { x: 0, v: 2, out: 3 }),
+                Op::Stage("update"),
+            ],
+            2,
+        );
         assert!(s.contains("obj_hvp(0u, 2u, 3u, w);\n    update(w, t, lr_scale);"));
+    }
+
+    const INNER: &[Op] = &[
+        Op::Eval(Eval::Hvp { x: 0, v: 7, out: 3 }),
+        Op::Stage("iterate"),
+    ];
+
+    #[test]
+    fn repeats_are_loops_when_fused_and_shared_kernels_when_multi_pass() {
+        let ops = [
+            Op::Stage("start"),
+            Op::Repeat(|n| n.min(3), INNER),
+            Op::Stage("finish"),
+        ];
+        let f = fused_rule_step(&ops, 8);
+        assert!(f.contains("for (var rep0 = 0u; rep0 < 3u;") && f.matches("iterate(").count() == 1);
+        let p = multi_pass(&passes(), &ops, 2).unwrap();
+        let names: Vec<&str> = p
+            .step
+            .iter()
+            .map(|&k| p.kernels[k].entry.as_str())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "pass_g_0_0_2",
+                "stage_0",
+                "pass_h_0_7_3",
+                "stage_iterate",
+                "pass_h_0_7_3",
+                "stage_iterate_finish_end"
+            ]
+        );
+        // The second iteration's Hv and the shared stage reuse kernels.
+        assert_eq!(p.step[2], p.step[4]);
     }
 }

@@ -163,8 +163,8 @@ pub fn walk_module(
         )
     })?;
     let program = match obj.wgsl().passes {
-        Some(ps) => program::multi_pass(&ps, opt.rule.program)?,
-        None => program::fused(opt.rule.program),
+        Some(ps) => program::multi_pass(&ps, opt.rule.program, obj.dim())?,
+        None => program::fused(opt.rule.program, obj.dim()),
     };
     let rule = format!("{}\n{}", opt.wgsl_consts(), wgsl);
     Ok((assemble(label, obj, &rule, &program), program))

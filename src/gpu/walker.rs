@@ -20,8 +20,7 @@ use super::shader::{self, Assembled};
 use crate::objective::{Objective, PARAM_TAIL};
 use crate::rules::Optimizer;
 use crate::walk::state::{
-    Status, COUNTERS, CT_ESCAPE, CT_STATUS, CT_STEPS, NO_ESCAPE, SCALARS, SC_F, SC_GNORM, SLOTS,
-    SLOT_START, SLOT_X,
+    Status, COUNTERS, CT_ESCAPE, CT_STATUS, CT_STEPS, NO_ESCAPE, SC_F, SC_GNORM, SLOT_START, SLOT_X,
 };
 use crate::walk::{EndStates, Hyper, WalkPlan};
 
@@ -239,6 +238,9 @@ pub struct GpuWalk {
     params: wgpu::Buffer,
     label: String,
     n: usize,
+    /// Vector slots and scalars per walker (the shared ones and the rule's own).
+    slots: usize,
+    scalars: usize,
     /// Hyperparameter rows.
     k: usize,
     /// Objective scratch floats per walker (multi-pass objectives).
@@ -358,6 +360,8 @@ impl GpuWalk {
             .write_buffer(&params, 0, bytemuck::cast_slice(&pf));
         Ok(GpuWalk {
             n: obj.dim(),
+            slots: opt.rule.slots(),
+            scalars: opt.rule.scalars(),
             k: opt.rule.params.len(),
             scratch: obj.wgsl().passes.map_or(0, |p| p.scratch),
             snapshots: kernels.program.fused && ctx.adapter.may_limit_loops(),
@@ -402,8 +406,8 @@ impl GpuWalk {
     /// walker list.
     fn per_walker_bytes(&self) -> [u64; 6] {
         [
-            (SLOTS * self.n) as u64 * 4,
-            SCALARS as u64 * 4,
+            (self.slots * self.n) as u64 * 4,
+            self.scalars as u64 * 4,
             COUNTERS as u64 * 4,
             self.k.max(1) as u64 * 4,
             self.scratch as u64 * 4,
@@ -511,7 +515,7 @@ impl GpuWalk {
         wc: usize,
     ) {
         let n = self.n;
-        let mut state = vec![0f32; SLOTS * n * wc];
+        let mut state = vec![0f32; self.slots * n * wc];
         for w in 0..wc {
             for i in 0..n {
                 let x = starts[(first + w) * n + i];
@@ -525,7 +529,7 @@ impl GpuWalk {
         q.write_buffer(
             &b.scalars,
             0,
-            bytemuck::cast_slice(&vec![0f32; SCALARS * wc]),
+            bytemuck::cast_slice(&vec![0f32; self.scalars * wc]),
         );
         let mut counters = vec![0u32; COUNTERS * wc];
         counters[CT_ESCAPE * wc..(CT_ESCAPE + 1) * wc].fill(NO_ESCAPE);
@@ -749,7 +753,7 @@ impl GpuWalk {
             &self.ctx,
             &b.scalars,
             0,
-            (SCALARS * wc * 4) as u64,
+            (self.scalars * wc * 4) as u64,
         )?);
         let ct: Vec<u32> = bytemuck::pod_collect_to_vec(&read_from(
             &self.ctx,
@@ -813,13 +817,13 @@ impl GpuWalk {
             &self.ctx,
             &b.state,
             0,
-            (SLOTS * n * wc * 4) as u64,
+            (self.slots * n * wc * 4) as u64,
         )?);
         let sc: Vec<f32> = bytemuck::pod_collect_to_vec(&read_from(
             &self.ctx,
             &b.scalars,
             0,
-            (SCALARS * wc * 4) as u64,
+            (self.scalars * wc * 4) as u64,
         )?);
         let slot = |s: usize| -> Vec<f64> {
             let mut o = vec![0.0; n * wc];

@@ -25,6 +25,8 @@ pub static ADAM: Rule = Rule {
     ],
     wgsl: Some(include_str!("../../shaders/rules/adam.wgsl")),
     program: &[Op::Stage("adam_step")],
+    gpu_slots: &[],
+    gpu_scalars: &[],
     step: adam,
     may_stop: always_may_stop,
     max_dim: None,

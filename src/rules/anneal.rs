@@ -34,6 +34,8 @@ pub static ANNEAL: Rule = Rule {
         Op::Eval(Eval::Value { x: SLOT_TRIAL }),
         Op::Stage("anneal_accept"),
     ],
+    gpu_slots: &[],
+    gpu_scalars: &[],
     step,
     may_stop: always_may_stop,
     max_dim: None,

@@ -13,6 +13,8 @@ pub static GD: Rule = Rule {
     params: params![Param::new("lr", 0.01, Range::Positive, "step size")],
     wgsl: Some(include_str!("../../shaders/rules/gd.wgsl")),
     program: &[Op::Stage("gd_step")],
+    gpu_slots: &[],
+    gpu_scalars: &[],
     step,
     may_stop: always_may_stop,
     max_dim: None,

@@ -18,6 +18,8 @@ pub static LANGEVIN: Rule = Rule {
         include_str!("../../shaders/rules/langevin.wgsl")
     )),
     program: &[Op::Stage("langevin_step")],
+    gpu_slots: &[],
+    gpu_scalars: &[],
     step: langevin,
     may_stop: always_may_stop,
     max_dim: None,

@@ -9,7 +9,7 @@
 
 use crate::objective::Objective;
 use crate::spec::{self, Param, Range, RawSpec, SpecError, Sweep, Values};
-use crate::walk::state::WalkerState;
+use crate::walk::state::{WalkerState, SCALARS, SLOTS};
 use crate::walk::Hyper;
 
 /// How many parameters every rule's table ends with: `clip` and the schedule's five.
@@ -37,9 +37,11 @@ mod anneal;
 mod gd;
 mod gradnorm;
 mod langevin;
+pub mod minres;
 mod momentum;
 mod nesterov;
 mod newton;
+pub mod newton_mr;
 mod noisy_step;
 mod pgd;
 mod rmsprop;
@@ -70,12 +72,31 @@ pub type StepFn = fn(&Ctx, &mut WalkerState, &[f64]);
 pub type MayStopFn = fn(&Ctx, &WalkerState, &[f64]) -> bool;
 
 /// One part of a rule's step on the GPU, after the gradient at x is evaluated and observed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy)]
 pub enum Op {
     /// A WGSL function `fn NAME(w: u32, t: u32, lr_scale: f32)` of the rule's source.
     Stage(&'static str),
     /// An evaluation of the objective that the next stage reads.
     Eval(Eval),
+    /// The inner ops `count(N)` times (an iteration inside a step, e.g. MINRES); stages read
+    /// their own per-walker state to skip iterations they no longer need.
+    Repeat(fn(usize) -> usize, &'static [Op]),
+}
+
+/// `ops` with every [`Op::Repeat`] written out for dimension `n`.
+pub fn unrolled(ops: &[Op], n: usize) -> Vec<Op> {
+    let mut out = Vec::new();
+    for op in ops {
+        match op {
+            Op::Repeat(count, inner) => {
+                for _ in 0..count(n) {
+                    out.extend(unrolled(inner, n));
+                }
+            }
+            op => out.push(*op),
+        }
+    }
+    out
 }
 
 /// An evaluation of the objective at a vector slot (indices of `walk::state`). The fused engine
@@ -102,6 +123,10 @@ pub struct Rule {
     /// The step on the GPU: the rule's WGSL stage functions in order, with the objective
     /// evaluations the later stages read between them (empty for CPU-only rules).
     pub program: &'static [Op],
+    /// Vector slots and scalars the rule's WGSL needs beyond the shared ones, by name (their
+    /// indices follow the shared ones: `SLOTS`, `SLOTS + 1`, …; `SCALARS`, …).
+    pub gpu_slots: &'static [&'static str],
+    pub gpu_scalars: &'static [&'static str],
     pub step: StepFn,
     pub may_stop: MayStopFn,
     /// The largest dimension N the rule accepts (`None`: any).
@@ -109,6 +134,14 @@ pub struct Rule {
 }
 
 impl Rule {
+    /// Vector slots per walker on the GPU: the shared ones and the rule's own.
+    pub fn slots(&self) -> usize {
+        SLOTS + self.gpu_slots.len()
+    }
+    /// Scalars per walker on the GPU.
+    pub fn scalars(&self) -> usize {
+        SCALARS + self.gpu_scalars.len()
+    }
     /// True when the rule has no WGSL and runs on the CPU twin whatever the backend.
     pub fn cpu_only(&self) -> bool {
         self.wgsl.is_none()
@@ -136,6 +169,7 @@ pub fn registry() -> Vec<&'static Rule> {
         &pgd::PGD,
         &anneal::ANNEAL,
         &gradnorm::GRADNORM,
+        &newton_mr::NEWTON_MR,
         &newton::NEWTON,
         &sfn::SFN,
     ]
@@ -235,14 +269,23 @@ impl Optimizer {
             _ => Ok(()),
         }
     }
-    /// WGSL constants naming the hyperparameter rows: `const HP_LR: u32 = 0u;`.
+    /// WGSL constants naming the hyperparameter rows (`const HP_LR: u32 = 0u;`) and the
+    /// rule's own slots and scalars (after the shared ones).
     pub fn wgsl_consts(&self) -> String {
-        self.rule
+        let mut s: String = self
+            .rule
             .params
             .iter()
             .enumerate()
             .map(|(k, p)| format!("const HP_{}: u32 = {k}u;\n", p.key.to_uppercase()))
-            .collect()
+            .collect();
+        for (k, name) in self.rule.gpu_slots.iter().enumerate() {
+            s.push_str(&format!("const {name}: u32 = {}u;\n", SLOTS + k));
+        }
+        for (k, name) in self.rule.gpu_scalars.iter().enumerate() {
+            s.push_str(&format!("const {name}: u32 = {}u;\n", SCALARS + k));
+        }
+        s
     }
 }
 
@@ -314,8 +357,9 @@ mod tests {
             text.lines().next().unwrap_or_default().to_string()
         };
         for r in registry() {
-            let line = first_line(r.name);
-            let twin = format!("WGSL twin: shaders/rules/{}.wgsl", r.name);
+            let stem = r.name.replace('-', "_");
+            let line = first_line(&stem);
+            let twin = format!("WGSL twin: shaders/rules/{stem}.wgsl");
             match r.wgsl {
                 Some(_) => assert!(line.contains(&twin), "src/rules/{}.rs: {line}", r.name),
                 None => assert!(

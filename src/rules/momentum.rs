@@ -23,6 +23,8 @@ pub static MOMENTUM: Rule = Rule {
     ],
     wgsl: Some(include_str!("../../shaders/rules/momentum.wgsl")),
     program: &[Op::Stage("momentum_step")],
+    gpu_slots: &[],
+    gpu_scalars: &[],
     step: momentum,
     may_stop: always_may_stop,
     max_dim: None,

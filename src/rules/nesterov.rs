@@ -24,6 +24,8 @@ pub static NESTEROV: Rule = Rule {
     ],
     wgsl: Some(include_str!("../../shaders/rules/nesterov.wgsl")),
     program: &[Op::Stage("nesterov_step")],
+    gpu_slots: &[],
+    gpu_scalars: &[],
     step: nesterov,
     may_stop: always_may_stop,
     max_dim: None,

@@ -31,6 +31,8 @@ pub static NEWTON: Rule = Rule {
     ],
     wgsl: None,
     program: &[],
+    gpu_slots: &[],
+    gpu_scalars: &[],
     step: newton,
     may_stop: always_may_stop,
     max_dim: Some(MAX_DIM),

@@ -46,6 +46,8 @@ pub static PGD: Rule = Rule {
     ],
     wgsl: Some(include_str!("../../shaders/rules/pgd.wgsl")),
     program: &[Op::Stage("pgd_step")],
+    gpu_slots: &[],
+    gpu_scalars: &[],
     step,
     may_stop,
     max_dim: None,

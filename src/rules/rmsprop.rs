@@ -19,6 +19,8 @@ pub static RMSPROP: Rule = Rule {
     ],
     wgsl: Some(include_str!("../../shaders/rules/rmsprop.wgsl")),
     program: &[Op::Stage("rmsprop_step")],
+    gpu_slots: &[],
+    gpu_scalars: &[],
     step: rmsprop,
     may_stop: always_may_stop,
     max_dim: None,

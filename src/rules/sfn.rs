@@ -25,6 +25,8 @@ pub static SFN: Rule = Rule {
     ],
     wgsl: None,
     program: &[],
+    gpu_slots: &[],
+    gpu_scalars: &[],
     step: sfn,
     may_stop: always_may_stop,
     max_dim: Some(MAX_DIM),

@@ -23,6 +23,8 @@ pub static SGD: Rule = Rule {
         include_str!("../../shaders/rules/sgd.wgsl")
     )),
     program: &[Op::Stage("sgd_step")],
+    gpu_slots: &[],
+    gpu_scalars: &[],
     step: sgd,
     may_stop: always_may_stop,
     max_dim: None,
