@@ -450,7 +450,7 @@ fn bad_input_is_a_usage_error_and_writes_nothing() {
     let o = run(&[
         "sweep",
         "--objective",
-        "rastrigin",
+        "himmelblau",
         "--dims",
         "2",
         "--optimizer",
@@ -459,7 +459,11 @@ fn bad_input_is_a_usage_error_and_writes_nothing() {
         out.to_str().unwrap(),
     ]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("field, pspin"));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("fixed dimension") && err.contains("field, pspin"),
+        "{err}"
+    );
     // Usage errors that sample and escape refuse are refused by sweep too: a Newton rule at
     // N > 64 (at any of the dims), a CPU-only rule with --backend gpu, and starts at the origin
     // of a sphere (no point on |x|^2 = N).

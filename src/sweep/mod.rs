@@ -27,18 +27,21 @@ use tables::{DimStats, InstanceRow, PointRow};
 #[derive(Debug, Clone, clap::Args, serde::Serialize, serde::Deserialize)]
 #[command(allow_negative_numbers = true)]
 pub struct SweepSpec {
-    /// Random landscape without n and seed, e.g. field:features=256,mu=0.05 or pspin:p=3
+    /// Landscape without n (and seed), e.g. field:features=256,mu=0.05, pspin:p=3, or a
+    /// deterministic family such as double-well, rastrigin, styblinski-tang (one instance)
     #[arg(long)]
     pub objective: String,
     /// Dimensions N, e.g. 2,4,8,16
     #[arg(long, value_delimiter = ',', required = true)]
     pub dims: Vec<usize>,
-    /// Disorder instances per dimension (landscape seeds derived from --seed).
-    #[arg(long, default_value_t = 10)]
-    pub instances: usize,
-    /// Optimizer spec; gradnorm finds critical points of every index. A range (lo..hi) spreads
-    /// over the walkers of every instance alike.
+    /// Disorder instances per dimension (landscape seeds derived from --seed) [default: 10;
+    /// 1, the only valid value, for a deterministic family]
     #[arg(long)]
+    #[serde(default)]
+    pub instances: Option<usize>,
+    /// Critical-point finder; the default newton-mr needs no step size and finds points of
+    /// every index. A range (lo..hi) spreads over the walkers of every instance alike.
+    #[arg(long, default_value = "newton-mr")]
     pub optimizer: String,
     /// Walkers per instance.
     #[arg(long, default_value_t = 1024)]
@@ -136,7 +139,12 @@ pub struct Resolved {
     pub sphere: bool,
     /// The objective spec with N and seed as placeholders, for the manifest.
     pub template: String,
+    /// The family has disorder (a seed); false: one deterministic landscape per N.
+    pub random: bool,
 }
+
+/// Instances per dimension of a random landscape when --instances is not given.
+pub const DEFAULT_INSTANCES: usize = 10;
 
 /// The landscape seed of instance `k` at dimension `n`: the low 53 bits of
 /// Philox4x32-10(counter = (n, k, 0, 0x5357_4550), key = sweep seed), words 0 and 1. A pure
@@ -155,17 +163,12 @@ impl SweepSpec {
     pub fn resolve(&self) -> Result<Resolved, SpecError> {
         let raw = RawSpec::parse(&self.objective)?;
         let reg = objective::registry();
-        let entry = random_entry(&raw, &reg)?;
+        let entry = dimension_entry(&raw, &reg)?;
+        let random = entry.params.iter().any(|p| p.key == "seed");
         let keys = self.fixed_keys(&raw, entry)?;
         let dims = self.checked_dims()?;
-        if self.instances == 0 || self.instances > 1 << 20 {
-            return Err(SpecError::flag(
-                "--instances",
-                self.instances,
-                format!("1..={}", 1 << 20),
-            ));
-        }
-        let max_walkers = crate::sample::MAX_WALKERS / self.instances;
+        let instances = self.checked_instances(entry.name, random)?;
+        let max_walkers = crate::sample::MAX_WALKERS / instances;
         crate::sample::check_walkers("--walkers", self.walkers, max_walkers)?;
         let plan = self.walk.plan()?;
         let opt = rules::parse(&self.optimizer)?;
@@ -174,7 +177,7 @@ impl SweepSpec {
             name: entry.name.to_string(),
             keys,
             dims,
-            instances: self.instances,
+            instances,
             walkers: self.walkers,
             opt,
             init,
@@ -182,6 +185,7 @@ impl SweepSpec {
             theory: Theory::None,
             sphere: false,
             template: String::new(),
+            random,
         };
         // Every dimension's first instance: the spec's values, each N, and --init must fit.
         for &n in &resolved.dims {
@@ -242,6 +246,25 @@ impl SweepSpec {
         Ok(keys)
     }
 
+    /// --instances: 1..=2^20 on a random landscape (default 10); 1 on a deterministic family,
+    /// which has no disorder to average over.
+    fn checked_instances(&self, name: &str, random: bool) -> Result<usize, SpecError> {
+        match (self.instances, random) {
+            (None, true) => Ok(DEFAULT_INSTANCES),
+            (None | Some(1), false) => Ok(1),
+            (Some(k), false) => Err(invalid(format!(
+                "--instances {k}: '{name}' has no disorder (no seed), so every instance would be \
+                 the same landscape; valid: 1 (or leave --instances out)"
+            ))),
+            (Some(k), true) if k == 0 || k > 1 << 20 => Err(SpecError::flag(
+                "--instances",
+                k,
+                format!("1..={}", 1 << 20),
+            )),
+            (Some(k), true) => Ok(k),
+        }
+    }
+
     /// --dims sorted, neither empty nor listing a dimension twice.
     fn checked_dims(&self) -> Result<Vec<usize>, SpecError> {
         if self.dims.is_empty() {
@@ -258,16 +281,15 @@ impl SweepSpec {
     }
 }
 
-/// The registry entry `raw` names, which must be a random landscape (parameters n and seed).
-fn random_entry<'a>(
+/// The registry entry `raw` names, which must be a family with a dimension n (a random
+/// landscape also has a seed).
+fn dimension_entry<'a>(
     raw: &RawSpec,
     reg: &'a [objective::Entry],
 ) -> Result<&'a objective::Entry, SpecError> {
-    let random: Vec<&str> = reg
+    let families: Vec<&str> = reg
         .iter()
-        .filter(|e| {
-            e.params.iter().any(|p| p.key == "n") && e.params.iter().any(|p| p.key == "seed")
-        })
+        .filter(|e| e.params.iter().any(|p| p.key == "n"))
         .map(|e| e.name)
         .collect();
     let entry = reg
@@ -276,14 +298,14 @@ fn random_entry<'a>(
         .ok_or_else(|| SpecError::UnknownName {
             what: "objective",
             name: raw.name.clone(),
-            valid: random.join(", "),
+            valid: families.join(", "),
         })?;
-    if !random.contains(&entry.name) {
+    if !families.contains(&entry.name) {
         return Err(invalid(format!(
-            "sweep needs a random landscape with a dimension n and a seed; '{}' is not one; \
+            "sweep needs a family of landscapes with a dimension n; '{}' has a fixed dimension; \
              valid: {}",
             entry.name,
-            random.join(", ")
+            families.join(", ")
         )));
     }
     Ok(entry)
@@ -359,7 +381,9 @@ impl Resolved {
     pub fn instance_spec(&self, n: usize, k: usize) -> String {
         let mut parts: Vec<String> = self.keys.iter().map(|(k, v)| format!("{k}={v}")).collect();
         parts.push(format!("n={n}"));
-        parts.push(format!("seed={}", instance_seed(self.plan.seed, n, k)));
+        if self.random {
+            parts.push(format!("seed={}", instance_seed(self.plan.seed, n, k)));
+        }
         format!("{}:{}", self.name, parts.join(","))
     }
 
@@ -427,8 +451,13 @@ pub fn run(_spec: &SweepSpec, r: &Resolved, ctx: &mut Ctx) -> anyhow::Result<Rep
         "plan": r.plan,
         "theory": r.theory,
     });
+    let seeds = if r.random {
+        "seed of instance k at dimension N: low 53 bits of Philox4x32-10(counter = (N, k, 0, 0x53574550), key = --seed), words 0 (low) and 1; listed in instances.csv"
+    } else {
+        "none: a deterministic family, one instance per N (instances.csv lists seed 0)"
+    };
     let results = serde_json::json!({
-        "instance_seeds": "seed of instance k at dimension N: low 53 bits of Philox4x32-10(counter = (N, k, 0, 0x53574550), key = --seed), words 0 (low) and 1; listed in instances.csv",
+        "instance_seeds": seeds,
         "walker_ids": "instance k walks walkers k*W .. (k+1)*W - 1 (starts and noise keyed by --seed and these ids)",
         "dispatches_per_dim": dispatches,
         "timings_per_dim_s": timings,
@@ -539,7 +568,12 @@ impl Gathered {
         self.insts.push(InstanceRow {
             dim: n,
             instance: k,
-            seed: instance_seed(r.plan.seed, n, k),
+            // 0: a deterministic family has no landscape seed (the manifest says so).
+            seed: if r.random {
+                instance_seed(r.plan.seed, n, k)
+            } else {
+                0
+            },
             walkers: r.walkers,
             converged: eligible.iter().filter(|&&e| e).count(),
             walkers_at_points: cat.points.iter().map(|p| p.walkers).sum(),
@@ -554,12 +588,19 @@ fn summary_lines(stats: &[DimStats], seconds_walk: f64) -> Vec<String> {
     let mut lines = vec![format!("walk: {seconds_walk:.3} s")];
     for s in stats {
         let (lo, hi) = s.fraction_minima_ci.unwrap_or((f64::NAN, f64::NAN));
+        // One instance (a deterministic family) has no spread across instances.
+        let per_instance = if s.instances > 1 {
+            format!(
+                " ({:.2} ± {:.2} per instance)",
+                s.points_per_instance.mean, s.points_per_instance.se
+            )
+        } else {
+            String::new()
+        };
         lines.push(format!(
-            "N = {:>4}: {:>6} points ({:.2} ± {:.2} per instance), minima {} saddles {} maxima {} degenerate {}, fraction of minima {:.4} [{:.4}, {:.4}], mean index fraction {:.3}",
+            "N = {:>4}: {:>6} points{per_instance}, minima {} saddles {} maxima {} degenerate {}, fraction of minima {:.4} [{:.4}, {:.4}], mean index fraction {:.3}",
             s.dim,
             s.points,
-            s.points_per_instance.mean,
-            s.points_per_instance.se,
             s.minima,
             s.saddles,
             s.maxima,
@@ -700,8 +741,8 @@ mod tests {
         SweepSpec {
             objective: objective.into(),
             dims: dims.to_vec(),
-            instances: 3,
-            optimizer: "gradnorm".into(),
+            instances: Some(3),
+            optimizer: "newton-mr".into(),
             walkers: 8,
             init: "auto".into(),
             walk: WalkOptions {
@@ -750,6 +791,15 @@ mod tests {
         let p = spec("pspin:3", &[2, 3]).resolve().unwrap();
         assert_eq!(p.theory, Theory::Pspin { p: 3 });
         assert!(p.sphere);
+        // A deterministic family: one instance, no seed in its spec.
+        let mut d = spec("double-well", &[3, 2]);
+        d.instances = None;
+        let d = d.resolve().unwrap();
+        assert_eq!((d.instances, d.random), (1, false));
+        assert_eq!(d.instance_spec(3, 0), "double-well:n=3");
+        let mut f = spec("field", &[2]);
+        f.instances = None;
+        assert_eq!(f.resolve().unwrap().instances, DEFAULT_INSTANCES);
     }
 
     #[test]
@@ -757,22 +807,25 @@ mod tests {
         let e = |o: &str, d: &[usize]| spec(o, d).resolve().err().unwrap().to_string();
         assert!(e("pspin:p=3,n=8", &[2]).contains("sets n=8"));
         assert!(e("pspin:seed=3", &[2]).contains("sets seed=3"));
-        assert!(e("rastrigin", &[2]).contains("valid: field, pspin"));
-        assert!(e("nonesuch", &[2]).contains("field, pspin"));
+        assert!(e("himmelblau", &[2]).contains("fixed dimension"));
+        assert!(e("nonesuch", &[2]).contains("double-well, rastrigin"));
+        // A deterministic family has one instance.
+        let m = e("rastrigin", &[2]);
+        assert!(m.contains("no disorder") && m.contains("valid: 1"), "{m}");
         assert!(e("pspin", &[]).contains("--dims is empty"));
         assert!(e("pspin", &[4, 4]).contains("twice"));
         let m = e("pspin", &[1]);
         assert!(m.contains("--dims 1") && m.contains("n=1"), "{m}");
         assert!(e("field:mu=-1", &[2]).contains("mu"));
         let mut s = spec("pspin", &[2]);
-        s.instances = 0;
+        s.instances = Some(0);
         assert!(s
             .resolve()
             .err()
             .unwrap()
             .to_string()
             .contains("--instances"));
-        s.instances = 2;
+        s.instances = Some(2);
         s.init = "point:x=1;0".into();
         s.dims = vec![2, 3];
         assert!(s.resolve().err().unwrap().to_string().contains("N = 3"));
