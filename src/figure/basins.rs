@@ -17,6 +17,7 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::contour::contour;
+use super::ticks::{Column, Ticks};
 use super::{font_ready, FigureError, FAMILY};
 
 /// Tableau 10 without grey: distinct hues, none near black or grey.
@@ -375,26 +376,6 @@ fn plot_size(extent: [f64; 4]) -> (u32, u32) {
     }
 }
 
-/// Tick labels without trailing noise: up to 4 significant digits.
-fn tick(v: f64) -> String {
-    if v == 0.0 {
-        return "0".into();
-    }
-    let a = v.abs();
-    let s = if !(1e-3..1e5).contains(&a) {
-        format!("{v:.2e}")
-    } else {
-        let digits = (3 - a.log10().floor() as i32).clamp(0, 6) as usize;
-        let t = format!("{v:.digits$}");
-        if t.contains('.') {
-            t.trim_end_matches('0').trim_end_matches('.').to_string()
-        } else {
-            t
-        }
-    };
-    s.replace('-', "−")
-}
-
 const TITLE_H: u32 = 62;
 const MARGIN: u32 = 22;
 const LEFT: u32 = 84;
@@ -458,15 +439,17 @@ fn slice_grid<DB: DrawingBackend>(
     p: &BasinPicture,
     k: u32,
 ) -> Result<(), String> {
+    let [x0, x1, y0, y1] = p.extent;
+    let (xt, yt) = (Ticks::linear(x0, x1, 7), Ticks::linear(y0, y1, 7));
     chart
         .configure_mesh()
         .disable_mesh()
         .axis_style(BLACK.mix(0.8).stroke_width(k))
         .set_all_tick_mark_size(5 * k)
-        .x_labels(7)
-        .y_labels(7)
-        .x_label_formatter(&|v| tick(*v))
-        .y_label_formatter(&|v| tick(*v))
+        .x_labels(xt.count)
+        .y_labels(yt.count)
+        .x_label_formatter(&|v| xt.label(*v))
+        .y_label_formatter(&|v| yt.label(*v))
         .x_desc(p.axes[0])
         .y_desc(p.axes[1])
         .label_style((FAMILY, f64::from(15 * k)))
@@ -669,13 +652,14 @@ fn colour_bar<DB: DrawingBackend>(
     } else {
         "f"
     };
+    let ft = Ticks::linear(scale.lo, scale.hi, 6);
     cb.configure_mesh()
         .disable_mesh()
         .disable_x_axis()
         .axis_style(BLACK.mix(0.8).stroke_width(k))
         .set_all_tick_mark_size(4 * k)
-        .y_labels(6)
-        .y_label_formatter(&|v| tick(*v))
+        .y_labels(ft.count)
+        .y_label_formatter(&|v| ft.label(*v))
         .y_desc(f_desc)
         .label_style((FAMILY, f64::from(14 * k)))
         .axis_desc_style((FAMILY, f64::from(16 * k)))
@@ -753,12 +737,18 @@ fn draw_basin_axes<DB: DrawingBackend>(
 const LEGEND_ROWS: usize = DISTINCT_COLOURS;
 const ROW_H: u32 = 24;
 
-fn fmt_f(v: f64) -> String {
-    if v.is_finite() && v.abs() >= 1e-3 && v.abs() < 1e6 {
-        format!("{v:.4}").replace('-', "−")
-    } else {
-        format!("{v:.3e}").replace('-', "−")
-    }
+/// The legend's f column: one format for every row, 5 significant digits at the largest |f|,
+/// and values within rounding noise of zero on the landscape's scale (f = 1e−23 at a minimum
+/// of a landscape spanning hundreds) set as 0.
+fn f_column(p: &BasinPicture) -> Column {
+    let scale = ColourScale::of(p.landscape);
+    let fs: Vec<f64> = p
+        .attractors
+        .iter()
+        .filter(|a| a.label >= 0)
+        .map(|a| a.f)
+        .collect();
+    Column::new(&fs, scale.hi - scale.lo, 5)
 }
 
 fn legend_lines<'a>(p: &BasinPicture<'a>) -> (Vec<&'a AttractorRow>, Vec<String>) {
@@ -825,9 +815,10 @@ fn draw_legend<DB: DrawingBackend>(
     let text = |size: u32| TextStyle::from((FAMILY, f64::from(size * k)).into_font());
     let head_y = 52 * ki;
     legend_head(&root, head_y, k)?;
+    let f = f_column(p);
     for (r, a) in rows.iter().enumerate() {
         let y = head_y + ((r as u32 + 1) * ROW_H * k) as i32 + 4 * ki;
-        legend_row(&root, a, y, k)?;
+        legend_row(&root, a, &f, y, k)?;
     }
     let mut y = head_y + ((rows.len() as u32 + 1) * ROW_H * k) as i32 + 6 * ki;
     for n in notes {
@@ -877,10 +868,12 @@ fn legend_head<DB: DrawingBackend>(
     .map_err(e)
 }
 
-/// One attractor's row at height `y`: swatch, label, f and kind (or "no attractor"), fraction.
+/// One attractor's row at height `y`: swatch, label, f (set by `f`) and kind (or "no
+/// attractor"), fraction.
 fn legend_row<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     a: &AttractorRow,
+    f: &Column,
     y: i32,
     k: u32,
 ) -> Result<(), String> {
@@ -906,7 +899,7 @@ fn legend_row<DB: DrawingBackend>(
     .map_err(e)?;
     if a.label >= 0 {
         root.draw(&Text::new(
-            fmt_f(a.f),
+            f.format(a.f),
             ((COLS[3] - 12) * ki, y),
             body.clone().pos(right),
         ))
@@ -1080,14 +1073,5 @@ mod tests {
         assert_eq!(viridis(0.0), [68, 1, 84]);
         assert_eq!(viridis(1.0), [253, 231, 37]);
         assert_eq!(viridis(f64::NAN), [68, 1, 84]);
-    }
-
-    #[test]
-    fn ticks_are_short() {
-        assert_eq!(tick(2.5), "2.5");
-        assert_eq!(tick(-1.0), "−1");
-        assert_eq!(tick(0.0), "0");
-        assert_eq!(tick(123.456), "123.5");
-        assert_eq!(tick(1e-5), "1.00e−5");
     }
 }

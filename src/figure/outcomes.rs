@@ -9,6 +9,7 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::style::{quiet_grid, text_w, titled};
+use super::ticks::Ticks;
 use super::{font_ready, with_ext, write_png, write_svg, FigureError, FAMILY};
 
 /// One arm's shares, one per category in category order (they sum to 1).
@@ -196,11 +197,12 @@ fn draw_bars<DB: DrawingBackend>(
         .build_cartesian_2d(0f64..100.0, (0..n - 1).into_segmented())
         .map_err(e)?;
     let labels: Vec<String> = arms.iter().map(|a| a.label.clone()).collect();
+    let xt = Ticks::linear(0.0, 100.0, 11);
     quiet_grid(chart.configure_mesh().disable_y_mesh(), k)
         .set_all_tick_mark_size(px(5))
-        .x_labels(11)
+        .x_labels(xt.count)
         .y_labels(n)
-        .x_label_formatter(&|v| format!("{v:.0}"))
+        .x_label_formatter(&|v| xt.label(*v))
         .y_label_formatter(&|v| match v {
             // Arm 0 on top.
             SegmentValue::CenterOf(i) => labels.get(n - 1 - *i).cloned().unwrap_or_default(),

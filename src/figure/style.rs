@@ -1,5 +1,5 @@
-//! Shared pieces of the multi-series figures: the colour and marker of series i, decade tick
-//! labels for log10 axes, the title band, and the grid and framed series key the charts share.
+//! Shared pieces of the multi-series figures: the colour and marker of series i, the title
+//! band, and the grid and framed series key the charts share (numbers: [`super::ticks`]).
 
 use plotters::chart::MeshStyle;
 use plotters::coord::Shift;
@@ -115,49 +115,6 @@ fn draw_poly<DB: DrawingBackend>(
         .map_err(e)
 }
 
-/// Label of a log10 axis at exponent `v`: 1, 10, 100, 1000, then 10⁴, 10⁵, …, and 0.1, 0.01,
-/// 0.001, then 10⁻⁴, … for negative exponents; empty away from whole decades.
-pub fn decade_label(v: f64) -> String {
-    if (v - v.round()).abs() > 1e-9 {
-        return String::new();
-    }
-    let k = v.round() as i32;
-    match k {
-        0..=3 => 10i64.pow(k as u32).to_string(),
-        -3..=-1 => format!("{}", 10f64.powi(k)),
-        _ => format!("10{}", superscript(k)),
-    }
-}
-
-fn superscript(k: i32) -> String {
-    let digits = ['⁰', '¹', '²', '³', '⁴', '⁵', '⁶', '⁷', '⁸', '⁹'];
-    let mut s: String = k
-        .unsigned_abs()
-        .to_string()
-        .chars()
-        .map(|c| digits[c.to_digit(10).unwrap_or(0) as usize])
-        .collect();
-    if k < 0 {
-        s.insert(0, '⁻');
-    }
-    s
-}
-
-/// A number for tick labels of linear axes: short, without trailing zeros.
-pub fn tick(v: f64) -> String {
-    if v == 0.0 {
-        return "0".into();
-    }
-    let a = v.abs();
-    if !(1e-3..1e5).contains(&a) {
-        let s = format!("{v:.1e}");
-        return s.replace(".0e", "e");
-    }
-    let s = format!("{v:.4}");
-    let s = s.trim_end_matches('0').trim_end_matches('.');
-    s.to_string()
-}
-
 /// Draws a centred title and a grey subtitle into `band`; `k` scales every length.
 pub fn title_band<DB: DrawingBackend>(
     band: &DrawingArea<DB, Shift>,
@@ -258,24 +215,4 @@ pub fn text_w<DB: DrawingBackend>(
 ) -> i32 {
     area.estimate_text_size(text, &TextStyle::from(font.clone()))
         .map_or(0, |s| s.0 as i32)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn decade_labels() {
-        let got: Vec<String> = [-4.0, -3.0, -1.0, 0.0, 1.0, 3.0, 4.0, 12.0, 2.5]
-            .iter()
-            .map(|&v| decade_label(v))
-            .collect();
-        assert_eq!(
-            got,
-            ["10⁻⁴", "0.001", "0.1", "1", "10", "1000", "10⁴", "10¹²", ""]
-        );
-        assert_eq!(tick(0.25), "0.25");
-        assert_eq!(tick(2.0), "2");
-        assert_eq!(tick(1e-5), "1e-5");
-    }
 }
