@@ -133,7 +133,12 @@ fn titled<DB: DrawingBackend>(
 fn dim_range(dims: &[DimPoint]) -> (f64, f64) {
     let lo = dims.iter().map(|d| d.dim).min().unwrap_or(1) as f64;
     let hi = dims.iter().map(|d| d.dim).max().unwrap_or(2) as f64;
-    let pad = ((hi - lo) * 0.07).max(0.6);
+    // One dimension: wide enough for its neighbours' ticks, so the axis has more than one.
+    let pad = if hi > lo {
+        ((hi - lo) * 0.07).max(0.6)
+    } else {
+        1.2
+    };
     (lo - pad, hi + pad)
 }
 

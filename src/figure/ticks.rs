@@ -273,6 +273,16 @@ impl TickedAxis {
         }
     }
 
+    /// A linear axis with ticks at `ticks` (e.g. the middles of category slots).
+    pub fn at(lo: f64, hi: f64, ticks: Vec<f64>) -> TickedAxis {
+        TickedAxis {
+            lo,
+            hi,
+            log: false,
+            ticks,
+        }
+    }
+
     /// A linear axis in log10 units (`lo`, `hi` exponents) with ticks at [`log_ticks`].
     pub fn exponents(lo: f64, hi: f64, max: usize) -> TickedAxis {
         TickedAxis {
