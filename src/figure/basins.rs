@@ -4,10 +4,11 @@
 //!
 //! Colours: a fixed qualitative palette (Tableau 10 without its grey) indexed by the label, which
 //! is the attractor's rank in f among the attractors of the run, so the lowest one is always the
-//! first colour. Labels past the palette repeat it darker, then lighter, then muted (36 distinct
-//! colours); from label 36 on the 36 colours cycle (label mod 36), and the legend says so. A
-//! grey tail would be the alternative, but high-dimensional slices easily reach hundreds of
-//! attractors, and a mostly grey picture hides the basins' shapes. Black is label -1.
+//! first colour. Labels past the palette repeat it darker, then lighter, then muted (36
+//! colours); from label 36 on, colours are generated (golden-ratio hue steps at three lightness
+//! levels, [`generated_colour`]), so every label of any run has a colour of its own. A grey tail
+//! would be the alternative, but high-dimensional slices easily reach hundreds of attractors,
+//! and a mostly grey picture hides the basins' shapes. Black is label -1.
 
 use std::path::Path;
 
@@ -17,6 +18,7 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::contour::contour;
+use super::style::generated_colour;
 use super::ticks::{Column, Ticks};
 use super::{font_ready, FigureError, FAMILY};
 
@@ -32,18 +34,20 @@ const PALETTE: [[u8; 3]; 9] = [
     [188, 189, 34],
     [23, 190, 207],
 ];
-/// Labels with a colour of their own: the palette, then darker, lighter and muted.
-pub const DISTINCT_COLOURS: usize = 4 * PALETTE.len();
+/// Labels coloured from the palette: as it is, then darker, lighter and muted.
+pub const PALETTE_COLOURS: usize = 4 * PALETTE.len();
 /// Label -1: no attractor (diverged or not converged).
 pub const NONE: [u8; 3] = [0, 0, 0];
 
-/// The colour of a label (before any step shading); labels from DISTINCT_COLOURS on reuse the
-/// colour of label mod DISTINCT_COLOURS.
+/// The colour of a label (before any step shading): the palette and its variants up to
+/// PALETTE_COLOURS, generated colours beyond; every label >= 0 has its own.
 pub fn label_colour(label: i32) -> [u8; 3] {
     let Ok(l) = usize::try_from(label) else {
         return NONE;
     };
-    let l = l % DISTINCT_COLOURS;
+    if l >= PALETTE_COLOURS {
+        return generated_colour(l - PALETTE_COLOURS);
+    }
     let p = PALETTE[l % PALETTE.len()].map(f64::from);
     let mix = |c: f64, target: f64, w: f64| (c + w * (target - c)).round() as u8;
     match l / PALETTE.len() {
@@ -733,8 +737,8 @@ fn draw_basin_axes<DB: DrawingBackend>(
     root.present().map_err(e)
 }
 
-/// Rows the legend lists: labels with a colour of their own, then one line for the rest.
-const LEGEND_ROWS: usize = DISTINCT_COLOURS;
+/// Rows the legend lists: the palette's labels, then one line for the rest.
+const LEGEND_ROWS: usize = PALETTE_COLOURS;
 const ROW_H: u32 = 24;
 
 /// The legend's f column: one format for every row, 5 significant digits at the largest |f|,
@@ -771,15 +775,15 @@ fn legend_lines<'a>(p: &BasinPicture<'a>) -> (Vec<&'a AttractorRow>, Vec<String>
         }
         notes.push(rounds.join("; "));
     }
-    if k > DISTINCT_COLOURS {
+    if k > PALETTE_COLOURS {
         let rest = p
             .attractors
             .iter()
             .filter(|a| a.label >= LEGEND_ROWS as i32)
             .count();
         notes.push(format!(
-            "{k} attractors: colours repeat from label {DISTINCT_COLOURS} on (label mod \
-             {DISTINCT_COLOURS}); {rest} not listed here (all in basins.csv)"
+            "{k} attractors: labels from {PALETTE_COLOURS} on have generated colours \
+             (golden-ratio hues); {rest} not listed here (all in basins.csv)"
         ));
     }
     if p.shade_steps {
@@ -1037,14 +1041,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn label_colours_are_distinct_then_cycle_and_none_is_black() {
+    fn sixty_basins_have_distinct_colours_and_none_is_black() {
         let mut seen = std::collections::HashSet::new();
-        for l in 0..DISTINCT_COLOURS as i32 {
+        for l in 0..60 {
             let c = label_colour(l);
             assert!(c != NONE, "{l}");
             assert!(seen.insert(c), "label {l} repeats a colour");
-            assert_eq!(label_colour(l + DISTINCT_COLOURS as i32), c);
         }
+        // Far past the palette, colours still differ.
+        let many: std::collections::HashSet<[u8; 3]> = (0..1000).map(label_colour).collect();
+        assert_eq!(many.len(), 1000);
         assert_eq!(label_colour(-1), NONE);
         assert_eq!(label_colour(0), PALETTE[0]);
     }

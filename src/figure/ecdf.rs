@@ -9,7 +9,7 @@ use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::style::{colour, line_swatch, marker, quiet_grid, text_w, titled};
+use super::style::{line_swatch, marker, quiet_grid, series_line, text_w, titled};
 use super::ticks::{log_label, Ticks};
 use super::{font_ready, with_ext, write_png, write_svg, FigureError, FAMILY};
 
@@ -170,7 +170,6 @@ fn draw_curves<DB: DrawingBackend>(
     top: f64,
     k: u32,
 ) -> Result<(), String> {
-    let e = |err: DrawingAreaErrorKind<DB::ErrorType>| err.to_string();
     let lx = |t: f64| t.max(1.0).log10();
     for (i, pts) in curves.iter().enumerate() {
         let mut path = vec![(0.0, 0.0)];
@@ -181,12 +180,8 @@ fn draw_curves<DB: DrawingBackend>(
             level = f;
         }
         path.push((top, level));
-        chart
-            .draw_series(std::iter::once(PathElement::new(
-                path,
-                colour(i).stroke_width(3 * k),
-            )))
-            .map_err(e)?;
+        let px = path.iter().map(|p| chart.backend_coord(p)).collect();
+        series_line(root, i, px, 3 * k)?;
     }
     // Markers: evenly spaced in log t, shifted per arm so that coinciding curves stay apart;
     // one more at the budget, where cocopp puts its end-of-run cross.

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::style::{colour, line_swatch, marker, quiet_grid, text_w, titled};
+use super::style::{colour, line_swatch, marker, quiet_grid, series_line, text_w, titled};
 use super::ticks::{log_label, TickedAxis, Ticks};
 use super::{font_ready, with_ext, write_png, write_svg, FigureError, FAMILY};
 
@@ -265,11 +265,8 @@ fn rate_panel<DB: DrawingBackend>(
             .iter()
             .map(|b| (axes.ax(b.value), b.escaped as f64 / b.walkers.max(1) as f64))
             .collect();
-        rate.draw_series(std::iter::once(PathElement::new(
-            pts.clone(),
-            c.stroke_width(2 * k),
-        )))
-        .map_err(e)?;
+        let line = pts.iter().map(|p| rate.backend_coord(p)).collect();
+        series_line(root, s.arm, line, 2 * k)?;
         for b in &s.bins {
             let x = axes.ax(b.value);
             let (xa, ya) = rate.backend_coord(&(x, b.rate_lo));
@@ -321,7 +318,6 @@ fn median_panel<DB: DrawingBackend>(
         .draw()
         .map_err(e)?;
     for s in series {
-        let c = colour(s.arm);
         // Bins without escapes have no median: the line breaks there.
         let mut runs: Vec<Vec<(f64, f64)>> = vec![Vec::new()];
         for b in &s.bins {
@@ -335,11 +331,8 @@ fn median_panel<DB: DrawingBackend>(
             }
         }
         for r in runs.iter().filter(|r| r.len() > 1) {
-            med.draw_series(std::iter::once(PathElement::new(
-                r.clone(),
-                c.stroke_width(2 * k),
-            )))
-            .map_err(e)?;
+            let line = r.iter().map(|p| med.backend_coord(p)).collect();
+            series_line(root, s.arm, line, 2 * k)?;
         }
         for p in runs.iter().flatten() {
             marker(root, s.arm, med.backend_coord(p), (6 * k) as i32)?;

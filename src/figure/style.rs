@@ -1,16 +1,19 @@
-//! Shared pieces of the multi-series figures: the colour and marker of series i, the title
-//! band, and the grid and framed series key the charts share (numbers: [`super::ticks`]).
+//! Shared pieces of the multi-series figures: the colour, marker and dash of series i (and an
+//! open-ended sequence of distinct colours), the title band, and the grid and framed series
+//! key the charts share (numbers: [`super::ticks`]).
 
 use plotters::chart::MeshStyle;
 use plotters::coord::Shift;
+use plotters::element::DashedPathElement;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::FAMILY;
 
 /// Okabe-Ito colours in an order that keeps neighbours apart (yellow, too pale for lines on
-/// white, is replaced by grey); series i gets `SERIES[i % 8]` and marker `i % 7`, so up to 56
-/// series stay distinguishable, also in greyscale by their markers.
+/// white, is replaced by grey): series 0..8. Series from 8 on get [`generated_colour`]s, and
+/// their lines are dashed (8..16), dotted (16..24), then dashed and dotted in turn, so no two
+/// series share a style; markers cycle over 7 shapes.
 pub const SERIES: [RGBColor; 8] = [
     RGBColor(0, 114, 178),
     RGBColor(213, 94, 0),
@@ -22,8 +25,72 @@ pub const SERIES: [RGBColor; 8] = [
     RGBColor(120, 120, 120),
 ];
 
+/// The colour of series i.
 pub fn colour(i: usize) -> RGBColor {
-    SERIES[i % SERIES.len()]
+    match SERIES.get(i) {
+        Some(&c) => c,
+        None => {
+            let [r, g, b] = generated_colour(i - SERIES.len());
+            RGBColor(r, g, b)
+        }
+    }
+}
+
+/// Colour k of an open-ended sequence: a low-discrepancy (Kronecker) walk through hue,
+/// lightness and saturation, each stepped by an irrational fraction (the golden ratio for hue,
+/// the plastic number's inverse and its square for the others), so each new colour falls in
+/// the widest gap left by the earlier ones; lightness stays in 0.32..0.64 and saturation in
+/// 0.55..0.75, never near black, white or grey. The first 5000 are pairwise distinct as 8-bit
+/// RGB (and distinct from the basin palette's 36).
+pub fn generated_colour(k: usize) -> [u8; 3] {
+    const GOLDEN: f64 = 0.618_033_988_749_895;
+    const PLASTIC: f64 = 0.754_877_666_246_692_7;
+    const PLASTIC2: f64 = 0.569_840_290_998_053_2;
+    let k = k as f64;
+    let h = (0.13 + k * GOLDEN).fract();
+    let l = 0.32 + 0.32 * (0.5 + k * PLASTIC).fract();
+    let s = 0.55 + 0.2 * (k * PLASTIC2).fract();
+    let c = HSLColor(h, s, l).to_backend_color().rgb;
+    [c.0, c.1, c.2]
+}
+
+/// How a series' line is drawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Dash {
+    Solid,
+    Dashed,
+    Dotted,
+}
+
+/// The dash of series i: solid for the Okabe-Ito colours, then dashed and dotted in turns of 8.
+pub fn dash(i: usize) -> Dash {
+    match i / SERIES.len() {
+        0 => Dash::Solid,
+        r if r % 2 == 1 => Dash::Dashed,
+        _ => Dash::Dotted,
+    }
+}
+
+/// Series i's line through the backend pixels `pts`, `width` wide, in its colour and dash, on
+/// `area` (an area whose origin is the backend's).
+pub fn series_line<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    i: usize,
+    pts: Vec<(i32, i32)>,
+    width: u32,
+) -> Result<(), String> {
+    let style = colour(i).stroke_width(width);
+    let w = width.max(1) as i32;
+    let e = |err: DrawingAreaErrorKind<DB::ErrorType>| err.to_string();
+    match dash(i) {
+        Dash::Solid => area.draw(&PathElement::new(pts, style)).map_err(e),
+        Dash::Dashed => area
+            .draw(&DashedPathElement::new(pts, 4 * w, 3 * w, style))
+            .map_err(e),
+        Dash::Dotted => area
+            .draw(&DashedPathElement::new(pts, w, 2 * w, style))
+            .map_err(e),
+    }
 }
 
 /// Draws series i's marker centred at the backend pixel `c` with radius `r` on `area` (an area
@@ -190,7 +257,7 @@ pub fn series_key<'a, DB: DrawingBackend + 'a, CT: CoordTranslate>(
 }
 
 /// A legend sample of series i on `area`: a line `len` pixels long and `width` wide from
-/// `(x, y)`, with the series' marker of radius `r` on its middle.
+/// `(x, y)`, in the series' dash, with its marker of radius `r` on its middle.
 pub fn line_swatch<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     i: usize,
@@ -199,11 +266,7 @@ pub fn line_swatch<DB: DrawingBackend>(
     width: u32,
     r: i32,
 ) -> Result<(), String> {
-    area.draw(&PathElement::new(
-        vec![(x, y), (x + len, y)],
-        colour(i).stroke_width(width),
-    ))
-    .map_err(|err| err.to_string())?;
+    series_line(area, i, vec![(x, y), (x + len, y)], width)?;
     marker(area, i, (x + len / 2, y), r)
 }
 
@@ -215,4 +278,53 @@ pub fn text_w<DB: DrawingBackend>(
 ) -> i32 {
     area.estimate_text_size(text, &TextStyle::from(font.clone()))
         .map_or(0, |s| s.0 as i32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn twelve_arms_have_pairwise_distinct_styles_and_colours() {
+        let styles: Vec<(RGBColor, usize, Dash)> =
+            (0..12).map(|i| (colour(i), i % 7, dash(i))).collect();
+        for a in 0..styles.len() {
+            for b in 0..a {
+                assert_ne!(styles[a], styles[b], "series {a} and {b}");
+                assert_ne!(
+                    styles[a].0, styles[b].0,
+                    "series {a} and {b} share a colour"
+                );
+            }
+        }
+        assert_eq!(dash(7), Dash::Solid);
+        assert_eq!(dash(8), Dash::Dashed);
+        assert_eq!(dash(16), Dash::Dotted);
+    }
+
+    #[test]
+    fn generated_colours_stay_apart_and_off_grey() {
+        let c: Vec<[u8; 3]> = (0..2000).map(generated_colour).collect();
+        let dist = |a: [u8; 3], b: [u8; 3]| {
+            (0..3)
+                .map(|k| (f64::from(a[k]) - f64::from(b[k])).powi(2))
+                .sum::<f64>()
+                .sqrt()
+        };
+        for a in 0..c.len() {
+            let (lo, hi) = (c[a].iter().min().unwrap(), c[a].iter().max().unwrap());
+            assert!(hi - lo > 30, "colour {a} {:?} is near grey", c[a]);
+            for b in 0..a {
+                assert!(c[a] != c[b], "colours {a} and {b}");
+                if a < 60 {
+                    assert!(
+                        dist(c[a], c[b]) > 12.0,
+                        "colours {a} and {b}: {:?} {:?}",
+                        c[a],
+                        c[b]
+                    );
+                }
+            }
+        }
+    }
 }
