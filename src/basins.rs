@@ -344,7 +344,7 @@ pub fn run(spec: &BasinsSpec, r: &Resolved, ctx: &mut Ctx) -> anyhow::Result<Rep
     })
 }
 
-/// basins.png, landscape.png and legend.png (and their SVGs).
+/// basins.png, landscape.png and legend.png (and their SVGs), and basins_annotated.png.
 fn draw(
     folder: &RunFolder,
     r: &Resolved,
@@ -386,12 +386,12 @@ fn draw(
             paths: &path_st,
         },
     )?;
-    folder.wrote(
-        &["basins", "landscape", "legend"]
-            .iter()
-            .flat_map(|f| [format!("{f}.png"), format!("{f}.svg")])
-            .collect::<Vec<_>>(),
-    );
+    let mut files: Vec<String> = ["basins", "landscape", "legend"]
+        .iter()
+        .flat_map(|f| [format!("{f}.png"), format!("{f}.svg")])
+        .collect();
+    files.push("basins_annotated.png".into());
+    folder.wrote(&files);
     Ok(())
 }
 
@@ -764,8 +764,8 @@ fn read_array<T>(
     Ok(raw.chunks_exact(size).map(decode).collect())
 }
 
-/// Redraws every figure of a basins folder (basins.png/.svg, landscape.png/.svg,
-/// legend.png/.svg) from its files only: labels.npy, steps.npy, landscape.npy, basins.csv,
+/// Redraws every figure of a basins folder (basins.png/.svg, basins_annotated.png,
+/// landscape.png/.svg, legend.png/.svg) from its files only: labels.npy, steps.npy, landscape.npy, basins.csv,
 /// paths.csv (when present) and manifest.json.
 pub fn redraw(dir: &Path) -> anyhow::Result<()> {
     let bad = |what: String| anyhow::anyhow!("{}: {what}", dir.display());

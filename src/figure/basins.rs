@@ -1,6 +1,8 @@
 //! Basin figures: `basins.png` (one pixel per walker, a colour per attractor), `basins.svg` (the
-//! same pixels framed by slice axes), `landscape.png/.svg` (f on the slice: heat map, contour
-//! lines, critical points by kind, walker paths, colour bar) and `legend.png/.svg`.
+//! same pixels framed by slice axes), `basins_annotated.png` (the pixels upscaled to at least
+//! 800 px, with axes, the critical points and a colour key: [`annotated`]),
+//! `landscape.png/.svg` (f on the slice: heat map, contour lines, critical points by kind,
+//! walker paths, colour bar) and `legend.png/.svg`.
 //!
 //! Colours: a fixed qualitative palette (Tableau 10 without its grey) indexed by the label, which
 //! is the attractor's rank in f among the attractors of the run, so the lowest one is always the
@@ -9,6 +11,8 @@
 //! levels, [`generated_colour`]), so every label of any run has a colour of its own. A grey tail
 //! would be the alternative, but high-dimensional slices easily reach hundreds of attractors,
 //! and a mostly grey picture hides the basins' shapes. Black is label -1.
+
+mod annotated;
 
 use std::path::Path;
 
@@ -935,8 +939,8 @@ fn legend_row<DB: DrawingBackend>(
     .map_err(e)
 }
 
-/// Writes basins.png, basins.svg, landscape.png, landscape.svg, legend.png and legend.svg into
-/// `dir`.
+/// Writes basins.png, basins.svg, basins_annotated.png, landscape.png, landscape.svg,
+/// legend.png and legend.svg into `dir`.
 pub fn basin_figures(dir: &Path, p: &BasinPicture) -> Result<(), FigureError> {
     let n = p.width * p.height;
     let png_path = dir.join("basins.png");
@@ -958,6 +962,7 @@ pub fn basin_figures(dir: &Path, p: &BasinPicture) -> Result<(), FigureError> {
         });
     }
     basin_files(dir, p)?;
+    annotated::annotated_file(dir, p)?;
     landscape_files(dir, p)?;
     let ls = legend_size(p);
     png_figure(
