@@ -115,6 +115,12 @@ fn double_well_basins_are_the_four_quadrants() {
         out.to_str().unwrap(),
     ]);
     assert!(stdout.contains("basin entropy S_b"), "{stdout}");
+    // 64 boxes of 4 x 4 px, none on a boundary: no verdict either way on the boundary.
+    assert!(stdout.contains("too small to judge"), "{stdout}");
+    assert!(
+        !stdout.contains("is fractal") && !stdout.contains("no evidence"),
+        "{stdout}"
+    );
     let (shape, l) = labels(&out);
     assert_eq!(shape, vec![32, 32]);
     // Quadrant of pixel (i, j): right half i >= 16 has x > 0, top half j < 16 has y > 0.
@@ -149,6 +155,8 @@ fn double_well_basins_are_the_four_quadrants() {
     assert_eq!(e["boxes"], 64);
     assert_eq!(e["boundary_boxes"], 0);
     assert_eq!(e["basin_entropy"], 0.0);
+    assert_eq!(e["verdict"], "grid_too_small");
+    assert_eq!(e["fractal_boundary"], false);
     let fr = &m["statistics"]["fractions"][0];
     let (lo, hi) = (
         fr["ci95"][0].as_f64().unwrap(),
