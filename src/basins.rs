@@ -344,7 +344,7 @@ pub fn run(spec: &BasinsSpec, r: &Resolved, ctx: &mut Ctx) -> anyhow::Result<Rep
     })
 }
 
-/// basins.png, landscape.png and legend.png (and their SVGs).
+/// basins.png, landscape.png and legend.png (and their SVGs), and basins_annotated.png.
 fn draw(
     folder: &RunFolder,
     r: &Resolved,
@@ -386,12 +386,12 @@ fn draw(
             paths: &path_st,
         },
     )?;
-    folder.wrote(
-        &["basins", "landscape", "legend"]
-            .iter()
-            .flat_map(|f| [format!("{f}.png"), format!("{f}.svg")])
-            .collect::<Vec<_>>(),
-    );
+    let mut files: Vec<String> = ["basins", "landscape", "legend"]
+        .iter()
+        .flat_map(|f| [format!("{f}.png"), format!("{f}.svg")])
+        .collect();
+    files.push("basins_annotated.png".into());
+    folder.wrote(&files);
     Ok(())
 }
 
@@ -429,6 +429,7 @@ fn results_of(
             "entropy": l.entropy,
             "entropy_reference": "Daza, Wagemakers, Georgeot, Guéry-Odelin, Sanjuán, Sci. Rep. 6, 31416 (2016); natural log; label -1 counts as one more outcome; partial boxes at the right and bottom edges are left out",
             "ln2": std::f64::consts::LN_2,
+            "entropy_verdict_rule": format!("the log-2 criterion (S_bb > ln 2: fractal boundary) is judged only with at least {} boundary boxes (the standard error of S_bb is then at most 0.035) and {} boxes per outcome (basins about 10 boxes across, so boxes where three or more basins meet raise S_bb by under ln 2 / 20); otherwise the verdict is grid_too_small", stats::MIN_BOUNDARY_BOXES, stats::MIN_BOXES_PER_OUTCOME),
         },
         "landscape": {
             "f_min": finite.iter().copied().fold(f64::INFINITY, f64::min),
@@ -473,20 +474,43 @@ fn summary_lines(l: &Labelled) -> Vec<String> {
     }
     let e = &l.entropy;
     lines.push(format!(
-        "basin entropy S_b = {:.4}, boundary basin entropy S_bb = {:.4} (boxes of {}x{} px: {} boxes, {} on a boundary); {}",
+        "basin entropy S_b = {:.4}, boundary basin entropy S_bb = {:.4} (boxes of {}x{} px: {} boxes, {} on a boundary, {} outcomes); {}",
         e.basin_entropy,
         e.boundary_basin_entropy,
         e.box_size,
         e.box_size,
         e.boxes,
         e.boundary_boxes,
-        if e.fractal_boundary {
-            "S_bb > ln 2: by the log-2 criterion of Daza et al. the basin boundary is fractal"
-        } else {
-            "S_bb <= ln 2: no evidence of a fractal boundary from this test (it is sufficient, not necessary)"
-        }
+        e.outcomes,
+        boundary_remark(e)
     ));
     lines
+}
+
+/// What the log-2 criterion says, or why it cannot say anything on this grid.
+fn boundary_remark(e: &stats::Entropy) -> String {
+    match e.verdict {
+        stats::BoundaryVerdict::Fractal => {
+            "S_bb > ln 2: by the log-2 criterion of Daza et al. the basin boundary is fractal"
+                .into()
+        }
+        stats::BoundaryVerdict::NoEvidence => "S_bb <= ln 2: no evidence of a fractal boundary \
+            from this test (it is sufficient, not necessary)"
+            .into(),
+        stats::BoundaryVerdict::GridTooSmall => format!(
+            "the grid is too small to judge the log-2 criterion: it needs >= {} boundary boxes \
+             and >= {} boxes per outcome (here {} and {}), {}; use a finer --resolution",
+            stats::MIN_BOUNDARY_BOXES,
+            stats::MIN_BOXES_PER_OUTCOME,
+            e.boundary_boxes,
+            e.boxes / e.outcomes.max(1),
+            if e.boundary_basin_entropy > std::f64::consts::LN_2 {
+                "and S_bb > ln 2 here may come from boxes where three or more smooth basins meet"
+            } else {
+                "and S_bb <= ln 2 here may miss structure finer than the boxes"
+            }
+        ),
+    }
 }
 
 /// How a pixel maps to a point; also in every manifest.
@@ -764,8 +788,8 @@ fn read_array<T>(
     Ok(raw.chunks_exact(size).map(decode).collect())
 }
 
-/// Redraws every figure of a basins folder (basins.png/.svg, landscape.png/.svg,
-/// legend.png/.svg) from its files only: labels.npy, steps.npy, landscape.npy, basins.csv,
+/// Redraws every figure of a basins folder (basins.png/.svg, basins_annotated.png,
+/// landscape.png/.svg, legend.png/.svg) from its files only: labels.npy, steps.npy, landscape.npy, basins.csv,
 /// paths.csv (when present) and manifest.json.
 pub fn redraw(dir: &Path) -> anyhow::Result<()> {
     let bad = |what: String| anyhow::anyhow!("{}: {what}", dir.display());

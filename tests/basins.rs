@@ -115,6 +115,12 @@ fn double_well_basins_are_the_four_quadrants() {
         out.to_str().unwrap(),
     ]);
     assert!(stdout.contains("basin entropy S_b"), "{stdout}");
+    // 64 boxes of 4 x 4 px, none on a boundary: no verdict either way on the boundary.
+    assert!(stdout.contains("too small to judge"), "{stdout}");
+    assert!(
+        !stdout.contains("is fractal") && !stdout.contains("no evidence"),
+        "{stdout}"
+    );
     let (shape, l) = labels(&out);
     assert_eq!(shape, vec![32, 32]);
     // Quadrant of pixel (i, j): right half i >= 16 has x > 0, top half j < 16 has y > 0.
@@ -149,6 +155,8 @@ fn double_well_basins_are_the_four_quadrants() {
     assert_eq!(e["boxes"], 64);
     assert_eq!(e["boundary_boxes"], 0);
     assert_eq!(e["basin_entropy"], 0.0);
+    assert_eq!(e["verdict"], "grid_too_small");
+    assert_eq!(e["fractal_boundary"], false);
     let fr = &m["statistics"]["fractions"][0];
     let (lo, hi) = (
         fr["ci95"][0].as_f64().unwrap(),
@@ -166,6 +174,7 @@ fn double_well_basins_are_the_four_quadrants() {
         "landscape.npy",
         "attractors.npy",
         "basins.svg",
+        "basins_annotated.png",
         "landscape.png",
         "landscape.svg",
         "legend.png",
@@ -241,6 +250,30 @@ fn himmelblau_labels_match_the_minima_and_colours_map_one_to_one() {
     }
     assert_eq!(by_label.len(), 4);
 
+    // basins_annotated.png: the same pixels upscaled 17 times (the least whole factor reaching
+    // 800 px), nearest neighbour, inside the slice axes; only the minima's markers cover cells.
+    let big = image::open(out.join("basins_annotated.png"))
+        .unwrap()
+        .to_rgb8();
+    let (s, x0, y0) = (17u32, 2 * (22 + 84), 2 * (62 + 8));
+    assert!(big.width() >= x0 + 48 * s && big.height() >= y0 + 40 * s);
+    let mut covered = 0;
+    for (i, j, p) in img.enumerate_pixels() {
+        let corners = [
+            (1, 1),
+            (s - 2, 1),
+            (1, s - 2),
+            (s - 2, s - 2),
+            (s / 2, s / 2),
+        ];
+        let same = corners
+            .iter()
+            .all(|&(a, b)| big.get_pixel(x0 + s * i + a, y0 + s * j + b) == p);
+        covered += usize::from(!same);
+    }
+    // A marker (radius 12 px, outlined) touches at most 3 x 3 cells of 17 px.
+    assert!(covered <= 4 * 9, "{covered} cells differ from basins.png");
+
     // Paths: recorded from the CPU twin, each ending at a minimum (f = 0).
     let paths = std::fs::read_to_string(out.join("paths.csv")).unwrap();
     assert!(paths.starts_with("path,pixel,step,s,t,f\n"));
@@ -253,7 +286,13 @@ fn himmelblau_labels_match_the_minima_and_colours_map_one_to_one() {
     assert!(last.values().all(|f| *f < 1e-6), "{last:?}");
 
     // The figures redraw from the folder's files alone, identically.
-    let names = ["basins.png", "landscape.png", "legend.png", "landscape.svg"];
+    let names = [
+        "basins.png",
+        "basins_annotated.png",
+        "landscape.png",
+        "legend.png",
+        "landscape.svg",
+    ];
     let before: Vec<Vec<u8>> = names
         .iter()
         .map(|n| std::fs::read(out.join(n)).unwrap())

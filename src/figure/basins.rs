@@ -1,13 +1,18 @@
 //! Basin figures: `basins.png` (one pixel per walker, a colour per attractor), `basins.svg` (the
-//! same pixels framed by slice axes), `landscape.png/.svg` (f on the slice: heat map, contour
-//! lines, critical points by kind, walker paths, colour bar) and `legend.png/.svg`.
+//! same pixels framed by slice axes), `basins_annotated.png` (the pixels upscaled to at least
+//! 800 px, with axes, the critical points and a colour key: [`annotated`]),
+//! `landscape.png/.svg` (f on the slice: heat map, contour lines, critical points by kind,
+//! walker paths, colour bar) and `legend.png/.svg`.
 //!
 //! Colours: a fixed qualitative palette (Tableau 10 without its grey) indexed by the label, which
 //! is the attractor's rank in f among the attractors of the run, so the lowest one is always the
-//! first colour. Labels past the palette repeat it darker, then lighter, then muted (36 distinct
-//! colours); from label 36 on the 36 colours cycle (label mod 36), and the legend says so. A
-//! grey tail would be the alternative, but high-dimensional slices easily reach hundreds of
-//! attractors, and a mostly grey picture hides the basins' shapes. Black is label -1.
+//! first colour. Labels past the palette repeat it darker, then lighter, then muted (36
+//! colours); from label 36 on, colours are generated (golden-ratio hue steps at three lightness
+//! levels, [`generated_colour`]), so every label of any run has a colour of its own. A grey tail
+//! would be the alternative, but high-dimensional slices easily reach hundreds of attractors,
+//! and a mostly grey picture hides the basins' shapes. Black is label -1.
+
+mod annotated;
 
 use std::path::Path;
 
@@ -17,6 +22,8 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::contour::contour;
+use super::style::generated_colour;
+use super::ticks::{Column, Ticks};
 use super::{font_ready, FigureError, FAMILY};
 
 /// Tableau 10 without grey: distinct hues, none near black or grey.
@@ -31,18 +38,20 @@ const PALETTE: [[u8; 3]; 9] = [
     [188, 189, 34],
     [23, 190, 207],
 ];
-/// Labels with a colour of their own: the palette, then darker, lighter and muted.
-pub const DISTINCT_COLOURS: usize = 4 * PALETTE.len();
+/// Labels coloured from the palette: as it is, then darker, lighter and muted.
+pub const PALETTE_COLOURS: usize = 4 * PALETTE.len();
 /// Label -1: no attractor (diverged or not converged).
 pub const NONE: [u8; 3] = [0, 0, 0];
 
-/// The colour of a label (before any step shading); labels from DISTINCT_COLOURS on reuse the
-/// colour of label mod DISTINCT_COLOURS.
+/// The colour of a label (before any step shading): the palette and its variants up to
+/// PALETTE_COLOURS, generated colours beyond; every label >= 0 has its own.
 pub fn label_colour(label: i32) -> [u8; 3] {
     let Ok(l) = usize::try_from(label) else {
         return NONE;
     };
-    let l = l % DISTINCT_COLOURS;
+    if l >= PALETTE_COLOURS {
+        return generated_colour(l - PALETTE_COLOURS);
+    }
     let p = PALETTE[l % PALETTE.len()].map(f64::from);
     let mix = |c: f64, target: f64, w: f64| (c + w * (target - c)).round() as u8;
     match l / PALETTE.len() {
@@ -375,26 +384,6 @@ fn plot_size(extent: [f64; 4]) -> (u32, u32) {
     }
 }
 
-/// Tick labels without trailing noise: up to 4 significant digits.
-fn tick(v: f64) -> String {
-    if v == 0.0 {
-        return "0".into();
-    }
-    let a = v.abs();
-    let s = if !(1e-3..1e5).contains(&a) {
-        format!("{v:.2e}")
-    } else {
-        let digits = (3 - a.log10().floor() as i32).clamp(0, 6) as usize;
-        let t = format!("{v:.digits$}");
-        if t.contains('.') {
-            t.trim_end_matches('0').trim_end_matches('.').to_string()
-        } else {
-            t
-        }
-    };
-    s.replace('-', "−")
-}
-
 const TITLE_H: u32 = 62;
 const MARGIN: u32 = 22;
 const LEFT: u32 = 84;
@@ -458,15 +447,17 @@ fn slice_grid<DB: DrawingBackend>(
     p: &BasinPicture,
     k: u32,
 ) -> Result<(), String> {
+    let [x0, x1, y0, y1] = p.extent;
+    let (xt, yt) = (Ticks::linear(x0, x1, 7), Ticks::linear(y0, y1, 7));
     chart
         .configure_mesh()
         .disable_mesh()
         .axis_style(BLACK.mix(0.8).stroke_width(k))
         .set_all_tick_mark_size(5 * k)
-        .x_labels(7)
-        .y_labels(7)
-        .x_label_formatter(&|v| tick(*v))
-        .y_label_formatter(&|v| tick(*v))
+        .x_labels(xt.count)
+        .y_labels(yt.count)
+        .x_label_formatter(&|v| xt.label(*v))
+        .y_label_formatter(&|v| yt.label(*v))
         .x_desc(p.axes[0])
         .y_desc(p.axes[1])
         .label_style((FAMILY, f64::from(15 * k)))
@@ -669,13 +660,14 @@ fn colour_bar<DB: DrawingBackend>(
     } else {
         "f"
     };
+    let ft = Ticks::linear(scale.lo, scale.hi, 6);
     cb.configure_mesh()
         .disable_mesh()
         .disable_x_axis()
         .axis_style(BLACK.mix(0.8).stroke_width(k))
         .set_all_tick_mark_size(4 * k)
-        .y_labels(6)
-        .y_label_formatter(&|v| tick(*v))
+        .y_labels(ft.count)
+        .y_label_formatter(&|v| ft.label(*v))
         .y_desc(f_desc)
         .label_style((FAMILY, f64::from(14 * k)))
         .axis_desc_style((FAMILY, f64::from(16 * k)))
@@ -749,16 +741,22 @@ fn draw_basin_axes<DB: DrawingBackend>(
     root.present().map_err(e)
 }
 
-/// Rows the legend lists: labels with a colour of their own, then one line for the rest.
-const LEGEND_ROWS: usize = DISTINCT_COLOURS;
+/// Rows the legend lists: the palette's labels, then one line for the rest.
+const LEGEND_ROWS: usize = PALETTE_COLOURS;
 const ROW_H: u32 = 24;
 
-fn fmt_f(v: f64) -> String {
-    if v.is_finite() && v.abs() >= 1e-3 && v.abs() < 1e6 {
-        format!("{v:.4}").replace('-', "−")
-    } else {
-        format!("{v:.3e}").replace('-', "−")
-    }
+/// The legend's f column: one format for every row, 5 significant digits at the largest |f|,
+/// and values within rounding noise of zero on the landscape's scale (f = 1e−23 at a minimum
+/// of a landscape spanning hundreds) set as 0.
+fn f_column(p: &BasinPicture) -> Column {
+    let scale = ColourScale::of(p.landscape);
+    let fs: Vec<f64> = p
+        .attractors
+        .iter()
+        .filter(|a| a.label >= 0)
+        .map(|a| a.f)
+        .collect();
+    Column::new(&fs, scale.hi - scale.lo, 5)
 }
 
 fn legend_lines<'a>(p: &BasinPicture<'a>) -> (Vec<&'a AttractorRow>, Vec<String>) {
@@ -781,15 +779,15 @@ fn legend_lines<'a>(p: &BasinPicture<'a>) -> (Vec<&'a AttractorRow>, Vec<String>
         }
         notes.push(rounds.join("; "));
     }
-    if k > DISTINCT_COLOURS {
+    if k > PALETTE_COLOURS {
         let rest = p
             .attractors
             .iter()
             .filter(|a| a.label >= LEGEND_ROWS as i32)
             .count();
         notes.push(format!(
-            "{k} attractors: colours repeat from label {DISTINCT_COLOURS} on (label mod \
-             {DISTINCT_COLOURS}); {rest} not listed here (all in basins.csv)"
+            "{k} attractors: labels from {PALETTE_COLOURS} on have generated colours \
+             (golden-ratio hues); {rest} not listed here (all in basins.csv)"
         ));
     }
     if p.shade_steps {
@@ -825,9 +823,10 @@ fn draw_legend<DB: DrawingBackend>(
     let text = |size: u32| TextStyle::from((FAMILY, f64::from(size * k)).into_font());
     let head_y = 52 * ki;
     legend_head(&root, head_y, k)?;
+    let f = f_column(p);
     for (r, a) in rows.iter().enumerate() {
         let y = head_y + ((r as u32 + 1) * ROW_H * k) as i32 + 4 * ki;
-        legend_row(&root, a, y, k)?;
+        legend_row(&root, a, &f, y, k)?;
     }
     let mut y = head_y + ((rows.len() as u32 + 1) * ROW_H * k) as i32 + 6 * ki;
     for n in notes {
@@ -877,10 +876,12 @@ fn legend_head<DB: DrawingBackend>(
     .map_err(e)
 }
 
-/// One attractor's row at height `y`: swatch, label, f and kind (or "no attractor"), fraction.
+/// One attractor's row at height `y`: swatch, label, f (set by `f`) and kind (or "no
+/// attractor"), fraction.
 fn legend_row<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     a: &AttractorRow,
+    f: &Column,
     y: i32,
     k: u32,
 ) -> Result<(), String> {
@@ -906,7 +907,7 @@ fn legend_row<DB: DrawingBackend>(
     .map_err(e)?;
     if a.label >= 0 {
         root.draw(&Text::new(
-            fmt_f(a.f),
+            f.format(a.f),
             ((COLS[3] - 12) * ki, y),
             body.clone().pos(right),
         ))
@@ -938,8 +939,8 @@ fn legend_row<DB: DrawingBackend>(
     .map_err(e)
 }
 
-/// Writes basins.png, basins.svg, landscape.png, landscape.svg, legend.png and legend.svg into
-/// `dir`.
+/// Writes basins.png, basins.svg, basins_annotated.png, landscape.png, landscape.svg,
+/// legend.png and legend.svg into `dir`.
 pub fn basin_figures(dir: &Path, p: &BasinPicture) -> Result<(), FigureError> {
     let n = p.width * p.height;
     let png_path = dir.join("basins.png");
@@ -961,6 +962,7 @@ pub fn basin_figures(dir: &Path, p: &BasinPicture) -> Result<(), FigureError> {
         });
     }
     basin_files(dir, p)?;
+    annotated::annotated_file(dir, p)?;
     landscape_files(dir, p)?;
     let ls = legend_size(p);
     png_figure(
@@ -1044,14 +1046,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn label_colours_are_distinct_then_cycle_and_none_is_black() {
+    fn sixty_basins_have_distinct_colours_and_none_is_black() {
         let mut seen = std::collections::HashSet::new();
-        for l in 0..DISTINCT_COLOURS as i32 {
+        for l in 0..60 {
             let c = label_colour(l);
             assert!(c != NONE, "{l}");
             assert!(seen.insert(c), "label {l} repeats a colour");
-            assert_eq!(label_colour(l + DISTINCT_COLOURS as i32), c);
         }
+        // Far past the palette, colours still differ.
+        let many: std::collections::HashSet<[u8; 3]> = (0..1000).map(label_colour).collect();
+        assert_eq!(many.len(), 1000);
         assert_eq!(label_colour(-1), NONE);
         assert_eq!(label_colour(0), PALETTE[0]);
     }
@@ -1080,14 +1084,5 @@ mod tests {
         assert_eq!(viridis(0.0), [68, 1, 84]);
         assert_eq!(viridis(1.0), [253, 231, 37]);
         assert_eq!(viridis(f64::NAN), [68, 1, 84]);
-    }
-
-    #[test]
-    fn ticks_are_short() {
-        assert_eq!(tick(2.5), "2.5");
-        assert_eq!(tick(-1.0), "−1");
-        assert_eq!(tick(0.0), "0");
-        assert_eq!(tick(123.456), "123.5");
-        assert_eq!(tick(1e-5), "1.00e−5");
     }
 }

@@ -9,7 +9,8 @@ use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::style::{colour, decade_label, line_swatch, marker, quiet_grid, text_w, titled};
+use super::style::{line_swatch, marker, quiet_grid, series_line, text_w, titled};
+use super::ticks::{log_label, Ticks};
 use super::{font_ready, with_ext, write_png, write_svg, FigureError, FAMILY};
 
 /// One arm: its label, walkers, and the escape steps of those that escaped.
@@ -133,12 +134,14 @@ fn step_axes<'a, DB: DrawingBackend>(
         .y_label_area_size(px(96))
         .build_cartesian_2d(0f64..top, 0f64..1.0)
         .map_err(e)?;
+    // Whole decades only: the axis runs from 10⁰ to at least 10¹.
+    let ys = Ticks::linear(0.0, 1.0, 6);
     quiet_grid(&mut chart.configure_mesh(), k)
         .set_all_tick_mark_size(px(5))
         .x_labels(top.floor() as usize + 1)
-        .y_labels(6)
-        .x_label_formatter(&|v| decade_label(*v))
-        .y_label_formatter(&|v| format!("{:.1}", v))
+        .y_labels(ys.count)
+        .x_label_formatter(&|v| log_label(*v))
+        .y_label_formatter(&|v| ys.label(*v))
         .x_desc("steps t (log scale)")
         .y_desc("fraction of walkers escaped by step t")
         .label_style((FAMILY, pt(18)))
@@ -167,7 +170,6 @@ fn draw_curves<DB: DrawingBackend>(
     top: f64,
     k: u32,
 ) -> Result<(), String> {
-    let e = |err: DrawingAreaErrorKind<DB::ErrorType>| err.to_string();
     let lx = |t: f64| t.max(1.0).log10();
     for (i, pts) in curves.iter().enumerate() {
         let mut path = vec![(0.0, 0.0)];
@@ -178,12 +180,8 @@ fn draw_curves<DB: DrawingBackend>(
             level = f;
         }
         path.push((top, level));
-        chart
-            .draw_series(std::iter::once(PathElement::new(
-                path,
-                colour(i).stroke_width(3 * k),
-            )))
-            .map_err(e)?;
+        let px = path.iter().map(|p| chart.backend_coord(p)).collect();
+        series_line(root, i, px, 3 * k)?;
     }
     // Markers: evenly spaced in log t, shifted per arm so that coinciding curves stay apart;
     // one more at the budget, where cocopp puts its end-of-run cross.

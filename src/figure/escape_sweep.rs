@@ -2,14 +2,13 @@
 //! the escape rate per bin of the value with its 95% Wilson interval (left panel) and the median
 //! escape step of the bin's escaped walkers (right panel); log axes where values span decades.
 
-use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::style::{colour, decade_label, line_swatch, marker, quiet_grid, text_w, tick, titled};
+use super::style::{colour, line_swatch, marker, quiet_grid, series_line, text_w, titled};
+use super::ticks::{log_label, TickedAxis, Ticks};
 use super::{font_ready, with_ext, write_png, write_svg, FigureError, FAMILY};
 
 /// One bin of swept values.
@@ -85,15 +84,47 @@ fn span(vals: impl Iterator<Item = f64>, pad: f64) -> (f64, f64) {
     (lo - d, hi + d)
 }
 
+/// One axis: its range, where its ticks go and how they read (a linear axis in the step's
+/// precision, a log10 axis in exponents labelled by value).
+struct Axis {
+    coord: TickedAxis,
+    linear: Option<Ticks>,
+}
+
+impl Axis {
+    fn new((lo, hi): (f64, f64), log: bool, count: usize) -> Axis {
+        if log {
+            Axis {
+                coord: TickedAxis::exponents(lo, hi, count),
+                linear: None,
+            }
+        } else {
+            let t = Ticks::linear(lo, hi, count);
+            Axis {
+                coord: TickedAxis::linear(lo, hi, &t),
+                linear: Some(t),
+            }
+        }
+    }
+
+    fn label(&self, v: &f64) -> String {
+        match &self.linear {
+            Some(t) => t.label(*v),
+            None => log_label(*v),
+        }
+    }
+}
+
 /// The axes both panels share (the swept value along x, in `log_x` units) and the median
 /// panel's step axis (log10 when the medians span more than a decade).
 struct Axes {
     log_x: bool,
-    x: (f64, f64),
-    x_ticks: usize,
+    x: Axis,
     x_label: String,
     log_y: bool,
-    y: (f64, f64),
+    y: Axis,
+    /// The rate panel's y axis.
+    rate: Axis,
     /// No bin has a median: no walker escaped.
     no_median: bool,
 }
@@ -101,7 +132,7 @@ struct Axes {
 impl Axes {
     fn of(key: &str, series: &[SweepSeries], log_x: bool) -> Axes {
         let ax = |v: f64| if log_x { v.log10() } else { v };
-        let (x0, x1) = span(
+        let x = span(
             series
                 .iter()
                 .flat_map(|s| s.bins.iter().flat_map(|b| [ax(b.lo), ax(b.hi)])),
@@ -132,18 +163,13 @@ impl Axes {
         } else {
             key.to_string()
         };
-        let x_ticks = if log_x {
-            ((x1.floor() - x0.ceil()) as usize + 1).max(2)
-        } else {
-            6
-        };
         Axes {
             log_x,
-            x: (x0, x1),
-            x_ticks,
+            x: Axis::new(x, log_x, 6),
             x_label,
             log_y,
-            y,
+            y: Axis::new(y, log_y, 6),
+            rate: Axis::new((-0.02, 1.02), false, 6),
             no_median: medians.is_empty(),
         }
     }
@@ -161,22 +187,6 @@ impl Axes {
             v.max(1.0).log10()
         } else {
             v
-        }
-    }
-
-    fn fmt_x(&self, v: &f64) -> String {
-        if self.log_x {
-            decade_label(*v)
-        } else {
-            tick(*v)
-        }
-    }
-
-    fn fmt_y(&self, v: &f64) -> String {
-        if self.log_y {
-            decade_label(*v)
-        } else {
-            tick(*v)
         }
     }
 }
@@ -203,24 +213,23 @@ fn draw<DB: DrawingBackend>(
     Ok(())
 }
 
-/// A panel's chart: `caption` on top, the swept value along x, `ys` up the side with `y_area`
+/// A panel's chart: `caption` on top, the swept value along x, `y` up the side with `y_area`
 /// units for its labels.
 fn panel_chart<'a, DB: DrawingBackend>(
     panel: &'a DrawingArea<DB, Shift>,
     caption: &str,
     axes: &Axes,
     y_area: u32,
-    ys: Range<f64>,
+    y: &Axis,
     k: u32,
-) -> Result<ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>, String> {
-    let (x0, x1) = axes.x;
+) -> Result<ChartContext<'a, DB, Cartesian2d<TickedAxis, TickedAxis>>, String> {
     ChartBuilder::on(panel)
         .caption(caption, (FAMILY, f64::from(21 * k)))
         .margin(14 * k)
         .margin_right(28 * k)
         .x_label_area_size(64 * k)
         .y_label_area_size(y_area * k)
-        .build_cartesian_2d(x0..x1, ys)
+        .build_cartesian_2d(axes.x.coord.clone(), y.coord.clone())
         .map_err(|err| err.to_string())
 }
 
@@ -236,14 +245,13 @@ fn rate_panel<DB: DrawingBackend>(
     let px = |v: u32| v * k;
     let pt = |v: u32| f64::from(v * k);
     let caption = "escape rate (95% Wilson interval)";
-    let mut rate = panel_chart(panel, caption, axes, 84, -0.02f64..1.02, k)?;
-    let fmt_x = |v: &f64| axes.fmt_x(v);
+    let mut rate = panel_chart(panel, caption, axes, 84, &axes.rate, k)?;
+    let fmt_x = |v: &f64| axes.x.label(v);
+    let fmt_y = |v: &f64| axes.rate.label(v);
     quiet_grid(&mut rate.configure_mesh(), k)
         .set_all_tick_mark_size(px(5))
-        .x_labels(axes.x_ticks)
-        .y_labels(6)
         .x_label_formatter(&fmt_x)
-        .y_label_formatter(&|v| format!("{v:.1}"))
+        .y_label_formatter(&fmt_y)
         .x_desc(axes.x_label.clone())
         .y_desc("fraction escaped")
         .label_style((FAMILY, pt(17)))
@@ -257,11 +265,8 @@ fn rate_panel<DB: DrawingBackend>(
             .iter()
             .map(|b| (axes.ax(b.value), b.escaped as f64 / b.walkers.max(1) as f64))
             .collect();
-        rate.draw_series(std::iter::once(PathElement::new(
-            pts.clone(),
-            c.stroke_width(2 * k),
-        )))
-        .map_err(e)?;
+        let line = pts.iter().map(|p| rate.backend_coord(p)).collect();
+        series_line(root, s.arm, line, 2 * k)?;
         for b in &s.bins {
             let x = axes.ax(b.value);
             let (xa, ya) = rate.backend_coord(&(x, b.rate_lo));
@@ -294,19 +299,12 @@ fn median_panel<DB: DrawingBackend>(
     let e = |err: DrawingAreaErrorKind<DB::ErrorType>| err.to_string();
     let px = |v: u32| v * k;
     let pt = |v: u32| f64::from(v * k);
-    let (y0, y1) = axes.y;
     let caption = "median escape step (escaped walkers)";
-    let mut med = panel_chart(panel, caption, axes, 96, y0..y1, k)?;
-    let fmt_x = |v: &f64| axes.fmt_x(v);
-    let fmt_y = |v: &f64| axes.fmt_y(v);
+    let mut med = panel_chart(panel, caption, axes, 96, &axes.y, k)?;
+    let fmt_x = |v: &f64| axes.x.label(v);
+    let fmt_y = |v: &f64| axes.y.label(v);
     quiet_grid(&mut med.configure_mesh(), k)
         .set_all_tick_mark_size(px(5))
-        .x_labels(axes.x_ticks)
-        .y_labels(if axes.log_y {
-            ((y1.floor() - y0.ceil()) as usize + 1).max(2)
-        } else {
-            6
-        })
         .x_label_formatter(&fmt_x)
         .y_label_formatter(&fmt_y)
         .x_desc(axes.x_label.clone())
@@ -320,7 +318,6 @@ fn median_panel<DB: DrawingBackend>(
         .draw()
         .map_err(e)?;
     for s in series {
-        let c = colour(s.arm);
         // Bins without escapes have no median: the line breaks there.
         let mut runs: Vec<Vec<(f64, f64)>> = vec![Vec::new()];
         for b in &s.bins {
@@ -334,11 +331,8 @@ fn median_panel<DB: DrawingBackend>(
             }
         }
         for r in runs.iter().filter(|r| r.len() > 1) {
-            med.draw_series(std::iter::once(PathElement::new(
-                r.clone(),
-                c.stroke_width(2 * k),
-            )))
-            .map_err(e)?;
+            let line = r.iter().map(|p| med.backend_coord(p)).collect();
+            series_line(root, s.arm, line, 2 * k)?;
         }
         for p in runs.iter().flatten() {
             marker(root, s.arm, med.backend_coord(p), (6 * k) as i32)?;

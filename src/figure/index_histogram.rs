@@ -132,7 +132,8 @@ fn draw_panel<DB: DrawingBackend>(
     } else {
         format!("Distinct critical points (n = {})", thousands(total))
     };
-    let n_index = counts.len().max(1) as u32;
+    // Two index slots at least: a one-value axis is mapped by plotters outside the panel.
+    let n_index = counts.len().max(2) as u32;
     // The legend goes in the upper corner over the lower bars, with headroom to spare.
     let third = counts.len().div_ceil(3);
     let side_max = |c: &[(u32, u64, u64)]| c.iter().map(|v| v.1 + v.2).max().unwrap_or(0);

@@ -10,6 +10,7 @@ mod index_histogram;
 mod outcomes;
 mod style;
 pub mod sweep;
+mod ticks;
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;

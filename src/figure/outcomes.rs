@@ -9,6 +9,7 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::style::{quiet_grid, text_w, titled};
+use super::ticks::{TickedAxis, Ticks};
 use super::{font_ready, with_ext, write_png, write_svg, FigureError, FAMILY};
 
 /// One arm's shares, one per category in category order (they sum to 1).
@@ -187,24 +188,27 @@ fn draw_bars<DB: DrawingBackend>(
         .max()
         .unwrap_or(0)
         + px(28);
+    // Arm a fills the slot n-1-a..n-a of a continuous axis (arm 0 on top), labelled at its
+    // middle: a segmented axis of one arm would be a one-value range, which plotters maps
+    // outside the plot.
     let n = arms.len().max(1);
+    let slots = TickedAxis::at(0.0, n as f64, (0..n).map(|s| s as f64 + 0.5).collect());
     let mut chart = ChartBuilder::on(plot)
         .margin(px(12))
         .margin_right(px(40))
         .x_label_area_size(px(64))
         .y_label_area_size(label_w.min(plot.dim_in_pixel().0 / 2))
-        .build_cartesian_2d(0f64..100.0, (0..n - 1).into_segmented())
+        .build_cartesian_2d(0f64..100.0, slots)
         .map_err(e)?;
     let labels: Vec<String> = arms.iter().map(|a| a.label.clone()).collect();
+    let xt = Ticks::linear(0.0, 100.0, 11);
     quiet_grid(chart.configure_mesh().disable_y_mesh(), k)
         .set_all_tick_mark_size(px(5))
-        .x_labels(11)
-        .y_labels(n)
-        .x_label_formatter(&|v| format!("{v:.0}"))
-        .y_label_formatter(&|v| match v {
-            // Arm 0 on top.
-            SegmentValue::CenterOf(i) => labels.get(n - 1 - *i).cloned().unwrap_or_default(),
-            _ => String::new(),
+        .x_labels(xt.count)
+        .x_label_formatter(&|v| xt.label(*v))
+        .y_label_formatter(&|v| {
+            let slot = v.floor().clamp(0.0, (n - 1) as f64) as usize;
+            labels.get(n - 1 - slot).cloned().unwrap_or_default()
         })
         .x_desc("share of the arm's walkers (%)")
         .label_style(label_font.clone())
@@ -221,8 +225,8 @@ fn draw_bars<DB: DrawingBackend>(
             }
             let right = (left + 100.0 * s).min(100.0);
             let col = colour_of(categories.get(c).map_or("", |c| c.name));
-            let (x0, y0) = chart.backend_coord(&(left, SegmentValue::Exact(slot)));
-            let (x1, y1) = chart.backend_coord(&(right, SegmentValue::Exact(slot + 1)));
+            let (x0, y0) = chart.backend_coord(&(left, slot as f64));
+            let (x1, y1) = chart.backend_coord(&(right, (slot + 1) as f64));
             let pad = ((y0 - y1).abs() / 6).max(1);
             let (ya, yb) = (y1.min(y0) + pad, y1.max(y0) - pad);
             root.draw(&Rectangle::new([(x0, ya), (x1, yb)], col.filled()))

@@ -1,16 +1,19 @@
-//! Shared pieces of the multi-series figures: the colour and marker of series i, decade tick
-//! labels for log10 axes, the title band, and the grid and framed series key the charts share.
+//! Shared pieces of the multi-series figures: the colour, marker and dash of series i (and an
+//! open-ended sequence of distinct colours), the title band, and the grid and framed series
+//! key the charts share (numbers: [`super::ticks`]).
 
 use plotters::chart::MeshStyle;
 use plotters::coord::Shift;
+use plotters::element::DashedPathElement;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::FAMILY;
 
 /// Okabe-Ito colours in an order that keeps neighbours apart (yellow, too pale for lines on
-/// white, is replaced by grey); series i gets `SERIES[i % 8]` and marker `i % 7`, so up to 56
-/// series stay distinguishable, also in greyscale by their markers.
+/// white, is replaced by grey): series 0..8. Series from 8 on get [`generated_colour`]s, and
+/// their lines are dashed (8..16), dotted (16..24), then dashed and dotted in turn, so no two
+/// series share a style; markers cycle over 7 shapes.
 pub const SERIES: [RGBColor; 8] = [
     RGBColor(0, 114, 178),
     RGBColor(213, 94, 0),
@@ -22,8 +25,72 @@ pub const SERIES: [RGBColor; 8] = [
     RGBColor(120, 120, 120),
 ];
 
+/// The colour of series i.
 pub fn colour(i: usize) -> RGBColor {
-    SERIES[i % SERIES.len()]
+    match SERIES.get(i) {
+        Some(&c) => c,
+        None => {
+            let [r, g, b] = generated_colour(i - SERIES.len());
+            RGBColor(r, g, b)
+        }
+    }
+}
+
+/// Colour k of an open-ended sequence: a low-discrepancy (Kronecker) walk through hue,
+/// lightness and saturation, each stepped by an irrational fraction (the golden ratio for hue,
+/// the plastic number's inverse and its square for the others), so each new colour falls in
+/// the widest gap left by the earlier ones; lightness stays in 0.32..0.64 and saturation in
+/// 0.55..0.75, never near black, white or grey. The first 5000 are pairwise distinct as 8-bit
+/// RGB (and distinct from the basin palette's 36).
+pub fn generated_colour(k: usize) -> [u8; 3] {
+    const GOLDEN: f64 = 0.618_033_988_749_895;
+    const PLASTIC: f64 = 0.754_877_666_246_692_7;
+    const PLASTIC2: f64 = 0.569_840_290_998_053_2;
+    let k = k as f64;
+    let h = (0.13 + k * GOLDEN).fract();
+    let l = 0.32 + 0.32 * (0.5 + k * PLASTIC).fract();
+    let s = 0.55 + 0.2 * (k * PLASTIC2).fract();
+    let c = HSLColor(h, s, l).to_backend_color().rgb;
+    [c.0, c.1, c.2]
+}
+
+/// How a series' line is drawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Dash {
+    Solid,
+    Dashed,
+    Dotted,
+}
+
+/// The dash of series i: solid for the Okabe-Ito colours, then dashed and dotted in turns of 8.
+pub fn dash(i: usize) -> Dash {
+    match i / SERIES.len() {
+        0 => Dash::Solid,
+        r if r % 2 == 1 => Dash::Dashed,
+        _ => Dash::Dotted,
+    }
+}
+
+/// Series i's line through the backend pixels `pts`, `width` wide, in its colour and dash, on
+/// `area` (an area whose origin is the backend's).
+pub fn series_line<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    i: usize,
+    pts: Vec<(i32, i32)>,
+    width: u32,
+) -> Result<(), String> {
+    let style = colour(i).stroke_width(width);
+    let w = width.max(1) as i32;
+    let e = |err: DrawingAreaErrorKind<DB::ErrorType>| err.to_string();
+    match dash(i) {
+        Dash::Solid => area.draw(&PathElement::new(pts, style)).map_err(e),
+        Dash::Dashed => area
+            .draw(&DashedPathElement::new(pts, 4 * w, 3 * w, style))
+            .map_err(e),
+        Dash::Dotted => area
+            .draw(&DashedPathElement::new(pts, w, 2 * w, style))
+            .map_err(e),
+    }
 }
 
 /// Draws series i's marker centred at the backend pixel `c` with radius `r` on `area` (an area
@@ -115,49 +182,6 @@ fn draw_poly<DB: DrawingBackend>(
         .map_err(e)
 }
 
-/// Label of a log10 axis at exponent `v`: 1, 10, 100, 1000, then 10⁴, 10⁵, …, and 0.1, 0.01,
-/// 0.001, then 10⁻⁴, … for negative exponents; empty away from whole decades.
-pub fn decade_label(v: f64) -> String {
-    if (v - v.round()).abs() > 1e-9 {
-        return String::new();
-    }
-    let k = v.round() as i32;
-    match k {
-        0..=3 => 10i64.pow(k as u32).to_string(),
-        -3..=-1 => format!("{}", 10f64.powi(k)),
-        _ => format!("10{}", superscript(k)),
-    }
-}
-
-fn superscript(k: i32) -> String {
-    let digits = ['⁰', '¹', '²', '³', '⁴', '⁵', '⁶', '⁷', '⁸', '⁹'];
-    let mut s: String = k
-        .unsigned_abs()
-        .to_string()
-        .chars()
-        .map(|c| digits[c.to_digit(10).unwrap_or(0) as usize])
-        .collect();
-    if k < 0 {
-        s.insert(0, '⁻');
-    }
-    s
-}
-
-/// A number for tick labels of linear axes: short, without trailing zeros.
-pub fn tick(v: f64) -> String {
-    if v == 0.0 {
-        return "0".into();
-    }
-    let a = v.abs();
-    if !(1e-3..1e5).contains(&a) {
-        let s = format!("{v:.1e}");
-        return s.replace(".0e", "e");
-    }
-    let s = format!("{v:.4}");
-    let s = s.trim_end_matches('0').trim_end_matches('.');
-    s.to_string()
-}
-
 /// Draws a centred title and a grey subtitle into `band`; `k` scales every length.
 pub fn title_band<DB: DrawingBackend>(
     band: &DrawingArea<DB, Shift>,
@@ -233,7 +257,7 @@ pub fn series_key<'a, DB: DrawingBackend + 'a, CT: CoordTranslate>(
 }
 
 /// A legend sample of series i on `area`: a line `len` pixels long and `width` wide from
-/// `(x, y)`, with the series' marker of radius `r` on its middle.
+/// `(x, y)`, in the series' dash, with its marker of radius `r` on its middle.
 pub fn line_swatch<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     i: usize,
@@ -242,11 +266,7 @@ pub fn line_swatch<DB: DrawingBackend>(
     width: u32,
     r: i32,
 ) -> Result<(), String> {
-    area.draw(&PathElement::new(
-        vec![(x, y), (x + len, y)],
-        colour(i).stroke_width(width),
-    ))
-    .map_err(|err| err.to_string())?;
+    series_line(area, i, vec![(x, y), (x + len, y)], width)?;
     marker(area, i, (x + len / 2, y), r)
 }
 
@@ -265,17 +285,46 @@ mod tests {
     use super::*;
 
     #[test]
-    fn decade_labels() {
-        let got: Vec<String> = [-4.0, -3.0, -1.0, 0.0, 1.0, 3.0, 4.0, 12.0, 2.5]
-            .iter()
-            .map(|&v| decade_label(v))
-            .collect();
-        assert_eq!(
-            got,
-            ["10⁻⁴", "0.001", "0.1", "1", "10", "1000", "10⁴", "10¹²", ""]
-        );
-        assert_eq!(tick(0.25), "0.25");
-        assert_eq!(tick(2.0), "2");
-        assert_eq!(tick(1e-5), "1e-5");
+    fn twelve_arms_have_pairwise_distinct_styles_and_colours() {
+        let styles: Vec<(RGBColor, usize, Dash)> =
+            (0..12).map(|i| (colour(i), i % 7, dash(i))).collect();
+        for a in 0..styles.len() {
+            for b in 0..a {
+                assert_ne!(styles[a], styles[b], "series {a} and {b}");
+                assert_ne!(
+                    styles[a].0, styles[b].0,
+                    "series {a} and {b} share a colour"
+                );
+            }
+        }
+        assert_eq!(dash(7), Dash::Solid);
+        assert_eq!(dash(8), Dash::Dashed);
+        assert_eq!(dash(16), Dash::Dotted);
+    }
+
+    #[test]
+    fn generated_colours_stay_apart_and_off_grey() {
+        let c: Vec<[u8; 3]> = (0..2000).map(generated_colour).collect();
+        let dist = |a: [u8; 3], b: [u8; 3]| {
+            (0..3)
+                .map(|k| (f64::from(a[k]) - f64::from(b[k])).powi(2))
+                .sum::<f64>()
+                .sqrt()
+        };
+        for a in 0..c.len() {
+            let (lo, hi) = (c[a].iter().min().unwrap(), c[a].iter().max().unwrap());
+            assert!(hi - lo > 30, "colour {a} {:?} is near grey", c[a]);
+            for b in 0..a {
+                assert!(c[a] != c[b], "colours {a} and {b}");
+                if a < 60 {
+                    assert!(
+                        dist(c[a], c[b]) > 12.0,
+                        "colours {a} and {b}: {:?} {:?}",
+                        c[a],
+                        c[b]
+                    );
+                }
+            }
+        }
     }
 }

@@ -12,6 +12,7 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::style::{quiet_grid, series_key};
+use super::ticks::{log_label, TickedAxis, Ticks};
 use super::{font_ready, with_ext, write_png, write_svg, FigureError, FAMILY};
 
 /// Okabe–Ito colours (colour-blind safe): blue, vermillion, green, orange.
@@ -128,30 +129,16 @@ fn titled<DB: DrawingBackend>(
     Ok(rest)
 }
 
-/// A tick label with as few digits as the value needs (1e-3, 0.02, 0.5, 1, 20, 300).
-fn tick(v: f64) -> String {
-    if v == 0.0 || !v.is_finite() {
-        return "0".into();
-    }
-    let a = v.abs();
-    if !(1e-3..1e5).contains(&a) {
-        return format!("{v:.0e}");
-    }
-    let decimals = (-a.log10().floor()).max(0.0) as usize + 1;
-    let s = format!("{v:.decimals$}");
-    let s = if s.contains('.') {
-        s.trim_end_matches('0').trim_end_matches('.').to_string()
-    } else {
-        s
-    };
-    s
-}
-
 /// x range around the dimensions, with room for error bars at the ends.
 fn dim_range(dims: &[DimPoint]) -> (f64, f64) {
     let lo = dims.iter().map(|d| d.dim).min().unwrap_or(1) as f64;
     let hi = dims.iter().map(|d| d.dim).max().unwrap_or(2) as f64;
-    let pad = ((hi - lo) * 0.07).max(0.6);
+    // One dimension: wide enough for its neighbours' ticks, so the axis has more than one.
+    let pad = if hi > lo {
+        ((hi - lo) * 0.07).max(0.6)
+    } else {
+        1.2
+    };
     (lo - pad, hi + pad)
 }
 
@@ -202,7 +189,7 @@ fn dim_axes<'a, DB: DrawingBackend>(
     (caption, y_desc): (&str, &str),
     (x0, x1): (f64, f64),
     (y0, y1): (f64, f64),
-) -> Result<ChartContext<'a, DB, Cartesian2d<RangedCoordf64, LogCoord<f64>>>, String> {
+) -> Result<ChartContext<'a, DB, Cartesian2d<RangedCoordf64, TickedAxis>>, String> {
     let pt = |v: u32| f64::from(v * k);
     let mut chart = ChartBuilder::on(panel)
         .caption(caption, (FAMILY, pt(22)))
@@ -210,14 +197,14 @@ fn dim_axes<'a, DB: DrawingBackend>(
         .margin_right(30 * k)
         .x_label_area_size(62 * k)
         .y_label_area_size(96 * k)
-        .build_cartesian_2d(x0..x1, (y0..y1).log_scale())
+        .build_cartesian_2d(x0..x1, TickedAxis::log(y0, y1, 10))
         .map_err(err)?;
     quiet_grid(&mut chart.configure_mesh(), k)
         .x_desc("dimension N")
         .y_desc(y_desc)
         .x_labels(x_ticks(x0, x1))
         .x_label_formatter(&integer_ticks)
-        .y_label_formatter(&|v| tick(*v))
+        .y_label_formatter(&|v| log_label(v.log10()))
         .label_style((FAMILY, pt(18)))
         .axis_desc_style((FAMILY, pt(20)))
         .draw()
@@ -451,6 +438,7 @@ fn index_hist<DB: DrawingBackend>(
             p.dim, p.points, p.instances
         );
         let mut chart = small_axes(panel, k, caption, -0.07..1.07, 0.0..top)?;
+        let (xt, yt) = (Ticks::linear(-0.07, 1.07, 6), Ticks::linear(0.0, top, 6));
         small_grid(&mut chart.configure_mesh(), k)
             .x_desc(
                 if d.hessian_dims.first() != d.dims.first().map(|p| &p.dim) {
@@ -460,10 +448,10 @@ fn index_hist<DB: DrawingBackend>(
                 },
             )
             .y_desc("fraction of points")
-            .x_labels(6)
-            .y_labels(6)
-            .x_label_formatter(&|v| tick(*v))
-            .y_label_formatter(&|v| tick(*v))
+            .x_labels(xt.count)
+            .y_labels(yt.count)
+            .x_label_formatter(&|v| xt.label(*v))
+            .y_label_formatter(&|v| yt.label(*v))
             .disable_x_mesh()
             .draw()
             .map_err(err)?;
@@ -549,13 +537,14 @@ fn index_energy_panel<DB: DrawingBackend>(
     let (x0, x1) = span(pts.iter().map(|q| q.0), (-1.0, 1.0));
     let caption = format!("N = {}  ({} points)", p.dim, p.points);
     let mut chart = small_axes(panel, k, caption, x0..x1, -0.05..1.05)?;
+    let (xt, yt) = (Ticks::linear(x0, x1, 5), Ticks::linear(-0.05, 1.05, 6));
     small_grid(&mut chart.configure_mesh(), k)
         .x_desc(d.energy_label)
         .y_desc("index fraction")
-        .x_labels(5)
-        .y_labels(6)
-        .x_label_formatter(&|v| tick(*v))
-        .y_label_formatter(&|v| tick(*v))
+        .x_labels(xt.count)
+        .y_labels(yt.count)
+        .x_label_formatter(&|v| xt.label(*v))
+        .y_label_formatter(&|v| yt.label(*v))
         .draw()
         .map_err(err)?;
     chart
@@ -623,12 +612,13 @@ fn minima_energy_panel<DB: DrawingBackend>(
     let top = counts.iter().copied().max().unwrap_or(0).max(1) as f64 * 1.3;
     let caption = format!("N = {}  ({} minima)", p.dim, u.len());
     let mut chart = small_axes(panel, k, caption, x0..x1, 0.0..top)?;
+    let xt = Ticks::linear(x0, x1, 5);
     small_grid(&mut chart.configure_mesh(), k)
         .x_desc("energy per spin u = H/N")
         .y_desc("minima")
-        .x_labels(5)
+        .x_labels(xt.count)
         .y_labels(5)
-        .x_label_formatter(&|v| tick(*v))
+        .x_label_formatter(&|v| xt.label(*v))
         .y_label_formatter(&integer_ticks)
         .disable_x_mesh()
         .draw()
