@@ -33,7 +33,22 @@ pub fn flops(w: Workload, walkers: f64, n: f64, m: f64, steps: f64) -> f64 {
     }
 }
 
-/// Runs one workload `repeat` times and returns the best wall time in seconds.
+/// What one timed workload did.
+#[derive(Debug, Clone, Copy)]
+pub struct Timed {
+    /// Best wall time of the repeats, seconds (until the last walker is done).
+    pub seconds: f64,
+    /// Walker-steps the walkers took: every walker `steps` of them without `until`; with it
+    /// each walker's steps until |grad f| <= until (a stopped walker takes no more).
+    pub useful_steps: u64,
+    /// Walkers that reached |grad f| <= until (0 without `until`).
+    pub converged: usize,
+}
+
+/// Runs one workload `repeat` times (after an untimed warm-up) and returns the best wall time.
+/// `until`: every walker stops when its gradient norm (Riemannian on the sphere) is at most
+/// this, as peer_bench.py's `--until` mode; `steps` stays the cap.
+#[allow(clippy::too_many_arguments)]
 pub fn run(
     backend: &Backend,
     w: Workload,
@@ -42,9 +57,18 @@ pub fn run(
     m: usize,
     steps: u32,
     repeat: usize,
-) -> anyhow::Result<f64> {
+    until: Option<f64>,
+) -> anyhow::Result<Timed> {
     if w == Workload::Eigen {
-        return eigen(walkers, n, repeat, crate::critical::eigen::Solver::Auto);
+        let seconds = eigen(walkers, n, repeat, crate::critical::eigen::Solver::Auto)?;
+        return Ok(Timed {
+            seconds,
+            useful_steps: 0,
+            converged: 0,
+        });
+    }
+    if let Some(t) = until.filter(|t| !(t.is_finite() && *t > 0.0)) {
+        return Err(SpecError::flag("--until", t, "a gradient-norm tolerance > 0").into());
     }
     let (obj_spec, lr, init) = match w {
         Workload::Field => (
@@ -72,22 +96,35 @@ pub fn run(
     }
     let plan = WalkPlan {
         max_steps: steps,
-        grad_tol: 0.0,
+        grad_tol: until.unwrap_or(0.0),
         bound: f64::MAX,
         ..WalkPlan::default()
     };
     let starts = Init::parse(init)?.starts(obj.as_ref(), 0, 0, walkers);
     let hyper = Hyper::constant(&opt.hyper(), walkers);
     let mut best = f64::INFINITY;
+    let mut ends = None;
     // One untimed run compiles pipelines and warms caches, as the peers' warm-up does.
     for i in 0..=repeat {
         let t = Instant::now();
-        backend.walk(obj.as_ref(), &opt, &plan, &starts, &hyper, &|_| {})?;
+        let e = backend.walk(obj.as_ref(), &opt, &plan, &starts, &hyper, &|_| {})?;
         if i > 0 {
             best = best.min(t.elapsed().as_secs_f64());
         }
+        ends = Some(e);
     }
-    Ok(best)
+    let ends = ends.expect("at least one run");
+    let useful_steps = ends.steps.iter().map(|&s| u64::from(s)).sum();
+    let converged = ends
+        .status
+        .iter()
+        .filter(|&&s| s == crate::walk::state::Status::Converged)
+        .count();
+    Ok(Timed {
+        seconds: best,
+        useful_steps,
+        converged: if until.is_some() { converged } else { 0 },
+    })
 }
 
 /// Times the eigenvalue stage: `points` GOE matrices of size `n` (entries N(0,1), symmetrised),

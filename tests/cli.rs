@@ -391,3 +391,60 @@ fn bench_prints_the_peer_format() {
     assert!(ws > 0.0);
     assert!(s.split_whitespace().last().unwrap().starts_with("gflops="));
 }
+
+/// `bench --until TOL`: walkers stop at |grad f| <= TOL; the line counts the steps they took
+/// (fewer than W x S when they converge early) and the converged walkers, as peer_bench.py's
+/// `--until` mode; a tolerance that is not positive is a usage error.
+#[test]
+fn bench_until_counts_useful_steps() {
+    let field = |tol: &str| {
+        run(&[
+            "bench",
+            "--workload",
+            "field",
+            "--walkers",
+            "64",
+            "--dim",
+            "8",
+            "--features",
+            "64",
+            "--steps",
+            "2000",
+            "--repeat",
+            "1",
+            "--backend",
+            "cpu",
+            "--until",
+            tol,
+        ])
+    };
+    let o = field("1e-3");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let s = String::from_utf8_lossy(&o.stdout);
+    let value = |key: &str| -> f64 {
+        s.split(&format!("{key}="))
+            .nth(1)
+            .unwrap_or_else(|| panic!("{key} in {s}"))
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    assert!(
+        s.contains(" field W=64 N=8 M=64 S=2000 until=0.001 seconds="),
+        "{s}"
+    );
+    let useful = value("useful_walker_steps");
+    let converged = value("converged");
+    assert!(converged > 32.0, "most walkers converge: {s}");
+    assert!(useful > 0.0 && useful < 64.0 * 2000.0, "{s}");
+    let rate = value("walker_steps_per_s");
+    assert!(
+        (rate - useful / value("seconds")).abs() <= 1e-3 * rate + 1.0,
+        "{s}"
+    );
+    let o = field("0");
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--until"));
+}

@@ -22,6 +22,10 @@ pub struct BenchArgs {
     steps: u32,
     #[arg(long, default_value_t = 3)]
     repeat: usize,
+    /// Run to convergence: every walker stops at |grad f| <= TOL (or --steps); prints the time
+    /// until the last walker is done and the useful walker-steps/s, as peer_bench.py --until.
+    #[arg(long, value_name = "TOL")]
+    until: Option<f64>,
     #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
     backend: BackendChoice,
     /// Skip the twin check of the GPU walks.
@@ -123,7 +127,7 @@ pub fn bench(a: BenchArgs) -> anyhow::Result<()> {
     }
     let backend = Backend::select(a.backend)?.with_twin_check(!a.no_twin_check);
     eprintln!("bench on {}", backend.name());
-    let secs = bench::run(
+    let t = bench::run(
         &backend,
         a.workload,
         a.walkers,
@@ -131,7 +135,9 @@ pub fn bench(a: BenchArgs) -> anyhow::Result<()> {
         a.features,
         a.steps,
         a.repeat.max(1),
+        a.until,
     )?;
+    let secs = t.seconds;
     let name = match a.workload {
         Workload::Field => "field",
         Workload::Pspin3 => "pspin3",
@@ -143,6 +149,19 @@ pub fn bench(a: BenchArgs) -> anyhow::Result<()> {
     } else {
         "saddlescope-cpu"
     };
+    if let Some(tol) = a.until {
+        println!(
+            "{tag} {name} W={} N={} M={} S={} until={tol} seconds={secs:.4} useful_walker_steps={} converged={} walker_steps_per_s={:.4e}",
+            a.walkers,
+            a.dim,
+            a.features,
+            a.steps,
+            t.useful_steps,
+            t.converged,
+            t.useful_steps as f64 / secs
+        );
+        return Ok(());
+    }
     let ws = a.walkers as f64 * f64::from(a.steps) / secs;
     let gf = bench::flops(
         a.workload,
