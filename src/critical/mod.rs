@@ -11,6 +11,7 @@ pub mod coverage;
 pub mod eigen;
 pub mod files;
 pub mod load;
+pub mod mirror;
 pub mod polish;
 #[cfg(test)]
 pub(crate) mod testing;
