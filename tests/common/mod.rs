@@ -5,6 +5,7 @@ use std::sync::{Arc, OnceLock};
 
 use saddlescope::gpu::GpuContext;
 
+pub mod cli;
 pub mod rule_cases;
 
 /// The adapter every GPU test runs on (CI: Mesa's software Vulkan), opened once per test binary.
