@@ -57,11 +57,7 @@ impl Coverage {
         let unseen = a * f1 * (f1 - 1.0) / (2.0 * (f2 + 1.0));
         c.estimated = s_obs + unseen;
         if unseen > 0.0 {
-            // Delta method on f0(f1, f2) (Chao 1987, in the bias-corrected form of EstimateS):
-            // f0 + (∂f0/∂f1)² f1 + (∂f0/∂f2)² f2.
-            let var = unseen
-                + a * a * f1 * (2.0 * f1 - 1.0).powi(2) / (4.0 * (f2 + 1.0).powi(2))
-                + a * a * f1 * f1 * (f1 - 1.0).powi(2) * f2 / (4.0 * (f2 + 1.0).powi(4));
+            let var = chao_variance(a, f1, f2);
             // f0 is taken as log-normal, so the interval lies above S_obs and is skewed up.
             let k = (Z95 * (1.0 + var / (unseen * unseen)).ln().sqrt()).exp();
             c.estimated_se = var.sqrt();
@@ -99,6 +95,19 @@ impl Coverage {
             short(self.estimated_hi)
         )
     }
+}
+
+/// Chao's variance of the bias-corrected Chao1 (delta method on f0(f1, f2), in the form of
+/// EstimateS): f0 + (∂f0/∂f1)² Var f1 + (∂f0/∂f2)² Var f2, the counts taken as Poisson
+/// (Var f = f), with A = (n − 1)/n. One change: for f2 = 0, Var f2 is taken as 1, not 0. A count
+/// of no doubletons is consistent with an expected number of up to ~3.7 (95%), and f0 depends
+/// on it as 1/(f2 + 1), so the textbook variance, which drops the term, gives a narrow interval
+/// exactly where the walkers say least (every point found once); with Var f2 = 1 the log-normal
+/// interval spans about a factor five either side of f0 there. For f2 ≥ 1 it is Chao's.
+fn chao_variance(a: f64, f1: f64, f2: f64) -> f64 {
+    let f0 = a * f1 * (f1 - 1.0) / (2.0 * (f2 + 1.0));
+    f0 + a * a * f1 * (2.0 * f1 - 1.0).powi(2) / (4.0 * (f2 + 1.0).powi(2))
+        + a * a * f1 * f1 * (f1 - 1.0).powi(2) * f2.max(1.0) / (4.0 * (f2 + 1.0).powi(4))
 }
 
 /// The variance of S_obs and the mean chance that a found point would have been missed, when
@@ -331,11 +340,7 @@ impl MeanCoverage {
         }
         let across = (var / (kf - 1.0) / kf).sqrt();
         let own = if unseen > 0.0 {
-            (unseen
-                + a * a * t1 * (2.0 * t1 - 1.0).powi(2) / (4.0 * (t2 + 1.0).powi(2))
-                + a * a * t1 * t1 * (t1 - 1.0).powi(2) * t2 / (4.0 * (t2 + 1.0).powi(4)))
-            .sqrt()
-                / kf
+            chao_variance(a, t1, t2).sqrt() / kf
         } else {
             0.0
         };
@@ -386,12 +391,18 @@ pub fn incomplete_warning(o: &Coverage, what: &str) -> String {
     format!(
         "warning: {what}{} of the {} points found were reached by one walker only: the catalogue \
          is incomplete, and the estimate, about {} [95%: {}, {}], is the number to quote, not \
-         the count found; more walkers (--walkers) find more of the missing points and narrow it",
+         the count found{}; more walkers (--walkers) find more of the missing points and narrow \
+         it",
         o.found_once,
         o.found,
         short(o.estimated),
         short(o.estimated_lo),
-        short(o.estimated_hi)
+        short(o.estimated_hi),
+        if o.found_twice == 0 {
+            " (no point was found twice, so it gives an order of magnitude only)"
+        } else {
+            ""
+        }
     )
 }
 
@@ -426,20 +437,26 @@ mod tests {
     }
 
     /// Every point found once (f2 = 0): f0 = (3/4)·4·3/2 = 4.5, S = 8.5; var = 4.5 +
-    /// (9/16)·4·49/4 = 32.0625, the third term vanishing with f2.
+    /// (9/16)·4·49/4 + (9/16)·16·9·1/4 = 52.3125, the last term with Var f2 = 1 (Chao's
+    /// textbook variance drops it: 32.0625, interval [4.67, 34.4]).
     #[test]
     fn all_found_once() {
         let c = Coverage::of_counts([1, 1, 1, 1]);
         assert!(close(c.estimated, 8.5));
-        assert!(close(c.estimated_se * c.estimated_se, 32.0625));
+        assert!(close(c.estimated_se * c.estimated_se, 52.3125));
         assert!(
-            (c.estimated_lo - 4.666_753_731_009_204).abs() < 1e-9,
+            (c.estimated_lo - 4.491_567_589_422_721).abs() < 1e-9,
             "{c:?}"
         );
         assert!(
-            (c.estimated_hi - 34.371_033_648_884_776).abs() < 1e-9,
+            (c.estimated_hi - 45.194_741_955_589_15).abs() < 1e-9,
             "{c:?}"
         );
+        // Many points, all found once: the interval spans about a factor five around f0.
+        let c = Coverage::of_counts([1; 600]);
+        let f0 = c.estimated - 600.0;
+        assert!(c.estimated_hi - 600.0 > 4.5 * f0, "{c:?}");
+        assert!(c.estimated_lo - 600.0 < f0 / 4.5, "{c:?}");
     }
 
     /// No singletons: nothing unseen is estimated, and the interval is Chao's for f1 ≤ 1.
