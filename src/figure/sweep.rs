@@ -327,7 +327,9 @@ fn points_per_instance_panel<DB: DrawingBackend>(
         }),
         None,
     );
-    let z1 = z1 * 2.0; // room for the legend
+    // Room for the legend (four rows, upper left): the data keep to the lower 70% of the
+    // decades, however high the estimates reach.
+    let z1 = (z1 * 2.0).max(z0 * (z1 / z0).powf(1.0 / 0.7));
     let mut chart = dim_axes(
         panel,
         k,
