@@ -18,6 +18,7 @@ use rayon::prelude::*;
 
 use crate::backend::Backend;
 use crate::critical::load::StoredCatalogue;
+use crate::critical::mirror::MirrorCheck;
 use crate::critical::{self, cluster, Catalogue, CatalogueOptions};
 use crate::figure::basins::{basin_figures, AttractorRow, BasinPicture, MarkedPoint};
 use crate::objective::{self, Objective};
@@ -228,6 +229,8 @@ struct Labelled {
     fractions: Vec<stats::Fraction>,
     entropy: stats::Entropy,
     seconds_walk: f64,
+    /// The symmetry check of odd objectives.
+    mirror: Option<MirrorCheck>,
 }
 
 /// Walks one walker per pixel and labels each by the critical point it reached.
@@ -268,6 +271,8 @@ fn walk_and_label(
     let labels: Vec<i32> = cat.labels().iter().map(|&l| l as i32).collect();
     let fractions = stats::fractions(&labels, cat.points.len());
     let entropy = stats::basin_entropy(&labels, grid.width, grid.height, spec.box_size);
+    let pos_tol = CatalogueOptions::default().pos_tol;
+    let mirror = MirrorCheck::for_objective(r.obj.as_ref(), &cat, pos_tol);
     Ok(Labelled {
         ends,
         cat,
@@ -276,6 +281,7 @@ fn walk_and_label(
         fractions,
         entropy,
         seconds_walk,
+        mirror,
     })
 }
 
@@ -422,6 +428,7 @@ fn results_of(
         "status_counts": crate::sample::status_counts(&l.ends),
         "attractors": l.cat.points.len(),
         "critical_points": critical::files::summary(&l.cat),
+        "coverage": critical::files::coverage_json(&l.cat),
         "labelling": l.label_stats,
         "statistics": {
             "fractions": l.fractions,
@@ -441,7 +448,11 @@ fn results_of(
         },
         "figure": figure,
     });
-    Ok(v.as_object().cloned().unwrap_or_default())
+    let mut results = v.as_object().cloned().unwrap_or_default();
+    if let Some(m) = &l.mirror {
+        results.insert("symmetry".into(), m.to_json());
+    }
+    Ok(results)
 }
 
 /// The summary: end states, basin fractions (the largest 30), basin entropies.
@@ -471,6 +482,12 @@ fn summary_lines(l: &Labelled) -> Vec<String> {
             "  … {} more rows in basins.csv",
             l.fractions.len() - SHOWN
         ));
+    }
+    // The pixels stand in for draws from the slice: the estimate counts the critical points
+    // whose basins meet it (docs/coverage.md).
+    lines.extend(l.cat.coverage().summary_lines());
+    if let Some(m) = &l.mirror {
+        lines.push(m.summary_line());
     }
     let e = &l.entropy;
     lines.push(format!(

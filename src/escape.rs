@@ -409,6 +409,7 @@ fn results_of(
         crate::sample::status_counts(ends).into(),
     );
     results.insert("critical_points".into(), critical::files::summary(cat));
+    results.insert("coverage".into(), critical::files::coverage_json(cat));
     results.insert(
         "ends".into(),
         ENDS.iter().map(|e| e.name()).collect::<Vec<_>>().into(),

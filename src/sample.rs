@@ -4,6 +4,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use crate::backend::Backend;
+use crate::critical::mirror::MirrorCheck;
 use crate::critical::{self, Catalogue, CatalogueOptions};
 use crate::objective::{self, Objective};
 use crate::output::{self, Csv};
@@ -256,7 +257,13 @@ pub fn run(spec: &SampleSpec, r: &Resolved, ctx: &mut Ctx) -> anyhow::Result<Rep
     );
     let mut summary = vec![status_line(&ends, seconds_walk)];
     if let Some(cat) = &catalogue {
+        results.insert("coverage".into(), critical::files::coverage_json(cat));
         summary.extend(critical::files::summary_lines(cat));
+        let pos_tol = r.catalogue.pos_tol;
+        if let Some(m) = MirrorCheck::for_objective(r.obj.as_ref(), cat, pos_tol) {
+            results.insert("symmetry".into(), m.to_json());
+            summary.push(m.summary_line());
+        }
     }
     Ok(Report {
         resolved,
@@ -324,7 +331,8 @@ fn write_walkers_csv(
 }
 
 /// `saddlescope plot DIR` for a sample folder: redraws the index histogram from
-/// critical_points.csv (index, kind and walkers of every distinct point).
+/// critical_points.csv (index, kind and walkers of every distinct point, which also give the
+/// coverage).
 pub fn redraw(dir: &Path) -> anyhow::Result<()> {
     let bad = |what: String| SpecError::folder(dir, what);
     let m = Manifest::read_of(dir, "sample")?;
@@ -345,6 +353,7 @@ pub fn redraw(dir: &Path) -> anyhow::Result<()> {
         .ok_or_else(|| bad("manifest.json names no resolved.dim".into()))?;
     let t = crate::table::Table::read(dir, "critical_points.csv")?;
     let mut bins: Vec<critical::IndexBin> = Vec::new();
+    let mut counted = Vec::new();
     for r in 0..t.len() {
         let index = t.usize(r, "index")?;
         if index > dim {
@@ -356,6 +365,11 @@ pub fn redraw(dir: &Path) -> anyhow::Result<()> {
         }
         let walkers = t.usize(r, "walkers")?;
         let degenerate = t.str(r, "kind")? == critical::Kind::Degenerate.as_str();
+        counted.push(critical::coverage::Counted {
+            index,
+            walkers,
+            degenerate,
+        });
         while bins.len() <= index {
             bins.push(critical::IndexBin {
                 index: bins.len(),
@@ -370,6 +384,7 @@ pub fn redraw(dir: &Path) -> anyhow::Result<()> {
             b.walkers_degenerate += walkers;
         }
     }
-    crate::figure::index_histogram_bins(&dir.join("index_histogram"), &bins, &title)?;
+    let coverage = critical::coverage::CatalogueCoverage::of(counted);
+    crate::figure::index_histogram_bins(&dir.join("index_histogram"), &bins, &coverage, &title)?;
     Ok(())
 }

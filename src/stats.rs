@@ -1,9 +1,36 @@
 //! Small statistical helpers for tables and figures: Wilson score intervals for proportions,
-//! means with standard errors across independent replicas (disorder instances), the standard
-//! error of a pooled ratio, and the semicircle law.
+//! means with standard errors across independent replicas (disorder instances), Student's t
+//! quantiles for their intervals, the standard error of a pooled ratio, and the semicircle law.
 
 /// The two-sided 95% normal quantile, z = Φ⁻¹(0.975).
 pub const Z95: f64 = 1.959_963_984_540_054;
+
+/// The 97.5% quantile of Student's t with `df` degrees of freedom, for 95% intervals of a
+/// mean of df + 1 values: tabulated to 6 digits for df ≤ 30, beyond that the Cornish–Fisher
+/// expansion in 1/df to fourth order (error below 1e-7); infinite for df = 0.
+pub fn t975(df: usize) -> f64 {
+    const TABLE: [f64; 30] = [
+        12.706205, 4.302653, 3.182446, 2.776445, 2.570582, 2.446912, 2.364624, 2.306004, 2.262157,
+        2.228139, 2.200985, 2.178813, 2.160369, 2.144787, 2.131450, 2.119905, 2.109816, 2.100922,
+        2.093024, 2.085963, 2.079614, 2.073873, 2.068658, 2.063899, 2.059539, 2.055529, 2.051831,
+        2.048407, 2.045230, 2.042272,
+    ];
+    if df == 0 {
+        return f64::INFINITY;
+    }
+    if let Some(&t) = TABLE.get(df - 1) {
+        return t;
+    }
+    let (z, d) = (Z95, df as f64);
+    let g1 = (z.powi(3) + z) / 4.0;
+    let g2 = (5.0 * z.powi(5) + 16.0 * z.powi(3) + 3.0 * z) / 96.0;
+    let g3 = (3.0 * z.powi(7) + 19.0 * z.powi(5) + 17.0 * z.powi(3) - 15.0 * z) / 384.0;
+    let g4 = (79.0 * z.powi(9) + 776.0 * z.powi(7) + 1482.0 * z.powi(5)
+        - 1920.0 * z.powi(3)
+        - 945.0 * z)
+        / 92160.0;
+    z + g1 / d + g2 / (d * d) + g3 / d.powi(3) + g4 / d.powi(4)
+}
 
 /// The Wilson score interval (Wilson 1927) for `successes` out of `trials` at normal quantile
 /// `z` (use [`Z95`] for 95%): the set of p whose score test does not reject. Unlike the Wald
@@ -153,6 +180,23 @@ mod tests {
             }
         }
         assert!(cover > 0.92 && cover < 0.99, "coverage {cover}");
+    }
+
+    /// Reference quantiles (scipy.stats.t.ppf(0.975, df)) on both sides of the table's end.
+    #[test]
+    fn student_t_quantiles() {
+        assert_eq!(t975(1), 12.706205);
+        assert!(t975(0).is_infinite());
+        for (df, want) in [
+            (30, 2.042_272_456_301_237_8),
+            (31, 2.039_513_446_396_408),
+            (40, 2.021_075_390_306_273),
+            (100, 1.983_971_518_523_551_8),
+        ] {
+            assert!((t975(df) - want).abs() < 1e-6, "df {df}: {}", t975(df));
+        }
+        assert!((t975(1_000_000) - Z95).abs() < 1e-5);
+        assert!((1..200).all(|d| t975(d) > t975(d + 1)));
     }
 
     #[test]

@@ -43,6 +43,10 @@ impl Table {
     pub fn is_empty(&self) -> bool {
         self.rows.is_empty()
     }
+    /// Whether the table has column `col` (columns appended later are absent from older runs).
+    pub fn has(&self, col: &str) -> bool {
+        self.columns.contains_key(col)
+    }
     fn cell(&self, row: usize, col: &str) -> Result<&str, SpecError> {
         let c = *self
             .columns

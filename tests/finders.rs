@@ -7,9 +7,7 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use common::cli::{csv, npy_f64, num, run_ok, tmp};
-
-type Row = std::collections::HashMap<String, String>;
+use common::cli::{npy_f64, num, run_ok, table, tmp, Row};
 
 /// One `sample` run; returns the catalogue: critical_points.csv's rows and each point's
 /// coordinates (critical_points.npy, in the same order).
@@ -37,7 +35,7 @@ fn census_with_points(
         "--out",
         out.to_str().unwrap(),
     ]);
-    let rows = csv(&out.join("critical_points.csv"));
+    let rows = table(&out.join("critical_points.csv"));
     let (shape, x) = npy_f64(&out.join("critical_points.npy"));
     let _ = std::fs::remove_dir_all(&out);
     assert_eq!(shape[0], rows.len(), "one row per point");
@@ -185,7 +183,7 @@ fn newton_mr_on_the_gpu_takes_the_same_census() {
             "--out",
             out.to_str().unwrap(),
         ]);
-        let rows = csv(&out.join("critical_points.csv"));
+        let rows = table(&out.join("critical_points.csv"));
         let _ = std::fs::remove_dir_all(&out);
         let mut c: Vec<(i64, i64, usize)> = rows
             .iter()
@@ -225,7 +223,7 @@ fn sweep_takes_exact_counts_of_a_deterministic_family() {
         "--out",
         out.to_str().unwrap(),
     ]);
-    let rows = csv(&out.join("sweep.csv"));
+    let rows = table(&out.join("sweep.csv"));
     assert_eq!(rows.len(), 3);
     for r in &rows {
         let n = num(r, "dim") as u32;

@@ -72,7 +72,8 @@ pub struct PlotArgs {
     dir: PathBuf,
 }
 
-/// Runs a walking command through the executor and prints its summary.
+/// Runs a walking command through the executor and prints its summary: on stdout, but its
+/// warnings (lines that start with "warning:") on stderr.
 fn walk<S: clap::Args + run::Command>(
     w: Walking<S>,
     argv: Vec<String>,
@@ -82,7 +83,11 @@ fn walk<S: clap::Args + run::Command>(
     let inv = Invocation { argv, experiment };
     let done = run::execute(&w.spec, &w.exec, &inv, &console)?;
     for line in done.summary {
-        println!("{line}");
+        if line.starts_with("warning:") {
+            eprintln!("{line}");
+        } else {
+            println!("{line}");
+        }
     }
     Ok(())
 }

@@ -1,5 +1,5 @@
 //! The catalogue on disk: critical_points.csv / .npy, eigenvalues.npy and the index histogram
-//! figure, written into a run folder, and the counts a manifest records. Every command that
+//! figure, written into a run folder, and the counts (and their coverage) a manifest records. Every command that
 //! catalogues critical points (sample, escape, basins) writes them through here.
 
 use super::{Catalogue, StageSeconds};
@@ -108,6 +108,27 @@ pub fn summary(cat: &Catalogue) -> serde_json::Value {
     })
 }
 
+/// The manifest's `coverage` object: points found once and twice and the estimated number of
+/// critical points, overall and per index (docs/coverage.md).
+pub fn coverage_json(cat: &Catalogue) -> serde_json::Value {
+    let c = cat.coverage();
+    let mut v = serde_json::to_value(&c).unwrap_or_default();
+    if let Some(m) = v.as_object_mut() {
+        m.insert(
+            "mostly_found_once".into(),
+            c.overall.mostly_found_once().into(),
+        );
+        m.insert(
+            "estimator".into(),
+            "bias-corrected Chao1, S_obs + ((n-1)/n) f1 (f1-1) / (2 (f2+1)), n the walkers at \
+             the points, with Chao's (1987) log-normal 95% interval; nondegenerate points only, \
+             each index estimated on its own; assumptions in docs/coverage.md"
+                .into(),
+        );
+    }
+    v
+}
+
 /// The summary lines of a catalogue: counts per kind, per index, and polish rejections.
 pub fn summary_lines(cat: &Catalogue) -> Vec<String> {
     let mut kinds: std::collections::BTreeMap<&str, (usize, usize)> = Default::default();
@@ -127,11 +148,11 @@ pub fn summary_lines(cat: &Catalogue) -> Vec<String> {
         .collect();
     let mut lines = vec![
         format!(
-            "critical points: {} distinct  {}",
+            "critical points found: {} distinct  {}",
             cat.points.len(),
             parts.join("  ")
         ),
-        format!("distinct points by index: {}", idx.join("  ")),
+        format!("distinct points found by index: {}", idx.join("  ")),
     ];
     // Walkers that did not converge were never polished ("ineligible"): they are in the
     // max_steps and diverged counts, not among the rejected.
@@ -147,5 +168,6 @@ pub fn summary_lines(cat: &Catalogue) -> Vec<String> {
             fails.join("  ")
         ));
     }
+    lines.extend(cat.coverage().summary_lines());
     lines
 }

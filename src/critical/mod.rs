@@ -7,9 +7,11 @@
 pub(crate) mod chart;
 pub mod classify;
 pub mod cluster;
+pub mod coverage;
 pub mod eigen;
 pub mod files;
 pub mod load;
+pub mod mirror;
 pub mod polish;
 #[cfg(test)]
 pub(crate) mod testing;
@@ -168,6 +170,16 @@ impl Catalogue {
             *m.entry(key).or_insert(0) += 1;
         }
         m.into_iter().collect()
+    }
+
+    /// How complete the catalogue is: points found once and twice, and the estimated number of
+    /// critical points, overall and per index (degenerate points left out).
+    pub fn coverage(&self) -> coverage::CatalogueCoverage {
+        coverage::CatalogueCoverage::of(self.points.iter().map(|p| coverage::Counted {
+            index: p.index,
+            walkers: p.walkers,
+            degenerate: p.kind == Kind::Degenerate,
+        }))
     }
 
     /// Walkers and distinct points per index, for every index from 0 to the largest present.

@@ -1,5 +1,7 @@
-//! The index histogram: how many walkers, and how many distinct critical points, have each
-//! Morse index; degenerate points (a zero Hessian eigenvalue) stacked in a second colour.
+//! The index histogram: how many walkers, and how many distinct critical points were found, of
+//! each Morse index; degenerate points (a zero Hessian eigenvalue) stacked in a second colour,
+//! and over the points found the estimated number of points of each index with its 95%
+//! interval (open circles, `critical::coverage`).
 
 use std::path::{Path, PathBuf};
 
@@ -11,6 +13,7 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::style::{quiet_grid, series_key};
 use super::{font_ready, with_ext, write_png, write_svg, FigureError, FAMILY};
+use crate::critical::coverage::CatalogueCoverage;
 use crate::critical::{Catalogue, IndexBin};
 
 /// Okabe-Ito blue and orange: distinguishable in colour-blind vision and in greyscale.
@@ -19,27 +22,53 @@ type Layer = (&'static str, RGBColor, Vec<(u32, u64)>);
 
 const NONDEGENERATE: RGBColor = RGBColor(0, 114, 178);
 const DEGENERATE: RGBColor = RGBColor(230, 159, 0);
+/// The estimate's open circles and interval bars.
+const ESTIMATE: RGBColor = RGBColor(0, 0, 0);
+/// Per index: (index, estimated, lo, hi).
+type Estimates = [(u32, f64, f64, f64)];
 /// Size in SVG user units; the PNG is drawn at `PNG_SCALE` times this, which also keeps the
 /// one-pixel rounding of glyph positions in plotters' text rasteriser invisible.
 const SIZE: (u32, u32) = (1500, 620);
 const PNG_SCALE: u32 = 2;
 
 /// Writes `<stem>.png` and `<stem>.svg`: two panels, walkers per index and distinct critical
-/// points per index, under `title` (e.g. the objective's spec). Returns the two paths.
+/// points found per index with the estimated number per index, under `title` (e.g. the
+/// objective's spec). Returns the two paths.
 pub fn index_histogram(
     stem: &Path,
     catalogue: &Catalogue,
     title: &str,
 ) -> Result<[PathBuf; 2], FigureError> {
-    index_histogram_bins(stem, &catalogue.index_histogram(), title)
+    index_histogram_bins(
+        stem,
+        &catalogue.index_histogram(),
+        &catalogue.coverage(),
+        title,
+    )
 }
 
-/// [`index_histogram`] from the bins alone (e.g. rebuilt from critical_points.csv by `plot`).
+/// [`index_histogram`] from the bins and their coverage alone (e.g. rebuilt from
+/// critical_points.csv by `plot`).
 pub fn index_histogram_bins(
     stem: &Path,
     bins: &[IndexBin],
+    coverage: &CatalogueCoverage,
     title: &str,
 ) -> Result<[PathBuf; 2], FigureError> {
+    let estimates: Vec<(u32, f64, f64, f64)> = coverage
+        .by_index
+        .iter()
+        .filter(|c| c.coverage.found > 0)
+        .map(|c| {
+            let v = &c.coverage;
+            (c.index as u32, v.estimated, v.estimated_lo, v.estimated_hi)
+        })
+        .collect();
+    let bins = &Bins {
+        bins,
+        estimates: &estimates,
+        estimated_total: coverage.overall.estimated,
+    };
     let png = with_ext(stem, "png");
     let svg = with_ext(stem, "svg");
     if !font_ready() {
@@ -52,6 +81,13 @@ pub fn index_histogram_bins(
     write_png(&png, png_size, |root| draw(root, bins, title, PNG_SCALE))?;
     write_svg(&svg, SIZE, |root| draw(root, bins, title, 1))?;
     Ok([png, svg])
+}
+
+/// What the figure draws: the bins and the estimates over the points panel.
+struct Bins<'a> {
+    bins: &'a [IndexBin],
+    estimates: &'a Estimates,
+    estimated_total: f64,
 }
 
 /// One panel's numbers: (index, nondegenerate, degenerate) counts.
@@ -83,10 +119,11 @@ fn thousands(v: u64) -> String {
 /// Draws the figure; every length is multiplied by `k`.
 fn draw<DB: DrawingBackend>(
     root: DrawingArea<DB, Shift>,
-    bins: &[IndexBin],
+    b: &Bins,
     title: &str,
     k: u32,
 ) -> Result<(), String> {
+    let bins = b.bins;
     let e = |err: DrawingAreaErrorKind<DB::ErrorType>| err.to_string();
     root.fill(&WHITE).map_err(e)?;
     // The title gets its own band (plotters' `titled` pads by a fixed 5 pixels whatever the scale).
@@ -102,10 +139,11 @@ fn draw<DB: DrawingBackend>(
     let any_degenerate = bins.iter().any(|b| b.points_degenerate > 0);
     let panels = root.split_evenly((1, 2));
     for (panel, walkers) in panels.iter().zip([true, false]) {
+        let estimates = if walkers { &[][..] } else { b.estimates };
         draw_panel(
             panel,
             &panel_counts(bins, walkers),
-            walkers,
+            (walkers, estimates, b.estimated_total),
             any_degenerate,
             k,
         )?;
@@ -114,11 +152,12 @@ fn draw<DB: DrawingBackend>(
     Ok(())
 }
 
-/// One panel: walkers (or distinct points) per index, degenerate ones stacked on top.
+/// One panel: walkers (or distinct points found) per index, degenerate ones stacked on top,
+/// and over the points the `estimates` per index (the total estimated is in the caption).
 fn draw_panel<DB: DrawingBackend>(
     panel: &DrawingArea<DB, Shift>,
     counts: &[(u32, u64, u64)],
-    walkers: bool,
+    (walkers, estimates, estimated_total): (bool, &Estimates, f64),
     any_degenerate: bool,
     k: u32,
 ) -> Result<(), String> {
@@ -126,11 +165,24 @@ fn draw_panel<DB: DrawingBackend>(
     let px = |v: u32| v * k;
     let pt = |v: u32| f64::from(v * k);
     let total: u64 = counts.iter().map(|c| c.1 + c.2).sum();
-    let top = counts.iter().map(|c| c.1 + c.2).max().unwrap_or(0).max(1);
+    let highest_estimate = estimates.iter().map(|e| e.3.ceil() as u64).max();
+    let top = counts
+        .iter()
+        .map(|c| c.1 + c.2)
+        .chain(highest_estimate)
+        .max()
+        .unwrap_or(0)
+        .max(1);
     let caption = if walkers {
         format!("Walkers at critical points (n = {})", thousands(total))
+    } else if estimates.is_empty() {
+        format!("Distinct critical points found (n = {})", thousands(total))
     } else {
-        format!("Distinct critical points (n = {})", thousands(total))
+        format!(
+            "Distinct critical points found (n = {}), estimated {}",
+            thousands(total),
+            crate::critical::coverage::short(estimated_total)
+        )
     };
     // Two index slots at least: a one-value axis is mapped by plotters outside the panel.
     let n_index = counts.len().max(2) as u32;
@@ -163,15 +215,16 @@ fn draw_panel<DB: DrawingBackend>(
         .y_desc(if walkers {
             "walkers"
         } else {
-            "distinct critical points"
+            "distinct critical points found"
         })
         .label_style((FAMILY, pt(18)))
         .axis_desc_style((FAMILY, pt(20)))
         .draw()
         .map_err(e)?;
     let bar_gap = (panel.dim_in_pixel().0 / (4 * n_index.max(4))).max(1);
-    draw_bars(&mut chart, counts, bar_gap, k)?;
-    if any_degenerate {
+    draw_bars(&mut chart, counts, (bar_gap, any_degenerate), k)?;
+    draw_estimates(&mut chart, estimates, k)?;
+    if any_degenerate || !estimates.is_empty() {
         let position = if legend_left {
             SeriesLabelPosition::UpperLeft
         } else {
@@ -192,13 +245,60 @@ fn draw_panel<DB: DrawingBackend>(
     Ok(())
 }
 
-/// The full stack in the degenerate colour, then the nondegenerate part over its base.
-/// One series per bar, in index order: plotters' Histogram gathers its data in a hash map, so a
+/// The estimated number of points of each index as an open circle, its 95% interval as an
+/// error bar. The count axis is integer, so they are placed in pixels, interpolated between
+/// the axis's own positions of whole counts.
+fn draw_estimates<DB: DrawingBackend>(
+    chart: &mut ChartContext<'_, DB, Cartesian2d<SegmentedCoord<RangedCoordu32>, RangedCoordu64>>,
+    estimates: &Estimates,
+    k: u32,
+) -> Result<(), String> {
+    let e = |err: DrawingAreaErrorKind<DB::ErrorType>| err.to_string();
+    if estimates.is_empty() {
+        return Ok(());
+    }
+    let r = 6 * k as i32;
+    let area = chart.plotting_area().strip_coord_spec();
+    let (bx, by) = area.get_base_pixel();
+    let at = |i: u32, v: f64| -> (i32, i32) {
+        let (x, y0) = chart.backend_coord(&(SegmentValue::CenterOf(i), 0));
+        let (_, y1) = chart.backend_coord(&(SegmentValue::CenterOf(i), 1000));
+        let y = f64::from(y0) + f64::from(y1 - y0) * v / 1000.0;
+        (x - bx, y.round() as i32 - by)
+    };
+    let line = ESTIMATE.stroke_width(2 * k);
+    for &(i, est, lo, hi) in estimates {
+        let (x, y_lo) = at(i, lo);
+        let (_, y_hi) = at(i, hi);
+        let (_, y) = at(i, est);
+        let cap = 5 * k as i32;
+        for path in [
+            vec![(x, y_lo), (x, y_hi)],
+            vec![(x - cap, y_lo), (x + cap, y_lo)],
+            vec![(x - cap, y_hi), (x + cap, y_hi)],
+        ] {
+            area.draw(&PathElement::new(path, line)).map_err(e)?;
+        }
+        area.draw(&Circle::new((x, y), r, WHITE.filled()))
+            .map_err(e)?;
+        area.draw(&Circle::new((x, y), r, line)).map_err(e)?;
+    }
+    // The key's entry (an empty series carries it).
+    chart
+        .draw_series(std::iter::empty::<Circle<(SegmentValue<u32>, u64), i32>>())
+        .map_err(e)?
+        .label("estimated (Chao1, 95% interval)")
+        .legend(move |(x, y)| Circle::new((x + 8 * k as i32, y), r, line));
+    Ok(())
+}
+
+/// The full stack in the degenerate colour, then the nondegenerate part over its base; in the
+/// key (`keyed`) only when some point is degenerate. One series per bar, in index order: plotters' Histogram gathers its data in a hash map, so a
 /// many-bar series would draw its bars (and write the SVG) in a random order.
 fn draw_bars<DB: DrawingBackend>(
     chart: &mut ChartContext<'_, DB, Cartesian2d<SegmentedCoord<RangedCoordu32>, RangedCoordu64>>,
     counts: &[(u32, u64, u64)],
-    bar_gap: u32,
+    (bar_gap, keyed): (u32, bool),
     k: u32,
 ) -> Result<(), String> {
     let e = |err: DrawingAreaErrorKind<DB::ErrorType>| err.to_string();
@@ -224,7 +324,7 @@ fn draw_bars<DB: DrawingBackend>(
                         .data([bar]),
                 )
                 .map_err(e)?;
-            if j == 0 {
+            if j == 0 && keyed {
                 series.label(label).legend(move |(x, y)| {
                     Rectangle::new(
                         [(x, y - 7 * k as i32), (x + 16 * k as i32, y + 7 * k as i32)],

@@ -1,6 +1,8 @@
-//! The sweep's figures: fraction of minima and critical points per instance against N
-//! (log y, error bars), index-fraction histograms per N, index fraction against energy per N
-//! with the semicircle prediction, and, on spheres, the energies of minima per N.
+//! The sweep's figures: fraction of minima and critical points found per instance against N
+//! (log y, error bars) with the estimated number per instance, index-fraction histograms per
+//! N, index fraction against energy per N with the semicircle prediction, and, on spheres, the
+//! energies of minima per N. Counts are of the points found; the estimate (Chao1, 95%
+//! interval, `critical::coverage`) is drawn beside them.
 
 use std::ops::Range;
 use std::path::Path;
@@ -32,8 +34,11 @@ pub struct DimPoint {
     /// 95% Wilson interval.
     pub lo: f64,
     pub hi: f64,
-    /// Mean and standard error per instance: minima, saddles, all distinct points.
+    /// Mean and standard error per instance: minima, saddles, all distinct points found.
     pub per_instance: [(f64, f64); 3],
+    /// The estimated number of points per instance and its 95% interval (estimate, lo, hi);
+    /// `None` for tables written before the estimate existed.
+    pub estimated: Option<(f64, f64, f64)>,
 }
 
 /// Predicted index fraction at (dimension, energy).
@@ -228,7 +233,7 @@ fn minima_fraction_panel<DB: DrawingBackend>(
         panel,
         k,
         (
-            "Fraction of critical points that are minima",
+            "Fraction of the points found that are minima",
             "fraction of minima (95% Wilson interval)",
         ),
         xs,
@@ -296,25 +301,28 @@ fn points_per_instance_panel<DB: DrawingBackend>(
     (x0, x1): (f64, f64),
 ) -> Result<(), String> {
     let series = [
-        ("minima", BLUE, 0usize),
-        ("saddles", VERMILLION, 1),
-        ("all distinct points", GREEN, 2),
+        ("minima found", BLUE, 0usize),
+        ("saddles found", VERMILLION, 1),
+        ("all distinct points found", GREEN, 2),
     ];
     let (z0, z1) = log_range(
         d.dims.iter().flat_map(|p| {
             p.per_instance
                 .iter()
                 .flat_map(|(m, s)| [*m, m + s.max(0.0), m - s.max(0.0)])
+                .chain(p.estimated.iter().flat_map(|e| [e.0, e.1, e.2]))
         }),
         None,
     );
-    let z1 = z1 * 2.0; // room for the legend
+    // Room for the legend (four rows, upper left): the data keep to the lower 70% of the
+    // decades, however high the estimates reach.
+    let z1 = (z1 * 2.0).max(z0 * (z1 / z0).powf(1.0 / 0.7));
     let mut chart = dim_axes(
         panel,
         k,
         (
             "Distinct critical points found per instance",
-            "points per instance (± 1 s.e.)",
+            "points found per instance (± 1 s.e.)",
         ),
         (x0, x1),
         (z0, z1),
@@ -363,8 +371,51 @@ fn points_per_instance_panel<DB: DrawingBackend>(
             )
             .map_err(err)?;
     }
+    estimate_series(&mut chart, k, d, (2.0 * shift, z0))?;
     let p = SeriesLabelPosition::UpperLeft;
     series_key(&mut chart, p, 10 * k, 30 * k, f64::from(17 * k))
+}
+
+/// The estimated number of points per instance: open circles with their 95% intervals,
+/// `dx` to the right of the found series, clamped to the axis floor `z0`.
+fn estimate_series<DB: DrawingBackend>(
+    chart: &mut ChartContext<'_, DB, Cartesian2d<RangedCoordf64, TickedAxis>>,
+    k: u32,
+    d: &SweepData,
+    (dx, z0): (f64, f64),
+) -> Result<(), String> {
+    let est: Vec<(f64, (f64, f64, f64))> = d
+        .dims
+        .iter()
+        .filter_map(|p| Some((p.dim as f64 + dx, p.estimated?)))
+        .filter(|(_, e)| e.0 > 0.0 && e.2.is_finite())
+        .collect();
+    if est.is_empty() {
+        return Ok(());
+    }
+    let line = GREEN.stroke_width(2 * k);
+    chart
+        .draw_series(
+            est.iter().map(|&(x, (m, lo, hi))| {
+                ErrorBar::new_vertical(x, lo.max(z0), m, hi, line, 10 * k)
+            }),
+        )
+        .map_err(err)?;
+    chart
+        .draw_series(
+            est.iter()
+                .map(|&(x, (m, _, _))| Circle::new((x, m), 6 * k, WHITE.filled())),
+        )
+        .map_err(err)?;
+    chart
+        .draw_series(
+            est.iter()
+                .map(|&(x, (m, _, _))| Circle::new((x, m), 6 * k, line)),
+        )
+        .map_err(err)?
+        .label("all points, estimated (Chao1, 95%)")
+        .legend(move |(x, y)| Circle::new((x + 10 * k as i32, y), 6 * k, line));
+    Ok(())
 }
 
 /// A small multiple: `caption` over axes spanning `xs` x `ys`.
@@ -434,7 +485,7 @@ fn index_hist<DB: DrawingBackend>(
         let top = bars.iter().map(|b| b.1).fold(0.0, f64::max).max(0.05) * 1.15;
         let hd = hd.max(1) as f64;
         let caption = format!(
-            "N = {}  ({} points, {} instances)",
+            "N = {}  ({} points found, {} instances)",
             p.dim, p.points, p.instances
         );
         let mut chart = small_axes(panel, k, caption, -0.07..1.07, 0.0..top)?;
@@ -447,7 +498,7 @@ fn index_hist<DB: DrawingBackend>(
                     "index / N"
                 },
             )
-            .y_desc("fraction of points")
+            .y_desc("fraction of points found")
             .x_labels(xt.count)
             .y_labels(yt.count)
             .x_label_formatter(&|v| xt.label(*v))
@@ -535,7 +586,7 @@ fn index_energy_panel<DB: DrawingBackend>(
         .map(|s| (s.1, s.2))
         .collect();
     let (x0, x1) = span(pts.iter().map(|q| q.0), (-1.0, 1.0));
-    let caption = format!("N = {}  ({} points)", p.dim, p.points);
+    let caption = format!("N = {}  ({} points found)", p.dim, p.points);
     let mut chart = small_axes(panel, k, caption, x0..x1, -0.05..1.05)?;
     let (xt, yt) = (Ticks::linear(x0, x1, 5), Ticks::linear(-0.05, 1.05, 6));
     small_grid(&mut chart.configure_mesh(), k)

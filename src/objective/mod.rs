@@ -109,6 +109,12 @@ pub trait Objective: Send + Sync {
     fn sphere(&self) -> bool {
         false
     }
+    /// True when f(−x) = −f(x) for every x (the spherical p-spin with odd p): then x is a
+    /// critical point of index k exactly when −x is one of index D − k (D the Hessian's
+    /// dimension), so minima and maxima, and the saddles of index k and D − k, pair up.
+    fn odd(&self) -> bool {
+        false
+    }
     fn domain(&self) -> Domain;
     fn wgsl(&self) -> Wgsl;
     /// Contents of the read-only parameter buffer, in f64 (the GPU layer converts them to f32

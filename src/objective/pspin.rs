@@ -190,6 +190,10 @@ impl Objective for PSpin {
     fn sphere(&self) -> bool {
         true
     }
+    /// H is homogeneous of degree p: H(−x) = (−1)^p H(x).
+    fn odd(&self) -> bool {
+        self.p % 2 == 1
+    }
     fn domain(&self) -> Domain {
         Domain::Sphere
     }

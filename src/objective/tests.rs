@@ -135,6 +135,31 @@ fn gradient_matches_central_differences() {
     }
 }
 
+/// An objective that says it is odd is: f(−x) = −f(x) at random points; the odd-p p-spin says
+/// so and the even-p one does not.
+#[test]
+fn odd_objectives_change_sign_under_x_to_minus_x() {
+    let mut s = Sampler::new(13, 0, Stream::Init);
+    for spec in &cases() {
+        let obj = build(spec);
+        if !obj.odd() {
+            continue;
+        }
+        for _ in 0..4 {
+            let x = sample(obj.as_ref(), &mut s);
+            let minus: Vec<f64> = x.iter().map(|v| -v).collect();
+            let (f, g) = (obj.value(&x), obj.value(&minus));
+            assert!(
+                (f + g).abs() <= 1e-12 * f.abs().max(1.0),
+                "{spec}: {f} vs {g}"
+            );
+        }
+    }
+    let odd = |spec: &str| build(spec).odd();
+    assert!(odd("pspin:p=3,n=4") && !odd("pspin:p=2,n=4") && !odd("pspin:p=4,n=4"));
+    assert!(!odd("double-well:n=2") && !odd("himmelblau"));
+}
+
 #[test]
 fn hessian_matches_differences_is_symmetric_and_agrees_with_hvp() {
     let mut s = Sampler::new(12, 0, Stream::Init);

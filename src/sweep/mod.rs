@@ -11,6 +11,7 @@ use std::time::Instant;
 use rayon::prelude::*;
 
 use crate::backend::Backend;
+use crate::critical::mirror::MirrorCheck;
 use crate::critical::{self, CatalogueOptions};
 use crate::objective::{self, Objective};
 use crate::rng;
@@ -403,6 +404,8 @@ impl Resolved {
 struct Gathered {
     points: Vec<PointRow>,
     insts: Vec<InstanceRow>,
+    /// The symmetry check of each instance of an odd landscape, with its dimension.
+    mirrors: Vec<(usize, MirrorCheck)>,
     seconds_walk: f64,
     precision: &'static str,
 }
@@ -412,6 +415,7 @@ pub fn run(_spec: &SweepSpec, r: &Resolved, ctx: &mut Ctx) -> anyhow::Result<Rep
     let mut g = Gathered {
         points: Vec::new(),
         insts: Vec::new(),
+        mirrors: Vec::new(),
         seconds_walk: 0.0,
         precision: "f64",
     };
@@ -463,7 +467,32 @@ pub fn run(_spec: &SweepSpec, r: &Resolved, ctx: &mut Ctx) -> anyhow::Result<Rep
         "timings_per_dim_s": timings,
         "sweeps": r.opt.values.sweeps,
         "figures": figures,
+        "coverage": coverage_json(&stats),
     });
+    let mut results = results.as_object().cloned().unwrap_or_default();
+    let symmetry = symmetry_per_dim(&r.dims, &g.mirrors);
+    if !symmetry.is_empty() {
+        results.insert(
+            "symmetry".into(),
+            symmetry
+                .iter()
+                .map(|(n, m, balanced)| {
+                    let mut v = m.to_json();
+                    v["instances_balanced"] = (*balanced).into();
+                    (n.to_string(), v)
+                })
+                .collect::<serde_json::Map<_, _>>()
+                .into(),
+        );
+    }
+    let mut summary = summary_lines(&stats, g.seconds_walk);
+    summary.extend(symmetry.iter().map(|(n, m, balanced)| {
+        format!(
+            "N = {n:>4}: {} ({balanced} of {} instances balanced)",
+            m.summary_line(),
+            r.instances
+        )
+    }));
     Ok(Report {
         resolved: run::Resolved {
             objective: Some(r.template.clone()),
@@ -471,10 +500,70 @@ pub fn run(_spec: &SweepSpec, r: &Resolved, ctx: &mut Ctx) -> anyhow::Result<Rep
             sphere: r.sphere,
             rest: rest.as_object().cloned().unwrap_or_default(),
         },
-        results: results.as_object().cloned().unwrap_or_default(),
+        results,
         precision: g.precision,
-        summary: summary_lines(&stats, g.seconds_walk),
+        summary,
     })
+}
+
+/// The manifest's `coverage`: per dimension, the found counts and the estimate per instance,
+/// overall and per index, and how they were combined.
+fn coverage_json(stats: &[DimStats]) -> serde_json::Value {
+    let one = |c: &critical::coverage::MeanCoverage| {
+        serde_json::json!({
+            "found": c.found,
+            "found_once": c.found_once,
+            "found_twice": c.found_twice,
+            "found_per_instance": c.found_per_instance(),
+            "estimated": c.estimated,
+            "estimated_se": c.estimated_se,
+            "estimated_lo": c.estimated_lo,
+            "estimated_hi": c.estimated_hi,
+        })
+    };
+    let dims: serde_json::Map<String, serde_json::Value> = stats
+        .iter()
+        .map(|s| {
+            let mut v = one(&s.coverage);
+            v["mostly_found_once"] = s.coverage.mostly_found_once().into();
+            v["by_index"] = s
+                .coverage_by_index
+                .iter()
+                .enumerate()
+                .map(|(i, c)| {
+                    let mut e = one(c);
+                    e["index"] = i.into();
+                    e
+                })
+                .collect::<Vec<_>>()
+                .into();
+            (s.dim.to_string(), v)
+        })
+        .collect();
+    serde_json::json!({
+        "estimator": "bias-corrected Chao1 (nondegenerate points; each index on its own), per dimension on the frequency counts pooled over instances; assumptions in docs/coverage.md",
+        "aggregation": "found, found_once, found_twice: summed over instances; estimated: points per instance, (T0 + A T1 (T1-1) / (2 (T2+1))) / K with T0, T1, T2 the sums over the K instances of found, found once and found twice and A the mean of (n_k-1)/n_k; estimated_lo/hi: estimated ± t(K-1)·se, se by the delta method across instances (disorder and walker sampling together; at least the pooled sampling error), never below the mean found per instance; one instance: its own log-normal interval; each instance's own estimate is in instances.csv",
+        "per_dim": dims,
+    })
+}
+
+/// The symmetry checks of an odd landscape summed per dimension, with the number of instances
+/// whose own check balanced.
+fn symmetry_per_dim(
+    dims: &[usize],
+    mirrors: &[(usize, MirrorCheck)],
+) -> Vec<(usize, MirrorCheck, usize)> {
+    dims.iter()
+        .filter_map(|&n| {
+            let of_n: Vec<&MirrorCheck> = mirrors
+                .iter()
+                .filter(|(d, _)| *d == n)
+                .map(|(_, m)| m)
+                .collect();
+            let total = MirrorCheck::total(&of_n)?;
+            Some((n, total, of_n.iter().filter(|m| m.balanced()).count()))
+        })
+        .collect()
 }
 
 /// Walks every instance of dimension `n` (the sweep's `d`-th), as many per dispatch as the
@@ -549,9 +638,12 @@ impl Gathered {
         timings: &mut run::Timings,
     ) -> anyhow::Result<()> {
         let eligible: Vec<bool> = status.iter().map(|&s| s == Status::Converged).collect();
-        let (cat, secs) =
-            critical::catalogue_timed(obj, x, &eligible, &CatalogueOptions::default())?;
+        let opts = CatalogueOptions::default();
+        let (cat, secs) = critical::catalogue_timed(obj, x, &eligible, &opts)?;
         critical::files::add_timings(timings, &secs);
+        if let Some(m) = MirrorCheck::for_objective(obj, &cat, opts.pos_tol) {
+            self.mirrors.push((n, m));
+        }
         for p in &cat.points {
             let hdim = p.n_neg + p.n_zero + p.n_pos;
             self.points.push(PointRow {
@@ -578,6 +670,7 @@ impl Gathered {
             converged: eligible.iter().filter(|&&e| e).count(),
             walkers_at_points: cat.points.iter().map(|p| p.walkers).sum(),
             points: cat.points.len(),
+            coverage: cat.coverage().overall,
         });
         Ok(())
     }
@@ -587,6 +680,7 @@ impl Gathered {
 fn summary_lines(stats: &[DimStats], seconds_walk: f64) -> Vec<String> {
     let mut lines = vec![format!("walk: {seconds_walk:.3} s")];
     for s in stats {
+        let c = &s.coverage;
         let (lo, hi) = s.fraction_minima_ci.unwrap_or((f64::NAN, f64::NAN));
         // One instance (a deterministic family) has no spread across instances.
         let per_instance = if s.instances > 1 {
@@ -610,6 +704,19 @@ fn summary_lines(stats: &[DimStats], seconds_walk: f64) -> Vec<String> {
             hi,
             s.mean_index_fraction.mean
         ));
+        lines.push(format!(
+            "N = {:>4}: coverage (nondegenerate points, Chao1 over pooled instances, 95%): {:.2} \
+             found per instance ({} of {} found once, {} twice) → estimated {:.2} [{:.2}, {:.2}] per instance",
+            s.dim,
+            c.found_per_instance(),
+            c.found_once,
+            c.found,
+            c.found_twice,
+            c.estimated,
+            c.estimated_lo,
+            c.estimated_hi
+        ));
+        lines.extend(c.warning(&format!("N = {}: ", s.dim)));
     }
     lines
 }
@@ -657,6 +764,15 @@ pub fn draw(dir: &Path, info: &FigureInfo) -> anyhow::Result<Vec<String>> {
                 ms("saddles_per_instance", "saddles_per_instance_se")?,
                 ms("points_per_instance", "points_per_instance_se")?,
             ],
+            estimated: if t.has("points_estimated") {
+                Some((
+                    t.f64(r, "points_estimated")?,
+                    t.f64(r, "points_estimated_lo")?,
+                    t.f64(r, "points_estimated_hi")?,
+                ))
+            } else {
+                None
+            },
         });
     }
     let b = tables::Table::read(dir, "by_index.csv")?;

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use crate::critical::coverage::{CatalogueCoverage, Counted, Coverage, MeanCoverage};
 use crate::output::{self, Csv};
 use crate::spec::SpecError;
 use crate::stats::{self, MeanSe, Z95};
@@ -38,14 +39,21 @@ pub struct InstanceRow {
     /// Walkers that reached a critical point after polishing.
     pub walkers_at_points: usize,
     pub points: usize,
+    /// Points found once and twice and the estimated number of points (nondegenerate ones).
+    pub coverage: Coverage,
 }
 
 pub const POINTS_HEADER: &str =
     "dim,instance,f,f_per_dim,index,index_fraction,kind,walkers,x_norm2";
-pub const INSTANCES_HEADER: &str = "dim,instance,seed,walkers,converged,walkers_at_points,points";
-pub const SWEEP_HEADER: &str = "dim,instances,points,points_per_instance,minima,saddles,maxima,degenerate,fraction_minima,fraction_minima_lo,fraction_minima_hi,mean_index_fraction,points_per_instance_se,minima_per_instance,minima_per_instance_se,saddles_per_instance,saddles_per_instance_se,fraction_minima_se,mean_index_fraction_se,walkers,converged,walkers_at_points";
-pub const BY_INDEX_HEADER: &str =
-    "dim,index,count,fraction,count_per_instance,count_per_instance_se";
+pub const INSTANCES_HEADER: &str = "dim,instance,seed,walkers,converged,walkers_at_points,points,points_found_once,points_found_twice,points_estimated,points_estimated_lo,points_estimated_hi";
+/// sweep.csv. The coverage columns at the end aggregate the instances: `points_found_once` is
+/// summed over instances (like `points`); `points_estimated` is the estimated number of points
+/// per instance (like `points_per_instance`), Chao1 on the frequency counts pooled over the
+/// instances, and `points_estimated_lo/_hi` its 95% interval for the disorder average, from the
+/// delta method across instances, never below the mean found ([`MeanCoverage::of`]).
+/// by_index.csv does the same per index; instances.csv holds each instance's own estimate.
+pub const SWEEP_HEADER: &str = "dim,instances,points,points_per_instance,minima,saddles,maxima,degenerate,fraction_minima,fraction_minima_lo,fraction_minima_hi,mean_index_fraction,points_per_instance_se,minima_per_instance,minima_per_instance_se,saddles_per_instance,saddles_per_instance_se,fraction_minima_se,mean_index_fraction_se,walkers,converged,walkers_at_points,points_found_once,points_estimated,points_estimated_lo,points_estimated_hi";
+pub const BY_INDEX_HEADER: &str = "dim,index,count,fraction,count_per_instance,count_per_instance_se,found_once,estimated_per_instance,estimated_per_instance_lo,estimated_per_instance_hi";
 
 /// Statistics of one dimension (a row of sweep.csv). Counts are summed over instances; every
 /// mean comes with its standard error across instances.
@@ -72,6 +80,11 @@ pub struct DimStats {
     pub walkers_at_points: usize,
     /// (index, total count, mean count per instance) for index 0..=hessian_dim.
     pub by_index: Vec<(usize, usize, MeanSe)>,
+    /// Coverage of the nondegenerate points, the instances pooled ([`MeanCoverage::of`]:
+    /// found counts summed over instances, the estimate per instance).
+    pub coverage: MeanCoverage,
+    /// The same for each index 0..=hessian_dim, every index estimated on its own.
+    pub coverage_by_index: Vec<MeanCoverage>,
 }
 
 /// Statistics of dimension `dim` from its instances and their points; `hessian_dim` is N, or
@@ -91,6 +104,7 @@ pub fn dim_stats(
         .collect();
     let mut per = vec![[0f64; 5]; k]; // points, minima, saddles, sum of index fractions, maxima
     let mut by_index = vec![vec![0f64; k]; hessian_dim + 1];
+    let mut counted: Vec<Vec<Counted>> = vec![Vec::new(); k];
     let (mut minima, mut saddles, mut maxima, mut degenerate, mut total) = (0, 0, 0, 0, 0);
     for p in points.iter().filter(|p| p.dim == dim) {
         let Some(&s) = slot.get(&p.instance) else {
@@ -117,7 +131,18 @@ pub fn dim_stats(
         if let Some(row) = by_index.get_mut(p.index) {
             row[s] += 1.0;
         }
+        counted[s].push(Counted {
+            index: p.index,
+            walkers: p.walkers,
+            degenerate: p.kind == "degenerate",
+        });
     }
+    // Each instance is its own sample of its own landscape: estimated alone, then combined.
+    let covs: Vec<CatalogueCoverage> = counted.into_iter().map(CatalogueCoverage::of).collect();
+    let overall: Vec<Coverage> = covs.iter().map(|c| c.overall).collect();
+    let coverage_by_index = (0..=hessian_dim)
+        .map(|i| MeanCoverage::of(&covs.iter().map(|c| c.index(i)).collect::<Vec<_>>()))
+        .collect();
     let col = |c: usize| -> Vec<f64> { per.iter().map(|r| r[c]).collect() };
     let npts = col(0);
     DimStats {
@@ -142,6 +167,8 @@ pub fn dim_stats(
             .enumerate()
             .map(|(i, c)| (i, c.iter().sum::<f64>() as usize, stats::mean_se(c)))
             .collect(),
+        coverage: MeanCoverage::of(&overall),
+        coverage_by_index,
     }
 }
 
@@ -178,6 +205,11 @@ pub fn write_instances(path: &Path, rows: &[InstanceRow]) -> std::io::Result<()>
             r.converged.to_string(),
             r.walkers_at_points.to_string(),
             r.points.to_string(),
+            r.coverage.found_once.to_string(),
+            r.coverage.found_twice.to_string(),
+            num(r.coverage.estimated),
+            num(r.coverage.estimated_lo),
+            num(r.coverage.estimated_hi),
         ]);
     }
     csv.write(path)
@@ -210,6 +242,10 @@ pub fn write_sweep(path: &Path, rows: &[DimStats]) -> std::io::Result<()> {
             s.walkers.to_string(),
             s.converged.to_string(),
             s.walkers_at_points.to_string(),
+            s.coverage.found_once.to_string(),
+            num(s.coverage.estimated),
+            num(s.coverage.estimated_lo),
+            num(s.coverage.estimated_hi),
         ]);
     }
     csv.write(path)
@@ -218,7 +254,7 @@ pub fn write_sweep(path: &Path, rows: &[DimStats]) -> std::io::Result<()> {
 pub fn write_by_index(path: &Path, rows: &[DimStats]) -> std::io::Result<()> {
     let mut csv = Csv::new(BY_INDEX_HEADER);
     for s in rows {
-        for (index, count, per) in &s.by_index {
+        for ((index, count, per), cov) in s.by_index.iter().zip(&s.coverage_by_index) {
             let frac = if s.points > 0 {
                 *count as f64 / s.points as f64
             } else {
@@ -231,6 +267,10 @@ pub fn write_by_index(path: &Path, rows: &[DimStats]) -> std::io::Result<()> {
                 num(frac),
                 num(per.mean),
                 num(per.se),
+                cov.found_once.to_string(),
+                num(cov.estimated),
+                num(cov.estimated_lo),
+                num(cov.estimated_hi),
             ]);
         }
     }
@@ -282,6 +322,7 @@ mod tests {
             converged: 8,
             walkers_at_points: 7,
             points: 0,
+            coverage: Coverage::of_counts([]),
         }
     }
 
@@ -317,6 +358,21 @@ mod tests {
         let counts: Vec<usize> = s.by_index.iter().map(|b| b.1).collect();
         assert_eq!(counts, vec![3, 2, 1]);
         assert_eq!((s.walkers, s.converged, s.walkers_at_points), (20, 16, 14));
+        // Coverage: every point here was found by one walker, 3 walkers per instance. Pooled
+        // over the two instances: 6 found, 6 once, none twice, A = 2/3, so
+        // (6 + (2/3)·6·5/2)/2 = 8 per instance.
+        assert_eq!((s.coverage.found, s.coverage.found_once), (6, 6));
+        assert!(
+            (s.coverage.estimated - 8.0).abs() < 1e-12,
+            "{:?}",
+            s.coverage
+        );
+        assert!(s.coverage.estimated_lo >= 3.0 && s.coverage.estimated_hi > 8.0);
+        assert!(s.coverage.mostly_found_once());
+        // Index 0 on its own: 1 + 2 found once by n = 1 and 2 walkers, A = (0 + 1/2)/2, so
+        // (3 + (1/4)·3·2/2)/2 = 1.875.
+        assert_eq!(s.coverage_by_index.len(), 3);
+        assert!((s.coverage_by_index[0].estimated - 1.875).abs() < 1e-12);
         // An instance without points still counts as an instance.
         let s = dim_stats(4, 4, &[inst(4, 0), inst(4, 1)], &points);
         assert_eq!((s.instances, s.points), (2, 1));

@@ -1,8 +1,12 @@
-//! Running the binary as a user would, and reading what it wrote.
+//! Running the binary as a user would, and reading what it wrote: the helpers of the
+//! end-to-end tests.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+
+/// A CSV row: column -> text.
+pub type Row = BTreeMap<String, String>;
 
 /// Runs `saddlescope ARGS` with no test fault hooks set.
 pub fn run(args: &[&str]) -> Output {
@@ -13,16 +17,25 @@ pub fn run(args: &[&str]) -> Output {
         .expect("the binary runs")
 }
 
-/// Runs `saddlescope ARGS` and panics with its stderr unless it exits 0; returns stderr.
-pub fn run_ok(args: &[&str]) -> String {
-    let o = run(args);
-    let err = String::from_utf8_lossy(&o.stderr).into_owned();
-    assert!(o.status.success(), "saddlescope {}: {err}", args.join(" "));
-    err
+/// Fails the test, showing stdout and stderr, unless the run succeeded.
+pub fn ok(o: &Output) {
+    assert!(
+        o.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
 }
 
-/// A fresh path under the temporary folder, unique to this test binary and `name` (removed if
-/// it exists; the run creates it).
+/// Runs `saddlescope ARGS` and panics with its output unless it exits 0; returns stderr.
+pub fn run_ok(args: &[&str]) -> String {
+    let o = run(args);
+    ok(&o);
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// A fresh (absent) path under the temporary folder, unique to this test binary, the process
+/// and `name`.
 pub fn tmp(name: &str) -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     let bin = exe.file_stem().unwrap().to_string_lossy().into_owned();
@@ -32,7 +45,7 @@ pub fn tmp(name: &str) -> PathBuf {
 }
 
 /// A CSV file as rows keyed by the header's names.
-pub fn csv(path: &Path) -> Vec<HashMap<String, String>> {
+pub fn table(path: &Path) -> Vec<Row> {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let mut lines = text.lines();
     let header: Vec<&str> = lines.next().unwrap_or_default().split(',').collect();
@@ -47,21 +60,19 @@ pub fn csv(path: &Path) -> Vec<HashMap<String, String>> {
         .collect()
 }
 
-/// A number of a CSV row.
-pub fn num(row: &HashMap<String, String>, key: &str) -> f64 {
-    row.get(key)
-        .unwrap_or_else(|| panic!("no column {key}"))
+/// A cell as a number (NaN when empty or not a number); a missing column fails the test.
+pub fn num(row: &Row, col: &str) -> f64 {
+    row.get(col)
+        .unwrap_or_else(|| panic!("no column {col}"))
         .parse()
-        .unwrap_or_else(|e| panic!("{key}: {e}"))
+        .unwrap_or(f64::NAN)
 }
 
 /// The run folder's manifest.json.
 pub fn manifest(dir: &Path) -> serde_json::Value {
     let p = dir.join("manifest.json");
-    serde_json::from_str(
-        &std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display())),
-    )
-    .unwrap()
+    let text = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    serde_json::from_str(&text).unwrap()
 }
 
 /// A little-endian f64 .npy file: (shape, values).
