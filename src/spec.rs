@@ -63,6 +63,10 @@ pub enum SpecError {
         limit: String,
         valid: String,
     },
+    /// A flag's or spec's text that does not parse or does not fit: where (`context`, the flag
+    /// and its text) and what is wrong, with the valid forms.
+    #[error("{context}: {problem}")]
+    Spec { context: String, problem: String },
     #[error("{0}")]
     Invalid(String),
 }
@@ -362,24 +366,28 @@ fn resolve_inner(raw: &RawSpec, table: &[Param], allow_ranges: bool) -> Result<V
                     valid: valid_keys(),
                 })?,
             None => {
-                let p = table.get(next_positional).ok_or_else(|| {
-                    SpecError::Invalid(format!(
-                        "{context}: too many positional values ('{value}'); keys in order: {}",
+                let p = table.get(next_positional).ok_or_else(|| SpecError::Spec {
+                    context: context.to_string(),
+                    problem: format!(
+                        "too many positional values ('{value}'); keys in order: {}",
                         valid_keys()
-                    ))
+                    ),
                 })?;
                 next_positional += 1;
                 p
             }
         };
         if values.contains_key(param.key) {
-            return Err(SpecError::Invalid(format!(
-                "{context}: {} is given twice ('{}={value}' repeats it); give each key once \
+            return Err(SpecError::Spec {
+                context: context.to_string(),
+                problem: format!(
+                    "{} is given twice ('{}={value}' repeats it); give each key once \
                  (keys in order: {})",
-                param.key,
-                param.key,
-                valid_keys()
-            )));
+                    param.key,
+                    param.key,
+                    valid_keys()
+                ),
+            });
         }
         if let Range::Choice(names) = param.range {
             let i =
@@ -428,7 +436,10 @@ fn parse_sweep(
     allow_ranges: bool,
 ) -> Result<Sweep, SpecError> {
     let key = param.key;
-    let bad = |why: String| SpecError::Invalid(format!("{context}: {key}={value}: {why}"));
+    let bad = |why: String| SpecError::Spec {
+        context: context.to_string(),
+        problem: format!("{key}={value}: {why}"),
+    };
     if !allow_ranges {
         return Err(bad(
             "ranges (lo..hi) are for step-rule hyperparameters only; an objective parameter \

@@ -16,8 +16,9 @@ pub struct Table {
 
 impl Table {
     pub fn read(dir: &Path, name: &str) -> Result<Table, SpecError> {
-        let text = std::fs::read_to_string(dir.join(name)).map_err(|e| {
-            SpecError::Invalid(format!("{}: cannot read {name} ({e})", dir.display()))
+        let text = std::fs::read_to_string(dir.join(name)).map_err(|e| SpecError::Folder {
+            dir: dir.to_path_buf(),
+            problem: format!("cannot read {name} ({e})"),
         })?;
         let mut lines = text.lines();
         let columns = lines

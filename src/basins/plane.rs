@@ -91,7 +91,10 @@ impl PlaneArg {
             return Ok(PlaneArg::Coordinate);
         };
         let ctx = format!("--plane '{text}'");
-        let bad = |what: String| SpecError::Invalid(format!("{ctx}: {what}; {PLANE_VALID}"));
+        let bad = |what: String| SpecError::Spec {
+            context: ctx.to_string(),
+            problem: format!("{what}; {PLANE_VALID}"),
+        };
         let parts: Vec<&str> = text
             .split(';')
             .map(str::trim)
@@ -193,9 +196,10 @@ pub fn parse_extent(text: &str) -> Result<Extent, SpecError> {
         }
     };
     if !(e.x0 < e.x1 && e.y0 < e.y1) {
-        return Err(SpecError::Invalid(format!(
-            "{ctx}: each range must go from low to high (x0 < x1, y0 < y1)"
-        )));
+        return Err(SpecError::Spec {
+            context: ctx.to_string(),
+            problem: "each range must go from low to high (x0 < x1, y0 < y1)".to_string(),
+        });
     }
     Ok(e)
 }

@@ -35,18 +35,20 @@ impl Origin {
         let ctx = format!("--from '{text}'");
         let (name, rest) = text.split_once(':').unwrap_or((text, ""));
         match name.trim() {
-            "saddle" | "plateau" if !rest.trim().is_empty() => Err(SpecError::Invalid(format!(
-                "{ctx}: '{}' takes no arguments; {VALID}",
-                name.trim()
-            ))),
+            "saddle" | "plateau" if !rest.trim().is_empty() => Err(SpecError::Spec {
+                context: ctx.to_string(),
+                problem: format!("'{}' takes no arguments; {VALID}", name.trim()),
+            }),
             "saddle" => Ok(Origin::Saddle),
             "plateau" => Ok(Origin::Plateau),
             "point" => {
-                let v = rest.trim().strip_prefix("x=").ok_or_else(|| {
-                    SpecError::Invalid(format!(
-                        "{ctx}: write point:x=a;b;... with one value per dimension"
-                    ))
-                })?;
+                let v = rest
+                    .trim()
+                    .strip_prefix("x=")
+                    .ok_or_else(|| SpecError::Spec {
+                        context: ctx.to_string(),
+                        problem: "write point:x=a;b;... with one value per dimension".to_string(),
+                    })?;
                 let x = v
                     .split(';')
                     .map(|p| spec::parse_number(&ctx, "x", p.trim()))
@@ -54,28 +56,33 @@ impl Origin {
                 Ok(Origin::Point(x))
             }
             "critical" => {
-                let (dir, id) = rest.rsplit_once(',').ok_or_else(|| {
-                    SpecError::Invalid(format!(
-                        "{ctx}: write critical:DIR,ID (a sample run folder and a point id)"
-                    ))
+                let (dir, id) = rest.rsplit_once(',').ok_or_else(|| SpecError::Spec {
+                    context: ctx.to_string(),
+                    problem: "write critical:DIR,ID (a sample run folder and a point id)"
+                        .to_string(),
                 })?;
-                let id = id.trim().parse::<usize>().map_err(|_| {
-                    SpecError::Invalid(format!(
-                        "{ctx}: '{}' is not a critical-point id (a whole number >= 0)",
+                let id = id.trim().parse::<usize>().map_err(|_| SpecError::Spec {
+                    context: ctx.to_string(),
+                    problem: format!(
+                        "'{}' is not a critical-point id (a whole number >= 0)",
                         id.trim()
-                    ))
+                    ),
                 })?;
                 if dir.trim().is_empty() {
-                    return Err(SpecError::Invalid(format!("{ctx}: the folder is empty")));
+                    return Err(SpecError::Spec {
+                        context: ctx.to_string(),
+                        problem: "the folder is empty".to_string(),
+                    });
                 }
                 Ok(Origin::Critical {
                     dir: PathBuf::from(dir.trim()),
                     id,
                 })
             }
-            other => Err(SpecError::Invalid(format!(
-                "{ctx}: unknown start '{other}'; {VALID}"
-            ))),
+            other => Err(SpecError::Spec {
+                context: ctx.to_string(),
+                problem: format!("unknown start '{other}'; {VALID}"),
+            }),
         }
     }
 

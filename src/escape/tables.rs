@@ -411,32 +411,31 @@ pub fn sweep_bins(points: &[(f64, Option<u32>)]) -> (Vec<SweepBin>, bool) {
 /// escape.csv read back: (method, walkers, shares in [`ENDS`] order) per arm.
 fn read_escape_csv(dir: &Path) -> Result<Vec<(String, usize, Vec<f64>)>, SpecError> {
     let path = dir.join("escape.csv");
-    let text = std::fs::read_to_string(&path).map_err(|e| {
-        SpecError::Invalid(format!(
-            "{}: cannot read escape.csv ({e}); expected a folder written by `saddlescope escape`",
-            dir.display()
-        ))
+    let text = std::fs::read_to_string(&path).map_err(|e| SpecError::Folder {
+        dir: dir.to_path_buf(),
+        problem: format!(
+            "cannot read escape.csv ({e}); expected a folder written by `saddlescope escape`"
+        ),
     })?;
     let mut lines = text.lines();
     let header = split_csv(lines.next().unwrap_or(""));
     let col = |name: &str| {
-        header.iter().position(|h| h == name).ok_or_else(|| {
-            SpecError::Invalid(format!(
-                "{}: escape.csv has no column '{name}'",
-                dir.display()
-            ))
-        })
+        header
+            .iter()
+            .position(|h| h == name)
+            .ok_or_else(|| SpecError::Folder {
+                dir: dir.to_path_buf(),
+                problem: format!("escape.csv has no column '{name}'"),
+            })
     };
     let (c_method, c_walkers) = (col("method")?, col("walkers")?);
     let c_ends = ENDS
         .iter()
         .map(|e| col(e.name()))
         .collect::<Result<Vec<_>, _>>()?;
-    let bad = |row: usize| {
-        SpecError::Invalid(format!(
-            "{}: escape.csv row {row} is malformed",
-            dir.display()
-        ))
+    let bad = |row: usize| SpecError::Folder {
+        dir: dir.to_path_buf(),
+        problem: format!("escape.csv row {row} is malformed"),
     };
     lines
         .filter(|l| !l.trim().is_empty())
@@ -459,31 +458,28 @@ fn read_escape_csv(dir: &Path) -> Result<Vec<(String, usize, Vec<f64>)>, SpecErr
 type Times = (Vec<Vec<Option<u32>>>, Vec<(String, Vec<Vec<Option<f64>>>)>);
 
 fn read_times_csv(dir: &Path, arms: usize) -> Result<Times, SpecError> {
-    let text = std::fs::read_to_string(dir.join("escape_times.csv")).map_err(|e| {
-        SpecError::Invalid(format!(
-            "{}: cannot read escape_times.csv ({e})",
-            dir.display()
-        ))
-    })?;
+    let text =
+        std::fs::read_to_string(dir.join("escape_times.csv")).map_err(|e| SpecError::Folder {
+            dir: dir.to_path_buf(),
+            problem: format!("cannot read escape_times.csv ({e})"),
+        })?;
     let mut lines = text.lines();
     let header = split_csv(lines.next().unwrap_or(""));
     if header.len() < 4 || header[..4] != ["arm", "walker", "escape_step", "point"] {
-        return Err(SpecError::Invalid(format!(
-            "{}: escape_times.csv does not start with arm,walker,escape_step,point",
-            dir.display()
-        )));
+        return Err(SpecError::Folder {
+            dir: dir.to_path_buf(),
+            problem: "escape_times.csv does not start with arm,walker,escape_step,point"
+                .to_string(),
+        });
     }
     let keys = &header[4..];
     let mut steps: Vec<Vec<Option<u32>>> = vec![Vec::new(); arms];
     let mut values: Vec<Vec<Vec<Option<f64>>>> = vec![vec![Vec::new(); arms]; keys.len()];
     for (i, l) in lines.filter(|l| !l.trim().is_empty()).enumerate() {
         let f = split_csv(l);
-        let bad = || {
-            SpecError::Invalid(format!(
-                "{}: escape_times.csv row {} is malformed",
-                dir.display(),
-                i + 1
-            ))
+        let bad = || SpecError::Folder {
+            dir: dir.to_path_buf(),
+            problem: format!("escape_times.csv row {} is malformed", i + 1),
         };
         let arm: usize = f.first().and_then(|v| v.parse().ok()).ok_or_else(bad)?;
         if arm >= arms || f.len() != header.len() {

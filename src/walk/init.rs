@@ -38,8 +38,9 @@ impl Init {
         let ctx = format!("--init '{text}'");
         let mut kv = Vec::new();
         for part in rest.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            let (k, v) = part.split_once('=').ok_or_else(|| {
-                SpecError::Invalid(format!("{ctx}: '{part}' is not key=value; {VALID}"))
+            let (k, v) = part.split_once('=').ok_or_else(|| SpecError::Spec {
+                context: ctx.to_string(),
+                problem: format!("'{part}' is not key=value; {VALID}"),
             })?;
             kv.push((k.trim(), v.trim()));
         }
@@ -60,9 +61,10 @@ impl Init {
                     }
                 }
                 if lo >= hi {
-                    return Err(SpecError::Invalid(format!(
-                        "{ctx}: lo must be below hi (got lo={lo}, hi={hi})"
-                    )));
+                    return Err(SpecError::Spec {
+                        context: ctx.to_string(),
+                        problem: format!("lo must be below hi (got lo={lo}, hi={hi})"),
+                    });
                 }
                 Ok(Init::Uniform { lo, hi })
             }
@@ -93,10 +95,9 @@ impl Init {
                         _ => return Err(unknown(k, "x")),
                     }
                 }
-                let x = x.ok_or_else(|| {
-                    SpecError::Invalid(format!(
-                        "{ctx}: point needs x=a;b;... with one value per dimension"
-                    ))
+                let x = x.ok_or_else(|| SpecError::Spec {
+                    context: ctx.to_string(),
+                    problem: "point needs x=a;b;... with one value per dimension".to_string(),
                 })?;
                 Ok(Init::Point { x })
             }
