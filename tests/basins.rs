@@ -1,53 +1,13 @@
 //! `saddlescope basins` end to end through the command line, on small grids (lavapipe-sized).
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_saddlescope"))
-        .args(args)
-        .output()
-        .expect("the binary runs")
-}
+use std::path::Path;
 
-fn ok(args: &[&str]) -> String {
-    let o = run(args);
-    assert!(
-        o.status.success(),
-        "{args:?}\n{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("saddlescope-basins-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    d
-}
-
-fn npy<T>(path: &Path, descr: &str, size: usize, decode: fn(&[u8]) -> T) -> (Vec<usize>, Vec<T>) {
-    let bytes = std::fs::read(path).unwrap();
-    let (d, shape, raw) = saddlescope::output::read_npy(&bytes).unwrap();
-    assert_eq!(d, descr, "{}", path.display());
-    assert_eq!(raw.len(), shape.iter().product::<usize>() * size);
-    (shape, raw.chunks_exact(size).map(decode).collect())
-}
+use common::cli::{manifest, npy_f64, npy_i32, run, run_ok_stdout, tmp};
 
 fn labels(dir: &Path) -> (Vec<usize>, Vec<i32>) {
-    npy(&dir.join("labels.npy"), "<i4", 4, |b| {
-        i32::from_le_bytes(b.try_into().unwrap())
-    })
-}
-
-fn f64s(path: &Path) -> (Vec<usize>, Vec<f64>) {
-    npy(path, "<f8", 8, |b| {
-        f64::from_le_bytes(b.try_into().unwrap())
-    })
-}
-
-fn manifest(dir: &Path) -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap()).unwrap()
+    npy_i32(&dir.join("labels.npy"))
 }
 
 /// basins.csv rows as (label, walkers, fraction, f, index, kind, coordinates).
@@ -98,7 +58,7 @@ fn pixel_of(m: &serde_json::Value, s: f64, t: f64) -> (usize, usize) {
 #[test]
 fn double_well_basins_are_the_four_quadrants() {
     let out = tmp("dw");
-    let stdout = ok(&[
+    let stdout = run_ok_stdout(&[
         "basins",
         "--objective",
         "double-well:n=2",
@@ -183,7 +143,7 @@ fn double_well_basins_are_the_four_quadrants() {
         assert!(out.join(f).exists(), "{f}");
     }
     // landscape.npy holds f on the pixel centres: pixel (0, 0) is (-1.9375, 1.9375).
-    let (_, land) = f64s(&out.join("landscape.npy"));
+    let (_, land) = npy_f64(&out.join("landscape.npy"));
     let c: f64 = 1.9375;
     let want = 2.0 * (c * c - 1.0).powi(2);
     assert!((land[0] - want).abs() < 1e-12, "{} vs {want}", land[0]);
@@ -192,7 +152,7 @@ fn double_well_basins_are_the_four_quadrants() {
 #[test]
 fn himmelblau_labels_match_the_minima_and_colours_map_one_to_one() {
     let out = tmp("hb");
-    ok(&[
+    run_ok_stdout(&[
         "basins",
         "--objective",
         "himmelblau",
@@ -315,7 +275,7 @@ fn the_same_command_twice_gives_identical_labels() {
     let mut outs = vec![];
     for k in 0..2 {
         let out = tmp(&format!("det{k}"));
-        ok(&[
+        run_ok_stdout(&[
             "basins",
             "--objective",
             "camel6",
@@ -352,7 +312,7 @@ fn the_same_command_twice_gives_identical_labels() {
 fn a_slice_through_three_minima_contains_their_basins() {
     let cat = tmp("field-sample");
     let field = "field:n=16";
-    ok(&[
+    run_ok_stdout(&[
         "sample",
         "--objective",
         field,
@@ -376,11 +336,11 @@ fn a_slice_through_three_minima_contains_their_basins() {
         .take(3)
         .collect();
     assert_eq!(ids.len(), 3, "{csv}");
-    let (_, xs) = f64s(&cat.join("critical_points.npy"));
+    let (_, xs) = npy_f64(&cat.join("critical_points.npy"));
     let n = 16;
     let out = tmp("field-basins");
     let plane = format!("points={},{},{}", ids[0], ids[1], ids[2]);
-    ok(&[
+    run_ok_stdout(&[
         "basins",
         "--objective",
         field,
@@ -412,7 +372,7 @@ fn a_slice_through_three_minima_contains_their_basins() {
     let dot = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(p, q)| p * q).sum::<f64>();
     assert!((dot(&u, &u) - 1.0).abs() < 1e-12 && dot(&u, &v).abs() < 1e-12);
     let (_, l) = labels(&out);
-    let (_, attractors) = f64s(&out.join("attractors.npy"));
+    let (_, attractors) = npy_f64(&out.join("attractors.npy"));
     for &id in &ids {
         let x = &xs[id * n..(id + 1) * n];
         let d: Vec<f64> = x.iter().zip(&c).map(|(a, b)| a - b).collect();

@@ -1,21 +1,10 @@
 //! End to end through the command line a user types.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_saddlescope"))
-}
+use std::path::Path;
 
-fn run(args: &[&str]) -> Output {
-    bin().args(args).output().expect("the binary runs")
-}
-
-fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("saddlescope-cli-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    d
-}
+use common::cli::{manifest, run, tmp};
 
 fn npy_shape(path: &Path) -> (String, Vec<usize>) {
     let bytes = std::fs::read(path).unwrap();
@@ -63,8 +52,7 @@ fn sample_writes_the_run_folder() {
     }
     assert_eq!(npy_shape(&out.join("starts.npy")).1, vec![300, 3]);
     assert_eq!(npy_shape(&out.join("end_states.npy")).1, vec![300, 3]);
-    let m: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
+    let m = manifest(&out);
     assert_eq!(m["status_counts"]["converged"], 300);
     assert_eq!(m["resolved"]["objective"], "double-well:n=3");
     assert_eq!(m["seed"], 0);

@@ -3,23 +3,12 @@
 //! separate Newton iteration on hand-written gradients, and an independent eigen-decomposition of
 //! the 2-spin couplings.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
+use common::cli::{manifest, run, tmp};
 use nalgebra::{DMatrix, Matrix2, SymmetricEigen, Vector2};
-
-fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_saddlescope"))
-        .args(args)
-        .output()
-        .expect("the binary runs")
-}
-
-fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("saddlescope-crit-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    d
-}
 
 /// One row of critical_points.csv.
 #[derive(Debug, Clone)]
@@ -233,8 +222,7 @@ fn himmelblau_gradnorm_finds_all_nine_critical_points() {
         }
     }
     assert_eq!(with_point, rows.iter().map(|r| r.walkers).sum::<usize>());
-    let m: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
+    let m = manifest(&out);
     assert_eq!(m["critical_points"]["distinct"], 9);
     // Walkers that did not converge are counted as never polished, not as polish failures.
     let unfinished = walkers
@@ -518,8 +506,7 @@ fn tolerance_flags_reach_the_classification() {
     args.extend(["--zero-eig-tol", "0.5"]);
     let (out, rows) = sample("tol-loose", "himmelblau", "gd:lr=0.001", &args);
     assert_eq!((rows[0].kind.as_str(), rows[0].n_zero), ("degenerate", 1));
-    let m: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
+    let m = manifest(&out);
     assert_eq!(m["resolved"]["catalogue"]["classify"]["zero_tol"], 0.5);
     for (flag, bad) in [
         ("--zero-eig-tol", "0"),

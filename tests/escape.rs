@@ -2,21 +2,12 @@
 //! x² − y², zero-gradient starts (a saddle, a plateau) that only noise or perturbations leave,
 //! starts from a stored catalogue, the output tables, and usage errors.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_saddlescope"))
-        .args(args)
-        .output()
-        .expect("the binary runs")
-}
+use std::path::Path;
+use std::process::Output;
 
-fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("saddlescope-esc-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    d
-}
+use common::cli::{fields, manifest, run, tmp};
 
 fn escape(out: &Path, args: &[&str]) -> Output {
     let mut full = vec!["escape"];
@@ -29,26 +20,6 @@ fn escape(out: &Path, args: &[&str]) -> Output {
         String::from_utf8_lossy(&o.stderr)
     );
     o
-}
-
-/// A CSV file as a header and rows of fields, splitting quoted fields (methods hold commas).
-fn csv(path: &Path) -> (Vec<String>, Vec<Vec<String>>) {
-    let text = std::fs::read_to_string(path).unwrap();
-    let split = |l: &str| -> Vec<String> {
-        let (mut out, mut f, mut q) = (vec![], String::new(), false);
-        for c in l.chars() {
-            match c {
-                '"' => q = !q,
-                ',' if !q => out.push(std::mem::take(&mut f)),
-                _ => f.push(c),
-            }
-        }
-        out.push(f);
-        out
-    };
-    let mut lines = text.lines();
-    let header = split(lines.next().unwrap());
-    (header, lines.map(split).collect())
 }
 
 /// Column `name` of `rows`.
@@ -95,7 +66,7 @@ fn gd_escapes_from_near_the_saddle_at_the_closed_form_step() {
             ];
             args.extend(arms.iter().map(String::as_str));
             escape(&out, &args);
-            let (h, rows) = csv(&out.join("escape.csv"));
+            let (h, rows) = fields(&out.join("escape.csv"));
             assert_eq!(h[..9].join(","), HEADER);
             let median = col(&h, &rows, "median_steps");
             let escaped = col(&h, &rows, "escaped");
@@ -117,13 +88,11 @@ fn gd_escapes_from_near_the_saddle_at_the_closed_form_step() {
                     assert!((i64::from(want) - from_saddle).abs() <= 1);
                 }
             }
-            let (th, times) = csv(&out.join("escape_times.csv"));
+            let (th, times) = fields(&out.join("escape_times.csv"));
             assert_eq!(th, ["arm", "walker", "escape_step", "point"]);
             assert_eq!(times.len(), 4 * etas.len());
             // All four arms share one rule, hence one walk.
-            let m: serde_json::Value =
-                serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap())
-                    .unwrap();
+            let m = manifest(&out);
             assert_eq!(m["resolved"]["walks"].as_array().unwrap().len(), 1);
             std::fs::remove_dir_all(&out).ok();
         }
@@ -161,7 +130,7 @@ fn escape_by_a_drop_in_f_follows_the_closed_form() {
                 "gd:lr=0.1",
             ],
         );
-        let (h, rows) = csv(&out.join("escape.csv"));
+        let (h, rows) = fields(&out.join("escape.csv"));
         assert_eq!(col(&h, &rows, "escaped"), ["4"]);
         assert_eq!(
             col(&h, &rows, "p90_steps")[0].parse::<f64>().unwrap(),
@@ -196,7 +165,7 @@ fn from_exactly_the_saddle_gd_stays_while_noise_and_perturbation_escape() {
             "pgd:lr=0.1",
         ],
     );
-    let (h, rows) = csv(&out.join("escape.csv"));
+    let (h, rows) = fields(&out.join("escape.csv"));
     assert_eq!(h[..9].join(","), HEADER);
     assert_eq!(
         h[9..].join(","),
@@ -236,7 +205,7 @@ fn from_exactly_the_saddle_gd_stays_while_noise_and_perturbation_escape() {
         assert!((s - 1.0).abs() < 1e-12, "{r:?}");
     }
     // GD walkers end at the saddle: it is a catalogue point, of kind saddle, index 1.
-    let (th, times) = csv(&out.join("escape_times.csv"));
+    let (th, times) = fields(&out.join("escape_times.csv"));
     let gd: Vec<&Vec<String>> = times.iter().filter(|r| r[0] == "0").collect();
     assert_eq!(gd.len(), w);
     assert!(gd.iter().all(|r| r[2].is_empty() && r[3] == gd[0][3]));
@@ -245,7 +214,7 @@ fn from_exactly_the_saddle_gd_stays_while_noise_and_perturbation_escape() {
         .filter(|r| r[0] != "0")
         .all(|r| !r[2].is_empty() && r[3].is_empty()));
     assert_eq!(th.len(), 4);
-    let (ah, att) = csv(&out.join("attractors.csv"));
+    let (ah, att) = fields(&out.join("attractors.csv"));
     assert_eq!(ah.join(","), "arm,method,point,f,kind,index,walkers,share");
     assert_eq!(att.len(), 1, "{att:?}");
     assert_eq!(
@@ -258,8 +227,7 @@ fn from_exactly_the_saddle_gd_stays_while_noise_and_perturbation_escape() {
         ),
         ("0", gd[0][3].as_str(), "saddle", "1", "64")
     );
-    let m: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
+    let m = manifest(&out);
     assert_eq!(m["start_point"]["kind"], "saddle");
     assert_eq!(m["resolved"]["walks"].as_array().unwrap().len(), 3);
     for f in ["escape_ecdf", "escape_ends"] {
@@ -295,11 +263,10 @@ fn from_inside_the_flat_well_plateau_gd_stays_and_langevin_leaves() {
             "langevin:lr=0.01,temperature=0.05",
         ],
     );
-    let (h, rows) = csv(&out.join("escape.csv"));
+    let (h, rows) = fields(&out.join("escape.csv"));
     assert_eq!(col(&h, &rows, "escaped"), ["0", "64"]);
     assert_eq!(col(&h, &rows, "at_start")[0].parse::<f64>().unwrap(), 1.0);
-    let m: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
+    let m = manifest(&out);
     assert_eq!(
         m["resolved"]["from"]["x"],
         serde_json::json!([0.0, 0.0, 0.0])
@@ -347,8 +314,7 @@ fn starts_from_a_stored_critical_point() {
             "gd:lr=0.1",
         ],
     );
-    let m: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
+    let m = manifest(&out);
     assert_eq!(m["resolved"]["from"]["kind"], "critical");
     assert_eq!(m["resolved"]["from"]["x"], serde_json::json!([0.0, 0.0]));
     // Defaults: r0 = 1e-3 and R = 0.1 around a point with |x| <= 1.

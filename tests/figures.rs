@@ -3,21 +3,18 @@
 //! axis of each panel (plotters maps a one-value axis outside the plot, so a single bar, arm or
 //! dimension once lost its ticks and labels).
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod common;
 
-fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("saddlescope-figures-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    d
-}
+use std::path::Path;
 
+use common::cli::{run, tmp};
+
+/// Runs `saddlescope ARGS --backend cpu --out OUT` and fails naming ARGS unless it exits 0 (every
+/// figure here comes from the CPU twin into a given folder).
 fn ok(args: &[&str], out: &Path) {
-    let o = Command::new(env!("CARGO_BIN_EXE_saddlescope"))
-        .args(args)
-        .args(["--backend", "cpu", "--out", out.to_str().unwrap()])
-        .output()
-        .unwrap();
+    let mut all = args.to_vec();
+    all.extend(["--backend", "cpu", "--out", out.to_str().unwrap()]);
+    let o = run(&all);
     assert!(
         o.status.success(),
         "{args:?}: {}",

@@ -4,10 +4,12 @@
 //! After an intended change of outputs, `SADDLESCOPE_BLESS=1 cargo test --test golden`
 //! rewrites the hashes; say why in the commit.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
+use common::cli::{binary, tmp};
 use sha2::{Digest, Sha256};
 
 const RUNS: &[(&str, &[&str])] = &[
@@ -113,10 +115,8 @@ fn recorded() -> BTreeMap<String, String> {
 fn every_command_writes_the_recorded_tables_and_figures() {
     let mut got = BTreeMap::new();
     for (name, args) in RUNS {
-        let dir =
-            std::env::temp_dir().join(format!("saddlescope-golden-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        let o = Command::new(env!("CARGO_BIN_EXE_saddlescope"))
+        let dir = tmp(name);
+        let o = binary()
             .args(*args)
             .args(["--backend", "cpu", "--out", dir.to_str().unwrap()])
             .output()

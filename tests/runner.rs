@@ -1,26 +1,12 @@
 //! The one executor, through the CLI: what every walking command shares behaves the same in
 //! every command (flags, default folders, progress, the manifest's file list).
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+mod common;
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_saddlescope"))
-}
+use std::path::Path;
+use std::process::Stdio;
 
-fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("saddlescope-runner-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    d
-}
-
-fn run_in(dir: &Path, args: &[&str]) -> Output {
-    bin()
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("the binary runs")
-}
+use common::cli::{binary, manifest, run_in, tmp};
 
 /// A small run of each walking command (CPU twin, a few steps).
 fn small(command: &str) -> Vec<&'static str> {
@@ -81,7 +67,7 @@ fn three_runs_in_one_second_get_three_default_folders() {
     args.extend(["--steps", "5", "--backend", "cpu", "--no-critical"]);
     let children: Vec<_> = (0..3)
         .map(|_| {
-            bin()
+            binary()
                 .args(&args)
                 .current_dir(&dir)
                 .stdout(Stdio::null())
@@ -137,9 +123,7 @@ fn every_command_names_its_default_folder_alike_and_lists_exactly_its_files() {
         );
         assert!(stdout.contains("timings: walk "), "{c}: {stdout}");
         let path = dir.join(folder);
-        let m: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(path.join("manifest.json")).unwrap())
-                .unwrap();
+        let m = manifest(&path);
         let mut listed: Vec<String> = m["files"]
             .as_array()
             .unwrap()
@@ -195,7 +179,7 @@ fn walk_flags_are_checked_the_same_in_every_command() {
 #[test]
 fn progress_lines_appear_in_a_redirected_stderr() {
     let out = tmp("progress");
-    let o = bin()
+    let o = binary()
         .args([
             "sample",
             "--objective",
@@ -249,7 +233,7 @@ fn progress_lines_appear_in_a_redirected_stderr() {
 fn sweep_ranges_reach_every_walker() {
     let run = |opt: &str, name: &str| {
         let out = tmp(name);
-        let o = bin()
+        let o = binary()
             .args([
                 "sweep",
                 "--objective",
@@ -275,9 +259,7 @@ fn sweep_ranges_reach_every_walker() {
             .unwrap();
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         let inst = std::fs::read_to_string(out.join("instances.csv")).unwrap();
-        let m: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap())
-                .unwrap();
+        let m = manifest(&out);
         let _ = std::fs::remove_dir_all(&out);
         let converged: usize = inst
             .lines()

@@ -1,53 +1,11 @@
 //! `saddlescope sweep`, `run FILE.toml` and `plot DIR` end to end through the command line.
 
-use std::collections::BTreeMap;
+mod common;
+
 use std::f64::consts::{SQRT_2, TAU};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
+use common::cli::{manifest, num, ok, run, table, tmp};
 use saddlescope::objective;
-
-fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_saddlescope"))
-        .args(args)
-        .output()
-        .expect("the binary runs")
-}
-
-fn ok(o: &Output) {
-    assert!(
-        o.status.success(),
-        "{}\n{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-}
-
-fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("saddlescope-sweep-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    d
-}
-
-/// A CSV file as rows of column -> text.
-fn table(path: &Path) -> Vec<BTreeMap<String, String>> {
-    let text = std::fs::read_to_string(path).unwrap();
-    let mut lines = text.lines();
-    let header: Vec<String> = lines.next().unwrap().split(',').map(String::from).collect();
-    lines
-        .map(|l| {
-            header
-                .iter()
-                .cloned()
-                .zip(l.split(',').map(String::from))
-                .collect()
-        })
-        .collect()
-}
-
-fn num(row: &BTreeMap<String, String>, col: &str) -> f64 {
-    row[col].parse().unwrap_or(f64::NAN)
-}
 
 fn sweep_args<'a>(out: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
     let mut a = vec!["sweep", "--out", out];
@@ -355,8 +313,7 @@ fn experiment_files_and_plot() {
         std::fs::read_to_string(out.join("experiment.toml")).unwrap(),
         std::fs::read_to_string(&file).unwrap()
     );
-    let m: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
+    let m = manifest(&out);
     assert_eq!(m["command"], "sweep");
     assert_eq!(m["experiment"]["file"], "experiment.toml");
     let argv: Vec<String> = m["argv"]
@@ -379,9 +336,7 @@ fn experiment_files_and_plot() {
         std::fs::read_to_string(out.join("sweep.csv")).unwrap(),
         std::fs::read_to_string(again.join("sweep.csv")).unwrap()
     );
-    let m2: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(again.join("manifest.json")).unwrap())
-            .unwrap();
+    let m2 = manifest(&again);
     assert_eq!(m2["argv"][1], "sweep");
     assert!(m2["experiment"].is_null() && !again.join("experiment.toml").exists());
 

@@ -3,28 +3,22 @@
 //! gpu` then stops with the error and `auto` falls back to the batched CPU engine (f64); values the GPU's f32
 //! cannot hold are usage errors.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-const FAULT: &str = "SADDLESCOPE_TEST_FAULT_GRAD";
+use std::path::Path;
+use std::process::Output;
 
+use common::cli::{manifest, run_with_env, tmp, FAULT_ENV};
+
+/// The binary with `fault` as its gradient fault hook (or none), and `auto` taking the
+/// software adapter here as it would a hardware one (on a machine without a GPU it would
+/// otherwise run the batched CPU engine and never walk on the adapter).
 fn run(args: &[&str], fault: Option<&str>) -> Output {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_saddlescope"));
-    c.args(args);
-    // `auto` takes the software adapter here as it would a hardware one (on a machine without
-    // a GPU it would otherwise run the batched CPU engine and never walk on the adapter).
-    c.env(saddlescope::backend::AUTO_SOFTWARE_ENV, "1");
+    let auto = (saddlescope::backend::AUTO_SOFTWARE_ENV, "1");
     match fault {
-        Some(f) => c.env(FAULT, f),
-        None => c.env_remove(FAULT),
-    };
-    c.output().expect("the binary runs")
-}
-
-fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("saddlescope-twin-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    d
+        Some(f) => run_with_env(args, &[auto, (FAULT_ENV, f)], &[]),
+        None => run_with_env(args, &[auto], &[FAULT_ENV]),
+    }
 }
 
 fn sample(objective: &str, backend: &str, out: &Path, extra: &[&str]) -> Vec<String> {
@@ -53,10 +47,6 @@ fn sample(objective: &str, backend: &str, out: &Path, extra: &[&str]) -> Vec<Str
 
 fn args(v: &[String]) -> Vec<&str> {
     v.iter().map(String::as_str).collect()
-}
-
-fn manifest(dir: &Path) -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap()).unwrap()
 }
 
 /// One objective of each engine and shape: fused 2-D, fused N-D, multi-pass sphere and flat.
