@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{ctx, exact_root, lattice_starts, norm, rule_cases};
+use common::{ctx, exact_root, lattice_starts, norm, rule_cases, walkers_apart};
 use saddlescope::gpu::{GpuError, GpuWalk};
 use saddlescope::objective;
 use saddlescope::rules;
@@ -266,22 +266,7 @@ fn every_step_rule_matches_its_reference_for_50_steps() {
                 } else {
                     run_both(obj, opt, init, *walkers, &plan)
                 };
-                let mut bad = 0;
-                for w in 0..g.len() {
-                    let d = (0..n)
-                        .map(|i| (g.x[w * n + i] - c.x[w * n + i]).abs())
-                        .fold(0.0, f64::max);
-                    let scale = 1.0 + c.point(w).iter().fold(0f64, |a, b| a.max(b.abs()));
-                    // A finder with an exact step (gradnorm's line search, newton-mr) can land
-                    // where the gradient rounds to exactly 0, in f32 or in f64, and stop there
-                    // as converged (|g| <= 0) while the other side, a rounding away, runs on.
-                    let same_course = exact_root(&g, w)
-                        || exact_root(&c, w)
-                        || (g.status[w] == c.status[w] && g.steps[w] == c.steps[w]);
-                    if d > 1e-3 * scale || !same_course {
-                        bad += 1;
-                    }
-                }
+                let bad = walkers_apart(&g, &c);
                 let allowed = if opt.starts_with("anneal") || opt.starts_with("pgd") {
                     g.len() / 16
                 } else {

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{ctx, exact_root, rule_cases};
+use common::{ctx, rule_cases, walkers_apart};
 use saddlescope::backend::Backend;
 use saddlescope::gpu::{shader, GpuWalk};
 use saddlescope::objective;
@@ -192,20 +192,7 @@ fn every_rule_with_a_schedule_matches_its_reference() {
     for (opt, obj) in cases {
         let (g, c) = run_both(obj, opt, "uniform:lo=-3,hi=3", 100, &plan);
         let n = g.n;
-        let mut bad = 0;
-        for w in 0..g.len() {
-            let d = (0..n)
-                .map(|i| (g.x[w * n + i] - c.x[w * n + i]).abs())
-                .fold(0.0, f64::max);
-            let scale = 1.0 + c.point(w).iter().fold(0f64, |a, b| a.max(b.abs()));
-            // A walker may stop where its gradient rounds to exactly 0 on one side only.
-            let same_course = exact_root(&g, w)
-                || exact_root(&c, w)
-                || (g.status[w] == c.status[w] && g.steps[w] == c.steps[w]);
-            if d > 1e-3 * scale || !same_course {
-                bad += 1;
-            }
-        }
+        let bad = walkers_apart(&g, &c);
         let allowed = if opt.starts_with("anneal") || opt.starts_with("pgd") {
             g.len() / 50
         } else {

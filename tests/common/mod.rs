@@ -33,6 +33,25 @@ pub fn exact_root(e: &EndStates, w: usize) -> bool {
     e.grad_norm[w] == 0.0 && e.status[w] == Status::Converged
 }
 
+/// The walkers whose GPU and twin walks part: positions more than 1e-3 of the scale
+/// 1 + max|x_i| apart, or a different status or step count — except where one side stopped at
+/// an exact root (`exact_root`), a rounding away from where the other runs on.
+pub fn walkers_apart(g: &EndStates, c: &EndStates) -> usize {
+    let n = g.n;
+    (0..g.len())
+        .filter(|&w| {
+            let d = (0..n)
+                .map(|i| (g.x[w * n + i] - c.x[w * n + i]).abs())
+                .fold(0.0, f64::max);
+            let scale = 1.0 + c.point(w).iter().fold(0f64, |a, b| a.max(b.abs()));
+            let same_course = exact_root(g, w)
+                || exact_root(c, w)
+                || (g.status[w] == c.status[w] && g.steps[w] == c.steps[w]);
+            d > 1e-3 * scale || !same_course
+        })
+        .count()
+}
+
 /// Starts for Styblinski–Tang near its lattice of critical points: each coordinate near one of
 /// the three roots of 2x^3 - 16x + 2.5 (a minimum at -2.90 or 2.75, a maximum at 0.157),
 /// within +-0.4 of it, so the Hessian diag(6x^2 - 16) is indefinite with every |entry| >= 14.
