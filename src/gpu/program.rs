@@ -283,6 +283,14 @@ mod tests {
         }
     }
 
+    /// The entry points of a step's kernels, in dispatch order.
+    fn step_entries(p: &Program) -> Vec<&str> {
+        p.step
+            .iter()
+            .map(|&k| p.kernels[k].entry.as_str())
+            .collect()
+    }
+
     #[test]
     fn a_step_dispatches_gradient_observe_and_each_evaluation_before_its_stage() {
         let ops = [
@@ -291,11 +299,7 @@ mod tests {
             Op::Stage("accept"),
         ];
         let p = multi_pass(&passes(), &ops, 8).unwrap();
-        let names: Vec<&str> = p
-            .step
-            .iter()
-            .map(|&k| p.kernels[k].entry.as_str())
-            .collect();
+        let names = step_entries(&p);
         assert_eq!(
             names,
             [
@@ -350,11 +354,7 @@ mod tests {
         let f = fused_rule_step(&ops, 8);
         assert!(f.contains("for (var rep0 = 0u; rep0 < 3u;") && f.matches("iterate(").count() == 1);
         let p = multi_pass(&passes(), &ops, 2).unwrap();
-        let names: Vec<&str> = p
-            .step
-            .iter()
-            .map(|&k| p.kernels[k].entry.as_str())
-            .collect();
+        let names = step_entries(&p);
         assert_eq!(
             names,
             [
