@@ -438,3 +438,29 @@ fn bench_until_counts_useful_steps() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("--until"));
 }
+
+/// The 3-spin at N = 500 (N^3 = 1.25e8 couplings dense, 6.3e7 packed) runs with the defaults:
+/// beyond the software adapter's buffers `auto` walks on the batched CPU engine.
+#[test]
+fn pspin_three_at_n_500_runs() {
+    let out = tmp("pspin500");
+    let o = run(&[
+        "sample",
+        "--objective",
+        "pspin:p=3,n=500",
+        "--optimizer",
+        "gd",
+        "--walkers",
+        "2",
+        "--steps",
+        "2",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let s = String::from_utf8_lossy(&o.stdout);
+    assert!(s.contains("max_steps: 2"), "{s}");
+    let m = manifest(&out);
+    assert_eq!(m["resolved"]["objective"], "pspin:p=3,n=500,seed=0");
+    assert_eq!(m["resolved"]["dim"], 500);
+}

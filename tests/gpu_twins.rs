@@ -57,7 +57,7 @@ fn cases() -> Vec<String> {
                 v.push("field:n=4096,features=1024,seed=5".into());
             }
             "pspin" => {
-                for (p, max) in [(2, 5792), (3, 322), (4, 76)] {
+                for (p, max) in [(2, 5792), (3, 406), (4, 118)] {
                     for n in DIMS.into_iter().filter(|&n| n < max) {
                         v.push(format!("pspin:p={p},n={n},seed={}", n + p));
                     }
@@ -553,4 +553,33 @@ fn newton_mr_matches_its_twin_on_the_multi_pass_engine() {
             }
         }
     }
+}
+
+/// A p-spin whose packed couplings do not fit one of the adapter's storage buffers is refused
+/// before any kernel is built, with the sizes (a usage error, so `auto` walks on the CPU).
+#[test]
+fn pspin_beyond_the_adapters_buffer_is_refused_with_its_size() {
+    let ctx = ctx();
+    let l = &ctx.limits;
+    let floats = (l.max_storage_buffer_binding_size.min(l.max_buffer_size) / 4) as usize;
+    let packed = |n: usize| n * n * (n + 1) / 2;
+    let n = (2..=1289).find(|&n| packed(n) + 16 > floats);
+    let Some(n) = n else {
+        eprintln!("skipped: this adapter binds every p = 3 size the objective allows");
+        return;
+    };
+    let obj = objective::parse(&format!("pspin:p=3,n={n}")).unwrap();
+    let opt = rules::parse("gd").unwrap();
+    match GpuWalk::new(ctx.clone(), obj.as_ref(), &opt) {
+        Err(e @ GpuError::TooLarge(_)) => {
+            assert!(e.is_usage());
+            let m = e.to_string();
+            assert!(m.contains("MiB") && m.contains("--backend cpu"), "{m}");
+        }
+        Err(e) => panic!("n={n}: wrong error {e}"),
+        Ok(_) => panic!("n={n}: {} floats were accepted", packed(n)),
+    }
+    // One size below fits.
+    let obj = objective::parse(&format!("pspin:p=3,n={}", n - 1)).unwrap();
+    assert!(GpuWalk::new(ctx, obj.as_ref(), &opt).is_ok());
 }

@@ -140,12 +140,14 @@ impl MirrorCheck {
         })
     }
 
-    /// The summary line.
+    /// The summary line: the index pairs where a point was found (all of them are in the
+    /// manifest; at N = 500 a line of every pair would be 250 pairs of zeros).
     pub fn summary_line(&self) -> String {
         let pairs: Vec<String> = self
             .pairs
             .iter()
             .skip(1)
+            .filter(|p| p.found + p.mirror_found > 0)
             .map(|p| {
                 format!(
                     "{} vs {}: {} vs {}",

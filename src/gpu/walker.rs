@@ -339,6 +339,26 @@ impl GpuWalk {
             .ok_or_else(|| GpuError::Instances("no landscape instance to walk".to_string()))?;
         let obj: &dyn Objective = *obj;
         let p = instance_params(obj, rest)?;
+        let bytes = ((p.len() + PARAM_TAIL) * 4) as u64;
+        let limit = ctx
+            .limits
+            .max_storage_buffer_binding_size
+            .min(ctx.limits.max_buffer_size);
+        if bytes > limit {
+            return Err(GpuError::TooLarge(format!(
+                "'{}'{} needs {} MiB of landscape parameters on the GPU (f32); adapter '{}' binds \
+                 at most {} MiB per buffer; valid: a smaller landscape, or --backend cpu",
+                obj.spec(),
+                if rest.is_empty() {
+                    String::new()
+                } else {
+                    format!(" with {} instances in one dispatch", rest.len() + 1)
+                },
+                bytes.div_ceil(1 << 20),
+                ctx.adapter.line(),
+                limit >> 20
+            )));
+        }
         let label = format!("walk[{} | {}]", obj.spec(), opt.spec());
         let (assembled, program) =
             shader::walk_module(&label, obj, opt).map_err(|message| GpuError::Validation {

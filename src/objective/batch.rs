@@ -115,67 +115,26 @@ fn field_terms_body(p: &mut [f64], cos: &mut [f64], s: &[f64], b: &[f64]) {
 multiversion!(field_terms, field_terms_body, (p: &mut [f64], cos: &mut [f64], s: &[f64], b: &[f64]));
 
 /// The spherical p-spin for a block: grad H = p c Jsym(x, .., x, .) as one GEMM of the
-/// monomials of x against the couplings. Jsym is symmetric, so only the monomials
-/// x_j x_k (j <= k) — or x_j x_k x_l (j <= k <= l) — enter, each coupling row multiplied by the
+/// monomials of x against the packed couplings (`super::pspin`): only the monomials
+/// x_j x_k (j <= k) — or x_j x_k x_l (j <= k <= l) — enter, each coupling multiplied by the
 /// number of index orders that give it: N(N+1)/2 (or N(N+1)(N+2)/6) columns instead of N^2
 /// (or N^3).
-pub struct PSpinBatch {
+pub struct PSpinBatch<'a> {
     pub p: u32,
     pub n: usize,
     pub c: f64,
-    /// Monomials x N: row t is the multiplicity times Jsym(., t) for the t-th monomial.
-    pub jp: Vec<f64>,
-    /// The monomials' index tuples (p - 1 indices each, nondecreasing), flattened.
-    pub tuples: Vec<u32>,
+    /// The packed couplings, N x T row-major (row i, column t: orders(t) Jsym(i, t)).
+    pub jt: &'a [f64],
 }
 
-impl PSpinBatch {
-    /// Folds the symmetric N^p tensor (row-major, index i first) into monomial rows.
-    pub fn new(p: u32, n: usize, c: f64, jsym: &[f64]) -> PSpinBatch {
-        let k = p as usize - 1;
-        let mut tuples = Vec::new();
-        let mut idx = vec![0usize; k];
-        loop {
-            tuples.extend(idx.iter().map(|&i| i as u32));
-            // Next nondecreasing tuple.
-            let mut d = k;
-            while d > 0 && idx[d - 1] == n - 1 {
-                d -= 1;
-            }
-            if d == 0 {
-                break;
-            }
-            idx[d - 1] += 1;
-            for e in d..k {
-                idx[e] = idx[d - 1];
-            }
-        }
-        let count = tuples.len() / k;
-        let mut jp = vec![0.0; count * n];
-        for t in 0..count {
-            let tup = &tuples[t * k..(t + 1) * k];
-            let orders = orders(tup);
-            let flat = tup.iter().fold(0usize, |acc, &j| acc * n + j as usize);
-            for i in 0..n {
-                jp[t * n + i] = orders * jsym[i * n.pow(k as u32) + flat];
-            }
-        }
-        PSpinBatch {
-            p,
-            n,
-            c,
-            jp,
-            tuples,
-        }
-    }
-
+impl PSpinBatch<'_> {
     fn monomials(&self) -> usize {
-        self.tuples.len() / (self.p as usize - 1)
+        self.jt.len() / self.n
     }
 }
 
 /// The monomials of x of degree k (1, 2 or 3) with nondecreasing indices, in the order of
-/// [`PSpinBatch::new`]'s tuples.
+/// the packed couplings' columns (`super::pspin::Tuples`).
 #[inline(always)]
 fn monomials_body(x: &[f64], k: usize, out: &mut [f64]) {
     let n = x.len();
@@ -207,27 +166,14 @@ fn monomials_body(x: &[f64], k: usize, out: &mut [f64]) {
 
 multiversion!(monomials, monomials_body, (x: &[f64], k: usize, out: &mut [f64]));
 
-/// How many distinct orders of a sorted index tuple there are: k! / prod(multiplicity!).
-fn orders(t: &[u32]) -> f64 {
-    let fact = |k: usize| (1..=k).product::<usize>() as f64;
-    let mut runs = Vec::new();
-    let mut i = 0;
-    while i < t.len() {
-        let j = (i..t.len()).take_while(|&j| t[j] == t[i]).count();
-        runs.push(j);
-        i += j;
-    }
-    fact(t.len()) / runs.into_iter().map(fact).product::<f64>()
-}
-
 /// Rows of monomials evaluated at once: their scratch stays at about 8 MB.
 const MONOMIAL_SCRATCH: usize = 1 << 20;
 
-impl BatchGrad for PSpinBatch {
+impl BatchGrad for PSpinBatch<'_> {
     fn grad(&self, x: &[f64], rows: usize, f: &mut [f64], g: &mut [f64], scratch: &mut Vec<f64>) {
         let (n, k) = (self.n, self.p as usize - 1);
         let mono = self.monomials();
-        let jp = MatRef::from_row_major_slice(&self.jp, mono, n);
+        let jp = MatRef::from_row_major_slice(self.jt, n, mono).transpose();
         let chunk = (MONOMIAL_SCRATCH / mono).clamp(1, rows.max(1));
         let pc = f64::from(self.p) * self.c;
         for r0 in (0..rows).step_by(chunk) {
@@ -344,18 +290,4 @@ pub fn rastrigin_term(x: f64) -> (f64, f64) {
         10.0 + x * x - 10.0 * c,
         2.0 * x + 20.0 * std::f64::consts::PI * s,
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn orders_count_distinct_rearrangements() {
-        assert_eq!(orders(&[1, 2]), 2.0);
-        assert_eq!(orders(&[3, 3]), 1.0);
-        assert_eq!(orders(&[0, 1, 2]), 6.0);
-        assert_eq!(orders(&[0, 0, 2]), 3.0);
-        assert_eq!(orders(&[4, 4, 4]), 1.0);
-    }
 }

@@ -1,17 +1,30 @@
 //! The spherical p-spin glass: H(x) = N^{-(p-1)/2} sum J_{i1..ip} x_{i1}..x_{ip} on the sphere
 //! |x|^2 = N, with iid standard normal couplings J.
 //!
-//! Only the symmetric part of J enters H, so the couplings are stored symmetrised (averaged over
-//! index permutations): then grad H = p c Jsym(x,..,x,.) and Hess H = p(p-1) c Jsym(x,..,.,.),
-//! c = N^{-(p-1)/2}. The objective returns Euclidean value, gradient and Hessian; the engine
-//! projects onto the tangent space and retracts (see `super::sphere`).
+//! Only the symmetric part Jsym of J (its average over index permutations) enters H, and
+//! Jsym(i, j, .., k) does not depend on the order of j..k. So the couplings are stored packed,
+//! as `jt` (N x T, row-major): row i, column t holds orders(t) · Jsym(i, t) for the t-th
+//! nondecreasing (p-1)-tuple t (lexicographic order; T = C(N+p-2, p-1) of them; orders(t) the
+//! number of distinct rearrangements of t). With the monomials m_t(x) = x_{t_1}..x_{t_{p-1}}:
+//!
+//!   grad_i H = p c sum_t jt[i, t] m_t(x),      H = x . grad H / p (degree-p homogeneity),
+//!   (Hess H v)_i = p c sum_t jt[i, t] Dm_t(x)[v],   c = N^{-(p-1)/2}.
+//!
+//! That is N·T floats instead of N^p: p = 3 at N = 500 takes 63 M (500 MB in f64), N = 1000
+//! 501 M. The same array is the batched CPU engine's GEMM operand and the GPU's params buffer
+//! (f32). The objective returns Euclidean value, gradient and Hessian; the engine projects onto
+//! the tangent space and retracts (see `super::sphere`).
 
 use nalgebra::DMatrix;
 
 use super::rounding::{gamma, norm};
-use super::{Const, Domain, Entry, F32Error, Objective, Pass, Passes, Wgsl, MAX_PARAMS, SEED};
+use super::{Const, Domain, Entry, F32Error, Objective, Pass, Passes, Wgsl, SEED};
 use crate::rng::{Sampler, Stream};
 use crate::spec::{Param, Range, SpecError, Values};
+
+/// The most packed coupling floats a p-spin may hold: 2^30 (8 GiB in f64 on the host). p = 2
+/// reaches N = 32 768, p = 3 N = 1 289, p = 4 N = 282.
+pub(crate) const MAX_COUPLINGS: usize = 1 << 30;
 
 const TABLE: &[Param] = &[
     Param::new("p", 3.0, Range::Int(2, 4), "interaction order p"),
@@ -19,7 +32,7 @@ const TABLE: &[Param] = &[
         "n",
         16.0,
         Range::Int(2, 1 << 16),
-        "dimension N (N^p <= 2^25)",
+        "dimension N (p=2: N <= 32768, p=3: N <= 1289, p=4: N <= 282)",
     ),
     SEED,
 ];
@@ -33,23 +46,181 @@ pub fn entry() -> Entry {
     }
 }
 
-/// The largest N whose dense N^p tensor fits in `MAX_PARAMS` floats.
-fn max_n(p: u32) -> usize {
-    (2..)
-        .take_while(|&n: &usize| n.pow(p) <= MAX_PARAMS)
-        .last()
-        .unwrap_or(2)
+/// C(m, r) for r <= 3 (exact in usize for every m this file meets).
+fn binomial(m: usize, r: usize) -> usize {
+    match r {
+        0 => 1,
+        1 => m,
+        2 => m * m.saturating_sub(1) / 2,
+        _ => m * m.saturating_sub(1) / 2 * m.saturating_sub(2) / 3,
+    }
 }
 
-/// The p-spin Hamiltonian with its symmetrised coupling tensor.
+/// The packed coupling floats of a p-spin of dimension n: N · C(N+p-2, p-1).
+pub(crate) fn coupling_floats(p: u32, n: usize) -> usize {
+    let k = p as usize - 1;
+    n.saturating_mul(binomial(n + k - 1, k))
+}
+
+/// The largest N whose packed couplings fit in `MAX_COUPLINGS` floats.
+pub(crate) fn max_n(p: u32) -> usize {
+    let (mut lo, mut hi) = (2usize, 1 << 16);
+    while lo < hi {
+        let mid = (lo + hi).div_ceil(2);
+        if coupling_floats(p, mid) <= MAX_COUPLINGS {
+            lo = mid;
+        } else {
+            hi = mid - 1;
+        }
+    }
+    lo
+}
+
+/// The nondecreasing k-tuples over 0..n in lexicographic order, and the rank of a tuple in it.
+pub(crate) struct Tuples {
+    n: usize,
+    k: usize,
+    /// prefix[r][v]: how many nondecreasing r-tuples have their first value below v, given
+    /// values in v'..n for every v' < v: sum over v' < v of C(n - v' + r - 1, r).
+    prefix: Vec<Vec<usize>>,
+}
+
+impl Tuples {
+    pub(crate) fn new(n: usize, k: usize) -> Tuples {
+        let prefix = (0..k)
+            .map(|r| {
+                let mut acc = vec![0usize; n + 1];
+                for v in 0..n {
+                    acc[v + 1] = acc[v] + binomial(n - v + r - 1, r);
+                }
+                acc
+            })
+            .collect();
+        Tuples { n, k, prefix }
+    }
+
+    /// How many tuples there are: C(n + k - 1, k).
+    pub(crate) fn count(&self) -> usize {
+        binomial(self.n + self.k - 1, self.k)
+    }
+
+    /// The position of the nondecreasing tuple `t` (length k) in the order.
+    #[inline]
+    pub(crate) fn rank(&self, t: &[usize]) -> usize {
+        let mut r = 0;
+        let mut prev = 0;
+        for (q, &v) in t.iter().enumerate() {
+            let p = &self.prefix[self.k - q - 1];
+            r += p[v] - p[prev];
+            prev = v;
+        }
+        r
+    }
+
+    /// Calls `f(t)` for every tuple, in order.
+    pub(crate) fn each(&self, mut f: impl FnMut(&[usize])) {
+        let (n, k) = (self.n, self.k);
+        let mut t = vec![0usize; k];
+        if k == 0 {
+            f(&t);
+            return;
+        }
+        loop {
+            f(&t);
+            let mut d = k;
+            while d > 0 && t[d - 1] == n - 1 {
+                d -= 1;
+            }
+            if d == 0 {
+                return;
+            }
+            t[d - 1] += 1;
+            let v = t[d - 1];
+            t[d..].iter_mut().for_each(|e| *e = v);
+        }
+    }
+}
+
+/// How many distinct orders of a sorted index tuple there are: k! / prod(multiplicity!).
+pub(crate) fn orders(t: &[usize]) -> f64 {
+    let fact = |k: usize| (1..=k).product::<usize>() as f64;
+    let mut i = 0;
+    let mut div = 1.0;
+    while i < t.len() {
+        let j = (i..t.len()).take_while(|&j| t[j] == t[i]).count();
+        div *= fact(j);
+        i += j;
+    }
+    fact(t.len()) / div
+}
+
+/// Packs raw couplings, given in row-major order of the N^p tensor (index i1 most
+/// significant), into `jt` (see the module's notes). Each multiset of indices collects its
+/// couplings in row-major order into its canonical entry (row = its smallest index) and is
+/// then averaged and spread to its other rows, so memory is N·T floats whatever p.
+fn pack(p: usize, n: usize, mut raw: impl FnMut() -> f64) -> Vec<f64> {
+    let tuples = Tuples::new(n, p - 1);
+    let t = tuples.count();
+    let mut jt = vec![0.0f64; n * t];
+    let mut idx = [0usize; 4];
+    let mut sorted = [0usize; 4];
+    let total = n.pow(p as u32);
+    for _ in 0..total {
+        let j = raw();
+        sorted[..p].copy_from_slice(&idx[..p]);
+        sorted[..p].sort_unstable();
+        jt[sorted[0] * t + tuples.rank(&sorted[1..p])] += j;
+        // Next multi-index, the last one fastest.
+        for d in (0..p).rev() {
+            idx[d] += 1;
+            if idx[d] < n {
+                break;
+            }
+            idx[d] = 0;
+        }
+    }
+    let mut full = [0usize; 4];
+    let mut rest = [0usize; 4];
+    for i in 0..n {
+        tuples.each(|tup| {
+            if tup.first().is_some_and(|&a| a < i) {
+                return;
+            }
+            full[0] = i;
+            full[1..p].copy_from_slice(tup);
+            let canon = i * t + tuples.rank(tup);
+            let mean = jt[canon] / orders(&full[..p]);
+            // Row u of every distinct index u of the multiset: the others as its tuple.
+            for q in 0..p {
+                if q > 0 && full[q] == full[q - 1] {
+                    continue;
+                }
+                let mut o = 0;
+                for (r, &v) in full[..p].iter().enumerate() {
+                    if r != q {
+                        rest[o] = v;
+                        o += 1;
+                    }
+                }
+                let rest = &rest[..p - 1];
+                jt[full[q] * t + tuples.rank(rest)] = orders(rest) * mean;
+            }
+        });
+    }
+    jt
+}
+
+/// The p-spin Hamiltonian with its packed symmetrised couplings.
 pub struct PSpin {
     spec: String,
     p: u32,
     n: usize,
     /// N^{-(p-1)/2}
     c: f64,
-    /// Symmetrised couplings, N^p row-major (index i1 most significant).
-    jsym: Vec<f64>,
+    /// The (p-1)-tuples' count T.
+    t: usize,
+    /// Packed couplings, N x T row-major: orders(t) Jsym(i, t).
+    jt: Vec<f64>,
 }
 
 impl PSpin {
@@ -60,8 +231,11 @@ impl PSpin {
         if n > cap {
             return Err(SpecError::TooLarge {
                 what: format!("'pspin': n={n} with p={p}"),
-                need: format!("n^p = {} coupling floats", (n as f64).powi(p as i32)),
-                limit: "2^25 (128 MiB)".into(),
+                need: format!(
+                    "n·C(n+p-2, p-1) = {} packed coupling floats",
+                    coupling_floats(p, n)
+                ),
+                limit: format!("2^30 = {MAX_COUPLINGS} (8 GiB in f64)"),
                 valid: format!(
                     "n <= {cap} for p={p} (p=2: n <= {}, p=3: n <= {}, p=4: n <= {})",
                     max_n(2),
@@ -71,89 +245,68 @@ impl PSpin {
             });
         }
         let mut s = Sampler::new(v.get("seed")? as u64, 0, Stream::Landscape);
-        let j = (0..n.pow(p)).map(|_| s.normal()).collect();
-        Ok(Self::from_couplings(v.canonical(TABLE), p, n, j))
+        let jt = pack(p as usize, n, || s.normal());
+        Ok(Self::packed(v.canonical(TABLE), p, n, jt))
     }
 
     /// Builds the objective from raw (unsymmetrised) couplings, N^p row-major.
-    pub(crate) fn from_couplings(spec: String, p: u32, n: usize, mut j: Vec<f64>) -> Self {
+    #[cfg(test)]
+    pub(crate) fn from_couplings(spec: String, p: u32, n: usize, j: Vec<f64>) -> Self {
         assert_eq!(j.len(), n.pow(p), "couplings must hold N^p values");
-        symmetrise(&mut j, n, p as usize);
+        let mut it = j.into_iter();
+        let jt = pack(p as usize, n, || it.next().unwrap_or(0.0));
+        Self::packed(spec, p, n, jt)
+    }
+
+    fn packed(spec: String, p: u32, n: usize, jt: Vec<f64>) -> Self {
         PSpin {
             spec,
             p,
             n,
             c: (n as f64).powf(-(f64::from(p) - 1.0) / 2.0),
-            jsym: j,
+            t: jt.len() / n,
+            jt,
         }
     }
 
-    /// Contracts `k` trailing indices of Jsym with x (the innermost one with `last` instead when
-    /// given): returns the N^{p-k} leading part.
-    fn contract(&self, x: &[f64], last: Option<&[f64]>, k: usize) -> Vec<f64> {
-        self.contract_in(&self.jsym, x, last, k)
+    /// The monomials m_t(y) of degree p - 1, in the tuples' order.
+    fn monomials(&self, y: &[f64]) -> Vec<f64> {
+        let mut m = Vec::with_capacity(self.t);
+        Tuples::new(self.n, self.p as usize - 1)
+            .each(|t| m.push(t.iter().map(|&i| y[i]).product()));
+        m
     }
 
-    /// [`PSpin::contract`] of a given N^p tensor.
-    fn contract_in(&self, j: &[f64], x: &[f64], last: Option<&[f64]>, k: usize) -> Vec<f64> {
-        let mut t: Option<Vec<f64>> = None;
-        for step in 0..k {
-            let y = if step == 0 { last.unwrap_or(x) } else { x };
-            let src: &[f64] = t.as_deref().unwrap_or(j);
-            t = Some(
-                src.chunks_exact(self.n)
-                    .map(|row| row.iter().zip(y).map(|(a, b)| a * b).sum())
-                    .collect(),
-            );
-        }
-        t.unwrap_or_else(|| j.to_vec())
+    /// sum_t jt[i, t] m_t for every row i.
+    fn rows(&self, jt: &[f64], m: &[f64]) -> Vec<f64> {
+        jt.chunks_exact(self.t)
+            .map(|row| row.iter().zip(m).map(|(a, b)| a * b).sum())
+            .collect()
     }
 }
 
-/// Replaces a row-major N^p tensor by its average over the p! index permutations, in place:
-/// each orbit (a sorted multi-index and its distinct rearrangements) is visited once.
-fn symmetrise(j: &mut [f64], n: usize, p: usize) {
-    let perms = permutations(p);
-    let mut idx = vec![0usize; p];
-    let mut flats: Vec<usize> = Vec::with_capacity(perms.len());
-    for flat in 0..j.len() {
-        let mut r = flat;
-        for d in (0..p).rev() {
-            idx[d] = r % n;
-            r /= n;
-        }
-        if idx.windows(2).any(|w| w[0] > w[1]) {
-            continue;
-        }
-        flats.clear();
-        flats.extend(
-            perms
-                .iter()
-                .map(|perm| perm.iter().fold(0, |acc, &d| acc * n + idx[d])),
-        );
-        flats.sort_unstable();
-        flats.dedup();
-        let mean = flats.iter().map(|&f| j[f]).sum::<f64>() / flats.len() as f64;
-        for &f in &flats {
-            j[f] = mean;
-        }
+impl PSpin {
+    /// sum_t |jt[i, t]| m_t for every row i (the rounding bound's magnitudes).
+    fn rows_abs(&self, m: &[f64]) -> Vec<f64> {
+        self.jt
+            .chunks_exact(self.t)
+            .map(|row| row.iter().zip(m).map(|(a, b)| a.abs() * b).sum())
+            .collect()
     }
-}
 
-/// All permutations of 0..p (p <= 4 here, so at most 24).
-fn permutations(p: usize) -> Vec<Vec<usize>> {
-    if p == 0 {
-        return vec![vec![]];
+    /// For each tuple t and each of its positions q: (t_q, prod of x over t's other
+    /// positions), the partial derivatives of m_t; k = p - 1 pairs per tuple.
+    fn partials(&self, x: &[f64]) -> Vec<(usize, f64)> {
+        let k = self.p as usize - 1;
+        let mut out = Vec::with_capacity(self.t * k);
+        Tuples::new(self.n, k).each(|t| {
+            for q in 0..k {
+                let others: f64 = (0..k).filter(|&r| r != q).map(|r| x[t[r]]).product();
+                out.push((t[q], others));
+            }
+        });
+        out
     }
-    let mut out = Vec::new();
-    for smaller in permutations(p - 1) {
-        for pos in 0..p {
-            let mut q = smaller.clone();
-            q.insert(pos, p - 1);
-            out.push(q);
-        }
-    }
-    out
 }
 
 impl Objective for PSpin {
@@ -164,27 +317,43 @@ impl Objective for PSpin {
         self.n
     }
     fn value(&self, x: &[f64]) -> f64 {
-        self.c * self.contract(x, None, self.p as usize)[0]
+        let r = self.rows(&self.jt, &self.monomials(x));
+        self.c * r.iter().zip(x).map(|(a, b)| a * b).sum::<f64>()
     }
     /// grad H = p c Jsym(x,..,x,.); H = x . grad H / p (H is homogeneous of degree p).
     fn gradient(&self, x: &[f64], g: &mut [f64]) -> f64 {
         let pf = f64::from(self.p);
-        let row = self.contract(x, None, self.p as usize - 1);
+        let row = self.rows(&self.jt, &self.monomials(x));
         for (gi, r) in g.iter_mut().zip(&row) {
             *gi = pf * self.c * r;
         }
         self.c * row.iter().zip(x).map(|(r, xi)| r * xi).sum::<f64>()
     }
+    /// H_ij = p c sum_t jt[i, t] dm_t/dx_j.
     fn hessian(&self, x: &[f64]) -> DMatrix<f64> {
-        let pf = f64::from(self.p);
-        let t = self.contract(x, None, self.p as usize - 2);
-        DMatrix::from_row_slice(self.n, self.n, &t) * (pf * (pf - 1.0) * self.c)
+        let (n, k) = (self.n, self.p as usize - 1);
+        let pc = f64::from(self.p) * self.c;
+        let parts = self.partials(x);
+        let mut h = DMatrix::zeros(n, n);
+        for (i, row) in self.jt.chunks_exact(self.t).enumerate() {
+            for (jv, pr) in row.iter().zip(parts.chunks_exact(k)) {
+                for &(j, d) in pr {
+                    h[(i, j)] += jv * d;
+                }
+            }
+        }
+        h * pc
     }
     fn hvp(&self, x: &[f64], v: &[f64], out: &mut [f64]) {
-        let pf = f64::from(self.p);
-        let row = self.contract(x, Some(v), self.p as usize - 1);
-        for (o, r) in out.iter_mut().zip(&row) {
-            *o = pf * (pf - 1.0) * self.c * r;
+        let k = self.p as usize - 1;
+        let pc = f64::from(self.p) * self.c;
+        let dm: Vec<f64> = self
+            .partials(x)
+            .chunks_exact(k)
+            .map(|pr| pr.iter().map(|&(j, d)| v[j] * d).sum())
+            .collect();
+        for (o, r) in out.iter_mut().zip(self.rows(&self.jt, &dm)) {
+            *o = pc * r;
         }
     }
     fn sphere(&self) -> bool {
@@ -197,13 +366,13 @@ impl Objective for PSpin {
     fn domain(&self) -> Domain {
         Domain::Sphere
     }
-    /// Row i of the gradient sums the N^(p-1) products |Jsym(i, ..)| |x|..|x| =: R_i along
-    /// chains of at most p·N + 8 roundings (the row loops); f = x . g / p adds γ(N).
+    /// Row i of the gradient sums the N^(p-1) products |Jsym(i, ..)| |x|..|x| =: R_i
+    /// (= sum_t |jt[i, t]| m_t(|x|)) along chains of at most p·N + 8 roundings (the kernel's
+    /// nested loops); f = x . g / p adds γ(N).
     fn f32_error(&self, x: &[f64]) -> F32Error {
         let pf = f64::from(self.p);
         let ax: Vec<f64> = x.iter().map(|v| v.abs()).collect();
-        let abs_j: Vec<f64> = self.jsym.iter().map(|v| v.abs()).collect();
-        let r = self.contract_in(&abs_j, &ax, None, self.p as usize - 1);
+        let r = self.rows_abs(&self.monomials(&ax));
         let k = gamma(pf * self.n as f64 + 8.0);
         let g: Vec<f64> = r.iter().map(|ri| k * pf * self.c * ri).collect();
         let xg: f64 = ax.iter().zip(&r).map(|(a, b)| a * b).sum::<f64>() * self.c;
@@ -214,16 +383,23 @@ impl Objective for PSpin {
         }
     }
     fn batch(&self) -> Option<Box<dyn super::batch::BatchGrad + '_>> {
-        Some(Box::new(super::batch::PSpinBatch::new(
-            self.p, self.n, self.c, &self.jsym,
-        )))
+        Some(Box::new(super::batch::PSpinBatch {
+            p: self.p,
+            n: self.n,
+            c: self.c,
+            jt: &self.jt,
+        }))
     }
     /// Rows of the gradient (or of H v) in parallel, one invocation per (walker, component),
     /// then f from them. See shaders/objectives/pspin.wgsl.
     fn wgsl(&self) -> Wgsl {
         let n = self.n;
         Wgsl {
-            consts: vec![Const::U32("PSPIN_P", self.p), Const::F32("PSPIN_C", self.c)],
+            consts: vec![
+                Const::U32("PSPIN_P", self.p),
+                Const::U32("PSPIN_T", self.t as u32),
+                Const::F32("PSPIN_C", self.c),
+            ],
             body: include_str!("../../shaders/objectives/pspin.wgsl"),
             passes: Some(Passes {
                 grad: vec![
@@ -254,8 +430,8 @@ impl Objective for PSpin {
             }),
         }
     }
-    /// The symmetrised tensor, N^p row-major; keep in sync with pspin.wgsl.
+    /// The packed couplings jt, N x T row-major; keep in sync with pspin.wgsl.
     fn params(&self) -> Vec<f64> {
-        self.jsym.clone()
+        self.jt.clone()
     }
 }

@@ -262,10 +262,10 @@ fn bad_specs_name_the_problem_and_the_valid_choices() {
     assert!(e.contains("features"), "{e}");
     let e = msg("saddle:n=3");
     assert!(e.contains("no parameters"), "{e}");
-    let e = msg("pspin:p=4,n=77");
-    assert!(e.contains("n <= 76") && e.contains("2^25"), "{e}");
-    let e = msg("pspin:p=3,n=400");
-    assert!(e.contains("n <= 322"), "{e}");
+    let e = msg("pspin:p=4,n=283");
+    assert!(e.contains("n <= 282") && e.contains("2^30"), "{e}");
+    let e = msg("pspin:p=3,n=2000");
+    assert!(e.contains("n <= 1289"), "{e}");
     let e = msg("field:n=4096,features=1048576");
     assert!(e.contains("features") && e.contains("2^25"), "{e}");
 }
@@ -472,9 +472,67 @@ fn pspin_symmetrisation_preserves_the_value() {
         assert_ne!(shifted, j);
         let other = PSpin::from_couplings("shifted".into(), p, n, shifted);
         assert!((other.value(&x) - obj.value(&x)).abs() < 1e-12 * want.abs().max(1.0));
-        assert_eq!(other.params().len(), n.pow(p));
+        assert_eq!(other.params().len(), n * tuples(n, p as usize - 1));
         let diff = max_abs(other.params().iter().zip(obj.params()).map(|(a, b)| a - b));
         assert!(diff < 1e-6, "symmetrised tensors differ by {diff}");
+    }
+}
+
+/// The number of nondecreasing k-tuples over 0..n, counted by enumeration.
+fn tuples(n: usize, k: usize) -> usize {
+    fn count(lo: usize, n: usize, k: usize) -> usize {
+        if k == 0 {
+            1
+        } else {
+            (lo..n).map(|v| count(v, n, k - 1)).sum()
+        }
+    }
+    count(0, n, k)
+}
+
+/// The packed couplings against the dense symmetrised tensor built from the raw draws: entry
+/// (i, t) is the number of orders of t times the mean of J over the orders of (i, t).
+#[test]
+fn pspin_packs_the_symmetric_couplings() {
+    for (p, n, seed) in [(2u32, 5usize, 3u64), (3, 6, 4), (4, 4, 5)] {
+        let obj = build(&format!("pspin:p={p},n={n},seed={seed}"));
+        let j = raw_couplings(p, n, seed);
+        let k = p as usize - 1;
+        let jt = obj.params();
+        let t = tuples(n, k);
+        assert_eq!(jt.len(), n * t);
+        // Every dense multi-index, grouped by (first index, sorted rest).
+        let mut groups: std::collections::BTreeMap<Vec<usize>, Vec<f64>> = Default::default();
+        let mut rows: std::collections::BTreeMap<(usize, Vec<usize>), (f64, usize)> =
+            Default::default();
+        for (flat, v) in j.iter().enumerate() {
+            let mut idx: Vec<usize> = (0..p).map(|d| flat / n.pow(p - 1 - d) % n).collect();
+            let first = idx[0];
+            let mut rest = idx.split_off(1);
+            rest.sort_unstable();
+            let mut all = rest.clone();
+            all.push(first);
+            all.sort_unstable();
+            groups.entry(all).or_default().push(*v);
+            let e = rows.entry((first, rest)).or_insert((0.0, 0));
+            e.1 += 1;
+        }
+        // Rows in lexicographic order of the sorted rest, as the packing enumerates them.
+        for (pos, ((i, rest), (_, orders))) in rows.iter().enumerate() {
+            let mut all = rest.clone();
+            all.push(*i);
+            all.sort_unstable();
+            let g = &groups[&all];
+            let mean = g.iter().sum::<f64>() / g.len() as f64;
+            let (row, col) = (pos / t, pos % t);
+            assert_eq!(row, *i);
+            let got = jt[row * t + col];
+            let want = *orders as f64 * mean;
+            assert!(
+                (got - want).abs() <= 1e-12 * want.abs().max(1.0),
+                "p={p} n={n} row {i} tuple {rest:?}: {got} vs {want}"
+            );
+        }
     }
 }
 
@@ -484,14 +542,28 @@ fn pspin_lives_on_the_sphere_and_caps_its_size() {
     assert!(obj.sphere());
     assert_eq!(obj.domain(), Domain::Sphere);
     assert_eq!(obj.spec(), "pspin:p=3,n=16,seed=0");
-    assert_eq!(obj.params().len(), 16 * 16 * 16);
-    // The caps are the largest N with N^p <= 2^25.
-    for (p, cap) in [(2u32, 5792usize), (3, 322), (4, 76)] {
-        assert!(cap.pow(p) <= MAX_PARAMS && (cap + 1).pow(p) > MAX_PARAMS);
+    assert_eq!(obj.params().len(), 16 * 16 * 17 / 2);
+    // The caps are the largest N whose N·C(N+p-2, p-1) packed floats fit in 2^30.
+    for (p, cap) in [(2u32, 32768usize), (3, 1289), (4, 282)] {
+        let floats = |n: usize| n * tuples_closed(n, p as usize - 1);
+        assert!(floats(cap) <= 1 << 30 && floats(cap + 1) > 1 << 30, "p={p}");
         let e = parse(&format!("pspin:p={p},n={}", cap + 1))
             .err()
             .map(|e| e.to_string());
-        assert!(e.is_some_and(|e| e.contains(&format!("n <= {cap} for p={p}"))));
+        assert!(
+            e.as_ref()
+                .is_some_and(|e| e.contains(&format!("n <= {cap} for p={p}"))),
+            "{e:?}"
+        );
+    }
+}
+
+/// C(n + k - 1, k) for k <= 3, the closed form of [`tuples`].
+fn tuples_closed(n: usize, k: usize) -> usize {
+    match k {
+        1 => n,
+        2 => n * (n + 1) / 2,
+        _ => n * (n + 1) * (n + 2) / 6,
     }
 }
 
