@@ -14,15 +14,18 @@ use super::vecmath::{round_fast, sin_cos};
 /// code says `mul_add`, never by contraction), so results do not depend on the CPU.
 macro_rules! multiversion {
     ($name:ident, $body:ident, ($($arg:ident: $t:ty),*)) => {
-        fn $name($($arg: $t),*) {
+        multiversion!($name, $body, ($($arg: $t),*) -> ());
+    };
+    ($name:ident, $body:ident, ($($arg:ident: $t:ty),*) -> $ret:ty) => {
+        pub(crate) fn $name($($arg: $t),*) -> $ret {
             #[cfg(target_arch = "x86_64")]
             {
                 #[target_feature(enable = "avx512f,fma")]
-                unsafe fn avx512($($arg: $t),*) {
+                unsafe fn avx512($($arg: $t),*) -> $ret {
                     $body($($arg),*)
                 }
                 #[target_feature(enable = "avx2,fma")]
-                unsafe fn avx2($($arg: $t),*) {
+                unsafe fn avx2($($arg: $t),*) -> $ret {
                     $body($($arg),*)
                 }
                 if std::arch::is_x86_feature_detected!("avx512f")
@@ -42,11 +45,18 @@ macro_rules! multiversion {
         }
     };
 }
+pub(crate) use multiversion;
 
 /// f and the Euclidean gradient of `rows` points at once.
 pub trait BatchGrad: Send + Sync {
     /// `x` and `g` are rows x N row-major; `f` has `rows` entries.
     fn grad(&self, x: &[f64], rows: usize, f: &mut [f64], g: &mut [f64], scratch: &mut Vec<f64>);
+    /// True when rows are independent and cost the same one at a time (elementwise
+    /// objectives): the engine then calls `grad` with `rows` = 1 on each walker's own x and
+    /// gradient, without gathering the block into one matrix and scattering it back.
+    fn rowwise(&self) -> bool {
+        false
+    }
 }
 
 /// `dst (m x n) = alpha * lhs (m x k) * rhs (k x n)`, row-major slices, single-threaded (the
@@ -214,6 +224,9 @@ impl<T: Fn(f64) -> (f64, f64) + Send + Sync> BatchGrad for SeparableBatch<T> {
             }
         }
         separable(self, x, rows, f, g, scratch)
+    }
+    fn rowwise(&self) -> bool {
+        true
     }
 }
 

@@ -129,6 +129,13 @@ fn evaluate(
     let n = obj.dim();
     let rows = running.len();
     match eval {
+        Some(e) if e.rowwise() => {
+            buf.f.resize(rows, 0.0);
+            for (k, &w) in running.iter().enumerate() {
+                let [x, _, g, ..] = &mut states[w].slots;
+                e.grad(x, 1, &mut buf.f[k..k + 1], g, &mut buf.scratch);
+            }
+        }
         Some(e) => {
             buf.x.clear();
             for &w in running {

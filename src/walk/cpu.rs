@@ -24,6 +24,45 @@ fn observe(
 
 /// [`observe`] with f and the Euclidean gradient at x (in SLOT_GRAD) already evaluated (the
 /// batched engine evaluates a block of walkers at once). observe.wgsl's `observe_at`.
+/// |g|², |x − start|² and whether some x_i is not finite or beyond `bound`: eight partial sums
+/// (element i in lane i mod 8) and a non-short-circuit test over chunks of eight, so that the
+/// loop vectorises without bounds checks; compiled for AVX-512 or AVX2 where the CPU has them,
+/// with the same arithmetic (the batched engine runs this for every walker and step).
+#[inline(always)]
+fn norms_body(x: &[f64], g: &[f64], start: &[f64], bound: f64) -> (f64, f64, bool) {
+    let (mut g2, mut d2) = ([0.0f64; 8], [0.0f64; 8]);
+    let mut out = false;
+    let mut lane = |xi: f64, gi: f64, si: f64, l: usize| {
+        let d = xi - si;
+        g2[l] += gi * gi;
+        d2[l] += d * d;
+        out |= !xi.is_finite() | (xi.abs() > bound);
+    };
+    let body = x.len() / 8 * 8;
+    let (xb, gb, sb) = (&x[..body], &g[..body], &start[..body]);
+    for ((xc, gc), sc) in xb
+        .chunks_exact(8)
+        .zip(gb.chunks_exact(8))
+        .zip(sb.chunks_exact(8))
+    {
+        for l in 0..8 {
+            lane(xc[l], gc[l], sc[l], l);
+        }
+    }
+    for (l, ((&xi, &gi), &si)) in x[body..]
+        .iter()
+        .zip(&g[body..])
+        .zip(&start[body..])
+        .enumerate()
+    {
+        lane(xi, gi, si, l);
+    }
+    let fold = |a: [f64; 8]| ((a[0] + a[4]) + (a[1] + a[5])) + ((a[2] + a[6]) + (a[3] + a[7]));
+    (fold(g2), fold(d2), out)
+}
+
+crate::objective::batch::multiversion!(norms, norms_body, (x: &[f64], g: &[f64], start: &[f64], bound: f64) -> (f64, f64, bool));
+
 pub fn observe_at(
     sphere: bool,
     opt: &Optimizer,
@@ -44,19 +83,8 @@ pub fn observe_at(
             *gi -= radial * xi;
         }
     }
-    // Eight partial sums and a non-short-circuit test, so that the loop vectorises (the
-    // batched engine runs this for every walker and step).
-    let (mut g2, mut d2) = ([0.0f64; 8], [0.0f64; 8]);
-    let mut out = false;
-    for i in 0..x.len() {
-        let d = x[i] - start[i];
-        g2[i % 8] += g[i] * g[i];
-        d2[i % 8] += d * d;
-        out |= !x[i].is_finite() | (x[i].abs() > plan.bound);
-    }
+    let (g2, d2, out) = norms(x, g, start, plan.bound);
     bad |= out;
-    let fold = |a: [f64; 8]| ((a[0] + a[4]) + (a[1] + a[5])) + ((a[2] + a[6]) + (a[3] + a[7]));
-    let (g2, d2) = (fold(g2), fold(d2));
     let gn = g2.sqrt();
     bad = bad || !gn.is_finite();
     s.sc[SC_F] = f;
