@@ -583,3 +583,27 @@ fn pspin_beyond_the_adapters_buffer_is_refused_with_its_size() {
     let obj = objective::parse(&format!("pspin:p=3,n={}", n - 1)).unwrap();
     assert!(GpuWalk::new(ctx, obj.as_ref(), &opt).is_ok());
 }
+
+/// The same for a field whose frequencies (stored twice on the GPU: 2 M (N + 1) floats) pass
+/// the adapter's buffer; the host holds it (features x n <= 2^30).
+#[test]
+fn field_beyond_the_adapters_buffer_is_refused_with_its_size() {
+    let ctx = ctx();
+    let l = &ctx.limits;
+    let floats = (l.max_storage_buffer_binding_size.min(l.max_buffer_size) / 4) as usize;
+    let n = 1024;
+    let m = (floats - 16) / (2 * (n + 1)) + 1;
+    if m > 1 << 20 {
+        eprintln!("skipped: this adapter binds every field of n = {n}");
+        return;
+    }
+    let obj = objective::parse(&format!("field:n={n},features={m}")).unwrap();
+    let opt = rules::parse("gd").unwrap();
+    match GpuWalk::new(ctx.clone(), obj.as_ref(), &opt) {
+        Err(e @ GpuError::TooLarge(_)) => assert!(e.to_string().contains("MiB"), "{e}"),
+        Err(e) => panic!("features={m}: wrong error {e}"),
+        Ok(_) => panic!("features={m}: accepted"),
+    }
+    let obj = objective::parse(&format!("field:n={n},features={}", m - 1)).unwrap();
+    assert!(GpuWalk::new(ctx, obj.as_ref(), &opt).is_ok());
+}

@@ -75,22 +75,22 @@ pub fn gemm(dst: &mut [f64], lhs: &[f64], rhs: MatRef<'_, f64>, m: usize, k: usi
 
 /// The random field f = mu/2 |x|^2 + sum_m s_m cos(w_m . x + b_m) for a block: phases
 /// P = X W^T + b (one GEMM), then C = -s sin(P), G = mu X + C W (a second GEMM).
-pub struct FieldBatch {
+pub struct FieldBatch<'a> {
     pub n: usize,
     pub m: usize,
     pub mu: f64,
-    /// W, M x N row-major.
-    pub w: Vec<f64>,
+    /// W, M x N row-major (the objective's own).
+    pub w: &'a [f64],
     /// s_m = sqrt(2/M) a_m.
     pub s: Vec<f64>,
     pub b: Vec<f64>,
 }
 
-impl BatchGrad for FieldBatch {
+impl BatchGrad for FieldBatch<'_> {
     fn grad(&self, x: &[f64], rows: usize, f: &mut [f64], g: &mut [f64], scratch: &mut Vec<f64>) {
         let (n, m) = (self.n, self.m);
         scratch.resize(rows * m, 0.0);
-        let w = MatRef::from_row_major_slice(&self.w, m, n);
+        let w = MatRef::from_row_major_slice(self.w, m, n);
         gemm(scratch, x, w.transpose(), rows, n, 1.0);
         scratch.resize(rows * m + m, 0.0);
         let (phases, terms) = scratch.split_at_mut(rows * m);

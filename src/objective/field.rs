@@ -9,7 +9,13 @@ use std::f64::consts::TAU;
 use nalgebra::DMatrix;
 
 use super::rounding::{gamma, norm, TRIG_ABS, U};
-use super::{Const, Domain, Entry, F32Error, Objective, Pass, Passes, Wgsl, MAX_PARAMS, SEED};
+use super::{Const, Domain, Entry, F32Error, Objective, Pass, Passes, Wgsl, SEED};
+
+/// The most frequencies (features x n) a field may hold on the host: 2^30 (8 GiB in f64). A
+/// GPU holds 2 x features x (n + 1) f32 in one buffer (the frequencies as rows and as columns)
+/// and refuses a field beyond its binding limit (`saddlescope devices`; llvmpipe: 128 MiB,
+/// features x (n + 1) <= 2^24).
+pub(crate) const MAX_FEATURE_FLOATS: usize = 1 << 30;
 use crate::rng::{Sampler, Stream};
 use crate::spec::{Param, Range, SpecError, Values};
 
@@ -61,15 +67,11 @@ impl Field {
     /// then the M phases b_m.
     fn new(v: &Values) -> Result<Self, SpecError> {
         let (n, m) = (v.usize("n")?, v.usize("features")?);
-        let floats = Self::floats(n, m);
-        if floats > MAX_PARAMS {
+        if n.saturating_mul(m) > MAX_FEATURE_FLOATS {
             return Err(SpecError::TooLarge {
                 what: format!("'field' with features={m}, n={n}"),
-                need: format!(
-                    "2 x features x (n + 1) = {floats} parameter floats (the frequencies are \
-                     stored as rows and as columns)"
-                ),
-                limit: format!("2^25 = {MAX_PARAMS} (128 MiB)"),
+                need: format!("features x n = {} frequency floats", n * m),
+                limit: format!("2^30 = {MAX_FEATURE_FLOATS} (8 GiB in f64)"),
                 valid: "lower features or n".into(),
             });
         }
@@ -212,7 +214,7 @@ impl Objective for Field {
             n: self.n,
             m: self.m,
             mu: self.mu,
-            w: self.w.clone(),
+            w: &self.w,
             s: self.a.iter().map(|a| self.scale() * a).collect(),
             b: self.b.clone(),
         }))

@@ -182,10 +182,6 @@ pub(crate) const SEED: Param = Param::new(
     "seed of the landscape's random parameters (Philox, host side)",
 );
 
-/// The most f32 values a dense parameter buffer may hold: 2^25 floats = 128 MiB, wgpu's default
-/// `max_storage_buffer_binding_size`.
-pub(crate) const MAX_PARAMS: usize = (1 << 25) - PARAM_TAIL;
-
 /// Zero floats the GPU layer appends to every parameter buffer, so that a batched kernel may
 /// read up to 16 floats past the end of a row (it multiplies them by zeros).
 pub const PARAM_TAIL: usize = 16;

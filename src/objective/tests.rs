@@ -267,7 +267,7 @@ fn bad_specs_name_the_problem_and_the_valid_choices() {
     let e = msg("pspin:p=3,n=2000");
     assert!(e.contains("n <= 1289"), "{e}");
     let e = msg("field:n=4096,features=1048576");
-    assert!(e.contains("features") && e.contains("2^25"), "{e}");
+    assert!(e.contains("features") && e.contains("2^30"), "{e}");
 }
 
 /// Newton's method on the twin: returns the critical point near `x0`.
