@@ -464,3 +464,104 @@ fn pspin_three_at_n_500_runs() {
     assert_eq!(m["resolved"]["objective"], "pspin:p=3,n=500,seed=0");
     assert_eq!(m["resolved"]["dim"], 500);
 }
+
+/// `bench` over lists: one timing per backend x N x W into bench.csv (header as documented),
+/// the scaling figure and a manifest; a timing predicted to exceed --max-seconds is skipped
+/// and says so; eigen takes no lists.
+#[test]
+fn bench_scans_write_a_table_and_the_scaling_figure() {
+    let out = tmp("bench-scan");
+    let o = run(&[
+        "bench",
+        "--workload",
+        "rastrigin",
+        "--walkers",
+        "16,8",
+        "--dim",
+        "2,4",
+        "--steps",
+        "3",
+        "--repeat",
+        "1",
+        "--backend",
+        "cpu,twin",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let (header, rows) = common::cli::fields(&out.join("bench.csv"));
+    assert_eq!(
+        header.join(","),
+        "backend,engine,workload,walkers,dim,features,steps,repeat,seconds,walker_steps_per_s,gflops,skipped"
+    );
+    assert_eq!(rows.len(), 8);
+    // Walkers ascending within each (backend, N).
+    let key: Vec<(String, String, String)> = rows
+        .iter()
+        .map(|r| (r[0].clone(), r[4].clone(), r[3].clone()))
+        .collect();
+    assert_eq!(key[0], ("cpu".into(), "2".into(), "8".into()));
+    assert_eq!(key[1], ("cpu".into(), "2".into(), "16".into()));
+    assert_eq!(key[7], ("twin".into(), "4".into(), "16".into()));
+    for r in &rows {
+        let rate: f64 = r[9].parse().unwrap();
+        assert!(rate > 0.0 && r[11].is_empty(), "{r:?}");
+    }
+    for f in ["scaling.png", "scaling.svg", "manifest.json"] {
+        assert!(out.join(f).is_file(), "{f}");
+    }
+    assert_eq!(manifest(&out)["command"], "bench");
+    // A second scan into the same folder is refused.
+    let again = run(&[
+        "bench",
+        "--workload",
+        "rastrigin",
+        "--walkers",
+        "8",
+        "--steps",
+        "1",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(again.status.code(), Some(2));
+
+    let out = tmp("bench-skip");
+    let o = run(&[
+        "bench",
+        "--workload",
+        "rastrigin",
+        "--walkers",
+        "8,4096",
+        "--dim",
+        "2",
+        "--steps",
+        "2",
+        "--repeat",
+        "1",
+        "--backend",
+        "twin",
+        "--max-seconds",
+        "1e-9",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let (_, rows) = common::cli::fields(&out.join("bench.csv"));
+    assert!(
+        rows[0][11].is_empty() && rows[1][11].contains("--max-seconds"),
+        "{rows:?}"
+    );
+    assert!(String::from_utf8_lossy(&o.stdout).contains("skipped rastrigin backend=twin W=4096"));
+
+    let o = run(&[
+        "bench",
+        "--workload",
+        "eigen",
+        "--walkers",
+        "2,4",
+        "--dim",
+        "3",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("for a scan"));
+}

@@ -4,6 +4,7 @@ use saddlescope::backend::{Backend, BackendChoice};
 use saddlescope::bench::{self, Workload};
 use saddlescope::critical::eigen::Solver;
 use saddlescope::gpu::context::{enumerate, AdapterSummary};
+use saddlescope::run::folder::{Manifest, RunFolder};
 use saddlescope::spec::SpecError;
 use saddlescope::{objective, rules};
 
@@ -12,10 +13,12 @@ use saddlescope::{objective, rules};
 pub struct BenchArgs {
     #[arg(long, value_enum)]
     workload: Workload,
-    #[arg(long, default_value_t = 4096)]
-    walkers: usize,
-    #[arg(long, default_value_t = 64)]
-    dim: usize,
+    /// Walkers W; a comma list runs one timing per value (a scan, see --out).
+    #[arg(long, value_delimiter = ',', default_value = "4096")]
+    walkers: Vec<usize>,
+    /// Dimension N; a comma list as --walkers.
+    #[arg(long, value_delimiter = ',', default_value = "64")]
+    dim: Vec<usize>,
     #[arg(long, default_value_t = 1024)]
     features: usize,
     #[arg(long, default_value_t = 100)]
@@ -26,8 +29,18 @@ pub struct BenchArgs {
     /// until the last walker is done and the useful walker-steps/s, as peer_bench.py --until.
     #[arg(long, value_name = "TOL")]
     until: Option<f64>,
-    #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
-    backend: BackendChoice,
+    /// The backend; a comma list (e.g. cpu,gpu,twin) times each.
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "auto")]
+    backend: Vec<BackendChoice>,
+    /// A scan's run folder: bench.csv (one row per timing) and scaling.png/.svg (walker-steps/s
+    /// against W and against N). A scan (a list in --walkers, --dim or --backend) without
+    /// --out writes outputs/bench-<workload>-<UTC time>.
+    #[arg(long)]
+    out: Option<std::path::PathBuf>,
+    /// In a scan, skip a timing whose predicted time (from the last smaller W of the same
+    /// backend and N, times the repeats and the warm-up) exceeds this many seconds.
+    #[arg(long, default_value_t = 60.0)]
+    max_seconds: f64,
     /// Skip the twin check of the GPU walks.
     #[arg(long)]
     no_twin_check: bool,
@@ -111,69 +124,331 @@ pub fn bench(a: BenchArgs) -> anyhow::Result<()> {
         )
         .into());
     }
+    let scan = a.walkers.len() > 1 || a.dim.len() > 1 || a.backend.len() > 1 || a.out.is_some();
     if a.workload == Workload::Eigen {
+        if scan {
+            return Err(SpecError::flag(
+                "--workload",
+                "eigen",
+                "field, pspin3 or rastrigin for a scan (lists in --walkers, --dim, --backend, or --out)",
+            )
+            .into());
+        }
         // The eigenvalue stage runs on the CPU whatever the backend.
-        let secs = bench::eigen(a.walkers, a.dim, a.repeat.max(1), a.solver)?;
-        let gf = bench::flops(a.workload, a.walkers as f64, a.dim as f64, 0.0, 0.0) / secs / 1e9;
+        let (walkers, dim) = (a.walkers[0], a.dim[0]);
+        let secs = bench::eigen(walkers, dim, a.repeat.max(1), a.solver)?;
+        let gf = bench::flops(a.workload, walkers as f64, dim as f64, 0.0, 0.0) / secs / 1e9;
         let solver = format!("{:?}", a.solver).to_lowercase();
         println!(
-            "saddlescope-{solver} eigen points={} N={} seconds={secs:.4} points_per_s={:.4e} gflops={gf:.2} threads={}",
-            a.walkers,
-            a.dim,
-            a.walkers as f64 / secs,
+            "saddlescope-{solver} eigen points={walkers} N={dim} seconds={secs:.4} points_per_s={:.4e} gflops={gf:.2} threads={}",
+            walkers as f64 / secs,
             rayon::current_num_threads()
         );
         return Ok(());
     }
-    let backend = Backend::select(a.backend)?.with_twin_check(!a.no_twin_check);
+    if scan {
+        return bench_scan(&a);
+    }
+    let backend = Backend::select(a.backend[0])?.with_twin_check(!a.no_twin_check);
     eprintln!("bench on {}", backend.name());
+    let t = time_one(&a, &backend, a.walkers[0], a.dim[0])?;
+    println!("{}", t.line);
+    Ok(())
+}
+
+fn workload_name(w: Workload) -> &'static str {
+    match w {
+        Workload::Field => "field",
+        Workload::Pspin3 => "pspin3",
+        Workload::Rastrigin => "rastrigin",
+        Workload::Eigen => "eigen",
+    }
+}
+
+/// One timing: its line in peer_bench.py's format and its rates.
+struct Timing {
+    line: String,
+    seconds: f64,
+    /// Walker-steps per second (useful ones with --until).
+    rate: f64,
+    gflops: f64,
+}
+
+fn time_one(
+    a: &BenchArgs,
+    backend: &Backend,
+    walkers: usize,
+    dim: usize,
+) -> anyhow::Result<Timing> {
     let t = bench::run(
-        &backend,
+        backend,
         a.workload,
-        a.walkers,
-        a.dim,
+        walkers,
+        dim,
         a.features,
         a.steps,
         a.repeat.max(1),
         a.until,
     )?;
     let secs = t.seconds;
-    let name = match a.workload {
-        Workload::Field => "field",
-        Workload::Pspin3 => "pspin3",
-        Workload::Rastrigin => "rastrigin",
-        Workload::Eigen => unreachable!("handled above"),
-    };
+    let name = workload_name(a.workload);
     let tag = if backend.is_gpu() {
         "saddlescope-gpu"
     } else {
         "saddlescope-cpu"
     };
-    if let Some(tol) = a.until {
-        println!(
-            "{tag} {name} W={} N={} M={} S={} until={tol} seconds={secs:.4} useful_walker_steps={} converged={} walker_steps_per_s={:.4e}",
-            a.walkers,
-            a.dim,
-            a.features,
-            a.steps,
-            t.useful_steps,
-            t.converged,
-            t.useful_steps as f64 / secs
-        );
-        return Ok(());
-    }
-    let ws = a.walkers as f64 * f64::from(a.steps) / secs;
+    let (m, s) = (a.features, a.steps);
     let gf = bench::flops(
         a.workload,
-        a.walkers as f64,
-        a.dim as f64,
+        walkers as f64,
+        dim as f64,
         a.features as f64,
         f64::from(a.steps),
     ) / secs
         / 1e9;
-    println!(
-        "{tag} {name} W={} N={} M={} S={} seconds={secs:.4} walker_steps_per_s={ws:.4e} gflops={gf:.2}",
-        a.walkers, a.dim, a.features, a.steps
+    if let Some(tol) = a.until {
+        let rate = t.useful_steps as f64 / secs;
+        return Ok(Timing {
+            line: format!(
+                "{tag} {name} W={walkers} N={dim} M={m} S={s} until={tol} seconds={secs:.4} useful_walker_steps={} converged={} walker_steps_per_s={rate:.4e}",
+                t.useful_steps, t.converged
+            ),
+            seconds: secs,
+            rate,
+            gflops: gf,
+        });
+    }
+    let rate = walkers as f64 * f64::from(a.steps) / secs;
+    Ok(Timing {
+        line: format!(
+            "{tag} {name} W={walkers} N={dim} M={m} S={s} seconds={secs:.4} walker_steps_per_s={rate:.4e} gflops={gf:.2}"
+        ),
+        seconds: secs,
+        rate,
+        gflops: gf,
+    })
+}
+
+/// One row of a scan's bench.csv.
+struct ScanRow {
+    backend: BackendChoice,
+    engine: String,
+    walkers: usize,
+    dim: usize,
+    timing: Option<Timing>,
+    skipped: String,
+}
+
+/// A scan: every backend x dimension x walker count (ascending), each timed as a single
+/// bench, into a run folder with bench.csv and the scaling figure.
+fn bench_scan(a: &BenchArgs) -> anyhow::Result<()> {
+    if a.max_seconds.is_nan() || a.max_seconds <= 0.0 {
+        return Err(
+            SpecError::flag("--max-seconds", a.max_seconds, "a number of seconds > 0").into(),
+        );
+    }
+    let name = workload_name(a.workload);
+    let sorted = |v: &[usize]| {
+        let mut v = v.to_vec();
+        v.sort_unstable();
+        v.dedup();
+        v
+    };
+    let (walkers, dims) = (sorted(&a.walkers), sorted(&a.dim));
+    let folder = RunFolder::create(a.out.as_deref(), "bench", name)?;
+    let started = std::time::Instant::now();
+    let mut rows: Vec<ScanRow> = Vec::new();
+    let mut first_error = None;
+    for &choice in &a.backend {
+        let backend = match Backend::select(choice) {
+            Ok(b) => b.with_twin_check(!a.no_twin_check),
+            Err(e) => {
+                folder.abandon();
+                return Err(e.into());
+            }
+        };
+        let engine = backend.name();
+        eprintln!("bench on {engine}");
+        for &n in &dims {
+            let mut last_rate: Option<f64> = None;
+            for &w in &walkers {
+                let mut row = ScanRow {
+                    backend: choice,
+                    engine: engine.clone(),
+                    walkers: w,
+                    dim: n,
+                    timing: None,
+                    skipped: String::new(),
+                };
+                let runs = (a.repeat.max(1) + 1) as f64;
+                let predicted = last_rate.map(|r| w as f64 * f64::from(a.steps) * runs / r);
+                if let Some(p) = predicted.filter(|&p| p > a.max_seconds) {
+                    row.skipped = format!("predicted {p:.0} s > --max-seconds {}", a.max_seconds);
+                } else {
+                    match time_one(a, &backend, w, n) {
+                        Ok(t) => {
+                            println!("{}", t.line);
+                            last_rate = Some(t.rate);
+                            row.timing = Some(t);
+                        }
+                        Err(e) => {
+                            row.skipped = e.to_string().replace(',', ";");
+                            first_error.get_or_insert(e);
+                        }
+                    }
+                }
+                if !row.skipped.is_empty() {
+                    println!(
+                        "skipped {name} backend={} W={w} N={n}: {}",
+                        choice_name(choice),
+                        row.skipped
+                    );
+                }
+                rows.push(row);
+            }
+        }
+    }
+    if rows.iter().all(|r| r.timing.is_none()) {
+        folder.abandon();
+        return Err(first_error.unwrap_or_else(|| anyhow::anyhow!("every timing was skipped")));
+    }
+    write_scan(
+        a,
+        &folder,
+        &rows,
+        &walkers,
+        &dims,
+        started.elapsed().as_secs_f64(),
+    )?;
+    println!("wrote {}", folder.path().display());
+    Ok(())
+}
+
+fn choice_name(c: BackendChoice) -> &'static str {
+    match c {
+        BackendChoice::Auto => "auto",
+        BackendChoice::Gpu => "gpu",
+        BackendChoice::Cpu => "cpu",
+        BackendChoice::Twin => "twin",
+    }
+}
+
+fn write_scan(
+    a: &BenchArgs,
+    folder: &RunFolder,
+    rows: &[ScanRow],
+    walkers: &[usize],
+    dims: &[usize],
+    total: f64,
+) -> anyhow::Result<()> {
+    use saddlescope::figure::{scaling, ScalingPanel, ScalingSeries};
+    use saddlescope::output::{num, Csv};
+    let name = workload_name(a.workload);
+    let mut csv = Csv::new(
+        "backend,engine,workload,walkers,dim,features,steps,repeat,seconds,walker_steps_per_s,gflops,skipped",
     );
+    for r in rows {
+        let t = r.timing.as_ref();
+        let opt = |v: Option<f64>| v.map(num).unwrap_or_default();
+        csv.row(&[
+            choice_name(r.backend).to_string(),
+            r.engine.replace(',', ";"),
+            name.to_string(),
+            r.walkers.to_string(),
+            r.dim.to_string(),
+            a.features.to_string(),
+            a.steps.to_string(),
+            a.repeat.to_string(),
+            opt(t.map(|t| t.seconds)),
+            opt(t.map(|t| t.rate)),
+            opt(t.map(|t| t.gflops)),
+            r.skipped.clone(),
+        ]);
+    }
+    folder.write_csv("bench.csv", &csv)?;
+    let series = |fixed_dim: bool| -> Vec<ScalingSeries> {
+        let mut out = Vec::new();
+        for &b in &a.backend {
+            let fixed: &[usize] = if fixed_dim { dims } else { walkers };
+            for &f in fixed {
+                let points: Vec<(f64, f64)> = rows
+                    .iter()
+                    .filter(|r| {
+                        r.backend == b
+                            && if fixed_dim {
+                                r.dim == f
+                            } else {
+                                r.walkers == f
+                            }
+                    })
+                    .filter_map(|r| {
+                        let x = if fixed_dim { r.walkers } else { r.dim };
+                        r.timing.as_ref().map(|t| (x as f64, t.rate))
+                    })
+                    .collect();
+                let what = if fixed_dim { "N" } else { "W" };
+                out.push(ScalingSeries {
+                    label: format!("{}, {what} = {f}", choice_name(b)),
+                    points,
+                });
+            }
+        }
+        out
+    };
+    let mut panels = Vec::new();
+    if walkers.len() > 1 || dims.len() == 1 {
+        panels.push(ScalingPanel {
+            caption: "against the number of walkers".into(),
+            x_label: "walkers W".into(),
+            series: series(true),
+        });
+    }
+    if dims.len() > 1 {
+        panels.push(ScalingPanel {
+            caption: "against the dimension".into(),
+            x_label: "dimension N".into(),
+            series: series(false),
+        });
+    }
+    let m = if a.workload == Workload::Field {
+        format!(", M = {} features", a.features)
+    } else {
+        String::new()
+    };
+    let subtitle = format!(
+        "plain GD, {} steps per walker{m}, best of {} after a warm-up; {} threads",
+        a.steps,
+        a.repeat,
+        rayon::current_num_threads()
+    );
+    folder.figure("scaling", |stem| {
+        scaling(stem, &panels, &format!("{name}: throughput"), &subtitle).map(|_| ())
+    })?;
+    let manifest = Manifest {
+        command: "bench".into(),
+        saddlescope_version: env!("CARGO_PKG_VERSION").into(),
+        argv: std::iter::once("saddlescope".to_string())
+            .chain(std::env::args().skip(1))
+            .collect(),
+        spec: serde_json::json!({
+            "workload": name,
+            "walkers": walkers,
+            "dim": dims,
+            "features": a.features,
+            "steps": a.steps,
+            "repeat": a.repeat,
+            "until": a.until,
+            "backend": a.backend.iter().map(|&b| choice_name(b)).collect::<Vec<_>>(),
+            "max_seconds": a.max_seconds,
+        }),
+        backend: serde_json::json!(rows
+            .iter()
+            .map(|r| (choice_name(r.backend), r.engine.clone()))
+            .collect::<std::collections::BTreeMap<_, _>>()),
+        timings_s: [("total".to_string(), total)].into_iter().collect(),
+        files: folder.files(),
+        ..Manifest::default()
+    };
+    folder.write_manifest(&manifest)?;
     Ok(())
 }

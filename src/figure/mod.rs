@@ -8,6 +8,7 @@ mod ecdf;
 mod escape_sweep;
 mod index_histogram;
 mod outcomes;
+mod scaling;
 mod style;
 pub mod sweep;
 mod ticks;
@@ -22,6 +23,7 @@ pub use ecdf::{escape_ecdf, EcdfArm};
 pub use escape_sweep::{escape_sweep, SweepBin, SweepSeries};
 pub use index_histogram::{index_histogram, index_histogram_bins};
 pub use outcomes::{escape_outcomes, OutcomeArm, OutcomeCategory};
+pub use scaling::{scaling, ScalingPanel, ScalingSeries};
 
 /// DejaVu Sans (assets/fonts/DejaVuSans-LICENSE.txt).
 const FONT: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
