@@ -37,8 +37,8 @@ pub struct BenchArgs {
     /// --out writes outputs/bench-<workload>-<UTC time>.
     #[arg(long)]
     out: Option<std::path::PathBuf>,
-    /// In a scan, skip a timing whose predicted time (from the last smaller W of the same
-    /// backend and N, times the repeats and the warm-up) exceeds this many seconds.
+    /// In a scan, skip a timing whose predicted time (the backend's last timing scaled by the
+    /// flop counts, times the repeats and the warm-up) exceeds this many seconds.
     #[arg(long, default_value_t = 60.0)]
     max_seconds: f64,
     /// Skip the twin check of the GPU walks.
@@ -269,8 +269,10 @@ fn bench_scan(a: &BenchArgs) -> anyhow::Result<()> {
         };
         let engine = backend.name();
         eprintln!("bench on {engine}");
+        // The last timing of this backend, (flops, seconds): a timing's time is predicted
+        // from it in proportion to the flops.
+        let mut last: Option<(f64, f64)> = None;
         for &n in &dims {
-            let mut last_rate: Option<f64> = None;
             for &w in &walkers {
                 let mut row = ScanRow {
                     backend: choice,
@@ -280,15 +282,22 @@ fn bench_scan(a: &BenchArgs) -> anyhow::Result<()> {
                     timing: None,
                     skipped: String::new(),
                 };
+                let flops = bench::flops(
+                    a.workload,
+                    w as f64,
+                    n as f64,
+                    a.features as f64,
+                    f64::from(a.steps),
+                );
                 let runs = (a.repeat.max(1) + 1) as f64;
-                let predicted = last_rate.map(|r| w as f64 * f64::from(a.steps) * runs / r);
+                let predicted = last.map(|(f, secs)| secs * flops / f * runs);
                 if let Some(p) = predicted.filter(|&p| p > a.max_seconds) {
                     row.skipped = format!("predicted {p:.0} s > --max-seconds {}", a.max_seconds);
                 } else {
                     match time_one(a, &backend, w, n) {
                         Ok(t) => {
                             println!("{}", t.line);
-                            last_rate = Some(t.rate);
+                            last = Some((flops, t.seconds));
                             row.timing = Some(t);
                         }
                         Err(e) => {

@@ -124,6 +124,17 @@ fn field_terms_body(p: &mut [f64], cos: &mut [f64], s: &[f64], b: &[f64]) {
 
 multiversion!(field_terms, field_terms_body, (p: &mut [f64], cos: &mut [f64], s: &[f64], b: &[f64]));
 
+/// sin and cos of every phase (into `sin`, `cos`), vectorised; exact to rounding for
+/// |phase| up to about 1.6e6 (`vecmath::sin_cos`).
+#[inline(always)]
+fn sin_cos_all_body(phase: &[f64], sin: &mut [f64], cos: &mut [f64]) {
+    for ((p, s), c) in phase.iter().zip(sin.iter_mut()).zip(cos.iter_mut()) {
+        (*s, *c) = sin_cos(*p);
+    }
+}
+
+multiversion!(sin_cos_all, sin_cos_all_body, (phase: &[f64], sin: &mut [f64], cos: &mut [f64]));
+
 /// The spherical p-spin for a block: grad H = p c Jsym(x, .., x, .) as one GEMM of the
 /// monomials of x against the packed couplings (`super::pspin`): only the monomials
 /// x_j x_k (j <= k) — or x_j x_k x_l (j <= k <= l) — enter, each coupling multiplied by the

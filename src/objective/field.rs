@@ -120,6 +120,24 @@ impl Field {
     }
 }
 
+impl Field {
+    /// sin and cos of every feature's phase at x: vectorised while every phase is within the
+    /// range where the vectorised reduction is exact (|phase| < 1e6), the standard library
+    /// beyond (walkers far out).
+    fn trig(&self, x: &[f64]) -> (Vec<f64>, Vec<f64>) {
+        let phase: Vec<f64> = (0..self.m).map(|m| self.phase(m, x)).collect();
+        let (mut sin, mut cos) = (vec![0.0; self.m], vec![0.0; self.m]);
+        if phase.iter().all(|p| p.abs() < 1e6) {
+            super::batch::sin_cos_all(&phase, &mut sin, &mut cos);
+        } else {
+            for ((p, s), c) in phase.iter().zip(&mut sin).zip(&mut cos) {
+                (*s, *c) = p.sin_cos();
+            }
+        }
+        (sin, cos)
+    }
+}
+
 fn dot(a: &[f64], b: &[f64]) -> f64 {
     a.iter().zip(b).map(|(p, q)| p * q).sum()
 }
@@ -132,9 +150,8 @@ impl Objective for Field {
         self.n
     }
     fn value(&self, x: &[f64]) -> f64 {
-        let wave: f64 = (0..self.m)
-            .map(|m| self.a[m] * self.phase(m, x).cos())
-            .sum();
+        let (_, cos) = self.trig(x);
+        let wave: f64 = (0..self.m).map(|m| self.a[m] * cos[m]).sum();
         0.5 * self.mu * dot(x, x) + self.scale() * wave
     }
     fn gradient(&self, x: &[f64], g: &mut [f64]) -> f64 {
@@ -142,10 +159,10 @@ impl Objective for Field {
         for (gi, xi) in g.iter_mut().zip(x) {
             *gi = self.mu * xi;
         }
+        let (sin, cos) = self.trig(x);
         for m in 0..self.m {
-            let (s, c) = self.phase(m, x).sin_cos();
-            wave += self.a[m] * c;
-            let t = -self.scale() * self.a[m] * s;
+            wave += self.a[m] * cos[m];
+            let t = -self.scale() * self.a[m] * sin[m];
             for (gi, wi) in g.iter_mut().zip(self.wm(m)) {
                 *gi += t * wi;
             }
@@ -156,8 +173,9 @@ impl Objective for Field {
     fn hessian(&self, x: &[f64]) -> DMatrix<f64> {
         let n = self.n;
         let mut h = DMatrix::from_diagonal_element(n, n, self.mu);
-        for m in 0..self.m {
-            let t = -self.scale() * self.a[m] * self.phase(m, x).cos();
+        let (_, cos) = self.trig(x);
+        for (m, cm) in cos.iter().enumerate() {
+            let t = -self.scale() * self.a[m] * cm;
             let wm = self.wm(m);
             for j in 0..n {
                 for i in 0..n {
@@ -171,9 +189,10 @@ impl Objective for Field {
         for (o, vi) in out.iter_mut().zip(v) {
             *o = self.mu * vi;
         }
-        for m in 0..self.m {
+        let (_, cos) = self.trig(x);
+        for (m, cm) in cos.iter().enumerate() {
             let wm = self.wm(m);
-            let t = -self.scale() * self.a[m] * self.phase(m, x).cos() * dot(wm, v);
+            let t = -self.scale() * self.a[m] * cm * dot(wm, v);
             for (o, wi) in out.iter_mut().zip(wm) {
                 *o += t * wi;
             }
