@@ -154,16 +154,16 @@ impl PSpinBatch<'_> {
     }
 }
 
-/// The monomials of x of degree k (1, 2 or 3) with nondecreasing indices, in the order of
-/// the packed couplings' columns (`super::pspin::Tuples`).
+/// The monomials of x of degree k (1, 2 or 3) with nondecreasing indices whose first index
+/// is in `j0..j1`, in the order of the packed couplings' columns (`super::pspin::Tuples`).
 #[inline(always)]
-fn monomials_body(x: &[f64], k: usize, out: &mut [f64]) {
+fn monomials_body(x: &[f64], k: usize, j0: usize, j1: usize, out: &mut [f64]) {
     let n = x.len();
     let mut o = 0;
     match k {
-        1 => out[..n].copy_from_slice(x),
+        1 => out[..j1 - j0].copy_from_slice(&x[j0..j1]),
         2 => {
-            for j in 0..n {
+            for j in j0..j1 {
                 let (xj, row) = (x[j], &x[j..]);
                 for (dst, &xk) in out[o..o + row.len()].iter_mut().zip(row) {
                     *dst = xj * xk;
@@ -172,7 +172,7 @@ fn monomials_body(x: &[f64], k: usize, out: &mut [f64]) {
             }
         }
         _ => {
-            for j in 0..n {
+            for j in j0..j1 {
                 for k2 in j..n {
                     let (xjk, row) = (x[j] * x[k2], &x[k2..]);
                     for (dst, &xl) in out[o..o + row.len()].iter_mut().zip(row) {
@@ -185,30 +185,60 @@ fn monomials_body(x: &[f64], k: usize, out: &mut [f64]) {
     }
 }
 
-multiversion!(monomials, monomials_body, (x: &[f64], k: usize, out: &mut [f64]));
+multiversion!(monomials, monomials_body, (x: &[f64], k: usize, j0: usize, j1: usize, out: &mut [f64]));
 
-/// Rows of monomials evaluated at once: their scratch stays at about 8 MB.
+/// Monomials held at once for a block (rows x columns): about 8 MB of scratch.
 const MONOMIAL_SCRATCH: usize = 1 << 20;
 
+/// How many monomials of degree k have first index j (of n): 1, n - j or C(n - j + 1, 2).
+fn monomials_from(n: usize, k: usize, j: usize) -> usize {
+    match k {
+        1 => 1,
+        2 => n - j,
+        _ => (n - j) * (n - j + 1) / 2,
+    }
+}
+
 impl BatchGrad for PSpinBatch<'_> {
+    /// The monomial columns go in runs of whole first indices j0..j1, each run's monomials
+    /// for all rows of the block at once (at most `MONOMIAL_SCRATCH` floats), multiplied into
+    /// the gradient with the run's coupling columns and accumulated: every coupling is read
+    /// once per block and step, however large N (at N = 500 the couplings are 500 MB; a run
+    /// of rows against all of them at a time would read them once per few rows).
     fn grad(&self, x: &[f64], rows: usize, f: &mut [f64], g: &mut [f64], scratch: &mut Vec<f64>) {
         let (n, k) = (self.n, self.p as usize - 1);
         let mono = self.monomials();
-        let jp = MatRef::from_row_major_slice(self.jt, n, mono).transpose();
-        let chunk = (MONOMIAL_SCRATCH / mono).clamp(1, rows.max(1));
+        let jt = MatRef::from_row_major_slice(self.jt, n, mono);
         let pc = f64::from(self.p) * self.c;
-        for r0 in (0..rows).step_by(chunk) {
-            let r1 = (r0 + chunk).min(rows);
-            scratch.resize((r1 - r0) * mono, 0.0);
-            for r in r0..r1 {
+        let budget = (MONOMIAL_SCRATCH / rows.max(1)).max(1);
+        let g = &mut g[..rows * n];
+        let (mut j0, mut c0) = (0, 0);
+        while j0 < n {
+            // The longest run of first indices whose monomials fit the budget (one at least).
+            let (mut j1, mut cols) = (j0, 0);
+            while j1 < n && (j1 == j0 || cols + monomials_from(n, k, j1) <= budget) {
+                cols += monomials_from(n, k, j1);
+                j1 += 1;
+            }
+            scratch.resize(rows * cols, 0.0);
+            for r in 0..rows {
                 let xr = &x[r * n..(r + 1) * n];
-                monomials(xr, k, &mut scratch[(r - r0) * mono..(r - r0 + 1) * mono]);
+                monomials(xr, k, j0, j1, &mut scratch[r * cols..(r + 1) * cols]);
             }
-            gemm(&mut g[r0 * n..r1 * n], scratch, jp, r1 - r0, mono, pc);
-            for r in r0..r1 {
-                let (xr, gr) = (&x[r * n..(r + 1) * n], &g[r * n..(r + 1) * n]);
-                f[r] = xr.iter().zip(gr).map(|(a, b)| a * b).sum::<f64>() / f64::from(self.p);
-            }
+            let acc = if c0 == 0 { Accum::Replace } else { Accum::Add };
+            matmul(
+                MatMut::from_row_major_slice_mut(g, rows, n),
+                acc,
+                MatRef::from_row_major_slice(&scratch[..rows * cols], rows, cols),
+                jt.subcols(c0, cols).transpose(),
+                pc,
+                Par::Seq,
+            );
+            (j0, c0) = (j1, c0 + cols);
+        }
+        for r in 0..rows {
+            let (xr, gr) = (&x[r * n..(r + 1) * n], &g[r * n..(r + 1) * n]);
+            f[r] = xr.iter().zip(gr).map(|(a, b)| a * b).sum::<f64>() / f64::from(self.p);
         }
     }
 }
