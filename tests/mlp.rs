@@ -171,3 +171,53 @@ fn user_data_round_trips_and_malformed_files_exit_2() {
         );
     }
 }
+
+/// newton-mr on a small tanh network stalls at some gradient-flat end states: they are listed
+/// in gradient_flat.csv with r > 1/2 and a nonzero gradient, counted in the manifest, and
+/// none of their walkers is assigned a critical point.
+#[test]
+fn gradient_flat_end_states_are_reported_and_never_critical() {
+    let dir = tmp("gradient-flat");
+    let o = run(&[
+        "sample",
+        "--objective",
+        "mlp:widths=2-4-1,samples=32",
+        "--optimizer",
+        "newton-mr",
+        "--walkers",
+        "128",
+        "--steps",
+        "200",
+        "--backend",
+        "cpu",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let flats = table(&dir.join("gradient_flat.csv"));
+    assert!(
+        !flats.is_empty(),
+        "this landscape has gradient-flat regions"
+    );
+    let walkers = table(&dir.join("walkers.csv"));
+    for r in &flats {
+        assert!(num(r, "r") > 0.5 && num(r, "r") <= 1.0 + 1e-12, "{r:?}");
+        assert!(
+            num(r, "grad_norm") > 0.0 && r["kind"] == "gradient-flat",
+            "{r:?}"
+        );
+        let w = num(r, "walker") as usize;
+        assert_eq!(
+            walkers[w]["point"], "",
+            "walker {w} is gradient-flat, not critical"
+        );
+    }
+    let m = common::cli::manifest(&dir);
+    assert_eq!(m["gradient_flat"]["walkers"], flats.len());
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        stdout.contains("gradient-flat end states") || stderr.contains("gradient-flat end states"),
+        "the summary says so"
+    );
+}
