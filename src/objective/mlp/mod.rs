@@ -17,7 +17,7 @@ mod tests;
 use nalgebra::DMatrix;
 
 use self::net::{Act, Data, Loss, Net, ACTS, LOSSES};
-use super::{Const, Domain, Entry, F32Error, Objective, Pass, Passes, Wgsl, MAX_PARAMS, SEED};
+use super::{Const, Domain, Entry, F32Error, Objective, Pass, Passes, Wgsl, PARAM_TAIL, SEED};
 use crate::spec::{Param, Range, SpecError, Values};
 
 /// The most layers (weight matrices) a network may have: the WGSL has one pass function per
@@ -32,6 +32,9 @@ pub const MAX_SAMPLES: usize = 16384;
 pub const MAX_N: usize = 32768;
 /// Scratch floats one walker may use: one walker's scratch must fit a 128 MiB binding.
 const MAX_SCRATCH: usize = 1 << 25;
+/// The most floats of the params buffer (layer table and data): 2^25 floats = 128 MiB, the
+/// storage binding every adapter here allows, less the zero tail.
+const MAX_PARAM_FLOATS: usize = (1 << 25) - PARAM_TAIL;
 /// Floats of the layer table at the head of the params buffer, per layer.
 const HEADER: usize = 6;
 
@@ -232,10 +235,10 @@ impl Mlp {
                 "fewer samples or narrower layers",
             ));
         }
-        if self.params_len() > MAX_PARAMS {
+        if self.params_len() > MAX_PARAM_FLOATS {
             return Err(too(
                 format!("{} data floats", self.params_len()),
-                format!("{MAX_PARAMS} (128 MiB)"),
+                format!("{MAX_PARAM_FLOATS} (128 MiB)"),
                 "fewer samples",
             ));
         }
