@@ -170,6 +170,9 @@ impl Command for BasinsSpec {
     fn objective(&self) -> &str {
         &self.objective
     }
+    fn landscape<'a>(&self, r: &'a Resolved) -> Option<&'a dyn Objective> {
+        Some(r.obj.as_ref())
+    }
     fn seed(&self) -> u64 {
         self.walk.seed
     }

@@ -149,6 +149,9 @@ impl Command for SampleSpec {
     fn objective(&self) -> &str {
         &self.objective
     }
+    fn landscape<'a>(&self, r: &'a Resolved) -> Option<&'a dyn Objective> {
+        Some(r.obj.as_ref())
+    }
     fn seed(&self) -> u64 {
         self.walk.seed
     }
@@ -239,6 +242,19 @@ pub fn run(spec: &SampleSpec, r: &Resolved, ctx: &mut Ctx) -> anyhow::Result<Rep
         critical::files::write(folder, n, &cat, &r.obj.spec(), &mut ctx.timings)?;
         Some(cat)
     };
+    // End states that reached no critical point: the gradient-flat ones among them.
+    let flats = catalogue.as_ref().map(|cat| {
+        let diverged: Vec<bool> = ends.status.iter().map(|&s| s == Status::Diverged).collect();
+        let cand = critical::flat::candidates(cat, &diverged);
+        let examined = cand.iter().filter(|&&c| c).count();
+        let flats = ctx.timings.time("gradient_flat", || {
+            critical::flat::find(r.obj.as_ref(), &ends.x, &cand)
+        });
+        (flats, examined)
+    });
+    if let Some((flats, _)) = &flats {
+        critical::flat::write(folder, flats)?;
+    }
     write_walkers_csv(folder, &ends, catalogue.as_ref(), &hyper, &sweeps)?;
 
     let resolved = resolved_of(spec, r)?;
@@ -259,6 +275,13 @@ pub fn run(spec: &SampleSpec, r: &Resolved, ctx: &mut Ctx) -> anyhow::Result<Rep
     if let Some(cat) = &catalogue {
         results.insert("coverage".into(), critical::files::coverage_json(cat));
         summary.extend(critical::files::summary_lines(cat));
+        if let Some((flats, examined)) = &flats {
+            results.insert(
+                "gradient_flat".into(),
+                critical::flat::json(flats, *examined),
+            );
+            summary.extend(critical::flat::summary_line(flats));
+        }
         let pos_tol = r.catalogue.pos_tol;
         if let Some(m) = MirrorCheck::for_objective(r.obj.as_ref(), cat, pos_tol) {
             results.insert("symmetry".into(), m.to_json());

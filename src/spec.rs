@@ -110,6 +110,13 @@ pub enum Range {
     Int(i64, i64),
     /// One of the named choices, stored as its index (0, 1, ...); the spec gives the name.
     Choice(&'static [&'static str]),
+    /// Text (a list like `8-16-1`, a choice that may also be a file path), kept as given in
+    /// [`Values::texts`] and checked by the objective that reads it: `default` is the text
+    /// when the key is not given, `form` says what is valid (for `list` and errors).
+    Text {
+        default: &'static str,
+        form: &'static str,
+    },
 }
 
 impl Range {
@@ -123,6 +130,7 @@ impl Range {
                 Range::Closed(lo, hi) => v >= lo && v <= hi,
                 Range::Int(lo, hi) => v.fract() == 0.0 && v >= lo as f64 && v <= hi as f64,
                 Range::Choice(names) => v.fract() == 0.0 && v >= 0.0 && v < names.len() as f64,
+                Range::Text { .. } => false,
             };
         if ok {
             Ok(())
@@ -143,6 +151,7 @@ impl fmt::Display for Range {
             Range::Int(lo, hi) if hi == i64::MAX => write!(f, "an integer >= {lo}"),
             Range::Int(lo, hi) => write!(f, "an integer in {lo}..={hi}"),
             Range::Choice(names) => write!(f, "one of {}", names.join(", ")),
+            Range::Text { form, .. } => write!(f, "{form}"),
         }
     }
 }
@@ -165,12 +174,14 @@ impl Param {
             doc,
         }
     }
-    /// A value as a spec writes it: the name for a choice, the number otherwise.
+    /// A value as a spec writes it: the name for a choice, the default text for a text
+    /// parameter (whose value is in [`Values::texts`]), the number otherwise.
     pub fn show(&self, v: f64) -> String {
         match self.range {
             Range::Choice(names) => names
                 .get(v as usize)
                 .map_or_else(|| format!("{v}"), |n| (*n).to_string()),
+            Range::Text { default, .. } => default.to_string(),
             _ => format!("{v}"),
         }
     }
@@ -271,6 +282,9 @@ pub struct Values {
     /// Keys given as ranges (`lo..hi`, `lo..hi:log`); only step-rule specs accept them.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub sweeps: BTreeMap<String, Sweep>,
+    /// Text parameters ([`Range::Text`]), as given or their default; `values` holds 0 for them.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub texts: BTreeMap<String, String>,
 }
 
 impl Values {
@@ -284,6 +298,18 @@ impl Values {
                 context: format!("'{}'", self.name),
                 key: key.to_string(),
                 valid: self.values.keys().cloned().collect::<Vec<_>>().join(", "),
+            })
+    }
+    /// The text of a text parameter ([`Range::Text`]); another key is an error naming the
+    /// text keys.
+    pub fn text(&self, key: &str) -> Result<&str, SpecError> {
+        self.texts
+            .get(key)
+            .map(String::as_str)
+            .ok_or_else(|| SpecError::UnknownKey {
+                context: format!("'{}'", self.name),
+                key: key.to_string(),
+                valid: self.texts.keys().cloned().collect::<Vec<_>>().join(", "),
             })
     }
     /// [`Values::get`] as an integer (integer parameters are checked integral on resolve).
@@ -304,9 +330,10 @@ impl Values {
     pub fn canonical(&self, table: &[Param]) -> String {
         let parts: Vec<String> = table
             .iter()
-            .map(|p| match self.sweeps.get(p.key) {
-                Some(s) => format!("{}={}", p.key, s.text()),
-                None => format!("{}={}", p.key, p.show(self.value(p))),
+            .map(|p| match (self.sweeps.get(p.key), self.texts.get(p.key)) {
+                (Some(s), _) => format!("{}={}", p.key, s.text()),
+                (None, Some(t)) => format!("{}={t}", p.key),
+                (None, None) => format!("{}={}", p.key, p.show(self.value(p))),
             })
             .collect();
         if parts.is_empty() {
@@ -354,6 +381,7 @@ fn resolve_inner(raw: &RawSpec, table: &[Param], allow_ranges: bool) -> Result<V
     };
     let mut values: BTreeMap<String, f64> = BTreeMap::new();
     let mut sweeps: BTreeMap<String, Sweep> = BTreeMap::new();
+    let mut texts: BTreeMap<String, String> = BTreeMap::new();
     let mut next_positional = 0usize;
     for (key, value) in &raw.args {
         let param = match key {
@@ -403,6 +431,17 @@ fn resolve_inner(raw: &RawSpec, table: &[Param], allow_ranges: bool) -> Result<V
             values.insert(param.key.to_string(), i as f64);
             continue;
         }
+        if let Range::Text { form, .. } = param.range {
+            if value.is_empty() {
+                return Err(SpecError::Spec {
+                    context: context.clone(),
+                    problem: format!("{}= is empty; valid: {form}", param.key),
+                });
+            }
+            values.insert(param.key.to_string(), 0.0);
+            texts.insert(param.key.to_string(), value.clone());
+            continue;
+        }
         if value.contains("..") {
             let sweep = parse_sweep(&context, param, value, allow_ranges)?;
             values.insert(param.key.to_string(), sweep.lo);
@@ -420,11 +459,17 @@ fn resolve_inner(raw: &RawSpec, table: &[Param], allow_ranges: bool) -> Result<V
     }
     for p in table {
         values.entry(p.key.to_string()).or_insert(p.default);
+        if let Range::Text { default, .. } = p.range {
+            texts
+                .entry(p.key.to_string())
+                .or_insert_with(|| default.to_string());
+        }
     }
     Ok(Values {
         name: raw.name.clone(),
         values,
         sweeps,
+        texts,
     })
 }
 
@@ -616,5 +661,54 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("lr=0.1..0.2") && e.contains("one value"), "{e}");
+    }
+
+    const TEXT_TABLE: &[Param] = &[
+        Param::new(
+            "widths",
+            0.0,
+            Range::Text {
+                default: "2-8-1",
+                form: "widths D-H-O",
+            },
+            "layer widths",
+        ),
+        Param::new("l2", 0.0, Range::NonNegative, "decay"),
+        Param::new(
+            "data",
+            0.0,
+            Range::Text {
+                default: "teacher",
+                form: "teacher or a file",
+            },
+            "data",
+        ),
+    ];
+
+    #[test]
+    fn text_parameters_keep_dashes_dots_and_slashes() {
+        let parse = |t: &str| resolve(&RawSpec::parse(t).unwrap(), TEXT_TABLE);
+        let v = parse("mlp:widths=8-16-1,data=../runs/x.y/data.npy,l2=0.5").unwrap();
+        assert_eq!(v.text("widths"), Ok("8-16-1"));
+        assert_eq!(v.text("data"), Ok("../runs/x.y/data.npy"));
+        assert_eq!(v.get("l2"), Ok(0.5));
+        let text = v.canonical(TEXT_TABLE);
+        assert_eq!(text, "mlp:widths=8-16-1,l2=0.5,data=../runs/x.y/data.npy");
+        assert_eq!(parse(&text).unwrap(), v, "canonical form round-trips");
+        // Positional, defaults, and a path with a colon after the name's.
+        let v = parse("mlp:4-4-2").unwrap();
+        assert_eq!(v.text("widths"), Ok("4-4-2"));
+        assert_eq!(v.text("data"), Ok("teacher"));
+        assert_eq!(
+            parse("mlp:data=C:/d.csv").unwrap().text("data"),
+            Ok("C:/d.csv")
+        );
+        // A range-looking text is text, not a sweep; an empty one is an error naming the key.
+        assert_eq!(parse("mlp:data=a..b").unwrap().text("data"), Ok("a..b"));
+        let e = parse("mlp:widths=").unwrap_err().to_string();
+        assert!(e.contains("widths=") && e.contains("D-H-O"), "{e}");
+        assert!(parse("mlp:l2=x").is_err(), "numeric keys stay numeric");
+        assert_eq!(TEXT_TABLE[0].show(0.0), "2-8-1");
+        assert!(v.text("l2").is_err());
     }
 }

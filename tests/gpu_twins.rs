@@ -17,6 +17,18 @@ use saddlescope::walk::{cpu, EndStates, Hyper, WalkPlan};
 /// sizes; each family adds its largest N.
 const DIMS: [usize; 8] = [2, 31, 32, 33, 64, 65, 100, 256];
 
+/// Networks at research sizes (N ≥ 1 000 parameters, P = 256 samples) and every activation,
+/// loss and option at smaller ones; the defaults first.
+const MLP_CASES: [&str; 7] = [
+    "mlp",
+    "mlp:widths=8-32-24-1,samples=256,seed=1",
+    "mlp:widths=8-24-24-2,act=relu,loss=hinge,skip=1,samples=256,seed=2",
+    "mlp:widths=6-16-16-1,act=softplus,loss=logistic,skip=1,l2=0.01,samples=128,seed=3",
+    "mlp:widths=2-16-1,act=swish,data=spirals,samples=256,seed=4",
+    "mlp:widths=4-8-3,act=sigmoid,data=blobs,bias=0,samples=64,seed=5",
+    "mlp:widths=5-3-4,act=linear,bias=0,samples=64,seed=6",
+];
+
 /// The largest N of a per-walker (fused) family that the adapter evaluates: its table's
 /// maximum, halved while the adapter's loop budget cuts the evaluation kernel short.
 fn largest_fused_dim(name: &str) -> usize {
@@ -48,6 +60,7 @@ fn cases() -> Vec<String> {
             .map(|o| o.wgsl().passes.is_some())
             .unwrap_or(false);
         match e.name {
+            "mlp" => v.extend(MLP_CASES.iter().map(|s| s.to_string())),
             _ if !takes_n => v.push(e.name.to_string()),
             "field" => {
                 for n in DIMS {
@@ -433,6 +446,32 @@ fn pspin_descent_at_n_100_reaches_the_minima_the_twin_reaches() {
             12,
             "{side}: every walker polishes to a minimum"
         );
+    }
+}
+
+/// Gradient descent on a tanh network of N = 1 105 parameters and P = 256 samples, GPU against
+/// the twin for 50 steps, and the twin check of a real run passes on it.
+#[test]
+fn mlp_descent_at_research_size_matches_the_twin() {
+    let spec = "mlp:widths=8-32-24-1,samples=256,seed=1";
+    let obj = objective::parse(spec).unwrap();
+    assert_eq!(obj.dim(), 1105);
+    let plan = WalkPlan {
+        max_steps: 50,
+        grad_tol: 1e-6,
+        ..WalkPlan::default()
+    };
+    let (g, c) = run_both(spec, "gd:lr=0.2", "auto", 8, &plan);
+    assert_eq!(walkers_apart(&g, &c), 0, "GPU {:?} vs twin {:?}", g.f, c.f);
+    let starts = Init::Auto.starts(obj.as_ref(), plan.seed, 0, 8);
+    for w in 0..8 {
+        let f0 = obj.value(&starts[w * 1105..(w + 1) * 1105]);
+        assert!(
+            c.f[w] < f0,
+            "walker {w}: descent lowers the loss ({f0} -> {})",
+            c.f[w]
+        );
+        assert!((g.f[w] - c.f[w]).abs() <= 1e-4 * c.f[w].abs().max(1.0));
     }
 }
 

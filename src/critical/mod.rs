@@ -10,6 +10,7 @@ pub mod cluster;
 pub mod coverage;
 pub mod eigen;
 pub mod files;
+pub mod flat;
 pub mod load;
 pub mod mirror;
 pub mod polish;

@@ -802,7 +802,30 @@ impl GpuWalk {
     /// Evaluates the objective on the GPU at `points` (W x N) with the walk's own kernels:
     /// returns, per walker, f from the gradient evaluation, f from the value evaluation, the
     /// gradient (W x N, Euclidean) and H v for the given `v` (W x N).
+    /// Points beyond one chunk's capacity are evaluated chunk by chunk.
     pub fn eval(&self, points: &[f64], v: &[f64]) -> Result<GpuEval, GpuError> {
+        let n = self.n;
+        let cap = self.chunk_capacity() * n;
+        if points.len() <= cap || self.instances > 1 {
+            return self.eval_chunk(points, v);
+        }
+        let mut all = GpuEval {
+            f_grad: vec![],
+            f_value: vec![],
+            grad: vec![],
+            hvp: vec![],
+        };
+        for (p, q) in points.chunks(cap).zip(v.chunks(cap)) {
+            let e = self.eval_chunk(p, q)?;
+            all.f_grad.extend(e.f_grad);
+            all.f_value.extend(e.f_value);
+            all.grad.extend(e.grad);
+            all.hvp.extend(e.hvp);
+        }
+        Ok(all)
+    }
+
+    fn eval_chunk(&self, points: &[f64], v: &[f64]) -> Result<GpuEval, GpuError> {
         let n = self.n;
         let wc = points.len() / n;
         let b = self.buffers(wc)?;

@@ -9,6 +9,7 @@ use crate::spec::{self, Param, Range, RawSpec, SpecError, Values};
 pub mod batch;
 mod classic;
 mod field;
+mod mlp;
 mod nd;
 mod pspin;
 pub mod rounding;
@@ -130,6 +131,11 @@ pub trait Objective: Send + Sync {
     fn batch(&self) -> Option<Box<dyn batch::BatchGrad + '_>> {
         None
     }
+    /// Arrays a run folder saves beside its results so anyone can recompute f (the data of a
+    /// network loss); empty for landscapes that a spec alone reproduces.
+    fn saved_arrays(&self) -> Vec<SavedArray> {
+        Vec::new()
+    }
     /// Known saddle used by `escape --from saddle`, when the objective has a natural one.
     fn known_saddle(&self) -> Option<Vec<f64>> {
         None
@@ -139,6 +145,14 @@ pub trait Objective: Send + Sync {
     fn plateau(&self) -> Option<Vec<f64>> {
         None
     }
+}
+
+/// An f64 array an objective asks every run folder to hold (`.npy`, row-major).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SavedArray {
+    pub name: &'static str,
+    pub shape: Vec<usize>,
+    pub data: Vec<f64>,
 }
 
 /// Description of one objective for `saddlescope list` and the spec resolver.
@@ -155,6 +169,7 @@ pub fn registry() -> Vec<Entry> {
     v.extend(nd::entries());
     v.push(field::entry());
     v.push(pspin::entry());
+    v.push(mlp::entry());
     v
 }
 

@@ -13,6 +13,7 @@ use std::time::Instant;
 
 use crate::backend::{Backend, BackendChoice};
 use crate::experiment::Experiment;
+use crate::objective::Objective;
 use crate::rules::Optimizer;
 use crate::spec::SpecError;
 
@@ -127,6 +128,11 @@ pub trait Command: serde::Serialize {
     fn describe(&self, r: &Self::Resolved) -> String;
     /// Walker-steps of the whole run when every walker runs to the end (progress).
     fn work(&self, r: &Self::Resolved) -> u64;
+    /// The landscape the run walks, when it is one: its [`Objective::saved_arrays`] (a
+    /// network loss's data) go into the run folder. `sweep`, which walks many, saves none.
+    fn landscape<'a>(&self, _r: &'a Self::Resolved) -> Option<&'a dyn Objective> {
+        None
+    }
     /// Walks and writes its files into `ctx.folder`.
     fn run(&self, r: &Self::Resolved, ctx: &mut Ctx) -> anyhow::Result<Report>;
 }
@@ -177,7 +183,7 @@ pub fn execute<C: Command>(
     ));
     let mut ctx = Ctx::new(&backend, &folder, observer);
     observer.start("walking", cmd.work(&r));
-    let report = cmd.run(&r, &mut ctx);
+    let report = save_arrays(&folder, cmd.landscape(&r)).and_then(|()| cmd.run(&r, &mut ctx));
     observer.finish();
     match report {
         Ok(report) => complete(cmd, ctx, report, inv),
@@ -186,6 +192,14 @@ pub fn execute<C: Command>(
             Err(e)
         }
     }
+}
+
+/// Writes the landscape's own arrays (the data of a network loss) into the run folder.
+fn save_arrays(folder: &RunFolder, obj: Option<&dyn Objective>) -> anyhow::Result<()> {
+    for a in obj.map(|o| o.saved_arrays()).unwrap_or_default() {
+        folder.write_npy(a.name, &a.shape, &a.data)?;
+    }
+    Ok(())
 }
 
 /// Finishes a run: the experiment file's copy, the manifest (last), the summary.

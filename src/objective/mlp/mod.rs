@@ -1,0 +1,446 @@
+//! Neural-network loss landscapes: the training loss of a fully connected network (`mlp`) as
+//! a function of all its weights and biases, on generated or user data.
+//!
+//! f(x) = (1/P) Σ_p Σ_o ℓ(ŷ_o(x; in_p), y_po) + (l2/2)|x|², with ℓ = (ŷ − y)²/2 (mse),
+//! log(1 + exp(−yŷ)) (logistic) or max(0, 1 − yŷ) (hinge); the parameter order and the network
+//! are in [`net`]. The f64 twin gives f, ∇f by backpropagation, H v by the R-operator
+//! (forward-over-reverse) and the exact Hessian column by column from H e_i. WGSL twin:
+//! shaders/objectives/mlp.wgsl, on the multi-pass engine (one invocation per (walker, sample,
+//! unit) or per (walker, parameter)).
+
+mod bound;
+mod data;
+pub mod net;
+#[cfg(test)]
+mod tests;
+
+use nalgebra::DMatrix;
+
+use self::net::{Act, Data, Loss, Net, ACTS, LOSSES};
+use super::{Const, Domain, Entry, F32Error, Objective, Pass, Passes, Wgsl, PARAM_TAIL, SEED};
+use crate::spec::{Param, Range, SpecError, Values};
+
+/// The most layers (weight matrices) a network may have: the WGSL has one pass function per
+/// layer and direction.
+pub const MAX_LAYERS: usize = 8;
+/// The most units in one layer (and inputs): bounds one invocation's loop over a layer.
+pub const MAX_WIDTH: usize = 4096;
+/// The most samples: the per-parameter gradient sums loop over them in one invocation.
+pub const MAX_SAMPLES: usize = 16384;
+/// The most parameters: f sums P losses and N squares in one invocation, which must stay
+/// inside the software adapter's loop budget of 65 535 trips (docs/engine-notes.md).
+pub const MAX_N: usize = 32768;
+/// Scratch floats one walker may use: one walker's scratch must fit a 128 MiB binding.
+const MAX_SCRATCH: usize = 1 << 25;
+/// The most floats of the params buffer (layer table and data): 2^25 floats = 128 MiB, the
+/// storage binding every adapter here allows, less the zero tail.
+const MAX_PARAM_FLOATS: usize = (1 << 25) - PARAM_TAIL;
+/// Floats of the layer table at the head of the params buffer, per layer.
+const HEADER: usize = 6;
+
+const TABLE: &[Param] = &[
+    Param::new(
+        "widths",
+        0.0,
+        Range::Text {
+            default: "2-8-1",
+            form: "D-H1-…-O: 2 to 9 widths, each in 1..=4096",
+        },
+        "layer widths: D inputs, hidden layers, O outputs",
+    ),
+    Param::new(
+        "act",
+        0.0,
+        Range::Choice(ACTS),
+        "hidden activation (the output layer is linear)",
+    ),
+    Param::new("bias", 1.0, Range::Int(0, 1), "1: every layer has biases"),
+    Param::new(
+        "loss",
+        0.0,
+        Range::Choice(LOSSES),
+        "per-output loss; logistic and hinge take labels ±1",
+    ),
+    Param::new(
+        "data",
+        0.0,
+        Range::Text {
+            default: "teacher",
+            form: "teacher, xor, spirals, blobs, or the path of a .npy or .csv file",
+        },
+        "the training set",
+    ),
+    Param::new(
+        "teacher",
+        0.0,
+        Range::Text {
+            default: "same",
+            form: "same (the network's widths) or D-…-O",
+        },
+        "the teacher's widths (data=teacher)",
+    ),
+    Param::new(
+        "samples",
+        64.0,
+        Range::Int(1, MAX_SAMPLES as i64),
+        "P, generated samples (a file gives its own)",
+    ),
+    Param::new(
+        "noise",
+        0.1,
+        Range::NonNegative,
+        "label noise (teacher), input jitter (xor, spirals, blobs)",
+    ),
+    Param::new("l2", 0.0, Range::NonNegative, "weight decay (l2/2)|x|^2"),
+    Param::new(
+        "skip",
+        0.0,
+        Range::Int(0, 1),
+        "1: identity shortcuts where a layer's widths match",
+    ),
+    SEED,
+];
+
+pub fn entry() -> Entry {
+    Entry {
+        name: "mlp",
+        summary: "training loss of a fully connected network over all its weights and biases",
+        params: TABLE,
+        build: |v: &Values| Ok(Box::new(Mlp::new(v)?) as Box<dyn Objective>),
+    }
+}
+
+/// The network, its loss and its data.
+pub struct Mlp {
+    spec: String,
+    pub(crate) net: Net,
+    pub(crate) loss: Loss,
+    pub(crate) l2: f64,
+    pub(crate) data: Data,
+    act: Act,
+}
+
+const CONTEXT: &str = "'mlp'";
+
+/// Parses `D-H1-…-O` for key `key`.
+fn widths(key: &str, text: &str) -> Result<Vec<usize>, SpecError> {
+    let bad = |why: String| SpecError::Spec {
+        context: CONTEXT.into(),
+        problem: format!(
+            "{key}={text}: {why}; valid: D-H1-…-O, 2 to {} widths, each in 1..={MAX_WIDTH} \
+             (e.g. 2-8-1)",
+            MAX_LAYERS + 1
+        ),
+    };
+    let w: Vec<usize> = text
+        .split('-')
+        .map(|s| s.trim().parse::<usize>().ok().filter(|&v| v >= 1))
+        .collect::<Option<_>>()
+        .ok_or_else(|| bad("not a list of positive integers".into()))?;
+    if w.len() < 2 || w.len() > MAX_LAYERS + 1 {
+        return Err(bad(format!("{} widths", w.len())));
+    }
+    if let Some(v) = w.iter().find(|&&v| v > MAX_WIDTH) {
+        return Err(bad(format!("width {v} is too wide")));
+    }
+    Ok(w)
+}
+
+impl Mlp {
+    fn new(v: &Values) -> Result<Self, SpecError> {
+        let w = widths("widths", v.text("widths")?)?;
+        let act = Act::from_index(v.usize("act")?);
+        let loss = Loss::from_index(v.usize("loss")?);
+        let bias = v.usize("bias")? == 1;
+        let net = Net::new(&w, act, bias, v.usize("skip")? == 1);
+        let (d, o) = (net.inputs(), net.outputs());
+        let kind = v.text("data")?;
+        let data = if data::GENERATED.contains(&kind) {
+            let t = match v.text("teacher")? {
+                "same" => w.clone(),
+                other => widths("teacher", other)?,
+            };
+            data::generate(
+                &data::Request {
+                    kind,
+                    d,
+                    o,
+                    samples: v.usize("samples")?,
+                    noise: v.get("noise")?,
+                    seed: v.get("seed")? as u64,
+                    signs: loss.needs_signs(),
+                    teacher: &t,
+                    act,
+                    bias,
+                },
+                CONTEXT,
+            )?
+        } else {
+            data::read(kind, d, o, loss.needs_signs(), CONTEXT)?
+        };
+        let m = Mlp {
+            spec: v.canonical(TABLE),
+            net,
+            loss,
+            l2: v.get("l2")?,
+            data,
+            act,
+        };
+        m.check_size(&w)?;
+        Ok(m)
+    }
+
+    /// Scratch floats per walker of the WGSL passes: A, Z, E, D and their R{·} (8 blocks of
+    /// P x Σ out), then the P per-sample losses.
+    fn scratch(&self) -> usize {
+        let s: usize = self.net.layers.iter().map(|l| l.out).sum();
+        8 * s * self.data.p + self.data.p
+    }
+
+    fn params_len(&self) -> usize {
+        HEADER * self.net.layers.len() + self.data.p * (self.data.d + self.data.o)
+    }
+
+    /// The GPU path's limits, checked for every backend so a spec means the same everywhere.
+    fn check_size(&self, w: &[usize]) -> Result<(), SpecError> {
+        let (n, p) = (self.net.n, self.data.p);
+        let what = format!("'mlp' with widths={} and P={p} samples", data::join(w));
+        let too = |need: String, limit: String, valid: &str| SpecError::TooLarge {
+            what: what.clone(),
+            need,
+            limit,
+            valid: valid.into(),
+        };
+        if n > MAX_N {
+            return Err(too(
+                format!("N = {n} parameters"),
+                format!("{MAX_N} (f sums P losses and N squares in one GPU invocation)"),
+                "narrower or fewer layers",
+            ));
+        }
+        if p > MAX_SAMPLES {
+            return Err(too(
+                format!("{p} samples"),
+                format!("{MAX_SAMPLES} (a gradient component sums over P in one invocation)"),
+                "a smaller data file",
+            ));
+        }
+        if self.scratch() > MAX_SCRATCH {
+            return Err(too(
+                format!(
+                    "8 x P x (sum of the widths after the input) + P = {} scratch floats per walker",
+                    self.scratch()
+                ),
+                format!("2^25 = {MAX_SCRATCH} (128 MiB)"),
+                "fewer samples or narrower layers",
+            ));
+        }
+        if self.params_len() > MAX_PARAM_FLOATS {
+            return Err(too(
+                format!("{} data floats", self.params_len()),
+                format!("{MAX_PARAM_FLOATS} (128 MiB)"),
+                "fewer samples",
+            ));
+        }
+        Ok(())
+    }
+
+    /// f at x (for the bound and the tests).
+    fn value_of(&self, x: &[f64]) -> f64 {
+        let t = self.net.forward(&self.data, x, None);
+        self.net.loss(&self.data, self.loss, self.l2, x, &t)
+    }
+
+    /// The per-layer pass list `func` with its rows, for layers in `order`.
+    fn layer_passes(&self, names: &'static [&'static str], rev: bool) -> Vec<Pass> {
+        let p = self.data.p;
+        let mut v: Vec<Pass> = self
+            .net
+            .layers
+            .iter()
+            .enumerate()
+            .map(|(l, ly)| Pass {
+                func: names[l],
+                rows: p * ly.out,
+            })
+            .collect();
+        if rev {
+            v.reverse();
+        }
+        v
+    }
+}
+
+const FWD: &[&str] = &[
+    "mlp_fwd0", "mlp_fwd1", "mlp_fwd2", "mlp_fwd3", "mlp_fwd4", "mlp_fwd5", "mlp_fwd6", "mlp_fwd7",
+];
+const BWD: &[&str] = &[
+    "mlp_bwd0", "mlp_bwd1", "mlp_bwd2", "mlp_bwd3", "mlp_bwd4", "mlp_bwd5", "mlp_bwd6", "mlp_bwd7",
+];
+const HFWD: &[&str] = &[
+    "mlp_hfwd0",
+    "mlp_hfwd1",
+    "mlp_hfwd2",
+    "mlp_hfwd3",
+    "mlp_hfwd4",
+    "mlp_hfwd5",
+    "mlp_hfwd6",
+    "mlp_hfwd7",
+];
+const HBWD: &[&str] = &[
+    "mlp_hbwd0",
+    "mlp_hbwd1",
+    "mlp_hbwd2",
+    "mlp_hbwd3",
+    "mlp_hbwd4",
+    "mlp_hbwd5",
+    "mlp_hbwd6",
+    "mlp_hbwd7",
+];
+
+impl Objective for Mlp {
+    fn spec(&self) -> String {
+        self.spec.clone()
+    }
+    fn dim(&self) -> usize {
+        self.net.n
+    }
+    fn value(&self, x: &[f64]) -> f64 {
+        self.value_of(x)
+    }
+    fn gradient(&self, x: &[f64], g: &mut [f64]) -> f64 {
+        let t = self.net.forward(&self.data, x, None);
+        let b = self.net.backward(&self.data, self.loss, x, None, &t);
+        for (gi, xi) in g.iter_mut().zip(x) {
+            *gi = self.l2 * xi;
+        }
+        self.net.gather(&self.data, &t, &b, false, g);
+        self.net.loss(&self.data, self.loss, self.l2, x, &t)
+    }
+    /// Column i is H e_i by the R-operator; the result is symmetrised (it is symmetric up to
+    /// rounding).
+    fn hessian(&self, x: &[f64]) -> DMatrix<f64> {
+        let n = self.net.n;
+        let mut h = DMatrix::zeros(n, n);
+        let mut e = vec![0.0; n];
+        let mut col = vec![0.0; n];
+        for i in 0..n {
+            e[i] = 1.0;
+            self.hvp(x, &e, &mut col);
+            e[i] = 0.0;
+            for (j, c) in col.iter().enumerate() {
+                h[(j, i)] = *c;
+            }
+        }
+        (&h + h.transpose()) * 0.5
+    }
+    fn hvp(&self, x: &[f64], v: &[f64], out: &mut [f64]) {
+        let t = self.net.forward(&self.data, x, Some(v));
+        let b = self.net.backward(&self.data, self.loss, x, Some(v), &t);
+        for (o, vi) in out.iter_mut().zip(v) {
+            *o = self.l2 * vi;
+        }
+        self.net.gather(&self.data, &t, &b, true, out);
+    }
+    /// LeCun's uniform initialisation scale: [−a, a] with a = √(3 / the widest fan-in).
+    fn domain(&self) -> Domain {
+        let fan = self.net.layers.iter().map(|l| l.inp).max().unwrap_or(1);
+        let a = (3.0 / fan as f64).sqrt();
+        Domain::Box { lo: -a, hi: a }
+    }
+    fn f32_error(&self, x: &[f64]) -> F32Error {
+        bound::f32_error(self, x)
+    }
+    fn saved_arrays(&self) -> Vec<super::SavedArray> {
+        let d = &self.data;
+        vec![
+            super::SavedArray {
+                name: "data_inputs.npy",
+                shape: vec![d.p, d.d],
+                data: d.x.clone(),
+            },
+            super::SavedArray {
+                name: "data_targets.npy",
+                shape: vec![d.p, d.o],
+                data: d.y.clone(),
+            },
+        ]
+    }
+    /// Forward passes layer by layer (rows P x out), the per-sample losses (rows P) and f,
+    /// then backward passes from the last layer and the gradient (rows N). H v: the forward
+    /// and R-forward passes together, the backward and R-backward ones, then H v (rows N).
+    /// See shaders/objectives/mlp.wgsl.
+    fn wgsl(&self) -> Wgsl {
+        let (p, n) = (self.data.p, self.net.n);
+        let nl = self.net.layers.len();
+        let s: usize = self.net.layers.iter().map(|l| l.out).sum();
+        let tail = |v: &mut Vec<Pass>| {
+            v.push(Pass {
+                func: "mlp_losses",
+                rows: p,
+            });
+            v.push(Pass {
+                func: "mlp_f",
+                rows: 1,
+            });
+        };
+        let mut value = self.layer_passes(FWD, false);
+        tail(&mut value);
+        let mut grad = value.clone();
+        grad.extend(self.layer_passes(BWD, true));
+        grad.push(Pass {
+            func: "mlp_grad",
+            rows: n,
+        });
+        let mut hvp = self.layer_passes(HFWD, false);
+        hvp.extend(self.layer_passes(HBWD, true));
+        hvp.push(Pass {
+            func: "mlp_hvp",
+            rows: n,
+        });
+        let x0 = HEADER * nl;
+        Wgsl {
+            consts: vec![
+                Const::U32("MLP_L", nl as u32),
+                Const::U32("MLP_P", p as u32),
+                Const::U32("MLP_D", self.data.d as u32),
+                Const::U32("MLP_O", self.data.o as u32),
+                Const::U32("MLP_S", s as u32),
+                Const::U32("MLP_ACT", self.act as u32),
+                Const::U32("MLP_LOSS", self.loss as u32),
+                Const::U32("MLP_BIAS", u32::from(self.net.layers[0].b.is_some())),
+                Const::F32("MLP_L2", self.l2),
+                Const::U32("MLP_X", x0 as u32),
+                Const::U32("MLP_Y", (x0 + p * self.data.d) as u32),
+            ],
+            body: include_str!("../../../shaders/objectives/mlp.wgsl"),
+            passes: Some(Passes {
+                grad,
+                value,
+                hvp,
+                scratch: self.scratch(),
+            }),
+        }
+    }
+    /// The layer table (per layer: in, out, offset of W in x, offset of b, the layer's first
+    /// unit among all layers' units, shortcut flag), then the inputs (P x D) and the targets
+    /// (P x O), row-major. Keep in sync with shaders/objectives/mlp.wgsl.
+    fn params(&self) -> Vec<f64> {
+        let mut v = Vec::with_capacity(self.params_len());
+        let mut first = 0;
+        for ly in &self.net.layers {
+            v.extend([
+                ly.inp as f64,
+                ly.out as f64,
+                ly.w as f64,
+                ly.b.unwrap_or(ly.w + ly.inp * ly.out) as f64,
+                first as f64,
+                f64::from(u8::from(ly.skip)),
+            ]);
+            first += ly.out;
+        }
+        v.extend_from_slice(&self.data.x);
+        v.extend_from_slice(&self.data.y);
+        v
+    }
+}
