@@ -475,6 +475,43 @@ fn mlp_descent_at_research_size_matches_the_twin() {
     }
 }
 
+/// Evaluations at more points than one chunk holds run chunk by chunk and match the twin: an
+/// mlp at P = 16 384 samples needs 4.7 MB of scratch per walker, so a 128 MiB binding holds
+/// only a few dozen walkers.
+#[test]
+fn evaluations_beyond_one_chunk_match_the_twin() {
+    let obj = objective::parse("mlp:widths=2-8-1,samples=16384").unwrap();
+    let g = GpuWalk::new(ctx(), obj.as_ref(), &rules::parse("gd").unwrap()).unwrap();
+    let w = g.chunk_capacity() + 3;
+    assert!(
+        w < 200,
+        "the scratch limits a chunk to a few walkers, not {w}"
+    );
+    let n = obj.dim();
+    let pts: Vec<f64> = Init::Auto
+        .starts(obj.as_ref(), 5, 0, w)
+        .iter()
+        .map(|&x| f64::from(x as f32))
+        .collect();
+    let out = g.eval(&pts, &pts).unwrap();
+    assert_eq!((out.f_grad.len(), out.grad.len()), (w, w * n));
+    for k in 0..w {
+        let x = &pts[k * n..(k + 1) * n];
+        let mut gr = vec![0.0; n];
+        let f = obj.gradient(x, &mut gr);
+        assert!(
+            (out.f_grad[k] - f).abs() <= 1e-4 * f.abs().max(1.0),
+            "walker {k}"
+        );
+        let d: Vec<f64> = (0..n).map(|i| out.grad[k * n + i] - gr[i]).collect();
+        assert!(
+            norm(&d) <= 1e-4 * norm(&gr).max(1.0),
+            "walker {k}: {}",
+            norm(&d)
+        );
+    }
+}
+
 /// A step too long for the software adapter's loop budget in one invocation is split: the
 /// fused engine restores its snapshot and retries with fewer steps per invocation, and the
 /// walk still matches the twin (a double well at N = 4096 allows only a few steps per

@@ -160,12 +160,15 @@ impl Mlp {
                 "same" => w.clone(),
                 other => widths("teacher", other)?,
             };
+            let samples = v.usize("samples")?;
+            check_size(&net, samples, "widths", &w)?;
+            check_size(&Net::new(&t, act, bias, false), samples, "teacher", &t)?;
             data::generate(
                 &data::Request {
                     kind,
                     d,
                     o,
-                    samples: v.usize("samples")?,
+                    samples,
                     noise: v.get("noise")?,
                     seed: v.get("seed")? as u64,
                     signs: loss.needs_signs(),
@@ -186,63 +189,12 @@ impl Mlp {
             data,
             act,
         };
-        m.check_size(&w)?;
+        check_size(&m.net, m.data.p, "widths", &w)?;
         Ok(m)
     }
 
-    /// Scratch floats per walker of the WGSL passes: A, Z, E, D and their R{·} (8 blocks of
-    /// P x Σ out), then the P per-sample losses.
     fn scratch(&self) -> usize {
-        let s: usize = self.net.layers.iter().map(|l| l.out).sum();
-        8 * s * self.data.p + self.data.p
-    }
-
-    fn params_len(&self) -> usize {
-        HEADER * self.net.layers.len() + self.data.p * (self.data.d + self.data.o)
-    }
-
-    /// The GPU path's limits, checked for every backend so a spec means the same everywhere.
-    fn check_size(&self, w: &[usize]) -> Result<(), SpecError> {
-        let (n, p) = (self.net.n, self.data.p);
-        let what = format!("'mlp' with widths={} and P={p} samples", data::join(w));
-        let too = |need: String, limit: String, valid: &str| SpecError::TooLarge {
-            what: what.clone(),
-            need,
-            limit,
-            valid: valid.into(),
-        };
-        if n > MAX_N {
-            return Err(too(
-                format!("N = {n} parameters"),
-                format!("{MAX_N} (f sums P losses and N squares in one GPU invocation)"),
-                "narrower or fewer layers",
-            ));
-        }
-        if p > MAX_SAMPLES {
-            return Err(too(
-                format!("{p} samples"),
-                format!("{MAX_SAMPLES} (a gradient component sums over P in one invocation)"),
-                "a smaller data file",
-            ));
-        }
-        if self.scratch() > MAX_SCRATCH {
-            return Err(too(
-                format!(
-                    "8 x P x (sum of the widths after the input) + P = {} scratch floats per walker",
-                    self.scratch()
-                ),
-                format!("2^25 = {MAX_SCRATCH} (128 MiB)"),
-                "fewer samples or narrower layers",
-            ));
-        }
-        if self.params_len() > MAX_PARAM_FLOATS {
-            return Err(too(
-                format!("{} data floats", self.params_len()),
-                format!("{MAX_PARAM_FLOATS} (128 MiB)"),
-                "fewer samples",
-            ));
-        }
-        Ok(())
+        scratch_floats(&self.net, self.data.p)
     }
 
     /// f at x (for the bound and the tests).
@@ -269,6 +221,64 @@ impl Mlp {
         }
         v
     }
+}
+
+/// Scratch floats per walker of the WGSL passes: A, Z, E, D and their R{·} (8 blocks of
+/// P x Σ out), then the P per-sample losses.
+fn scratch_floats(net: &Net, p: usize) -> usize {
+    let s: usize = net.layers.iter().map(|l| l.out).sum();
+    8 * s * p + p
+}
+
+/// Floats of the params buffer: the layer table, then the data.
+fn param_floats(net: &Net, p: usize) -> usize {
+    HEADER * net.layers.len() + p * (net.inputs() + net.outputs())
+}
+
+/// The GPU path's limits for a network with P samples, checked for every backend (so a spec
+/// means the same everywhere) and before any data is generated or read into the network.
+fn check_size(net: &Net, p: usize, key: &str, w: &[usize]) -> Result<(), SpecError> {
+    let n = net.n;
+    let what = format!("'mlp' with {key}={} and P={p} samples", data::join(w));
+    let too = |need: String, limit: String, valid: &str| SpecError::TooLarge {
+        what: what.clone(),
+        need,
+        limit,
+        valid: valid.into(),
+    };
+    if n > MAX_N {
+        return Err(too(
+            format!("N = {n} parameters"),
+            format!("{MAX_N} (f sums P losses and N squares in one GPU invocation)"),
+            "narrower or fewer layers",
+        ));
+    }
+    if p > MAX_SAMPLES {
+        return Err(too(
+            format!("{p} samples"),
+            format!("{MAX_SAMPLES} (a gradient component sums over P in one invocation)"),
+            "a smaller data file",
+        ));
+    }
+    let scratch = scratch_floats(net, p);
+    if scratch > MAX_SCRATCH {
+        return Err(too(
+            format!(
+                "8 x P x (sum of the widths after the input) + P = {scratch} scratch floats per walker"
+            ),
+            format!("2^25 = {MAX_SCRATCH} (128 MiB)"),
+            "fewer samples or narrower layers",
+        ));
+    }
+    let floats = param_floats(net, p);
+    if floats > MAX_PARAM_FLOATS {
+        return Err(too(
+            format!("{floats} data floats"),
+            format!("{MAX_PARAM_FLOATS} (128 MiB)"),
+            "fewer samples",
+        ));
+    }
+    Ok(())
 }
 
 const FWD: &[&str] = &[
@@ -426,7 +436,7 @@ impl Objective for Mlp {
     /// unit among all layers' units, shortcut flag), then the inputs (P x D) and the targets
     /// (P x O), row-major. Keep in sync with shaders/objectives/mlp.wgsl.
     fn params(&self) -> Vec<f64> {
-        let mut v = Vec::with_capacity(self.params_len());
+        let mut v = Vec::with_capacity(param_floats(&self.net, self.data.p));
         let mut first = 0;
         for ly in &self.net.layers {
             v.extend([

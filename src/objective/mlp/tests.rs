@@ -258,6 +258,9 @@ fn bad_specs_name_the_key_and_the_valid_values() {
         ("mlp:samples=0", "1..=16384"),
         ("mlp:widths=20-300-1,samples=16384", "scratch"),
         ("mlp:widths=200-200-200-1", "N = 80601"),
+        // Refused before any data is generated: a teacher too large, P too large.
+        ("mlp:widths=2-4-1,teacher=2-4096-4096-4096-1", "teacher"),
+        ("mlp:widths=2-4096-4096-1,samples=16384", "N = 16797697"),
     ] {
         let e = err(spec);
         assert!(e.contains(want), "{spec}: {e}");
