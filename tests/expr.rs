@@ -269,3 +269,18 @@ fn malformed_formulas_are_usage_errors_with_a_caret() {
         "{err}"
     );
 }
+
+/// `list` shows the formula grammar with every function.
+#[test]
+fn list_shows_the_grammar() {
+    let o = run(&["list"]);
+    assert!(o.status.success());
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("expr:FORMULA") && out.contains("sum(i, a, b, term)"),
+        "{out}"
+    );
+    for (f, _) in saddlescope::objective::expr::parse::FUNCTIONS {
+        assert!(out.contains(&format!("{f}(")), "list lacks {f}: {out}");
+    }
+}

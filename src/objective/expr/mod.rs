@@ -34,7 +34,7 @@ pub fn grammar() -> String {
       kinks        abs'(0) = 0; relu, max and min take the selected argument's derivative (the
                    second on a tie, so relu'(0) = 0): flat where the selected branch is constant
       domain       --init auto draws from [-5, 5]^N (the sphere with 'sphere;')
-      example      expr:'(x^2 + y - 11)^2 + (x + y^2 - 7)^2'",
+      example      --objective 'expr:(x^2 + y - 11)^2 + (x + y^2 - 7)^2'",
         parse::function_list()
     )
 }
