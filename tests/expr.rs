@@ -284,3 +284,57 @@ fn list_shows_the_grammar() {
         assert!(out.contains(&format!("{f}(")), "list lacks {f}: {out}");
     }
 }
+
+/// `sweep` over N of a formula written with `n`: weakly coupled double wells have 3^N critical
+/// points, 2^N of them minima (each coordinate near −1, 0 or +1); a formula with its own
+/// `n = …;` is refused, since the sweep sets n.
+#[test]
+fn sweep_sets_the_dimension_of_a_formula() {
+    let out = tmp("sweep");
+    let f = "expr:sum(i, 0, n-1, (x[i]^2 - 1)^2) + 0.2*sum(i, 0, n-2, x[i]*x[i+1])";
+    let o = run(&[
+        "sweep",
+        "--objective",
+        f,
+        "--dims",
+        "2,3",
+        "--optimizer",
+        "gradnorm:lr=0.002",
+        "--walkers",
+        "512",
+        "--steps",
+        "20000",
+        "--grad-tol",
+        "1e-4",
+        "--init",
+        "uniform:lo=-1.5,hi=1.5",
+        "--backend",
+        "cpu",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let csv = std::fs::read_to_string(out.join("sweep.csv")).unwrap();
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    for l in lines {
+        let c: Vec<&str> = l.split(',').collect();
+        let n: u32 = c[col("dim")].parse().unwrap();
+        assert_eq!(c[col("points")], 3usize.pow(n).to_string(), "{l}");
+        assert_eq!(c[col("minima")], 2usize.pow(n).to_string(), "{l}");
+    }
+    let o = run(&[
+        "sweep",
+        "--objective",
+        "expr:n = 4; x0^2",
+        "--dims",
+        "2",
+        "--optimizer",
+        "gd",
+        "--out",
+        tmp("sweep-n").to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("a sweep sets n itself"));
+}

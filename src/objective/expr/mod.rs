@@ -58,14 +58,24 @@ fn formula_error(source: &str, e: &parse::ParseError) -> SpecError {
 impl Expr {
     /// Builds the objective from the text after `expr:` (a formula, or `@FILE`).
     pub fn parse(text: &str) -> Result<Expr, SpecError> {
-        let source = match text.strip_prefix('@') {
+        Self::from_source(&Self::source(text)?)
+    }
+
+    /// The parsed program of the text after `expr:` (for `sweep`, which sets its `n`).
+    pub fn program(text: &str) -> Result<parse::Program, SpecError> {
+        let source = Self::source(text)?;
+        parse::parse(&source).map_err(|e| formula_error(&source, &e))
+    }
+
+    /// The formula text: `text`, or the contents of the file `@FILE` names.
+    fn source(text: &str) -> Result<String, SpecError> {
+        Ok(match text.strip_prefix('@') {
             Some(path) => std::fs::read_to_string(path).map_err(|e| SpecError::Spec {
                 context: format!("objective expr:@{path}"),
                 problem: format!("cannot read the formula file: {e}"),
             })?,
             None => text.to_string(),
-        };
-        Self::from_source(&source)
+        })
     }
 
     /// Builds the objective from formula text.
