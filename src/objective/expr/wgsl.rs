@@ -208,31 +208,30 @@ fn var_nodes(g: &Graph) -> Vec<Option<usize>> {
     v
 }
 
-/// Declares adjoints (prefix `a`, and `b` for their tangents) and runs the reverse pass.
+/// The reverse pass as `let`s, in descending node order: the adjoint `a{j}` of node j is the
+/// sum over its users k (all > j, so already defined) of a{k} times k's partial in j; with
+/// `hvp`, its tangent `b{j}` is the sum of b{k} times that partial plus a{k} times the
+/// partial's tangent along v. No `var`s: straight SSA, cheap for shader compilers. The f64
+/// twin accumulates the same terms (in another order: a difference of rounding only).
 fn reverse(g: &Graph, dep: &[bool], have: &[[bool; 5]], hvp: bool, s: &mut String) {
     let last = g.nodes.len() - 1;
+    let mut users: Vec<Vec<(usize, usize)>> = vec![Vec::new(); g.nodes.len()];
     for k in (0..=last).filter(|&k| dep[k]) {
-        let one = if k == last { "1.0" } else { "0.0" };
-        let _ = writeln!(s, "    var a{k} = {one};");
-        if hvp {
-            let _ = writeln!(s, "    var b{k} = 0.0;");
+        for (j, side) in dep_args(g, dep, k) {
+            users[j].push((k, side));
         }
     }
-    for k in (0..=last).rev().filter(|&k| dep[k]) {
-        let args = dep_args(g, dep, k);
-        for &(j, side) in &args {
-            if !have[k][side] {
-                continue;
+    for j in (0..=last).rev().filter(|&j| dep[j]) {
+        let mut adj = Vec::new();
+        let mut tan = Vec::new();
+        for &(k, side) in &users[j] {
+            if have[k][side] {
+                adj.push(format!("a{k} * p{k}_{side}"));
+                tan.push(format!("b{k} * p{k}_{side}"));
             }
-            let _ = writeln!(s, "    a{j} += a{k} * p{k}_{side};");
-        }
-        if !hvp {
-            continue;
-        }
-        for &(j, side) in &args {
             // The tangent of partial `side` along v: daa ta + dab tb (side 0), dab ta + dbb tb.
             let mut tp = Vec::new();
-            for &(m, mside) in &args {
+            for (m, mside) in dep_args(g, dep, k) {
                 let idx = match (side, mside) {
                     (0, 0) => 2,
                     (1, 1) => 4,
@@ -242,16 +241,22 @@ fn reverse(g: &Graph, dep: &[bool], have: &[[bool; 5]], hvp: bool, s: &mut Strin
                     tp.push(format!("p{k}_{idx} * t{m}"));
                 }
             }
-            let mut rhs = Vec::new();
-            if have[k][side] {
-                rhs.push(format!("b{k} * p{k}_{side}"));
-            }
             if !tp.is_empty() {
-                rhs.push(format!("a{k} * ({})", tp.join(" + ")));
+                tan.push(format!("a{k} * ({})", tp.join(" + ")));
             }
-            if !rhs.is_empty() {
-                let _ = writeln!(s, "    b{j} += {};", rhs.join(" + "));
+        }
+        let sum = |terms: Vec<String>, root: &str| {
+            if j == last {
+                root.to_string()
+            } else if terms.is_empty() {
+                "0.0".to_string()
+            } else {
+                terms.join(" + ")
             }
+        };
+        let _ = writeln!(s, "    let a{j} = {};", sum(adj, "1.0"));
+        if hvp {
+            let _ = writeln!(s, "    let b{j} = {};", sum(tan, "0.0"));
         }
     }
 }
