@@ -69,6 +69,7 @@ pub fn list() {
     for e in objective::registry() {
         print_entry(e.name, e.summary, e.params);
     }
+    println!("  {}", objective::expr::grammar());
     println!("\nSTEP RULES  (--optimizer name:key=value,...; a non-integer number may be a range lo..hi or lo..hi:log, spread over the walkers)");
     // Each rule's own parameters; the ones every rule shares (clip and the schedule) once.
     let shared = rules::registry()[0].params.len() - rules::COMMON_PARAMS;

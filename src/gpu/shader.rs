@@ -132,7 +132,7 @@ pub fn assemble(label: &str, obj: &dyn Objective, rule: &str, program: &Program)
         COMMON,
         RNG,
         SCHEDULE,
-        w.body,
+        &w.body,
         rule,
         OBSERVE,
         &program.source,

@@ -250,7 +250,7 @@ impl Objective for Field {
                 Const::U32("FIELD_S", (2 * m * n) as u32),
                 Const::U32("FIELD_B", (2 * m * n + m) as u32),
             ],
-            body: include_str!("../../shaders/objectives/field.wgsl"),
+            body: std::borrow::Cow::Borrowed(include_str!("../../shaders/objectives/field.wgsl")),
             passes: Some(Passes {
                 grad: vec![
                     Pass {

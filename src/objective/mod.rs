@@ -2,12 +2,15 @@
 //! product) and as this Rust f64 twin (value, gradient, Hessian). The twin is the test oracle and
 //! the `cpu` backend.
 
+use std::borrow::Cow;
+
 use nalgebra::DMatrix;
 
 use crate::spec::{self, Param, Range, RawSpec, SpecError, Values};
 
 pub mod batch;
 mod classic;
+pub mod expr;
 mod field;
 mod mlp;
 mod nd;
@@ -62,8 +65,8 @@ pub struct Wgsl {
     pub consts: Vec<Const>,
     /// The objective's WGSL source (from shaders/objectives/): per-walker `obj_value`,
     /// `obj_grad` and `obj_hvp` (see shaders/common.wgsl for the contract), or, with `passes`,
-    /// the pass functions.
-    pub body: &'static str,
+    /// the pass functions; generated for formula objectives (`expr`).
+    pub body: Cow<'static, str>,
     /// `Some`: the objective is evaluated by passes over all walkers (matrix-shaped
     /// objectives, whose one-walker evaluation is too long for one invocation).
     pub passes: Option<Passes>,
@@ -74,7 +77,7 @@ impl Wgsl {
     pub fn per_walker(body: &'static str) -> Wgsl {
         Wgsl {
             consts: Vec::new(),
-            body,
+            body: Cow::Borrowed(body),
             passes: None,
         }
     }
@@ -173,8 +176,12 @@ pub fn registry() -> Vec<Entry> {
     v
 }
 
-/// Builds an objective from its spec text.
+/// Builds an objective from its spec text; `expr:` takes the rest of the text verbatim as a
+/// formula (see [`expr`]).
 pub fn parse(text: &str) -> Result<Box<dyn Objective>, SpecError> {
+    if let Some(formula) = text.trim_start().strip_prefix(expr::PREFIX) {
+        return Ok(Box::new(expr::Expr::parse(formula)?));
+    }
     let raw = RawSpec::parse(text)?;
     let reg = registry();
     let entry = reg

@@ -400,7 +400,7 @@ impl Objective for PSpin {
                 Const::U32("PSPIN_T", self.t as u32),
                 Const::F32("PSPIN_C", self.c),
             ],
-            body: include_str!("../../shaders/objectives/pspin.wgsl"),
+            body: std::borrow::Cow::Borrowed(include_str!("../../shaders/objectives/pspin.wgsl")),
             passes: Some(Passes {
                 grad: vec![
                     Pass {

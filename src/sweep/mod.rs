@@ -142,6 +142,8 @@ pub struct Resolved {
     pub template: String,
     /// The family has disorder (a seed); false: one deterministic landscape per N.
     pub random: bool,
+    /// A formula objective (`expr:`): its program, whose `n` each instance sets.
+    formula: Option<objective::expr::parse::Program>,
 }
 
 /// Instances per dimension of a random landscape when --instances is not given.
@@ -162,6 +164,13 @@ fn invalid(msg: String) -> SpecError {
 
 impl SweepSpec {
     pub fn resolve(&self) -> Result<Resolved, SpecError> {
+        if let Some(text) = self
+            .objective
+            .trim_start()
+            .strip_prefix(objective::expr::PREFIX)
+        {
+            return self.resolve_formula(text);
+        }
         let raw = RawSpec::parse(&self.objective)?;
         let reg = objective::registry();
         let entry = dimension_entry(&raw, &reg)?;
@@ -187,23 +196,45 @@ impl SweepSpec {
             sphere: false,
             template: String::new(),
             random,
+            formula: None,
         };
-        // Every dimension's first instance: the spec's values, each N, and --init must fit.
-        for &n in &resolved.dims {
-            let obj = resolved
-                .instance(n, 0)
-                .map_err(|e| invalid(format!("--dims {n}: {e}")))?;
-            resolved.init.check(obj.as_ref())?;
-            resolved
-                .opt
-                .check_objective(obj.as_ref())
-                .map_err(|e| invalid(format!("--dims {n}: {e}")))?;
-            resolved.sphere = obj.sphere();
-        }
+        resolved.check_dims()?;
         let first = resolved.instance_spec(resolved.dims[0], 0);
         let values = spec::resolve(&RawSpec::parse(&first)?, entry.params)?;
         resolved.theory = Theory::of(entry.name, &values)?;
         resolved.template = template(entry, &values);
+        Ok(resolved)
+    }
+
+    /// A formula objective swept over N: the formula's `n` is each dimension of --dims (a
+    /// formula written with `sum(i, 0, n-1, …)` is a family); one instance per N.
+    fn resolve_formula(&self, text: &str) -> Result<Resolved, SpecError> {
+        let formula = objective::expr::Expr::program(text)?;
+        if let Some(n) = formula.n {
+            return Err(invalid(format!(
+                "--objective sets n = {n}; a sweep sets n itself (from --dims); remove 'n = {n};' \
+                 from the formula"
+            )));
+        }
+        let dims = self.checked_dims()?;
+        let instances = self.checked_instances("expr", false)?;
+        crate::sample::check_walkers("--walkers", self.walkers, crate::sample::MAX_WALKERS)?;
+        let mut resolved = Resolved {
+            name: "expr".to_string(),
+            keys: Vec::new(),
+            dims,
+            instances,
+            walkers: self.walkers,
+            opt: rules::parse(&self.optimizer)?,
+            init: Init::parse(&self.init)?,
+            plan: self.walk.plan()?,
+            theory: Theory::None,
+            sphere: false,
+            template: format!("{}n = N; {formula}", objective::expr::PREFIX),
+            random: false,
+            formula: Some(formula),
+        };
+        resolved.check_dims()?;
         Ok(resolved)
     }
 
@@ -378,8 +409,28 @@ pub fn instance_hyper(opt: &Optimizer, walkers: usize, instances: usize) -> Hype
 }
 
 impl Resolved {
+    /// Every dimension's first instance: the spec's values, each N, and --init must fit.
+    fn check_dims(&mut self) -> Result<(), SpecError> {
+        for &n in &self.dims {
+            let obj = self
+                .instance(n, 0)
+                .map_err(|e| invalid(format!("--dims {n}: {e}")))?;
+            self.init.check(obj.as_ref())?;
+            self.opt
+                .check_objective(obj.as_ref())
+                .map_err(|e| invalid(format!("--dims {n}: {e}")))?;
+            self.sphere = obj.sphere();
+        }
+        Ok(())
+    }
+
     /// The objective spec of instance k at dimension n.
     pub fn instance_spec(&self, n: usize, k: usize) -> String {
+        if let Some(f) = &self.formula {
+            let mut f = f.clone();
+            f.n = Some(n);
+            return format!("{}{f}", objective::expr::PREFIX);
+        }
         let mut parts: Vec<String> = self.keys.iter().map(|(k, v)| format!("{k}={v}")).collect();
         parts.push(format!("n={n}"));
         if self.random {

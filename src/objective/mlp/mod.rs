@@ -423,7 +423,7 @@ impl Objective for Mlp {
                 Const::U32("MLP_X", x0 as u32),
                 Const::U32("MLP_Y", (x0 + p * self.data.d) as u32),
             ],
-            body: include_str!("../../../shaders/objectives/mlp.wgsl"),
+            body: std::borrow::Cow::Borrowed(include_str!("../../../shaders/objectives/mlp.wgsl")),
             passes: Some(Passes {
                 grad,
                 value,
