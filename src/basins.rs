@@ -24,6 +24,7 @@ use crate::figure::basins::{basin_figures, AttractorRow, BasinPicture, MarkedPoi
 use crate::objective::{self, Objective};
 use crate::output::{self, Csv};
 use crate::rules::{self, Optimizer};
+use crate::run::memory::{Estimate, Need};
 use crate::run::{self, Command, Ctx, Manifest, Report, RunFolder, WalkOptions};
 use crate::spec::SpecError;
 use crate::walk::state::{Status, WalkerState, CT_STATUS};
@@ -175,6 +176,25 @@ impl Command for BasinsSpec {
     }
     fn optimizers<'a>(&self, r: &'a Resolved) -> Vec<&'a Optimizer> {
         vec![&r.opt]
+    }
+    fn memory(&self, r: &Resolved) -> Need {
+        let (px, n) = (r.grid.pixels() as u64, r.obj.dim() as u64);
+        let mut estimate = Estimate::new();
+        estimate
+            .walkers(px, n, r.opt.rule.slots() as u64, r.opt.hyper().len() as u64)
+            .catalogue(px, n)
+            // labels, steps, the landscape, and the figures' RGB bitmaps (basins, landscape,
+            // annotated, at up to 4 x 4 screen pixels per grid pixel).
+            .add("label, step and landscape images", px, 4 + 4 + 8)
+            .add("figure bitmaps", px, 3 * 3 * 16);
+        Need {
+            what: format!(
+                "basins --resolution {}x{} at N = {n}",
+                r.grid.width, r.grid.height
+            ),
+            estimate,
+            valid: "a lower --resolution".into(),
+        }
     }
     fn check(&self, r: &Resolved, backend: &Backend) -> Result<(), SpecError> {
         backend.check(r.obj.as_ref(), &r.opt)
@@ -791,46 +811,86 @@ fn read_array<T>(
     shape: &[usize],
     size: usize,
     decode: fn(&[u8]) -> T,
-) -> anyhow::Result<Vec<T>> {
+) -> Result<Vec<T>, SpecError> {
     let bytes = std::fs::read(dir.join(name))
-        .map_err(|e| anyhow::anyhow!("{}: cannot read {name} ({e})", dir.display()))?;
-    let (d, s, raw) = output::read_npy(&bytes)
-        .ok_or_else(|| anyhow::anyhow!("{}: {name} is not a .npy file", dir.display()))?;
-    if d != descr || s != shape || raw.len() != shape.iter().product::<usize>() * size {
-        anyhow::bail!(
-            "{}: {name} has dtype {d} and shape {s:?}; expected {descr} and {shape:?}",
-            dir.display()
-        );
+        .map_err(|e| SpecError::folder(dir, format!("cannot read {name} ({e})")))?;
+    let (d, s, raw) = output::read_npy(&bytes).ok_or_else(|| {
+        SpecError::folder(dir, format!("{name} is not a .npy file (no valid header)"))
+    })?;
+    let want = shape.iter().product::<usize>() * size;
+    if d != descr || s != shape {
+        return Err(SpecError::folder(
+            dir,
+            format!(
+                "{name} has dtype {d} and shape {s:?}; manifest.json's grid needs {descr} and {shape:?}"
+            ),
+        ));
+    }
+    if raw.len() != want {
+        return Err(SpecError::folder(
+            dir,
+            format!(
+                "{name} holds {} bytes of data where its header's shape {s:?} needs {want} (a truncated file)",
+                raw.len()
+            ),
+        ));
     }
     Ok(raw.chunks_exact(size).map(decode).collect())
 }
 
 /// Redraws every figure of a basins folder (basins.png/.svg, basins_annotated.png,
 /// landscape.png/.svg, legend.png/.svg) from its files only: labels.npy, steps.npy, landscape.npy, basins.csv,
-/// paths.csv (when present) and manifest.json.
+/// paths.csv (when present) and manifest.json, each held to the manifest first.
 pub fn redraw(dir: &Path) -> anyhow::Result<()> {
-    let bad = |what: String| anyhow::anyhow!("{}: {what}", dir.display());
+    let bad = |what: String| SpecError::folder(dir, what);
     let m = Manifest::read_of(dir, "basins")?.to_value();
     let dim = |k: &str| {
         m["grid"][k]
             .as_u64()
+            .filter(|&v| v > 0 && v <= plane::MAX_PIXELS as u64)
             .map(|v| v as usize)
-            .ok_or_else(|| bad(format!("manifest.json has no grid.{k}")))
+            .ok_or_else(|| {
+                bad(format!(
+                    "manifest.json has no grid.{k} in 1..={}",
+                    plane::MAX_PIXELS
+                ))
+            })
     };
     let (w, h) = (dim("width")?, dim("height")?);
-    let extent: Extent = serde_json::from_value(m["plane"]["extent"].clone())?;
-    let figure: FigureMeta = serde_json::from_value(m["figure"].clone())?;
+    if w.saturating_mul(h) > plane::MAX_PIXELS {
+        return Err(bad(format!(
+            "manifest.json's grid {w}x{h} has more than {} pixels",
+            plane::MAX_PIXELS
+        ))
+        .into());
+    }
+    let extent: Extent = serde_json::from_value(m["plane"]["extent"].clone())
+        .map_err(|e| bad(format!("manifest.json: plane.extent: {e}")))?;
+    extent.check(&format!("{}: manifest.json: plane.extent", dir.display()))?;
+    let figure: FigureMeta = serde_json::from_value(m["figure"].clone())
+        .map_err(|e| bad(format!("manifest.json: figure: {e}")))?;
+    let attractors = crate::table::manifest_count(dir, &m["attractors"], "attractors")?;
     let shape = [h, w];
     let labels = read_array(dir, "labels.npy", "<i4", &shape, 4, |b| {
-        i32::from_le_bytes(b.try_into().expect("4 bytes"))
+        i32::from_le_bytes([b[0], b[1], b[2], b[3]])
     })?;
+    if let Some((p, l)) = labels
+        .iter()
+        .enumerate()
+        .find(|(_, &l)| l < -1 || l >= attractors as i32)
+    {
+        return Err(bad(format!(
+            "labels.npy pixel {p} has label {l}; valid: -1 (none) or 0..{attractors} (manifest.json: attractors)"
+        ))
+        .into());
+    }
     let steps = read_array(dir, "steps.npy", "<u4", &shape, 4, |b| {
-        u32::from_le_bytes(b.try_into().expect("4 bytes"))
+        u32::from_le_bytes([b[0], b[1], b[2], b[3]])
     })?;
     let landscape = read_array(dir, "landscape.npy", "<f8", &shape, 8, |b| {
-        f64::from_le_bytes(b.try_into().expect("8 bytes"))
+        f64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])
     })?;
-    let rows = read_attractors(dir, w * h)?;
+    let rows = read_attractors(dir, &labels, attractors)?;
     let points: Vec<MarkedPoint> = m["landscape"]["points"]
         .as_array()
         .map(|a| {
@@ -838,8 +898,8 @@ pub fn redraw(dir: &Path) -> anyhow::Result<()> {
                 .filter_map(|p| {
                     Some(MarkedPoint {
                         kind: p["kind"].as_str()?.to_string(),
-                        s: p["s"].as_f64()?,
-                        t: p["t"].as_f64()?,
+                        s: p["s"].as_f64().filter(|v| v.is_finite())?,
+                        t: p["t"].as_f64().filter(|v| v.is_finite())?,
                     })
                 })
                 .collect()
@@ -867,27 +927,62 @@ pub fn redraw(dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The legend rows of basins.csv, with fractions (and their Wilson intervals) of `total`
-/// walkers.
-fn read_attractors(dir: &Path, total: usize) -> anyhow::Result<Vec<AttractorRow>> {
-    let bad = |what: String| anyhow::anyhow!("{}: {what}", dir.display());
-    let csv = std::fs::read_to_string(dir.join("basins.csv"))
-        .map_err(|e| bad(format!("cannot read basins.csv ({e})")))?;
+/// The legend rows of basins.csv, held to labels.npy: one row per attractor (label = its
+/// row) and a row for label -1 when some pixel has none, each with the number of pixels that
+/// labels.npy gives that label; fractions (and their Wilson intervals) of all pixels.
+fn read_attractors(
+    dir: &Path,
+    labels: &[i32],
+    attractors: usize,
+) -> Result<Vec<AttractorRow>, SpecError> {
+    let total = labels.len();
+    let mut counts = vec![0usize; attractors + 1];
+    for &l in labels {
+        counts[usize::try_from(l).unwrap_or(attractors)] += 1;
+    }
+    let none = counts[attractors] > 0;
+    let t = crate::table::Table::read(
+        dir,
+        "basins.csv",
+        &["label", "walkers", "fraction", "f", "index", "kind"],
+    )?;
+    t.expect_rows(
+        attractors + usize::from(none),
+        "manifest.json (attractors, and a -1 row when labels.npy has label -1)",
+    )?;
     let mut rows = Vec::new();
-    for line in csv.lines().skip(1).filter(|l| !l.trim().is_empty()) {
-        let c: Vec<&str> = line.split(',').collect();
-        let field = |k: usize| c.get(k).copied().unwrap_or("");
-        let label: i32 = field(0)
-            .parse()
-            .map_err(|_| bad(format!("basins.csv: bad row '{line}'")))?;
-        let walkers: usize = field(1)
-            .parse()
-            .map_err(|_| bad(format!("basins.csv: bad row '{line}'")))?;
+    for r in 0..t.len() {
+        let label = t.i64(r, "label")?;
+        let want = if r < attractors { r as i64 } else { -1 };
+        if label != want {
+            return Err(t.bad(
+                r,
+                format!("label = {label} where row {r} holds label {want}"),
+            ));
+        }
+        let walkers = t.usize(r, "walkers")?;
+        let have = counts[usize::try_from(label).unwrap_or(attractors)];
+        if walkers != have {
+            return Err(t.bad(
+                r,
+                format!("walkers = {walkers} where labels.npy has {have} pixels of label {label}"),
+            ));
+        }
+        t.fraction(r, "fraction")?;
+        let (f, index, kind) = if label >= 0 {
+            (
+                t.finite(r, "f")?,
+                t.usize(r, "index")?,
+                t.choice(r, "kind", critical::Kind::NAMES)?,
+            )
+        } else {
+            (f64::NAN, 0, t.str(r, "kind")?)
+        };
         rows.push(AttractorRow {
-            label,
-            f: field(3).parse().unwrap_or(f64::NAN),
-            index: field(4).parse().unwrap_or(0),
-            kind: field(5).to_string(),
+            label: label as i32,
+            f,
+            index,
+            kind,
             walkers,
             fraction: walkers as f64 / total as f64,
             ci95: stats::wilson(walkers, total, stats::Z95),
@@ -897,21 +992,23 @@ fn read_attractors(dir: &Path, total: usize) -> anyhow::Result<Vec<AttractorRow>
 }
 
 /// The walker paths of paths.csv in slice coordinates (none when there is no such file).
-fn read_paths(dir: &Path) -> anyhow::Result<Vec<Vec<(f64, f64)>>> {
+fn read_paths(dir: &Path) -> Result<Vec<Vec<(f64, f64)>>, SpecError> {
     let mut paths: Vec<Vec<(f64, f64)>> = Vec::new();
-    if let Ok(text) = std::fs::read_to_string(dir.join("paths.csv")) {
-        for line in text.lines().skip(1).filter(|l| !l.trim().is_empty()) {
-            let c: Vec<&str> = line.split(',').collect();
-            let parse = |k: usize| c.get(k).and_then(|v| v.parse::<f64>().ok());
-            let (Some(k), Some(s), Some(t)) = (parse(0), parse(3), parse(4)) else {
-                anyhow::bail!("{}: paths.csv: bad row '{line}'", dir.display());
-            };
-            let k = k as usize;
-            if paths.len() <= k {
-                paths.resize(k + 1, Vec::new());
-            }
-            paths[k].push((s, t));
+    if !dir.join("paths.csv").exists() {
+        return Ok(paths);
+    }
+    let t = crate::table::Table::read(dir, "paths.csv", &["path", "pixel", "step", "s", "t", "f"])?;
+    for r in 0..t.len() {
+        let k = t.usize(r, "path")?;
+        if k >= MAX_PATHS {
+            return Err(t.bad(r, format!("path = {k}; valid: 0..{MAX_PATHS}")));
         }
+        // A diverging path may leave the slice for good: its last samples may be infinite.
+        let (s, tt) = (t.f64(r, "s")?, t.f64(r, "t")?);
+        if paths.len() <= k {
+            paths.resize(k + 1, Vec::new());
+        }
+        paths[k].push((s, tt));
     }
     Ok(paths)
 }

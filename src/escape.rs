@@ -19,6 +19,7 @@ use crate::backend::Backend;
 use crate::critical::{self, Catalogue, CatalogueOptions, Kind};
 use crate::objective::{self, Objective};
 use crate::rules::{self, Optimizer};
+use crate::run::memory::{Estimate, Need};
 use crate::run::{self, Command, Ctx, Manifest, Report, WalkOptions};
 use crate::spec::SpecError;
 use crate::walk::state::{Status, NO_ESCAPE};
@@ -248,6 +249,28 @@ impl Command for EscapeSpec {
     }
     fn optimizers<'a>(&self, r: &'a Resolved) -> Vec<&'a Optimizer> {
         r.arms.iter().map(|a| &a.opt).collect()
+    }
+    fn memory(&self, r: &Resolved) -> Need {
+        let n = r.obj.dim() as u64;
+        let all = (r.walkers as u64).saturating_mul(r.arms.len() as u64);
+        let slots = r.arms.iter().map(|a| a.opt.rule.slots()).max().unwrap_or(0) as u64;
+        let hyper = r
+            .arms
+            .iter()
+            .map(|a| a.opt.hyper().len())
+            .max()
+            .unwrap_or(0) as u64;
+        let mut estimate = Estimate::new();
+        estimate.walkers(all, n, slots, hyper).catalogue(all, n);
+        Need {
+            what: format!(
+                "escape --walkers {} x {} arms at N = {n}",
+                r.walkers,
+                r.arms.len()
+            ),
+            estimate,
+            valid: "fewer --walkers or fewer --optimizers".into(),
+        }
     }
     fn check(&self, r: &Resolved, backend: &Backend) -> Result<(), SpecError> {
         r.arms
@@ -487,11 +510,7 @@ fn summary_lines(r: &Resolved, summaries: &[tables::ArmSummary]) -> Vec<String> 
 /// Redraws every figure of an escape run folder from its files (escape.csv, escape_times.csv,
 /// and manifest.json for arm labels, the step budget and the title when it is there).
 pub fn redraw(dir: &Path) -> anyhow::Result<()> {
-    let manifest = if dir.join("manifest.json").exists() {
-        Manifest::read_of(dir, "escape")?.to_value()
-    } else {
-        serde_json::Value::Null
-    };
+    let manifest = Manifest::read_of(dir, "escape")?.to_value();
     tables::draw_figures(dir, &manifest)
 }
 

@@ -9,6 +9,7 @@ use crate::critical::{self, Catalogue, CatalogueOptions};
 use crate::objective::{self, Objective};
 use crate::output::{self, Csv};
 use crate::rules::{self, Optimizer};
+use crate::run::memory::{Estimate, Need};
 use crate::run::{self, Command, Ctx, Manifest, Report, RunFolder, WalkOptions};
 use crate::spec::SpecError;
 use crate::walk::init::Init;
@@ -154,6 +155,19 @@ impl Command for SampleSpec {
     }
     fn optimizers<'a>(&self, r: &'a Resolved) -> Vec<&'a Optimizer> {
         vec![&r.opt]
+    }
+    fn memory(&self, r: &Resolved) -> Need {
+        let (w, n) = (r.walkers as u64, r.obj.dim() as u64);
+        let mut estimate = Estimate::new();
+        estimate.walkers(w, n, r.opt.rule.slots() as u64, r.opt.hyper().len() as u64);
+        if !self.no_critical {
+            estimate.catalogue(w, n);
+        }
+        Need {
+            what: format!("sample --walkers {} at N = {n}", r.walkers),
+            estimate,
+            valid: "fewer --walkers (several runs with other --seed values add up)".into(),
+        }
     }
     fn check(&self, r: &Resolved, backend: &Backend) -> Result<(), SpecError> {
         backend.check(r.obj.as_ref(), &r.opt)
@@ -351,20 +365,42 @@ pub fn redraw(dir: &Path) -> anyhow::Result<()> {
         .resolved
         .dim
         .ok_or_else(|| bad("manifest.json names no resolved.dim".into()))?;
-    let t = crate::table::Table::read(dir, "critical_points.csv")?;
+    let t = crate::table::Table::read(dir, "critical_points.csv", critical::files::COLUMNS)?;
+    let distinct = &m.result("critical_points")["distinct"];
+    t.expect_rows(
+        crate::table::manifest_count(dir, distinct, "critical_points.distinct")?,
+        "manifest.json (critical_points.distinct)",
+    )?;
+    let kinds = critical::Kind::NAMES;
     let mut bins: Vec<critical::IndexBin> = Vec::new();
     let mut counted = Vec::new();
     for r in 0..t.len() {
+        if t.usize(r, "id")? != r {
+            return Err(t
+                .bad(
+                    r,
+                    format!(
+                        "id = {} where the ids count 0, 1, … in order",
+                        t.str(r, "id")?
+                    ),
+                )
+                .into());
+        }
+        t.finite(r, "f")?;
+        t.finite(r, "grad_norm")?;
         let index = t.usize(r, "index")?;
         if index > dim {
-            return Err(bad(format!(
-                "critical_points.csv row {}: index {index} is more than N = {dim}",
-                r + 1
-            ))
-            .into());
+            return Err(t
+                .bad(r, format!("index = {index} is more than N = {dim}"))
+                .into());
         }
         let walkers = t.usize(r, "walkers")?;
-        let degenerate = t.str(r, "kind")? == critical::Kind::Degenerate.as_str();
+        if walkers == 0 {
+            return Err(t
+                .bad(r, "walkers = 0: every point was reached by a walker")
+                .into());
+        }
+        let degenerate = t.choice(r, "kind", kinds)? == critical::Kind::Degenerate.as_str();
         counted.push(critical::coverage::Counted {
             index,
             walkers,

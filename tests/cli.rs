@@ -327,7 +327,7 @@ fn plot_refuses_a_catalogue_with_an_impossible_index() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(
-        err.contains("index 99999999999") && err.contains("N = 2"),
+        err.contains("index = 99999999999") && err.contains("N = 2"),
         "{err}"
     );
 }

@@ -125,6 +125,7 @@ pub fn bench(a: BenchArgs) -> anyhow::Result<()> {
         );
         return Ok(());
     }
+    bench::check(a.workload, a.walkers, a.dim, a.features, a.steps)?;
     let backend = Backend::select(a.backend)?.with_twin_check(!a.no_twin_check);
     eprintln!("bench on {}", backend.name());
     let t = bench::run(

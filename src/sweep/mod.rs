@@ -16,6 +16,7 @@ use crate::critical::{self, CatalogueOptions};
 use crate::objective::{self, Objective};
 use crate::rng;
 use crate::rules::{self, Optimizer};
+use crate::run::memory::{Estimate, Need};
 use crate::run::{self, Command, Ctx, Manifest, Report, WalkOptions};
 use crate::spec::{self, RawSpec, SpecError};
 use crate::walk::init::Init;
@@ -142,6 +143,34 @@ pub struct Resolved {
     pub template: String,
     /// The family has disorder (a seed); false: one deterministic landscape per N.
     pub random: bool,
+}
+
+impl Resolved {
+    /// The memory of the dimension that needs the most: all its instances' landscapes are
+    /// held at once (their parameters, twice: as drawn and as the engines read them), and all
+    /// their walkers.
+    pub fn memory(&self) -> Estimate {
+        let (k, w) = (self.instances as u64, self.walkers as u64);
+        let slots = self.opt.rule.slots() as u64;
+        let hyper = self.opt.hyper().len() as u64;
+        let of = |n: usize| {
+            let params = self.instance(n, 0).map_or(0, |o| o.params().len()) as u64;
+            let mut e = Estimate::new();
+            e.add(
+                format!("{k} landscapes of {params} parameters at N = {n}"),
+                k,
+                params.saturating_mul(16),
+            )
+            .walkers(k.saturating_mul(w), n as u64, slots, hyper)
+            .catalogue(w, n as u64);
+            e
+        };
+        self.dims
+            .iter()
+            .map(|&n| of(n))
+            .max_by_key(Estimate::total)
+            .unwrap_or_default()
+    }
 }
 
 /// Instances per dimension of a random landscape when --instances is not given.
@@ -345,6 +374,20 @@ impl Command for SweepSpec {
         vec![&r.opt]
     }
     /// The first instance of every dimension (the others share its constants and sizes).
+    fn memory(&self, r: &Resolved) -> Need {
+        Need {
+            what: format!(
+                "sweep --instances {} x --walkers {} at N = {}",
+                r.instances,
+                r.walkers,
+                r.dims.last().copied().unwrap_or(0)
+            ),
+            estimate: r.memory(),
+            valid: "fewer --instances or --walkers, or the largest dimensions in a sweep of \
+                    their own"
+                .into(),
+        }
+    }
     fn check(&self, r: &Resolved, backend: &Backend) -> Result<(), SpecError> {
         r.dims
             .iter()
@@ -742,11 +785,93 @@ pub struct FigureInfo {
     pub sphere: bool,
 }
 
+/// The columns of sweep.csv that the figures read.
+const SWEEP_COLUMNS: [&str; 13] = [
+    "dim",
+    "instances",
+    "points",
+    "fraction_minima",
+    "fraction_minima_lo",
+    "fraction_minima_hi",
+    "minima_per_instance",
+    "minima_per_instance_se",
+    "saddles_per_instance",
+    "saddles_per_instance_se",
+    "points_per_instance",
+    "points_per_instance_se",
+    "walkers",
+];
+
+/// Holds a sweep folder's tables to its manifest before they are drawn: one sweep.csv row per
+/// dimension of `resolved.dims`, in order, with `resolved.instances` instances each; by_index.csv
+/// and points.csv only of those dimensions, and as many points.csv rows as sweep.csv counts.
+fn check_tables(dir: &Path, res: &serde_json::Value) -> Result<(), SpecError> {
+    let dims: Vec<usize> = res["dims"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|d| d.as_u64().map(|d| d as usize))
+                .collect()
+        })
+        .unwrap_or_default();
+    if dims.is_empty() {
+        return Err(SpecError::folder(dir, "manifest.json has no resolved.dims"));
+    }
+    let instances = crate::table::manifest_count(dir, &res["instances"], "resolved.instances")?;
+    let t = tables::Table::read(dir, "sweep.csv", &SWEEP_COLUMNS)?;
+    t.expect_rows(dims.len(), "manifest.json (resolved.dims)")?;
+    let mut points = 0;
+    for (r, &n) in dims.iter().enumerate() {
+        if t.usize(r, "dim")? != n {
+            return Err(t.bad(
+                r,
+                format!(
+                    "dim = {} where manifest.json's dims say {n}",
+                    t.str(r, "dim")?
+                ),
+            ));
+        }
+        if t.usize(r, "instances")? != instances {
+            return Err(t.bad(
+                r,
+                format!(
+                    "instances = {} where manifest.json says {instances}",
+                    t.str(r, "instances")?
+                ),
+            ));
+        }
+        points += t.usize(r, "points")?;
+    }
+    let b = tables::Table::read(dir, "by_index.csv", &["dim", "index", "fraction"])?;
+    for r in 0..b.len() {
+        if !dims.contains(&b.usize(r, "dim")?) {
+            return Err(b.bad(
+                r,
+                format!(
+                    "dim = {} is not one of the sweep's dims {dims:?}",
+                    b.str(r, "dim")?
+                ),
+            ));
+        }
+    }
+    let p = tables::Table::read(dir, "points.csv", &tables::columns(tables::POINTS_HEADER))?;
+    p.expect_rows(points, "sweep.csv (its points column, summed)")?;
+    for (r, row) in tables::read_points(dir)?.iter().enumerate() {
+        if !dims.contains(&row.dim) || row.instance >= instances {
+            return Err(p.bad(r, format!(
+                "dim = {}, instance = {} is not a dimension and instance of the sweep (dims {dims:?}, {instances} instances)",
+                row.dim, row.instance
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Draws every figure of a sweep folder from its tables (sweep.csv, by_index.csv, points.csv);
 /// returns the file names written.
 pub fn draw(dir: &Path, info: &FigureInfo) -> anyhow::Result<Vec<String>> {
     use crate::figure::sweep::{DimPoint, SweepData};
-    let t = tables::Table::read(dir, "sweep.csv")?;
+    let t = tables::Table::read(dir, "sweep.csv", &SWEEP_COLUMNS)?;
     let mut dims = Vec::new();
     for r in 0..t.len() {
         let ms = |m: &str, s: &str| -> Result<(f64, f64), SpecError> {
@@ -756,7 +881,7 @@ pub fn draw(dir: &Path, info: &FigureInfo) -> anyhow::Result<Vec<String>> {
             dim: t.usize(r, "dim")?,
             instances: t.usize(r, "instances")?,
             points: t.usize(r, "points")?,
-            fraction_minima: t.f64(r, "fraction_minima")?,
+            fraction_minima: t.fraction_or_missing(r, "fraction_minima")?,
             lo: t.f64(r, "fraction_minima_lo")?,
             hi: t.f64(r, "fraction_minima_hi")?,
             per_instance: [
@@ -775,14 +900,14 @@ pub fn draw(dir: &Path, info: &FigureInfo) -> anyhow::Result<Vec<String>> {
             },
         });
     }
-    let b = tables::Table::read(dir, "by_index.csv")?;
+    let b = tables::Table::read(dir, "by_index.csv", &["dim", "index", "fraction"])?;
     let bars = (0..b.len())
         .map(|r| {
-            Ok((
-                b.usize(r, "dim")?,
-                b.usize(r, "index")?,
-                b.f64(r, "fraction")?,
-            ))
+            let (dim, index) = (b.usize(r, "dim")?, b.usize(r, "index")?);
+            if index > dim {
+                return Err(b.bad(r, format!("index = {index} is more than dim = {dim}")));
+            }
+            Ok((dim, index, b.fraction_or_missing(r, "fraction")?))
         })
         .collect::<Result<Vec<_>, SpecError>>()?;
     let points = tables::read_points(dir)?;
@@ -834,6 +959,7 @@ pub fn redraw(dir: &Path) -> anyhow::Result<()> {
     let bad = |what: String| SpecError::folder(dir, what);
     let m = Manifest::read_of(dir, "sweep")?.to_value();
     let res = &m["resolved"];
+    check_tables(dir, res)?;
     let theory: Theory = serde_json::from_value(res["theory"].clone())
         .map_err(|e| bad(format!("manifest.json: resolved.theory: {e}")))?;
     let info = FigureInfo {
