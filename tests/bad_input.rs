@@ -554,6 +554,7 @@ fn bad_flags_specs_and_sizes_exit_2_quickly_naming_the_bad_part_and_write_nothin
     let mut cases = shared_cases();
     cases.extend(command_cases());
     cases.extend(experiment_cases(&root.join("experiments")));
+    eprintln!("{} flag, spec, size and experiment-file cases", cases.len());
     assert!(cases.len() >= 150, "{} cases", cases.len());
     let failures = in_parallel(&cases, |i, (args, needle)| {
         let cwd = root.join(format!("case-{i}"));
@@ -1247,6 +1248,7 @@ fn plot_refuses_damaged_folders_at_the_first_bad_row_and_leaves_them_as_they_wer
     let root = tmp("plot");
     let fx = fixtures(&root.join("fixtures"));
     let cases = plot_cases();
+    eprintln!("{} damaged-folder cases", cases.len());
     assert!(cases.len() >= 90, "{}", cases.len());
     let failures = in_parallel(&cases, |i, (cmd, d, needle)| {
         let dir = root.join(format!("case-{i}"));

@@ -70,7 +70,7 @@ fn sample_writes_the_run_folder() {
         out.to_str().unwrap(),
     ]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("already holds a run"));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("already holds a finished 'sample' run"));
     assert_eq!(std::fs::read(out.join("walkers.csv")).unwrap(), before);
 }
 

@@ -6,6 +6,7 @@
 //! lines for the caller to show.
 
 pub mod folder;
+pub mod lock;
 pub mod memory;
 pub mod options;
 
