@@ -10,6 +10,7 @@ use crate::objective::{self, Objective};
 use crate::output::{self, Csv};
 use crate::rules::{self, Optimizer};
 use crate::run::memory::{Estimate, Need};
+use crate::run::shard::Shard;
 use crate::run::{self, Command, Ctx, Manifest, Report, RunFolder, WalkOptions};
 use crate::spec::SpecError;
 use crate::walk::init::Init;
@@ -43,6 +44,11 @@ pub struct SampleSpec {
     #[command(flatten)]
     #[serde(default)]
     pub tolerances: Tolerances,
+    /// Walk only shard K of N of the walkers (K/N); `saddlescope merge` joins the N folders
+    /// into the folder of one run.
+    #[arg(long)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<String>,
 }
 
 /// The catalogue's tolerances as flags; see [`CatalogueOptions`] for what each means and why
@@ -117,6 +123,8 @@ pub struct Resolved {
     pub plan: WalkPlan,
     pub walkers: usize,
     pub catalogue: CatalogueOptions,
+    /// The slice this run walks (None: all walkers).
+    pub shard: Option<Shard>,
 }
 
 impl Command for SampleSpec {
@@ -138,6 +146,10 @@ impl Command for SampleSpec {
                 "valid: a smaller n, or --no-critical to write the end states only",
             )?;
         }
+        let shard = self.shard.as_deref().map(Shard::parse).transpose()?;
+        if let Some(s) = shard {
+            s.check(self.walkers, "walkers")?;
+        }
         Ok(Resolved {
             obj,
             opt,
@@ -145,6 +157,7 @@ impl Command for SampleSpec {
             plan,
             walkers: self.walkers,
             catalogue,
+            shard,
         })
     }
     fn objective(&self) -> &str {
@@ -157,10 +170,11 @@ impl Command for SampleSpec {
         vec![&r.opt]
     }
     fn memory(&self, r: &Resolved) -> Need {
-        let (w, n) = (r.walkers as u64, r.obj.dim() as u64);
+        let w = r.shard.map_or(r.walkers, |s| s.range(r.walkers).len()) as u64;
+        let n = r.obj.dim() as u64;
         let mut estimate = Estimate::new();
         estimate.walkers(w, n, r.opt.rule.slots() as u64, r.opt.hyper().len() as u64);
-        if !self.no_critical {
+        if !self.no_critical && r.shard.is_none() {
             estimate.catalogue(w, n);
         }
         Need {
@@ -215,28 +229,105 @@ pub fn walker_steps_per_s(ends: &EndStates, seconds_walk: f64) -> f64 {
     ends.steps.iter().map(|&s| s as f64).sum::<f64>() / seconds_walk.max(1e-9)
 }
 
-/// Runs a resolved sample and writes its files: starts, end states, the catalogue, walkers.csv.
+/// Runs a resolved sample and writes its files: starts, end states, the catalogue, walkers.csv;
+/// a shard writes its walk's files only ([`write_shard`]).
 pub fn run(spec: &SampleSpec, r: &Resolved, ctx: &mut Ctx) -> anyhow::Result<Report> {
-    let n = r.obj.dim();
+    let range = r.shard.map_or(0..r.walkers, |s| s.range(r.walkers));
+    let first = r.plan.first_walker + range.start as u32;
     let starts = r
         .init
-        .starts(r.obj.as_ref(), r.plan.seed, r.plan.first_walker, r.walkers);
-    // Ranges in the optimizer spec spread over the walkers (walker k of W, see hyper_rows).
-    let hyper = r.opt.hyper_rows(r.walkers);
-    let sweeps = r.opt.sweeps();
+        .starts(r.obj.as_ref(), r.plan.seed, first, range.len());
+    // Ranges in the optimizer spec spread over all the run's walkers (walker k of W, see
+    // hyper_rows), of which a shard takes its slice.
+    let all = r.opt.hyper_rows(r.walkers);
+    let hyper = crate::walk::Hyper {
+        rows: all
+            .rows
+            .iter()
+            .map(|row| row[range.clone()].to_vec())
+            .collect(),
+    };
+    let plan = WalkPlan {
+        first_walker: first,
+        ..r.plan.clone()
+    };
     let t_walk = Instant::now();
     let ends = ctx.backend.walk(
         r.obj.as_ref(),
         &r.opt,
-        &r.plan,
+        &plan,
         &starts,
         &hyper,
         &ctx.progress(0),
     )?;
     let seconds_walk = t_walk.elapsed().as_secs_f64();
     ctx.timings.add("walk", seconds_walk);
+    match r.shard {
+        Some(shard) => write_shard(spec, r, shard, &starts, &ends, seconds_walk, ctx),
+        None => finish(spec, r, &starts, &ends, seconds_walk, ctx),
+    }
+}
+
+/// A shard's folder: its walkers' starts, end states and walkers.csv rows (global walker ids,
+/// no points: the catalogue is made by `merge`), and the shard in the manifest.
+fn write_shard(
+    spec: &SampleSpec,
+    r: &Resolved,
+    shard: Shard,
+    starts: &[f64],
+    ends: &EndStates,
+    seconds_walk: f64,
+    ctx: &mut Ctx,
+) -> anyhow::Result<Report> {
+    let (n, range) = (r.obj.dim(), shard.range(r.walkers));
     let folder = ctx.folder;
-    folder.write_positions("starts.npy", r.walkers, n, &starts, ends.precision)?;
+    folder.write_positions("starts.npy", range.len(), n, starts, ends.precision)?;
+    folder.write_positions("end_states.npy", range.len(), n, &ends.x, ends.precision)?;
+    let all = r.opt.hyper_rows(r.walkers);
+    write_walkers_csv(folder, range.start, ends, None, &all, &r.opt.sweeps())?;
+    let mut results = serde_json::Map::new();
+    results.insert(
+        "shard".into(),
+        serde_json::json!({"index": shard.index, "count": shard.count, "walkers": [range.start, range.end]}),
+    );
+    results.insert(
+        "walker_steps_per_s".into(),
+        walker_steps_per_s(ends, seconds_walk).into(),
+    );
+    results.insert("status_counts".into(), status_counts(ends).into());
+    Ok(Report {
+        resolved: resolved_of(spec, r)?,
+        results,
+        precision: ends.precision,
+        summary: vec![
+            status_line(ends, seconds_walk),
+            format!(
+                "shard {} of walkers {}..{}: join the {} shards with `saddlescope merge --out DIR SHARD_DIR...`",
+                shard.text(),
+                range.start,
+                range.end,
+                shard.count
+            ),
+        ],
+    })
+}
+
+/// Writes a whole run's files from its end states (all walkers, in walker order): starts, end
+/// states, the catalogue, walkers.csv, and the manifest's results. One run and `merge` both
+/// end here, so merged shards give one run's files.
+pub fn finish(
+    spec: &SampleSpec,
+    r: &Resolved,
+    starts: &[f64],
+    ends: &EndStates,
+    seconds_walk: f64,
+    ctx: &mut Ctx,
+) -> anyhow::Result<Report> {
+    let n = r.obj.dim();
+    let hyper = r.opt.hyper_rows(r.walkers);
+    let sweeps = r.opt.sweeps();
+    let folder = ctx.folder;
+    folder.write_positions("starts.npy", r.walkers, n, starts, ends.precision)?;
     folder.write_positions("end_states.npy", r.walkers, n, &ends.x, ends.precision)?;
     // Only converged walkers can become critical points.
     let catalogue = if spec.no_critical {
@@ -253,15 +344,15 @@ pub fn run(spec: &SampleSpec, r: &Resolved, ctx: &mut Ctx) -> anyhow::Result<Rep
         critical::files::write(folder, n, &cat, &r.obj.spec(), &mut ctx.timings)?;
         Some(cat)
     };
-    write_walkers_csv(folder, &ends, catalogue.as_ref(), &hyper, &sweeps)?;
+    write_walkers_csv(folder, 0, ends, catalogue.as_ref(), &hyper, &sweeps)?;
 
     let resolved = resolved_of(spec, r)?;
     let mut results = serde_json::Map::new();
     results.insert(
         "walker_steps_per_s".into(),
-        walker_steps_per_s(&ends, seconds_walk).into(),
+        walker_steps_per_s(ends, seconds_walk).into(),
     );
-    results.insert("status_counts".into(), status_counts(&ends).into());
+    results.insert("status_counts".into(), status_counts(ends).into());
     results.insert("sweeps".into(), serde_json::to_value(&r.opt.values.sweeps)?);
     results.insert(
         "critical_points".into(),
@@ -269,7 +360,7 @@ pub fn run(spec: &SampleSpec, r: &Resolved, ctx: &mut Ctx) -> anyhow::Result<Rep
             .as_ref()
             .map_or(serde_json::Value::Null, critical::files::summary),
     );
-    let mut summary = vec![status_line(&ends, seconds_walk)];
+    let mut summary = vec![status_line(ends, seconds_walk)];
     if let Some(cat) = &catalogue {
         results.insert("coverage".into(), critical::files::coverage_json(cat));
         summary.extend(critical::files::summary_lines(cat));
@@ -310,10 +401,11 @@ fn resolved_of(spec: &SampleSpec, r: &Resolved) -> anyhow::Result<run::Resolved>
     Ok(resolved)
 }
 
-/// walkers.csv: one row per walker, one more column per swept key named by the key (each
-/// walker's value).
+/// walkers.csv: one row per walker (ids from `first`; `hyper` holds every walker of the run),
+/// one more column per swept key named by the key (each walker's value).
 fn write_walkers_csv(
     folder: &RunFolder,
+    first: usize,
     ends: &EndStates,
     catalogue: Option<&Catalogue>,
     hyper: &crate::walk::Hyper,
@@ -330,14 +422,18 @@ fn write_walkers_csv(
             .and_then(|c| c.point_of(w))
             .map_or(String::new(), |p| p.to_string());
         let mut row = vec![
-            w.to_string(),
+            (first + w).to_string(),
             output::num(ends.f[w]),
             output::num(ends.grad_norm[w]),
             ends.steps[w].to_string(),
             ends.status[w].name().to_string(),
             point,
         ];
-        row.extend(sweeps.iter().map(|(k, _, _)| output::num(hyper.get(*k, w))));
+        row.extend(
+            sweeps
+                .iter()
+                .map(|(k, _, _)| output::num(hyper.get(*k, first + w))),
+        );
         csv.row(&row);
     }
     folder.write_csv("walkers.csv", &csv)?;
@@ -422,5 +518,165 @@ pub fn redraw(dir: &Path) -> anyhow::Result<()> {
     }
     let coverage = critical::coverage::CatalogueCoverage::of(counted);
     crate::figure::index_histogram_bins(&dir.join("index_histogram"), &bins, &coverage, &title)?;
+    Ok(())
+}
+
+/// `saddlescope merge` of the shard folders of one sample run (checked and in shard order,
+/// [`run::merge::read_shards`]): their starts, end states and walkers.csv rows are joined in
+/// walker order and go through [`finish`], as one run's end states do, into `out`.
+pub fn merge(
+    out: &Path,
+    shards: &[run::merge::ShardFolder],
+    inv: &run::Invocation,
+) -> anyhow::Result<run::Finished> {
+    let first = &shards[0];
+    let mut spec: SampleSpec =
+        serde_json::from_value(run::merge::spec_without_shard(&first.manifest))
+            .map_err(|e| SpecError::folder(&first.dir, format!("manifest.json: spec: {e}")))?;
+    spec.shard = None;
+    let r = spec.resolve()?;
+    spec.memory(&r).check()?;
+    let n = r.obj.dim();
+    let mut starts = Vec::with_capacity(r.walkers * n);
+    let mut ends = EndStates::new(0, n);
+    let mut precision = None;
+    for s in shards {
+        let want = s.shard.range(r.walkers);
+        if s.walkers != want {
+            return Err(SpecError::folder(
+                &s.dir,
+                format!(
+                    "shard {} holds walkers {:?}; of {} walkers it must hold {want:?}",
+                    s.shard.text(),
+                    s.walkers,
+                    r.walkers
+                ),
+            )
+            .into());
+        }
+        let (x0, p0) = read_positions(&s.dir, "starts.npy", want.len(), n)?;
+        let (x, p) = read_positions(&s.dir, "end_states.npy", want.len(), n)?;
+        if p0 != p || precision.is_some_and(|q| q != p) {
+            return Err(SpecError::folder(
+                &s.dir,
+                "its positions are in another precision than the other shards' (f32 from a GPU, \
+                 f64 from the CPU): shards of one merge run on one kind of backend",
+            )
+            .into());
+        }
+        precision = Some(p);
+        starts.extend(x0);
+        ends.x.extend(x);
+        read_walker_rows(s, want, &mut ends)?;
+    }
+    ends.precision = precision.unwrap_or("f64");
+    let folder = RunFolder::create(Some(out), SampleSpec::NAME, &spec.objective)?;
+    let backend = Backend::cpu();
+    let mut ctx = Ctx::new(&backend, &folder, &run::Silent);
+    let seconds = run::merge::walk_seconds(shards);
+    ctx.timings.add("walk", seconds);
+    match finish(&spec, &r, &starts, &ends, seconds, &mut ctx) {
+        Ok(mut report) => {
+            let from: Vec<serde_json::Value> = shards
+                .iter()
+                .map(|s| {
+                    serde_json::json!({
+                        "dir": s.dir.display().to_string(),
+                        "shard": s.shard.text(),
+                        "backend": s.manifest.backend,
+                    })
+                })
+                .collect();
+            report.results.insert("merged_from".into(), from.into());
+            report
+                .summary
+                .insert(0, format!("merged {} shards", shards.len()));
+            run::complete(&spec, ctx, report, inv)
+        }
+        Err(e) => {
+            folder.abandon();
+            Err(e)
+        }
+    }
+}
+
+/// A shard's W x N positions (`<f4` or `<f8`) and their precision.
+fn read_positions(
+    dir: &Path,
+    name: &str,
+    w: usize,
+    n: usize,
+) -> Result<(Vec<f64>, &'static str), SpecError> {
+    let bytes = std::fs::read(dir.join(name))
+        .map_err(|e| SpecError::folder(dir, format!("cannot read {name} ({e})")))?;
+    let (descr, shape, data) = output::read_npy(&bytes)
+        .ok_or_else(|| SpecError::folder(dir, format!("{name} is not a .npy file")))?;
+    let size = match descr.as_str() {
+        "<f4" => 4,
+        "<f8" => 8,
+        _ => 0,
+    };
+    if size == 0 || shape != [w, n] || data.len() != w * n * size {
+        return Err(SpecError::folder(
+            dir,
+            format!(
+                "{name} has dtype {descr}, shape {shape:?} and {} data bytes; the shard needs \
+                 <f4 or <f8 of shape [{w}, {n}]",
+                data.len()
+            ),
+        ));
+    }
+    Ok(if size == 4 {
+        let x = data
+            .chunks_exact(4)
+            .map(|b| f64::from(f32::from_le_bytes([b[0], b[1], b[2], b[3]])))
+            .collect();
+        (x, "f32")
+    } else {
+        let x = data
+            .chunks_exact(8)
+            .map(|b| f64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]))
+            .collect();
+        (x, "f64")
+    })
+}
+
+/// A shard's walkers.csv rows, held to its walker range, appended to `ends`.
+fn read_walker_rows(
+    s: &run::merge::ShardFolder,
+    want: std::ops::Range<usize>,
+    ends: &mut EndStates,
+) -> Result<(), SpecError> {
+    let names: Vec<&str> = (0..4).map(|c| Status::from_code(c).name()).collect();
+    let t = crate::table::Table::read(
+        &s.dir,
+        "walkers.csv",
+        &["walker", "f", "grad_norm", "steps", "status"],
+    )?;
+    t.expect_rows(want.len(), "manifest.json (shard.walkers)")?;
+    for (row, id) in want.enumerate() {
+        if t.usize(row, "walker")? != id {
+            return Err(t.bad(
+                row,
+                format!(
+                    "walker = {} where this shard's walker {id} belongs",
+                    t.str(row, "walker")?
+                ),
+            ));
+        }
+        let steps = t.usize(row, "steps")?;
+        let status = t.choice(row, "status", &names)?;
+        ends.f.push(t.f64(row, "f")?);
+        ends.grad_norm.push(t.f64(row, "grad_norm")?);
+        ends.steps
+            .push(u32::try_from(steps).map_err(|_| t.bad(row, "steps is more than a walk takes"))?);
+        ends.status.push(
+            (0..4)
+                .map(Status::from_code)
+                .find(|c| c.name() == status)
+                .unwrap_or(Status::Running),
+        );
+        ends.escape.push(crate::walk::state::NO_ESCAPE);
+    }
     Ok(())
 }

@@ -481,6 +481,62 @@ fn command_cases() -> Vec<Case> {
             "--until 0 is out of range",
         ),
         case(&["bench", "--workload", "nope"], "nope"),
+        // shards and merge
+        case(
+            &[
+                "sample",
+                "--objective",
+                "himmelblau",
+                "--optimizer",
+                "gd",
+                "--shard",
+                "0/3",
+            ],
+            "--shard '0/3'",
+        ),
+        case(
+            &[
+                "sample",
+                "--objective",
+                "himmelblau",
+                "--optimizer",
+                "gd",
+                "--shard",
+                "2/1",
+            ],
+            "--shard '2/1'",
+        ),
+        case(
+            &[
+                "sample",
+                "--objective",
+                "himmelblau",
+                "--optimizer",
+                "gd",
+                "--walkers",
+                "4",
+                "--shard",
+                "1/5",
+            ],
+            "5 shards of 4 walkers",
+        ),
+        case(
+            &[
+                "sweep",
+                "--objective",
+                "pspin:p=3",
+                "--dims",
+                "2",
+                "--shard",
+                "1/2",
+            ],
+            "--shard",
+        ),
+        case(&["merge", "--out", "out"], "SHARDS"),
+        case(
+            &["merge", "--out", "out", "/nonexistent/shard"],
+            "/nonexistent/shard: cannot read manifest.json",
+        ),
         // the command line itself
         case(&["sample"], "--objective"),
         case(&["frobnicate"], "frobnicate"),
@@ -560,7 +616,11 @@ fn bad_flags_specs_and_sizes_exit_2_quickly_naming_the_bad_part_and_write_nothin
         let cwd = root.join(format!("case-{i}"));
         std::fs::create_dir_all(&cwd).unwrap();
         let mut args = args.clone();
-        if !matches!(args[0].as_str(), "bench" | "run" | "plot" | "frobnicate") && args.len() > 1 {
+        if !matches!(
+            args[0].as_str(),
+            "bench" | "run" | "plot" | "merge" | "frobnicate"
+        ) && args.len() > 1
+        {
             if !args.iter().any(|a| a == "--backend") {
                 args.extend(["--backend".into(), "cpu".into()]);
             }
@@ -1375,6 +1435,7 @@ mod never_panic {
                 walk: walk.clone(),
                 no_critical: false,
                 tolerances: Default::default(),
+                shard: None,
             };
             if let Ok(r) = sample.resolve() {
                 let _ = sample.memory(&r).check();

@@ -8,7 +8,9 @@
 pub mod folder;
 pub mod lock;
 pub mod memory;
+pub mod merge;
 pub mod options;
+pub mod shard;
 
 use std::path::PathBuf;
 use std::time::Instant;
