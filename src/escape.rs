@@ -510,7 +510,11 @@ fn summary_lines(r: &Resolved, summaries: &[tables::ArmSummary]) -> Vec<String> 
 /// Redraws every figure of an escape run folder from its files (escape.csv, escape_times.csv,
 /// and manifest.json for arm labels, the step budget and the title when it is there).
 pub fn redraw(dir: &Path) -> anyhow::Result<()> {
-    let manifest = Manifest::read_of(dir, "escape")?.to_value();
+    let manifest = if dir.join("manifest.json").exists() {
+        Manifest::read_of(dir, "escape")?.to_value()
+    } else {
+        serde_json::Value::Null
+    };
     tables::draw_figures(dir, &manifest)
 }
 

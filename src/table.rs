@@ -48,7 +48,7 @@ impl Table {
         let path = dir.join(name);
         let bytes = std::fs::read(&path).map_err(|e| SpecError::Folder {
             dir: dir.to_path_buf(),
-            problem: format!("cannot read {name} ({e}); the run's manifest lists it"),
+            problem: format!("cannot read {name} ({e})"),
         })?;
         let text = String::from_utf8(bytes).map_err(|e| SpecError::Table {
             file: path.clone(),

@@ -394,6 +394,12 @@ fn read_escape_csv(
 ) -> Result<Vec<(String, usize, Vec<f64>)>, SpecError> {
     let mut required = vec!["method", "walkers"];
     required.extend(ENDS.iter().map(|e| e.name()));
+    if !dir.join("escape.csv").exists() {
+        return Err(SpecError::folder(
+            dir,
+            "cannot read escape.csv (there is none); expected a folder written by `saddlescope escape`",
+        ));
+    }
     let t = Table::read(dir, "escape.csv", &required)?;
     if let Some(arms) = res["arms"].as_array() {
         t.expect_rows(arms.len(), "manifest.json (resolved.arms)")?;

@@ -119,8 +119,10 @@ impl RunFolder {
                     dir,
                     format!(
                         "{} is writing into this folder now ({LOCK_FILE}); wait for it to end, \
-                         or choose another --out",
-                        info.describe()
+                         or choose another --out (if no run writes there, as when the pid now \
+                         belongs to another process, remove {})",
+                        info.describe(),
+                        dir.join(LOCK_FILE).display()
                     ),
                 ))
             }
