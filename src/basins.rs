@@ -25,6 +25,7 @@ use crate::objective::{self, Objective};
 use crate::output::{self, Csv};
 use crate::rules::{self, Optimizer};
 use crate::run::memory::{Estimate, Need};
+use crate::run::shard::Shard;
 use crate::run::{self, Command, Ctx, Manifest, Report, RunFolder, WalkOptions};
 use crate::spec::SpecError;
 use crate::walk::state::{Status, WalkerState, CT_STATUS};
@@ -75,6 +76,11 @@ pub struct BasinsSpec {
     #[arg(long)]
     #[serde(default)]
     pub shade_steps: bool,
+    /// Walk only shard K of N of the pixels (K/N, in walker = row-major pixel order);
+    /// `saddlescope merge` joins the N folders into the folder of one run.
+    #[arg(long)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<String>,
 }
 
 /// At most this many --paths.
@@ -91,6 +97,8 @@ pub struct Resolved {
     pub grid: Grid,
     pub plan: WalkPlan,
     pub stored: Option<StoredCatalogue>,
+    /// The slice of pixels this run walks (None: all).
+    pub shard: Option<Shard>,
 }
 
 impl BasinsSpec {
@@ -150,6 +158,10 @@ impl BasinsSpec {
                 format!("0..={}", MAX_PATHS.min(grid.pixels())),
             ));
         }
+        let shard = self.shard.as_deref().map(Shard::parse).transpose()?;
+        if let Some(s) = shard {
+            s.check(grid.pixels(), "pixels")?;
+        }
         Ok(Resolved {
             obj,
             opt,
@@ -157,6 +169,7 @@ impl BasinsSpec {
             grid,
             plan,
             stored,
+            shard,
         })
     }
 }
@@ -274,6 +287,18 @@ fn walk_and_label(
     )?;
     let seconds_walk = t_walk.elapsed().as_secs_f64();
     ctx.timings.add("walk", seconds_walk);
+    label(spec, r, ends, seconds_walk, ctx)
+}
+
+/// Labels every pixel's end state by the critical point it reached (one run, or merged shards).
+fn label(
+    spec: &BasinsSpec,
+    r: &Resolved,
+    ends: EndStates,
+    seconds_walk: f64,
+    ctx: &mut Ctx,
+) -> anyhow::Result<Labelled> {
+    let grid = r.grid;
     let eligible: Vec<bool> = ends
         .status
         .iter()
@@ -307,9 +332,92 @@ fn walk_and_label(
 
 /// Runs a resolved basins spec and writes its files.
 pub fn run(spec: &BasinsSpec, r: &Resolved, ctx: &mut Ctx) -> anyhow::Result<Report> {
-    let (n, grid) = (r.obj.dim(), r.grid);
-    let starts = r.plane.starts(grid);
+    let starts = r.plane.starts(r.grid);
+    if let Some(shard) = r.shard {
+        return walk_shard(r, shard, &starts, ctx);
+    }
     let l = walk_and_label(spec, r, &starts, ctx)?;
+    finish(spec, r, &starts, l, ctx)
+}
+
+/// A shard's folder: its pixels' end states (end_states.npy, walkers.csv with global walker =
+/// pixel ids), the shard in the manifest; labels, pictures and statistics are made by `merge`.
+fn walk_shard(r: &Resolved, shard: Shard, starts: &[f64], ctx: &mut Ctx) -> anyhow::Result<Report> {
+    let (n, range) = (r.obj.dim(), shard.range(r.grid.pixels()));
+    let all = r.opt.hyper_rows(r.grid.pixels());
+    let hyper = crate::walk::Hyper {
+        rows: all
+            .rows
+            .iter()
+            .map(|row| row[range.clone()].to_vec())
+            .collect(),
+    };
+    let plan = WalkPlan {
+        first_walker: r.plan.first_walker + range.start as u32,
+        ..r.plan.clone()
+    };
+    let t_walk = Instant::now();
+    let ends = ctx.backend.walk(
+        r.obj.as_ref(),
+        &r.opt,
+        &plan,
+        &starts[range.start * n..range.end * n],
+        &hyper,
+        &ctx.progress(0),
+    )?;
+    let seconds_walk = t_walk.elapsed().as_secs_f64();
+    ctx.timings.add("walk", seconds_walk);
+    ctx.folder
+        .write_positions("end_states.npy", range.len(), n, &ends.x, ends.precision)?;
+    run::merge::write_walker_rows(ctx.folder, range.start, &ends)?;
+    let mut results = serde_json::Map::new();
+    results.insert(
+        "shard".into(),
+        serde_json::json!({"index": shard.index, "count": shard.count, "walkers": [range.start, range.end]}),
+    );
+    results.insert(
+        "status_counts".into(),
+        crate::sample::status_counts(&ends).into(),
+    );
+    Ok(Report {
+        resolved: resolved_of(r),
+        results,
+        precision: ends.precision,
+        summary: vec![
+            crate::sample::status_line(&ends, seconds_walk),
+            format!(
+                "shard {} of pixels {}..{}: join the {} shards with `saddlescope merge --out DIR SHARD_DIR...`",
+                shard.text(),
+                range.start,
+                range.end,
+                shard.count
+            ),
+        ],
+    })
+}
+
+/// The manifest's `resolved` of a basins run.
+fn resolved_of(r: &Resolved) -> run::Resolved {
+    run::Resolved {
+        objective: Some(r.obj.spec()),
+        dim: Some(r.obj.dim()),
+        sphere: r.obj.sphere(),
+        rest: serde_json::json!({"optimizer": r.opt.spec(), "plan": r.plan})
+            .as_object()
+            .cloned()
+            .unwrap_or_default(),
+    }
+}
+
+/// Writes a whole picture's files from its labelled end states (one run, or merged shards).
+fn finish(
+    spec: &BasinsSpec,
+    r: &Resolved,
+    starts: &[f64],
+    l: Labelled,
+    ctx: &mut Ctx,
+) -> anyhow::Result<Report> {
+    let (n, grid) = (r.obj.dim(), r.grid);
     // f on the slice: the start points are the slice's grid points.
     let (landscape, points, paths) = ctx.timings.time("landscape", || {
         let landscape: Vec<f64> = starts.par_chunks(n).map(|x| r.obj.value(x)).collect();
@@ -355,15 +463,7 @@ pub fn run(spec: &BasinsSpec, r: &Resolved, ctx: &mut Ctx) -> anyhow::Result<Rep
     let results = results_of(r, &l, &landscape, &points, &paths, &figure)?;
     let summary = summary_lines(&l);
     Ok(Report {
-        resolved: run::Resolved {
-            objective: Some(r.obj.spec()),
-            dim: Some(n),
-            sphere: r.obj.sphere(),
-            rest: serde_json::json!({"optimizer": r.opt.spec(), "plan": r.plan})
-                .as_object()
-                .cloned()
-                .unwrap_or_default(),
-        },
+        resolved: resolved_of(r),
         results,
         precision: l.ends.precision,
         summary,
@@ -1011,4 +1111,44 @@ fn read_paths(dir: &Path) -> Result<Vec<Vec<(f64, f64)>>, SpecError> {
         paths[k].push((s, tt));
     }
     Ok(paths)
+}
+
+/// `saddlescope merge` of the shard folders of one basins run (checked and in shard order): the
+/// pixels' end states joined in pixel order are labelled and drawn as one run's are, into `out`.
+pub fn merge(
+    out: &Path,
+    shards: &[run::merge::ShardFolder],
+    inv: &run::Invocation,
+) -> anyhow::Result<run::Finished> {
+    let first = &shards[0];
+    let mut spec: BasinsSpec =
+        serde_json::from_value(run::merge::spec_without_shard(&first.manifest))
+            .map_err(|e| SpecError::folder(&first.dir, format!("manifest.json: spec: {e}")))?;
+    spec.shard = None;
+    let r = spec.resolve()?;
+    spec.memory(&r).check()?;
+    let ends = run::merge::read_end_states(shards, r.grid.pixels(), r.obj.dim())?;
+    let folder = RunFolder::create(Some(out), BasinsSpec::NAME, &spec.objective)?;
+    let backend = crate::backend::Backend::cpu();
+    let mut ctx = Ctx::new(&backend, &folder, &run::Silent);
+    let seconds = run::merge::walk_seconds(shards);
+    ctx.timings.add("walk", seconds);
+    let starts = r.plane.starts(r.grid);
+    let done = label(&spec, &r, ends, seconds, &mut ctx)
+        .and_then(|l| finish(&spec, &r, &starts, l, &mut ctx));
+    match done {
+        Ok(mut report) => {
+            report
+                .results
+                .insert("merged_from".into(), run::merge::merged_from(shards));
+            report
+                .summary
+                .insert(0, format!("merged {} shards", shards.len()));
+            run::complete(&spec, ctx, report, inv)
+        }
+        Err(e) => {
+            folder.abandon();
+            Err(e)
+        }
+    }
 }

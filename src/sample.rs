@@ -537,39 +537,8 @@ pub fn merge(
     let r = spec.resolve()?;
     spec.memory(&r).check()?;
     let n = r.obj.dim();
-    let mut starts = Vec::with_capacity(r.walkers * n);
-    let mut ends = EndStates::new(0, n);
-    let mut precision = None;
-    for s in shards {
-        let want = s.shard.range(r.walkers);
-        if s.walkers != want {
-            return Err(SpecError::folder(
-                &s.dir,
-                format!(
-                    "shard {} holds walkers {:?}; of {} walkers it must hold {want:?}",
-                    s.shard.text(),
-                    s.walkers,
-                    r.walkers
-                ),
-            )
-            .into());
-        }
-        let (x0, p0) = read_positions(&s.dir, "starts.npy", want.len(), n)?;
-        let (x, p) = read_positions(&s.dir, "end_states.npy", want.len(), n)?;
-        if p0 != p || precision.is_some_and(|q| q != p) {
-            return Err(SpecError::folder(
-                &s.dir,
-                "its positions are in another precision than the other shards' (f32 from a GPU, \
-                 f64 from the CPU): shards of one merge run on one kind of backend",
-            )
-            .into());
-        }
-        precision = Some(p);
-        starts.extend(x0);
-        ends.x.extend(x);
-        read_walker_rows(s, want, &mut ends)?;
-    }
-    ends.precision = precision.unwrap_or("f64");
+    let starts = run::merge::read_positions(shards, "starts.npy", r.walkers, n)?.0;
+    let ends = run::merge::read_end_states(shards, r.walkers, n)?;
     let folder = RunFolder::create(Some(out), SampleSpec::NAME, &spec.objective)?;
     let backend = Backend::cpu();
     let mut ctx = Ctx::new(&backend, &folder, &run::Silent);
@@ -577,17 +546,9 @@ pub fn merge(
     ctx.timings.add("walk", seconds);
     match finish(&spec, &r, &starts, &ends, seconds, &mut ctx) {
         Ok(mut report) => {
-            let from: Vec<serde_json::Value> = shards
-                .iter()
-                .map(|s| {
-                    serde_json::json!({
-                        "dir": s.dir.display().to_string(),
-                        "shard": s.shard.text(),
-                        "backend": s.manifest.backend,
-                    })
-                })
-                .collect();
-            report.results.insert("merged_from".into(), from.into());
+            report
+                .results
+                .insert("merged_from".into(), run::merge::merged_from(shards));
             report
                 .summary
                 .insert(0, format!("merged {} shards", shards.len()));
@@ -598,85 +559,4 @@ pub fn merge(
             Err(e)
         }
     }
-}
-
-/// A shard's W x N positions (`<f4` or `<f8`) and their precision.
-fn read_positions(
-    dir: &Path,
-    name: &str,
-    w: usize,
-    n: usize,
-) -> Result<(Vec<f64>, &'static str), SpecError> {
-    let bytes = std::fs::read(dir.join(name))
-        .map_err(|e| SpecError::folder(dir, format!("cannot read {name} ({e})")))?;
-    let (descr, shape, data) = output::read_npy(&bytes)
-        .ok_or_else(|| SpecError::folder(dir, format!("{name} is not a .npy file")))?;
-    let size = match descr.as_str() {
-        "<f4" => 4,
-        "<f8" => 8,
-        _ => 0,
-    };
-    if size == 0 || shape != [w, n] || data.len() != w * n * size {
-        return Err(SpecError::folder(
-            dir,
-            format!(
-                "{name} has dtype {descr}, shape {shape:?} and {} data bytes; the shard needs \
-                 <f4 or <f8 of shape [{w}, {n}]",
-                data.len()
-            ),
-        ));
-    }
-    Ok(if size == 4 {
-        let x = data
-            .chunks_exact(4)
-            .map(|b| f64::from(f32::from_le_bytes([b[0], b[1], b[2], b[3]])))
-            .collect();
-        (x, "f32")
-    } else {
-        let x = data
-            .chunks_exact(8)
-            .map(|b| f64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]))
-            .collect();
-        (x, "f64")
-    })
-}
-
-/// A shard's walkers.csv rows, held to its walker range, appended to `ends`.
-fn read_walker_rows(
-    s: &run::merge::ShardFolder,
-    want: std::ops::Range<usize>,
-    ends: &mut EndStates,
-) -> Result<(), SpecError> {
-    let names: Vec<&str> = (0..4).map(|c| Status::from_code(c).name()).collect();
-    let t = crate::table::Table::read(
-        &s.dir,
-        "walkers.csv",
-        &["walker", "f", "grad_norm", "steps", "status"],
-    )?;
-    t.expect_rows(want.len(), "manifest.json (shard.walkers)")?;
-    for (row, id) in want.enumerate() {
-        if t.usize(row, "walker")? != id {
-            return Err(t.bad(
-                row,
-                format!(
-                    "walker = {} where this shard's walker {id} belongs",
-                    t.str(row, "walker")?
-                ),
-            ));
-        }
-        let steps = t.usize(row, "steps")?;
-        let status = t.choice(row, "status", &names)?;
-        ends.f.push(t.f64(row, "f")?);
-        ends.grad_norm.push(t.f64(row, "grad_norm")?);
-        ends.steps
-            .push(u32::try_from(steps).map_err(|_| t.bad(row, "steps is more than a walk takes"))?);
-        ends.status.push(
-            (0..4)
-                .map(Status::from_code)
-                .find(|c| c.name() == status)
-                .unwrap_or(Status::Running),
-        );
-        ends.escape.push(crate::walk::state::NO_ESCAPE);
-    }
-    Ok(())
 }

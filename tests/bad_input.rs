@@ -1451,6 +1451,7 @@ mod never_panic {
                 box_size: 5,
                 paths: 0,
                 shade_steps: false,
+                shard: None,
             };
             let _ = basins.resolve();
             let sweep = saddlescope::sweep::SweepSpec {

@@ -1,6 +1,6 @@
-//! `--shard K/N` and `saddlescope merge`: the shards of a run, merged in any order, give the
-//! files of one run byte for byte (the manifest's timings, command line and backend aside);
-//! missing, duplicate and foreign shards are refused.
+//! `--shard K/N` and `saddlescope merge` (sample and basins): the shards of a run, merged in
+//! any order, give the files of one run byte for byte (the manifest's timings, command line and
+//! backend aside); missing, duplicate and foreign shards are refused.
 
 mod common;
 
@@ -45,6 +45,27 @@ fn merge(out: &Path, shards: &[&PathBuf]) -> std::process::Output {
     run(&refs)
 }
 
+/// The names in a folder, sorted.
+fn names(d: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(d)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+/// Every file of `a` but the manifest is byte for byte the one of `b`.
+fn same_files(a: &Path, b: &Path) {
+    assert_eq!(names(a), names(b));
+    for name in names(a).iter().filter(|n| *n != "manifest.json") {
+        assert!(
+            std::fs::read(a.join(name)).unwrap() == std::fs::read(b.join(name)).unwrap(),
+            "{name} differs between one run and the merged shards"
+        );
+    }
+}
+
 fn refused(o: &std::process::Output, needle: &str) {
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "{err}");
@@ -76,21 +97,7 @@ fn three_shards_merged_in_shuffled_order_are_one_run() {
     let merged = root.join("merged");
     let o = merge(&merged, &[&shards[2], &shards[0], &shards[1]]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let names = |d: &Path| {
-        let mut v: Vec<String> = std::fs::read_dir(d)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
-        v.sort();
-        v
-    };
-    assert_eq!(names(&one), names(&merged));
-    for name in names(&one).iter().filter(|n| *n != "manifest.json") {
-        assert!(
-            std::fs::read(one.join(name)).unwrap() == std::fs::read(merged.join(name)).unwrap(),
-            "{name} differs between one run and the merged shards"
-        );
-    }
+    same_files(&one, &merged);
     let (a, b) = (manifest(&one), manifest(&merged));
     for key in [
         "spec",
@@ -148,5 +155,74 @@ fn three_shards_merged_in_shuffled_order_are_one_run() {
     ] {
         refused(&sample(&nowhere, &["--shard", v]), needle);
     }
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+#[test]
+fn basins_shards_of_pixels_merge_into_one_picture() {
+    let root = tmp("basins");
+    let args = |out: &Path, extra: &[&str]| {
+        let mut a: Vec<String> = [
+            "basins",
+            "--objective",
+            "himmelblau",
+            "--optimizer",
+            "newton-mr:rtol=1e-6..1e-4:log",
+            "--resolution",
+            "12x10",
+            "--steps",
+            "40",
+            "--paths",
+            "3",
+            "--backend",
+            "cpu",
+            "--out",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        a.push(out.display().to_string());
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a
+    };
+    let go = |a: Vec<String>| {
+        let refs: Vec<&str> = a.iter().map(String::as_str).collect();
+        run(&refs)
+    };
+    let one = root.join("one");
+    let o = go(args(&one, &[]));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let shards: Vec<PathBuf> = (1..=3)
+        .map(|k| {
+            let dir = root.join(format!("shard{k}"));
+            let o = go(args(&dir, &["--shard", &format!("{k}/3")]));
+            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+            dir
+        })
+        .collect();
+    assert_eq!(
+        manifest(&shards[2])["shard"]["walkers"],
+        serde_json::json!([80, 120])
+    );
+    assert!(!shards[0].join("labels.npy").exists());
+    let merged = root.join("merged");
+    let o = merge(&merged, &[&shards[1], &shards[2], &shards[0]]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    same_files(&one, &merged);
+    let (a, b) = (manifest(&one), manifest(&merged));
+    for key in ["spec", "attractors", "statistics", "grid", "plane", "files"] {
+        assert_eq!(a[key], b[key], "manifest.json: {key}");
+    }
+    assert!(a["attractors"].as_u64().unwrap() >= 5);
+    // A sample shard is foreign to a basins merge.
+    let sample_shard = root.join("sample");
+    assert!(sample(&sample_shard, &["--shard", "2/3"]).status.success());
+    refused(
+        &merge(
+            &root.join("nowhere"),
+            &[&shards[0], &sample_shard, &shards[2]],
+        ),
+        "'command' differs",
+    );
     let _ = std::fs::remove_dir_all(&root);
 }

@@ -159,10 +159,13 @@ fn merge(a: MergeArgs, argv: Vec<String>, experiment: Option<&Experiment>) -> an
     let inv = Invocation { argv, experiment };
     let done = match shards[0].manifest.command.as_str() {
         SampleSpec::NAME => sample::merge(&a.out, &shards, &inv)?,
+        BasinsSpec::NAME => basins::merge(&a.out, &shards, &inv)?,
         other => {
             return Err(SpecError::Spec {
                 context: "merge".into(),
-                problem: format!("cannot join shards of '{other}'; valid: shards of sample"),
+                problem: format!(
+                    "cannot join shards of '{other}'; valid: shards of sample or basins"
+                ),
             }
             .into())
         }
