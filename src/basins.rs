@@ -193,13 +193,26 @@ impl Command for BasinsSpec {
     fn memory(&self, r: &Resolved) -> Need {
         let (px, n) = (r.grid.pixels() as u64, r.obj.dim() as u64);
         let mut estimate = Estimate::new();
+        // Every pixel's start is made; a shard walks its slice and labels and draws nothing.
+        let walked = r
+            .shard
+            .map_or(px, |s| s.range(r.grid.pixels()).len() as u64);
         estimate
-            .walkers(px, n, r.opt.rule.slots() as u64, r.opt.hyper().len() as u64)
-            .catalogue(px, n)
-            // labels, steps, the landscape, and the figures' RGB bitmaps (basins, landscape,
-            // annotated, at up to 4 x 4 screen pixels per grid pixel).
-            .add("label, step and landscape images", px, 4 + 4 + 8)
-            .add("figure bitmaps", px, 3 * 3 * 16);
+            .add("start positions", px, n.saturating_mul(8))
+            .walkers(
+                walked,
+                n,
+                r.opt.rule.slots() as u64,
+                r.opt.hyper().len() as u64,
+            );
+        if r.shard.is_none() {
+            estimate
+                .catalogue(px, n)
+                // labels, steps, the landscape, and the figures' RGB bitmaps (basins, landscape,
+                // annotated, at up to 4 x 4 screen pixels per grid pixel).
+                .add("label, step and landscape images", px, 4 + 4 + 8)
+                .add("figure bitmaps", px, 3 * 3 * 16);
+        }
         Need {
             what: format!(
                 "basins --resolution {}x{} at N = {n}",
