@@ -527,6 +527,50 @@ fn command_cases() -> Vec<Case> {
                 "pspin:p=3",
                 "--dims",
                 "2",
+                "--instances",
+                "2",
+                "--shard",
+                "1/20",
+            ],
+            "20 shards of 2 instances per dimension",
+        ),
+        case(
+            &[
+                "sweep",
+                "--objective",
+                "pspin:p=3",
+                "--dims",
+                "2",
+                "--shard",
+                "3",
+            ],
+            "--shard '3'",
+        ),
+        case(
+            &[
+                "basins",
+                "--objective",
+                "himmelblau",
+                "--optimizer",
+                "gd",
+                "--resolution",
+                "4",
+                "--box",
+                "2",
+                "--shard",
+                "1/17",
+            ],
+            "17 shards of 16 pixels",
+        ),
+        case(
+            &[
+                "escape",
+                "--objective",
+                "saddle",
+                "--from",
+                "saddle",
+                "--optimizers",
+                "gd",
                 "--shard",
                 "1/2",
             ],
@@ -1462,6 +1506,7 @@ mod never_panic {
                 walkers: walkers.min(1 << 40),
                 init: "auto".into(),
                 walk,
+                shard: None,
             };
             if let Ok(r) = sweep.resolve() {
                 let _ = sweep.memory(&r).check();

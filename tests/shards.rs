@@ -1,4 +1,4 @@
-//! `--shard K/N` and `saddlescope merge` (sample and basins): the shards of a run, merged in
+//! `--shard K/N` and `saddlescope merge` (sample, basins, sweep): the shards of a run, merged in
 //! any order, give the files of one run byte for byte (the manifest's timings, command line and
 //! backend aside); missing, duplicate and foreign shards are refused.
 
@@ -223,6 +223,71 @@ fn basins_shards_of_pixels_merge_into_one_picture() {
             &[&shards[0], &sample_shard, &shards[2]],
         ),
         "'command' differs",
+    );
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+#[test]
+fn sweep_shards_of_instances_merge_into_one_sweep() {
+    let root = tmp("sweep");
+    let go = |out: &Path, extra: &[&str]| {
+        let mut a: Vec<&str> = vec![
+            "sweep",
+            "--objective",
+            "pspin:p=3",
+            "--dims",
+            "2,3",
+            "--instances",
+            "5",
+            "--walkers",
+            "16",
+            "--steps",
+            "40",
+            "--optimizer",
+            "newton-mr:rtol=1e-6..1e-4:log",
+            "--backend",
+            "cpu",
+            "--out",
+        ];
+        let o = out.display().to_string();
+        a.push(&o);
+        a.extend(extra);
+        run(&a)
+    };
+    let one = root.join("one");
+    let o = go(&one, &[]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let shards: Vec<PathBuf> = (1..=3)
+        .map(|k| {
+            let dir = root.join(format!("shard{k}"));
+            let o = go(&dir, &["--shard", &format!("{k}/3")]);
+            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+            dir
+        })
+        .collect();
+    assert_eq!(
+        manifest(&shards[1])["shard"]["walkers"],
+        serde_json::json!([1, 3])
+    );
+    assert!(shards[1].join("end_states_3.npy").exists() && !shards[1].join("sweep.csv").exists());
+    let merged = root.join("merged");
+    let o = merge(&merged, &[&shards[1], &shards[0], &shards[2]]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    same_files(&one, &merged);
+    let (a, b) = (manifest(&one), manifest(&merged));
+    for key in [
+        "spec", "resolved", "coverage", "symmetry", "files", "figures",
+    ] {
+        assert_eq!(a[key], b[key], "manifest.json: {key}");
+    }
+    refused(
+        &merge(&root.join("nowhere"), &[&shards[0], &shards[2]]),
+        "missing shard(s) 2/3",
+    );
+    // More shards than instances would leave one empty.
+    refused(
+        &go(&root.join("nowhere"), &["--shard", "1/6"]),
+        "6 shards of 5 instances per dimension",
     );
     let _ = std::fs::remove_dir_all(&root);
 }

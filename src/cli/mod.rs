@@ -160,11 +160,12 @@ fn merge(a: MergeArgs, argv: Vec<String>, experiment: Option<&Experiment>) -> an
     let done = match shards[0].manifest.command.as_str() {
         SampleSpec::NAME => sample::merge(&a.out, &shards, &inv)?,
         BasinsSpec::NAME => basins::merge(&a.out, &shards, &inv)?,
+        SweepSpec::NAME => sweep::merge(&a.out, &shards, &inv)?,
         other => {
             return Err(SpecError::Spec {
                 context: "merge".into(),
                 problem: format!(
-                    "cannot join shards of '{other}'; valid: shards of sample or basins"
+                    "cannot join shards of '{other}'; valid: shards of sample, basins or sweep"
                 ),
             }
             .into())

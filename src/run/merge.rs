@@ -250,7 +250,7 @@ pub fn write_walker_rows(
 }
 
 /// A shard's W x N positions (`<f4` or `<f8`) and their precision.
-fn read_npy_positions(
+pub fn read_npy_positions(
     dir: &Path,
     name: &str,
     w: usize,
