@@ -1,4 +1,4 @@
-//! `--shard K/N` and `saddlescope merge` (sample, basins, sweep): the shards of a run, merged in
+//! `--shard K/N` and `saddlescope merge` (sample, basins, sweep, escape): the shards of a run, merged in
 //! any order, give the files of one run byte for byte (the manifest's timings, command line and
 //! backend aside); missing, duplicate and foreign shards are refused.
 
@@ -288,6 +288,79 @@ fn sweep_shards_of_instances_merge_into_one_sweep() {
     refused(
         &go(&root.join("nowhere"), &["--shard", "1/6"]),
         "6 shards of 5 instances per dimension",
+    );
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+#[test]
+fn escape_shards_of_every_arm_merge_into_one_comparison() {
+    let root = tmp("escape");
+    let go = |out: &Path, extra: &[&str]| {
+        let mut a: Vec<&str> = vec![
+            "escape",
+            "--objective",
+            "camel6",
+            "--from",
+            "saddle",
+            "--escape-radius",
+            "0.3",
+            "--optimizers",
+            "gd:lr=0.01",
+            "sgd:lr=0.01,noise=0.5",
+            "pgd:lr=0.01",
+            // Two arms of one rule share a walk (ids first_id + j·W + w).
+            "sgd:lr=0.02,noise=0.3",
+            "langevin:lr=0.001..0.01,temperature=0.02",
+            "--walkers",
+            "40",
+            "--steps",
+            "300",
+            "--backend",
+            "cpu",
+            "--out",
+        ];
+        let o = out.display().to_string();
+        a.push(&o);
+        a.extend(extra);
+        run(&a)
+    };
+    let one = root.join("one");
+    let o = go(&one, &[]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let shards: Vec<PathBuf> = (1..=3)
+        .map(|k| {
+            let dir = root.join(format!("shard{k}"));
+            let o = go(&dir, &["--shard", &format!("{k}/3")]);
+            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+            dir
+        })
+        .collect();
+    assert_eq!(
+        manifest(&shards[0])["shard"]["walkers"],
+        serde_json::json!([0, 13])
+    );
+    let merged = root.join("merged");
+    let o = merge(&merged, &[&shards[2], &shards[1], &shards[0]]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    same_files(&one, &merged);
+    let (a, b) = (manifest(&one), manifest(&merged));
+    for key in [
+        "spec",
+        "critical_points",
+        "coverage",
+        "ends",
+        "start_point",
+        "files",
+    ] {
+        assert_eq!(a[key], b[key], "manifest.json: {key}");
+    }
+    assert_eq!(a["resolved"]["arms"], b["resolved"]["arms"]);
+    refused(
+        &merge(
+            &root.join("nowhere"),
+            &[&shards[0], &shards[0], &shards[1], &shards[2]],
+        ),
+        "a shard given twice",
     );
     let _ = std::fs::remove_dir_all(&root);
 }

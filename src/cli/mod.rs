@@ -161,12 +161,13 @@ fn merge(a: MergeArgs, argv: Vec<String>, experiment: Option<&Experiment>) -> an
         SampleSpec::NAME => sample::merge(&a.out, &shards, &inv)?,
         BasinsSpec::NAME => basins::merge(&a.out, &shards, &inv)?,
         SweepSpec::NAME => sweep::merge(&a.out, &shards, &inv)?,
+        EscapeSpec::NAME => escape::merge(&a.out, &shards, &inv)?,
         other => {
             return Err(SpecError::Spec {
                 context: "merge".into(),
                 problem: format!(
-                    "cannot join shards of '{other}'; valid: shards of sample, basins or sweep"
-                ),
+                "cannot join shards of '{other}'; valid: shards of sample, basins, sweep or escape"
+            ),
             }
             .into())
         }
