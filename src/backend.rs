@@ -184,8 +184,30 @@ impl Backend {
     /// Usage checks that need the backend: on a GPU, every value the kernels compute with must
     /// fit f32 (a usage error naming the value and the valid range otherwise).
     pub fn check(&self, obj: &dyn Objective, opt: &Optimizer) -> Result<(), SpecError> {
-        if self.gpu.is_some() && !opt.rule.cpu_only() {
+        if let Some(c) = self.gpu.as_ref().filter(|_| !opt.rule.cpu_only()) {
             shader::check_f32(obj, opt).map_err(SpecError::Invalid)?;
+            // Walkers are chunked to the adapter's buffer limits; one walker's vectors
+            // (f32, slot-major) must fit one storage binding. (The landscape's parameters are
+            // checked when the walk's buffers are made, `GpuWalk`, where `auto` can still fall
+            // back to the CPU; so is this under `auto`.)
+            let limit = c
+                .limits
+                .max_storage_buffer_binding_size
+                .min(c.limits.max_buffer_size);
+            let one = (opt.rule.slots() as u64).saturating_mul(obj.dim() as u64) * 4;
+            if one > limit && !self.fallback {
+                return Err(SpecError::TooLarge {
+                    what: format!(
+                        "{} with {} on adapter {}",
+                        obj.spec(),
+                        opt.rule.name,
+                        c.adapter.name
+                    ),
+                    need: format!("{one} bytes of state per walker"),
+                    limit: format!("the adapter's storage buffer binding of {limit} bytes"),
+                    valid: "a smaller N, or --backend cpu".into(),
+                });
+            }
         }
         Ok(())
     }

@@ -24,6 +24,8 @@ use crate::figure::basins::{basin_figures, AttractorRow, BasinPicture, MarkedPoi
 use crate::objective::{self, Objective};
 use crate::output::{self, Csv};
 use crate::rules::{self, Optimizer};
+use crate::run::memory::{Estimate, Need};
+use crate::run::shard::Shard;
 use crate::run::{self, Command, Ctx, Manifest, Report, RunFolder, WalkOptions};
 use crate::spec::SpecError;
 use crate::walk::state::{Status, WalkerState, CT_STATUS};
@@ -74,6 +76,11 @@ pub struct BasinsSpec {
     #[arg(long)]
     #[serde(default)]
     pub shade_steps: bool,
+    /// Walk only shard K of N of the pixels (K/N, in walker = row-major pixel order);
+    /// `saddlescope merge` joins the N folders into the folder of one run.
+    #[arg(long)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<String>,
 }
 
 /// At most this many --paths.
@@ -90,6 +97,8 @@ pub struct Resolved {
     pub grid: Grid,
     pub plan: WalkPlan,
     pub stored: Option<StoredCatalogue>,
+    /// The slice of pixels this run walks (None: all).
+    pub shard: Option<Shard>,
 }
 
 impl BasinsSpec {
@@ -149,6 +158,10 @@ impl BasinsSpec {
                 format!("0..={}", MAX_PATHS.min(grid.pixels())),
             ));
         }
+        let shard = self.shard.as_deref().map(Shard::parse).transpose()?;
+        if let Some(s) = shard {
+            s.check(grid.pixels(), "pixels")?;
+        }
         Ok(Resolved {
             obj,
             opt,
@@ -156,6 +169,7 @@ impl BasinsSpec {
             grid,
             plan,
             stored,
+            shard,
         })
     }
 }
@@ -178,6 +192,38 @@ impl Command for BasinsSpec {
     }
     fn optimizers<'a>(&self, r: &'a Resolved) -> Vec<&'a Optimizer> {
         vec![&r.opt]
+    }
+    fn memory(&self, r: &Resolved) -> Need {
+        let (px, n) = (r.grid.pixels() as u64, r.obj.dim() as u64);
+        let mut estimate = Estimate::new();
+        // Every pixel's start is made; a shard walks its slice and labels and draws nothing.
+        let walked = r
+            .shard
+            .map_or(px, |s| s.range(r.grid.pixels()).len() as u64);
+        estimate
+            .add("start positions", px, n.saturating_mul(8))
+            .walkers(
+                walked,
+                n,
+                r.opt.rule.slots() as u64,
+                r.opt.hyper().len() as u64,
+            );
+        if r.shard.is_none() {
+            estimate
+                .catalogue(px, n)
+                // labels, steps, the landscape, and the figures' RGB bitmaps (basins, landscape,
+                // annotated, at up to 4 x 4 screen pixels per grid pixel).
+                .add("label, step and landscape images", px, 4 + 4 + 8)
+                .add("figure bitmaps", px, 3 * 3 * 16);
+        }
+        Need {
+            what: format!(
+                "basins --resolution {}x{} at N = {n}",
+                r.grid.width, r.grid.height
+            ),
+            estimate,
+            valid: "a lower --resolution".into(),
+        }
     }
     fn check(&self, r: &Resolved, backend: &Backend) -> Result<(), SpecError> {
         backend.check(r.obj.as_ref(), &r.opt)
@@ -257,6 +303,18 @@ fn walk_and_label(
     )?;
     let seconds_walk = t_walk.elapsed().as_secs_f64();
     ctx.timings.add("walk", seconds_walk);
+    label(spec, r, ends, seconds_walk, ctx)
+}
+
+/// Labels every pixel's end state by the critical point it reached (one run, or merged shards).
+fn label(
+    spec: &BasinsSpec,
+    r: &Resolved,
+    ends: EndStates,
+    seconds_walk: f64,
+    ctx: &mut Ctx,
+) -> anyhow::Result<Labelled> {
+    let grid = r.grid;
     let eligible: Vec<bool> = ends
         .status
         .iter()
@@ -290,9 +348,92 @@ fn walk_and_label(
 
 /// Runs a resolved basins spec and writes its files.
 pub fn run(spec: &BasinsSpec, r: &Resolved, ctx: &mut Ctx) -> anyhow::Result<Report> {
-    let (n, grid) = (r.obj.dim(), r.grid);
-    let starts = r.plane.starts(grid);
+    let starts = r.plane.starts(r.grid);
+    if let Some(shard) = r.shard {
+        return walk_shard(r, shard, &starts, ctx);
+    }
     let l = walk_and_label(spec, r, &starts, ctx)?;
+    finish(spec, r, &starts, l, ctx)
+}
+
+/// A shard's folder: its pixels' end states (end_states.npy, walkers.csv with global walker =
+/// pixel ids), the shard in the manifest; labels, pictures and statistics are made by `merge`.
+fn walk_shard(r: &Resolved, shard: Shard, starts: &[f64], ctx: &mut Ctx) -> anyhow::Result<Report> {
+    let (n, range) = (r.obj.dim(), shard.range(r.grid.pixels()));
+    let all = r.opt.hyper_rows(r.grid.pixels());
+    let hyper = crate::walk::Hyper {
+        rows: all
+            .rows
+            .iter()
+            .map(|row| row[range.clone()].to_vec())
+            .collect(),
+    };
+    let plan = WalkPlan {
+        first_walker: r.plan.first_walker + range.start as u32,
+        ..r.plan.clone()
+    };
+    let t_walk = Instant::now();
+    let ends = ctx.backend.walk(
+        r.obj.as_ref(),
+        &r.opt,
+        &plan,
+        &starts[range.start * n..range.end * n],
+        &hyper,
+        &ctx.progress(0),
+    )?;
+    let seconds_walk = t_walk.elapsed().as_secs_f64();
+    ctx.timings.add("walk", seconds_walk);
+    ctx.folder
+        .write_positions("end_states.npy", range.len(), n, &ends.x, ends.precision)?;
+    run::merge::write_walker_rows(ctx.folder, range.start, &ends)?;
+    let mut results = serde_json::Map::new();
+    results.insert(
+        "shard".into(),
+        serde_json::json!({"index": shard.index, "count": shard.count, "walkers": [range.start, range.end]}),
+    );
+    results.insert(
+        "status_counts".into(),
+        crate::sample::status_counts(&ends).into(),
+    );
+    Ok(Report {
+        resolved: resolved_of(r),
+        results,
+        precision: ends.precision,
+        summary: vec![
+            crate::sample::status_line(&ends, seconds_walk),
+            format!(
+                "shard {} of pixels {}..{}: join the {} shards with `saddlescope merge --out DIR SHARD_DIR...`",
+                shard.text(),
+                range.start,
+                range.end,
+                shard.count
+            ),
+        ],
+    })
+}
+
+/// The manifest's `resolved` of a basins run.
+fn resolved_of(r: &Resolved) -> run::Resolved {
+    run::Resolved {
+        objective: Some(r.obj.spec()),
+        dim: Some(r.obj.dim()),
+        sphere: r.obj.sphere(),
+        rest: serde_json::json!({"optimizer": r.opt.spec(), "plan": r.plan})
+            .as_object()
+            .cloned()
+            .unwrap_or_default(),
+    }
+}
+
+/// Writes a whole picture's files from its labelled end states (one run, or merged shards).
+fn finish(
+    spec: &BasinsSpec,
+    r: &Resolved,
+    starts: &[f64],
+    l: Labelled,
+    ctx: &mut Ctx,
+) -> anyhow::Result<Report> {
+    let (n, grid) = (r.obj.dim(), r.grid);
     // f on the slice: the start points are the slice's grid points.
     let (landscape, points, paths) = ctx.timings.time("landscape", || {
         let landscape: Vec<f64> = starts.par_chunks(n).map(|x| r.obj.value(x)).collect();
@@ -338,15 +479,7 @@ pub fn run(spec: &BasinsSpec, r: &Resolved, ctx: &mut Ctx) -> anyhow::Result<Rep
     let results = results_of(r, &l, &landscape, &points, &paths, &figure)?;
     let summary = summary_lines(&l);
     Ok(Report {
-        resolved: run::Resolved {
-            objective: Some(r.obj.spec()),
-            dim: Some(n),
-            sphere: r.obj.sphere(),
-            rest: serde_json::json!({"optimizer": r.opt.spec(), "plan": r.plan})
-                .as_object()
-                .cloned()
-                .unwrap_or_default(),
-        },
+        resolved: resolved_of(r),
         results,
         precision: l.ends.precision,
         summary,
@@ -794,46 +927,86 @@ fn read_array<T>(
     shape: &[usize],
     size: usize,
     decode: fn(&[u8]) -> T,
-) -> anyhow::Result<Vec<T>> {
+) -> Result<Vec<T>, SpecError> {
     let bytes = std::fs::read(dir.join(name))
-        .map_err(|e| anyhow::anyhow!("{}: cannot read {name} ({e})", dir.display()))?;
-    let (d, s, raw) = output::read_npy(&bytes)
-        .ok_or_else(|| anyhow::anyhow!("{}: {name} is not a .npy file", dir.display()))?;
-    if d != descr || s != shape || raw.len() != shape.iter().product::<usize>() * size {
-        anyhow::bail!(
-            "{}: {name} has dtype {d} and shape {s:?}; expected {descr} and {shape:?}",
-            dir.display()
-        );
+        .map_err(|e| SpecError::folder(dir, format!("cannot read {name} ({e})")))?;
+    let (d, s, raw) = output::read_npy(&bytes).ok_or_else(|| {
+        SpecError::folder(dir, format!("{name} is not a .npy file (no valid header)"))
+    })?;
+    let want = shape.iter().product::<usize>() * size;
+    if d != descr || s != shape {
+        return Err(SpecError::folder(
+            dir,
+            format!(
+                "{name} has dtype {d} and shape {s:?}; manifest.json's grid needs {descr} and {shape:?}"
+            ),
+        ));
+    }
+    if raw.len() != want {
+        return Err(SpecError::folder(
+            dir,
+            format!(
+                "{name} holds {} bytes of data where its header's shape {s:?} needs {want} (a truncated file)",
+                raw.len()
+            ),
+        ));
     }
     Ok(raw.chunks_exact(size).map(decode).collect())
 }
 
 /// Redraws every figure of a basins folder (basins.png/.svg, basins_annotated.png,
 /// landscape.png/.svg, legend.png/.svg) from its files only: labels.npy, steps.npy, landscape.npy, basins.csv,
-/// paths.csv (when present) and manifest.json.
+/// paths.csv (when present) and manifest.json, each held to the manifest first.
 pub fn redraw(dir: &Path) -> anyhow::Result<()> {
-    let bad = |what: String| anyhow::anyhow!("{}: {what}", dir.display());
+    let bad = |what: String| SpecError::folder(dir, what);
     let m = Manifest::read_of(dir, "basins")?.to_value();
     let dim = |k: &str| {
         m["grid"][k]
             .as_u64()
+            .filter(|&v| v > 0 && v <= plane::MAX_PIXELS as u64)
             .map(|v| v as usize)
-            .ok_or_else(|| bad(format!("manifest.json has no grid.{k}")))
+            .ok_or_else(|| {
+                bad(format!(
+                    "manifest.json has no grid.{k} in 1..={}",
+                    plane::MAX_PIXELS
+                ))
+            })
     };
     let (w, h) = (dim("width")?, dim("height")?);
-    let extent: Extent = serde_json::from_value(m["plane"]["extent"].clone())?;
-    let figure: FigureMeta = serde_json::from_value(m["figure"].clone())?;
+    if w.saturating_mul(h) > plane::MAX_PIXELS {
+        return Err(bad(format!(
+            "manifest.json's grid {w}x{h} has more than {} pixels",
+            plane::MAX_PIXELS
+        ))
+        .into());
+    }
+    let extent: Extent = serde_json::from_value(m["plane"]["extent"].clone())
+        .map_err(|e| bad(format!("manifest.json: plane.extent: {e}")))?;
+    extent.check(&format!("{}: manifest.json: plane.extent", dir.display()))?;
+    let figure: FigureMeta = serde_json::from_value(m["figure"].clone())
+        .map_err(|e| bad(format!("manifest.json: figure: {e}")))?;
+    let attractors = crate::table::manifest_count(dir, &m["attractors"], "attractors")?;
     let shape = [h, w];
     let labels = read_array(dir, "labels.npy", "<i4", &shape, 4, |b| {
-        i32::from_le_bytes(b.try_into().expect("4 bytes"))
+        i32::from_le_bytes([b[0], b[1], b[2], b[3]])
     })?;
+    if let Some((p, l)) = labels
+        .iter()
+        .enumerate()
+        .find(|(_, &l)| l < -1 || l >= attractors as i32)
+    {
+        return Err(bad(format!(
+            "labels.npy pixel {p} has label {l}; valid: -1 (none) or 0..{attractors} (manifest.json: attractors)"
+        ))
+        .into());
+    }
     let steps = read_array(dir, "steps.npy", "<u4", &shape, 4, |b| {
-        u32::from_le_bytes(b.try_into().expect("4 bytes"))
+        u32::from_le_bytes([b[0], b[1], b[2], b[3]])
     })?;
     let landscape = read_array(dir, "landscape.npy", "<f8", &shape, 8, |b| {
-        f64::from_le_bytes(b.try_into().expect("8 bytes"))
+        f64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])
     })?;
-    let rows = read_attractors(dir, w * h)?;
+    let rows = read_attractors(dir, &labels, attractors)?;
     let points: Vec<MarkedPoint> = m["landscape"]["points"]
         .as_array()
         .map(|a| {
@@ -841,8 +1014,8 @@ pub fn redraw(dir: &Path) -> anyhow::Result<()> {
                 .filter_map(|p| {
                     Some(MarkedPoint {
                         kind: p["kind"].as_str()?.to_string(),
-                        s: p["s"].as_f64()?,
-                        t: p["t"].as_f64()?,
+                        s: p["s"].as_f64().filter(|v| v.is_finite())?,
+                        t: p["t"].as_f64().filter(|v| v.is_finite())?,
                     })
                 })
                 .collect()
@@ -870,27 +1043,62 @@ pub fn redraw(dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The legend rows of basins.csv, with fractions (and their Wilson intervals) of `total`
-/// walkers.
-fn read_attractors(dir: &Path, total: usize) -> anyhow::Result<Vec<AttractorRow>> {
-    let bad = |what: String| anyhow::anyhow!("{}: {what}", dir.display());
-    let csv = std::fs::read_to_string(dir.join("basins.csv"))
-        .map_err(|e| bad(format!("cannot read basins.csv ({e})")))?;
+/// The legend rows of basins.csv, held to labels.npy: one row per attractor (label = its
+/// row) and a row for label -1 when some pixel has none, each with the number of pixels that
+/// labels.npy gives that label; fractions (and their Wilson intervals) of all pixels.
+fn read_attractors(
+    dir: &Path,
+    labels: &[i32],
+    attractors: usize,
+) -> Result<Vec<AttractorRow>, SpecError> {
+    let total = labels.len();
+    let mut counts = vec![0usize; attractors + 1];
+    for &l in labels {
+        counts[usize::try_from(l).unwrap_or(attractors)] += 1;
+    }
+    let none = counts[attractors] > 0;
+    let t = crate::table::Table::read(
+        dir,
+        "basins.csv",
+        &["label", "walkers", "fraction", "f", "index", "kind"],
+    )?;
+    t.expect_rows(
+        attractors + usize::from(none),
+        "manifest.json (attractors, and a -1 row when labels.npy has label -1)",
+    )?;
     let mut rows = Vec::new();
-    for line in csv.lines().skip(1).filter(|l| !l.trim().is_empty()) {
-        let c: Vec<&str> = line.split(',').collect();
-        let field = |k: usize| c.get(k).copied().unwrap_or("");
-        let label: i32 = field(0)
-            .parse()
-            .map_err(|_| bad(format!("basins.csv: bad row '{line}'")))?;
-        let walkers: usize = field(1)
-            .parse()
-            .map_err(|_| bad(format!("basins.csv: bad row '{line}'")))?;
+    for r in 0..t.len() {
+        let label = t.i64(r, "label")?;
+        let want = if r < attractors { r as i64 } else { -1 };
+        if label != want {
+            return Err(t.bad(
+                r,
+                format!("label = {label} where row {r} holds label {want}"),
+            ));
+        }
+        let walkers = t.usize(r, "walkers")?;
+        let have = counts[usize::try_from(label).unwrap_or(attractors)];
+        if walkers != have {
+            return Err(t.bad(
+                r,
+                format!("walkers = {walkers} where labels.npy has {have} pixels of label {label}"),
+            ));
+        }
+        t.fraction(r, "fraction")?;
+        let (f, index, kind) = if label >= 0 {
+            (
+                t.finite(r, "f")?,
+                t.usize(r, "index")?,
+                t.choice(r, "kind", critical::Kind::NAMES)?,
+            )
+        } else {
+            (f64::NAN, 0, t.str(r, "kind")?)
+        };
         rows.push(AttractorRow {
-            label,
-            f: field(3).parse().unwrap_or(f64::NAN),
-            index: field(4).parse().unwrap_or(0),
-            kind: field(5).to_string(),
+            label: label as i32,
+            f,
+            index,
+            kind,
             walkers,
             fraction: walkers as f64 / total as f64,
             ci95: stats::wilson(walkers, total, stats::Z95),
@@ -900,21 +1108,63 @@ fn read_attractors(dir: &Path, total: usize) -> anyhow::Result<Vec<AttractorRow>
 }
 
 /// The walker paths of paths.csv in slice coordinates (none when there is no such file).
-fn read_paths(dir: &Path) -> anyhow::Result<Vec<Vec<(f64, f64)>>> {
+fn read_paths(dir: &Path) -> Result<Vec<Vec<(f64, f64)>>, SpecError> {
     let mut paths: Vec<Vec<(f64, f64)>> = Vec::new();
-    if let Ok(text) = std::fs::read_to_string(dir.join("paths.csv")) {
-        for line in text.lines().skip(1).filter(|l| !l.trim().is_empty()) {
-            let c: Vec<&str> = line.split(',').collect();
-            let parse = |k: usize| c.get(k).and_then(|v| v.parse::<f64>().ok());
-            let (Some(k), Some(s), Some(t)) = (parse(0), parse(3), parse(4)) else {
-                anyhow::bail!("{}: paths.csv: bad row '{line}'", dir.display());
-            };
-            let k = k as usize;
-            if paths.len() <= k {
-                paths.resize(k + 1, Vec::new());
-            }
-            paths[k].push((s, t));
+    if !dir.join("paths.csv").exists() {
+        return Ok(paths);
+    }
+    let t = crate::table::Table::read(dir, "paths.csv", &["path", "pixel", "step", "s", "t", "f"])?;
+    for r in 0..t.len() {
+        let k = t.usize(r, "path")?;
+        if k >= MAX_PATHS {
+            return Err(t.bad(r, format!("path = {k}; valid: 0..{MAX_PATHS}")));
         }
+        // A diverging path may leave the slice for good: its last samples may be infinite.
+        let (s, tt) = (t.f64(r, "s")?, t.f64(r, "t")?);
+        if paths.len() <= k {
+            paths.resize(k + 1, Vec::new());
+        }
+        paths[k].push((s, tt));
     }
     Ok(paths)
+}
+
+/// `saddlescope merge` of the shard folders of one basins run (checked and in shard order): the
+/// pixels' end states joined in pixel order are labelled and drawn as one run's are, into `out`.
+pub fn merge(
+    out: &Path,
+    shards: &[run::merge::ShardFolder],
+    inv: &run::Invocation,
+) -> anyhow::Result<run::Finished> {
+    let first = &shards[0];
+    let mut spec: BasinsSpec =
+        serde_json::from_value(run::merge::spec_without_shard(&first.manifest))
+            .map_err(|e| SpecError::folder(&first.dir, format!("manifest.json: spec: {e}")))?;
+    spec.shard = None;
+    let r = spec.resolve()?;
+    spec.memory(&r).check()?;
+    let ends = run::merge::read_end_states(shards, r.grid.pixels(), r.obj.dim())?;
+    let folder = RunFolder::create(Some(out), BasinsSpec::NAME, &spec.objective)?;
+    let backend = crate::backend::Backend::cpu();
+    let mut ctx = Ctx::new(&backend, &folder, &run::Silent);
+    let seconds = run::merge::walk_seconds(shards);
+    ctx.timings.add("walk", seconds);
+    let starts = r.plane.starts(r.grid);
+    let done = label(&spec, &r, ends, seconds, &mut ctx)
+        .and_then(|l| finish(&spec, &r, &starts, l, &mut ctx));
+    match done {
+        Ok(mut report) => {
+            report
+                .results
+                .insert("merged_from".into(), run::merge::merged_from(shards));
+            report
+                .summary
+                .insert(0, format!("merged {} shards", shards.len()));
+            run::complete(&spec, ctx, report, inv)
+        }
+        Err(e) => {
+            folder.abandon();
+            Err(e)
+        }
+    }
 }

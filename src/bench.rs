@@ -45,6 +45,60 @@ pub struct Timed {
     pub converged: usize,
 }
 
+/// The objective spec, GD's learning rate and the starts of a walking workload, as
+/// peer_bench.py has them.
+fn workload(w: Workload, n: usize, m: usize) -> (String, f64, &'static str) {
+    match w {
+        Workload::Field => (
+            format!("field:n={n},features={m},length=1,mu=0.1,seed=0"),
+            0.01,
+            "normal:sigma=1",
+        ),
+        Workload::Pspin3 => (format!("pspin:p=3,n={n},seed=0"), 0.001, "normal:sigma=1"),
+        Workload::Rastrigin => (
+            format!("rastrigin:n={n}"),
+            0.001,
+            "uniform:lo=-5.12,hi=5.12",
+        ),
+        Workload::Eigen => (String::new(), 0.0, ""),
+    }
+}
+
+/// The usage checks of a walking workload, before any backend is opened or anything
+/// allocated: counts in range, the landscape valid, the walkers' memory available.
+pub fn check(w: Workload, walkers: usize, n: usize, m: usize, steps: u32) -> Result<(), SpecError> {
+    if w == Workload::Eigen {
+        return Ok(());
+    }
+    crate::sample::check_walkers("--walkers", walkers, crate::sample::MAX_WALKERS)?;
+    if steps == 0 {
+        return Err(SpecError::flag("--steps", steps, ">= 1"));
+    }
+    let (spec, _, _) = workload(w, n, m);
+    // The workload's landscape checks --dim and --features (named by their keys n, features).
+    objective::parse(&spec)?;
+    let gd = rules::parse("gd")?;
+    let mut estimate = crate::run::memory::Estimate::new();
+    // The end states of the warm-up and of the timed run are held at once.
+    estimate
+        .walkers(
+            walkers as u64,
+            n as u64,
+            gd.rule.slots() as u64,
+            gd.hyper().len() as u64,
+        )
+        .add(
+            "the previous repeat's end states",
+            walkers as u64,
+            n as u64 * 8,
+        );
+    crate::run::memory::check(
+        &format!("bench --walkers {walkers} --dim {n}"),
+        &estimate,
+        "fewer --walkers or a smaller --dim",
+    )
+}
+
 /// Runs one workload `repeat` times (after an untimed warm-up) and returns the best wall time.
 /// `until`: every walker stops when its gradient norm (Riemannian on the sphere) is at most
 /// this, as peer_bench.py's `--until` mode; `steps` stays the cap.
@@ -70,30 +124,10 @@ pub fn run(
     if let Some(t) = until.filter(|t| !(t.is_finite() && *t > 0.0)) {
         return Err(SpecError::flag("--until", t, "a gradient-norm tolerance > 0").into());
     }
-    let (obj_spec, lr, init) = match w {
-        Workload::Field => (
-            format!("field:n={n},features={m},length=1,mu=0.1,seed=0"),
-            0.01,
-            "normal:sigma=1",
-        ),
-        Workload::Pspin3 => (format!("pspin:p=3,n={n},seed=0"), 0.001, "normal:sigma=1"),
-        Workload::Rastrigin => (
-            format!("rastrigin:n={n}"),
-            0.001,
-            "uniform:lo=-5.12,hi=5.12",
-        ),
-        Workload::Eigen => unreachable!("handled above"),
-    };
+    check(w, walkers, n, m, steps)?;
+    let (obj_spec, lr, init) = workload(w, n, m);
     let obj = objective::parse(&obj_spec)?;
     let opt = rules::parse(&format!("gd:lr={lr}"))?;
-    if walkers == 0 || steps == 0 {
-        return Err(SpecError::flag(
-            "--walkers and --steps",
-            format!("{walkers}, {steps}"),
-            ">= 1 each",
-        )
-        .into());
-    }
     let plan = WalkPlan {
         max_steps: steps,
         grad_tol: until.unwrap_or(0.0),

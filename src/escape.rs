@@ -18,7 +18,10 @@ pub use tables::{End, ENDS};
 use crate::backend::Backend;
 use crate::critical::{self, Catalogue, CatalogueOptions, Kind};
 use crate::objective::{self, Objective};
+use crate::output::{self, Csv};
 use crate::rules::{self, Optimizer};
+use crate::run::memory::{Estimate, Need};
+use crate::run::shard::Shard;
 use crate::run::{self, Command, Ctx, Manifest, Report, WalkOptions};
 use crate::spec::SpecError;
 use crate::walk::state::{Status, NO_ESCAPE};
@@ -26,7 +29,7 @@ use crate::walk::{EndStates, Hyper, WalkPlan};
 
 /// Everything `escape` needs, as the user gave it (the command line's flags; the manifest's
 /// `spec`).
-#[derive(Debug, Clone, clap::Args, serde::Serialize)]
+#[derive(Debug, Clone, clap::Args, serde::Serialize, serde::Deserialize)]
 #[command(allow_negative_numbers = true)]
 pub struct EscapeSpec {
     /// Objective spec, e.g. saddle, flat-well:n=4, camel6
@@ -57,6 +60,11 @@ pub struct EscapeSpec {
     #[command(flatten)]
     #[serde(flatten)]
     pub walk: WalkOptions,
+    /// Walk only shard K of N of every arm's walkers (K/N); `saddlescope merge` joins the N
+    /// folders into the folder of one run.
+    #[arg(long)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<String>,
 }
 
 /// When a walker counts as escaped.
@@ -99,6 +107,8 @@ pub struct Resolved {
     pub plan: WalkPlan,
     /// Walkers per arm.
     pub walkers: usize,
+    /// The slice of every arm's walkers this run walks (None: all).
+    pub shard: Option<Shard>,
 }
 
 /// Default r0 and R, relative to the size of the starting point (|x| = √N on spheres).
@@ -169,6 +179,13 @@ impl EscapeSpec {
             groups,
             plan,
             walkers: self.walkers,
+            shard: match self.shard.as_deref().map(Shard::parse).transpose()? {
+                Some(s) => {
+                    s.check(self.walkers, "walkers per arm")?;
+                    Some(s)
+                }
+                None => None,
+            },
         })
     }
 
@@ -252,6 +269,28 @@ impl Command for EscapeSpec {
     fn optimizers<'a>(&self, r: &'a Resolved) -> Vec<&'a Optimizer> {
         r.arms.iter().map(|a| &a.opt).collect()
     }
+    fn memory(&self, r: &Resolved) -> Need {
+        let n = r.obj.dim() as u64;
+        let all = (r.walkers as u64).saturating_mul(r.arms.len() as u64);
+        let slots = r.arms.iter().map(|a| a.opt.rule.slots()).max().unwrap_or(0) as u64;
+        let hyper = r
+            .arms
+            .iter()
+            .map(|a| a.opt.hyper().len())
+            .max()
+            .unwrap_or(0) as u64;
+        let mut estimate = Estimate::new();
+        estimate.walkers(all, n, slots, hyper).catalogue(all, n);
+        Need {
+            what: format!(
+                "escape --walkers {} x {} arms at N = {n}",
+                r.walkers,
+                r.arms.len()
+            ),
+            estimate,
+            valid: "fewer --walkers or fewer --optimizers".into(),
+        }
+    }
     fn check(&self, r: &Resolved, backend: &Backend) -> Result<(), SpecError> {
         r.arms
             .iter()
@@ -319,7 +358,6 @@ pub fn run_with(
     hypers: &[Hyper],
     ctx: &mut Ctx,
 ) -> anyhow::Result<Report> {
-    let n = r.obj.dim();
     let w = r.walkers;
     anyhow::ensure!(
         hypers.len() == r.arms.len()
@@ -333,11 +371,29 @@ pub fn run_with(
         "one hyperparameter table per arm, the same rows within a walk, a value per walker"
     );
     let starts = from::starts(&r.centre.x, r.radius, r.obj.sphere(), r.plan.seed, w);
+    if let Some(shard) = r.shard {
+        return walk_shard(r, shard, &starts, hypers, ctx);
+    }
 
     let t_walk = Instant::now();
     let (ends, walks) = walk_arms(r, &starts, hypers, ctx)?;
     let seconds_walk = t_walk.elapsed().as_secs_f64();
     ctx.timings.add("walk", seconds_walk);
+    finish(r, hypers, &starts, &ends, walks, seconds_walk, ctx)
+}
+
+/// The files of a whole escape run from the end states of all its arms (arm a's walkers at
+/// a·W..(a+1)·W): one run, or merged shards.
+fn finish(
+    r: &Resolved,
+    hypers: &[Hyper],
+    starts: &[f64],
+    ends: &EndStates,
+    walks: Vec<serde_json::Value>,
+    seconds_walk: f64,
+    ctx: &mut Ctx,
+) -> anyhow::Result<Report> {
+    let (n, w) = (r.obj.dim(), r.walkers);
 
     // Every walker that did not diverge is polished: converged or not, the critical point its
     // end state polishes to (within the drift limit) is where it went; one that is still on a
@@ -350,21 +406,21 @@ pub fn run_with(
         start_point(r.obj.as_ref(), &r.centre.x, &cat, &opts)
     });
 
-    let ends_class = tables::classify_ends(&ends, &cat, start_point);
+    let ends_class = tables::classify_ends(ends, &cat, start_point);
     let swept = tables::swept(r, hypers);
-    let summaries = tables::summarise(r, &ends, &ends_class);
+    let summaries = tables::summarise(r, ends, &ends_class);
 
     let folder = ctx.folder;
-    folder.write_positions("starts.npy", w, n, &starts, "f64")?;
+    folder.write_positions("starts.npy", w, n, starts, "f64")?;
     folder.write_positions("end_states.npy", ends.len(), n, &ends.x, ends.precision)?;
     critical::files::write(folder, n, &cat, &r.obj.spec(), &mut ctx.timings)?;
     tables::write_escape_csv(&folder.join("escape.csv"), &summaries)?;
     tables::write_attractors_csv(&folder.join("attractors.csv"), r, &cat)?;
-    tables::write_times_csv(&folder.join("escape_times.csv"), r, &ends, &cat, &swept)?;
+    tables::write_times_csv(&folder.join("escape_times.csv"), r, ends, &cat, &swept)?;
     folder.wrote(&["escape.csv", "attractors.csv", "escape_times.csv"].map(String::from));
 
     let resolved = resolved_of(r, &summaries, walks, &swept);
-    let results = results_of(&cat, start_point, &ends, seconds_walk);
+    let results = results_of(&cat, start_point, ends, seconds_walk);
     // The figures read the manifest's view of the run (also what `plot` redraws them from).
     let mut view = serde_json::Value::Object(results.clone());
     view["resolved"] = serde_json::to_value(&resolved)?;
@@ -626,6 +682,234 @@ pub fn short(v: f64) -> String {
     format!("{r}")
 }
 
+/// One walk per arm of the shard's walkers lo..hi, each with the ids one run gives them (arm j
+/// of a walk group at first_id + j·W + w), written as end_states.npy (arm after arm) and
+/// walkers.csv (arm,walker,f,grad_norm,steps,status,escape_step); merge makes the rest.
+fn walk_shard(
+    r: &Resolved,
+    shard: Shard,
+    starts: &[f64],
+    hypers: &[Hyper],
+    ctx: &mut Ctx,
+) -> anyhow::Result<Report> {
+    let (n, w) = (r.obj.dim(), r.walkers);
+    let range = shard.range(w);
+    let mut all = EndStates::new(range.len() * r.arms.len(), n);
+    let mut first_id = 0usize;
+    let t_walk = Instant::now();
+    for group in &r.groups {
+        for (j, &a) in group.iter().enumerate() {
+            let hyper = Hyper {
+                rows: hypers[a]
+                    .rows
+                    .iter()
+                    .map(|row| row[range.clone()].to_vec())
+                    .collect(),
+            };
+            let plan = WalkPlan {
+                first_walker: (first_id + j * w + range.start) as u32,
+                ..r.plan.clone()
+            };
+            let ends = ctx.backend.walk(
+                r.obj.as_ref(),
+                &r.arms[a].opt,
+                &plan,
+                &starts[range.start * n..range.end * n],
+                &hyper,
+                &ctx.progress(0),
+            )?;
+            all.precision = ends.precision;
+            for k in 0..range.len() {
+                all.set(
+                    a * range.len() + k,
+                    ends.point(k),
+                    ends.f[k],
+                    ends.grad_norm[k],
+                    ends.steps[k],
+                    ends.status[k],
+                    ends.escape[k],
+                );
+            }
+        }
+        first_id += w * group.len();
+    }
+    let seconds_walk = t_walk.elapsed().as_secs_f64();
+    ctx.timings.add("walk", seconds_walk);
+    let folder = ctx.folder;
+    folder.write_positions("end_states.npy", all.len(), n, &all.x, all.precision)?;
+    let mut csv = Csv::new("arm,walker,f,grad_norm,steps,status,escape_step");
+    for a in 0..r.arms.len() {
+        for (k, id) in range.clone().enumerate() {
+            let i = a * range.len() + k;
+            csv.row(&[
+                a.to_string(),
+                id.to_string(),
+                output::num(all.f[i]),
+                output::num(all.grad_norm[i]),
+                all.steps[i].to_string(),
+                all.status[i].name().to_string(),
+                if all.escape[i] == crate::walk::state::NO_ESCAPE {
+                    String::new()
+                } else {
+                    all.escape[i].to_string()
+                },
+            ]);
+        }
+    }
+    folder.write_csv("walkers.csv", &csv)?;
+    let results = serde_json::json!({
+        "shard": {"index": shard.index, "count": shard.count, "walkers": [range.start, range.end], "unit": "walkers of every arm"},
+        "status_counts": crate::sample::status_counts(&all),
+    });
+    Ok(Report {
+        resolved: run::Resolved {
+            objective: Some(r.obj.spec()),
+            dim: Some(n),
+            sphere: r.obj.sphere(),
+            rest: serde_json::Map::new(),
+        },
+        results: results.as_object().cloned().unwrap_or_default(),
+        precision: all.precision,
+        summary: vec![format!(
+            "shard {} of walkers {}..{} of every arm (walk {seconds_walk:.3} s): join the {} shards with `saddlescope merge --out DIR SHARD_DIR...`",
+            shard.text(),
+            range.start,
+            range.end,
+            shard.count
+        )],
+    })
+}
+
+/// `saddlescope merge` of the shard folders of one escape run (checked and in shard order):
+/// every arm's walkers are put back at a·W + w and go through [`finish`] as one run's do.
+pub fn merge(
+    out: &Path,
+    shards: &[run::merge::ShardFolder],
+    inv: &run::Invocation,
+) -> anyhow::Result<run::Finished> {
+    let first = &shards[0];
+    let mut spec: EscapeSpec =
+        serde_json::from_value(run::merge::spec_without_shard(&first.manifest))
+            .map_err(|e| SpecError::folder(&first.dir, format!("manifest.json: spec: {e}")))?;
+    spec.shard = None;
+    let r = spec.resolve()?;
+    spec.memory(&r).check()?;
+    let (n, w, arms) = (r.obj.dim(), r.walkers, r.arms.len());
+    let mut all = EndStates::new(w * arms, n);
+    let names: Vec<&str> = (0..4).map(|c| Status::from_code(c).name()).collect();
+    for (i, s) in shards.iter().enumerate() {
+        let range = s.shard.range(w);
+        if s.walkers != range {
+            return Err(SpecError::folder(
+                &s.dir,
+                format!(
+                    "shard {} holds walkers {:?}; it must hold {range:?}",
+                    s.shard.text(),
+                    s.walkers
+                ),
+            )
+            .into());
+        }
+        let (x, precision) =
+            run::merge::read_npy_positions(&s.dir, "end_states.npy", range.len() * arms, n)?;
+        if i > 0 && precision != all.precision {
+            return Err(SpecError::folder(
+                &s.dir,
+                "its end states are in another precision than the other shards'",
+            )
+            .into());
+        }
+        all.precision = precision;
+        let t = crate::table::Table::read(
+            &s.dir,
+            "walkers.csv",
+            &[
+                "arm",
+                "walker",
+                "f",
+                "grad_norm",
+                "steps",
+                "status",
+                "escape_step",
+            ],
+        )?;
+        t.expect_rows(
+            range.len() * arms,
+            "manifest.json (shard.walkers, of every arm)",
+        )?;
+        for row in 0..t.len() {
+            let (a, k) = (row / range.len(), row % range.len());
+            if t.usize(row, "arm")? != a || t.usize(row, "walker")? != range.start + k {
+                return Err(t
+                    .bad(
+                        row,
+                        format!("where arm {a}, walker {} belongs", range.start + k),
+                    )
+                    .into());
+            }
+            let st = t.choice(row, "status", &names)?;
+            let steps = u32::try_from(t.usize(row, "steps")?)
+                .map_err(|_| t.bad(row, "steps is more than a walk takes"))?;
+            let escape = match t.opt_usize(row, "escape_step")? {
+                None => crate::walk::state::NO_ESCAPE,
+                Some(e) => u32::try_from(e)
+                    .map_err(|_| t.bad(row, "escape_step is more than a walk takes"))?,
+            };
+            all.set(
+                a * w + range.start + k,
+                &x[row * n..(row + 1) * n],
+                t.f64(row, "f")?,
+                t.f64(row, "grad_norm")?,
+                steps,
+                (0..4)
+                    .map(Status::from_code)
+                    .find(|c| c.name() == st)
+                    .unwrap_or(Status::Running),
+                escape,
+            );
+        }
+    }
+    let hypers: Vec<Hyper> = r.arms.iter().map(|a| arm_hyper(&a.opt, w)).collect();
+    let starts = from::starts(&r.centre.x, r.radius, r.obj.sphere(), r.plan.seed, w);
+    // The walks one run makes, as it would describe them (their seconds: the shards').
+    let seconds = run::merge::walk_seconds(shards);
+    let mut first_id = 0;
+    let walks: Vec<serde_json::Value> = r
+        .groups
+        .iter()
+        .map(|group| {
+            let v = serde_json::json!({
+                "rule": r.arms[group[0]].opt.rule.name,
+                "arms": group,
+                "walkers": w * group.len(),
+                "first_walker_id": first_id,
+                "seconds": seconds * group.len() as f64 / arms as f64,
+            });
+            first_id += w * group.len();
+            v
+        })
+        .collect();
+    let folder = run::RunFolder::create(Some(out), EscapeSpec::NAME, &spec.objective)?;
+    let backend = Backend::cpu();
+    let mut ctx = Ctx::new(&backend, &folder, &run::Silent);
+    ctx.timings.add("walk", seconds);
+    match finish(&r, &hypers, &starts, &all, walks, seconds, &mut ctx) {
+        Ok(mut report) => {
+            report
+                .results
+                .insert("merged_from".into(), run::merge::merged_from(shards));
+            report
+                .summary
+                .insert(0, format!("merged {} shards", shards.len()));
+            run::complete(&spec, ctx, report, inv)
+        }
+        Err(e) => {
+            folder.abandon();
+            Err(e)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -644,6 +928,7 @@ mod tests {
                 steps,
                 ..WalkOptions::default()
             },
+            shard: None,
         }
     }
 

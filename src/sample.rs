@@ -9,6 +9,8 @@ use crate::critical::{self, Catalogue, CatalogueOptions};
 use crate::objective::{self, Objective};
 use crate::output::{self, Csv};
 use crate::rules::{self, Optimizer};
+use crate::run::memory::{Estimate, Need};
+use crate::run::shard::Shard;
 use crate::run::{self, Command, Ctx, Manifest, Report, RunFolder, WalkOptions};
 use crate::spec::SpecError;
 use crate::walk::init::Init;
@@ -42,6 +44,11 @@ pub struct SampleSpec {
     #[command(flatten)]
     #[serde(default)]
     pub tolerances: Tolerances,
+    /// Walk only shard K of N of the walkers (K/N); `saddlescope merge` joins the N folders
+    /// into the folder of one run.
+    #[arg(long)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<String>,
 }
 
 /// The catalogue's tolerances as flags; see [`CatalogueOptions`] for what each means and why
@@ -116,6 +123,8 @@ pub struct Resolved {
     pub plan: WalkPlan,
     pub walkers: usize,
     pub catalogue: CatalogueOptions,
+    /// The slice this run walks (None: all walkers).
+    pub shard: Option<Shard>,
 }
 
 impl Command for SampleSpec {
@@ -137,6 +146,10 @@ impl Command for SampleSpec {
                 "valid: a smaller n, or --no-critical to write the end states only",
             )?;
         }
+        let shard = self.shard.as_deref().map(Shard::parse).transpose()?;
+        if let Some(s) = shard {
+            s.check(self.walkers, "walkers")?;
+        }
         Ok(Resolved {
             obj,
             opt,
@@ -144,6 +157,7 @@ impl Command for SampleSpec {
             plan,
             walkers: self.walkers,
             catalogue,
+            shard,
         })
     }
     fn objective(&self) -> &str {
@@ -157,6 +171,20 @@ impl Command for SampleSpec {
     }
     fn optimizers<'a>(&self, r: &'a Resolved) -> Vec<&'a Optimizer> {
         vec![&r.opt]
+    }
+    fn memory(&self, r: &Resolved) -> Need {
+        let w = r.shard.map_or(r.walkers, |s| s.range(r.walkers).len()) as u64;
+        let n = r.obj.dim() as u64;
+        let mut estimate = Estimate::new();
+        estimate.walkers(w, n, r.opt.rule.slots() as u64, r.opt.hyper().len() as u64);
+        if !self.no_critical && r.shard.is_none() {
+            estimate.catalogue(w, n);
+        }
+        Need {
+            what: format!("sample --walkers {} at N = {n}", r.walkers),
+            estimate,
+            valid: "fewer --walkers (several runs with other --seed values add up)".into(),
+        }
     }
     fn check(&self, r: &Resolved, backend: &Backend) -> Result<(), SpecError> {
         backend.check(r.obj.as_ref(), &r.opt)
@@ -204,28 +232,105 @@ pub fn walker_steps_per_s(ends: &EndStates, seconds_walk: f64) -> f64 {
     ends.steps.iter().map(|&s| s as f64).sum::<f64>() / seconds_walk.max(1e-9)
 }
 
-/// Runs a resolved sample and writes its files: starts, end states, the catalogue, walkers.csv.
+/// Runs a resolved sample and writes its files: starts, end states, the catalogue, walkers.csv;
+/// a shard writes its walk's files only ([`write_shard`]).
 pub fn run(spec: &SampleSpec, r: &Resolved, ctx: &mut Ctx) -> anyhow::Result<Report> {
-    let n = r.obj.dim();
+    let range = r.shard.map_or(0..r.walkers, |s| s.range(r.walkers));
+    let first = r.plan.first_walker + range.start as u32;
     let starts = r
         .init
-        .starts(r.obj.as_ref(), r.plan.seed, r.plan.first_walker, r.walkers);
-    // Ranges in the optimizer spec spread over the walkers (walker k of W, see hyper_rows).
-    let hyper = r.opt.hyper_rows(r.walkers);
-    let sweeps = r.opt.sweeps();
+        .starts(r.obj.as_ref(), r.plan.seed, first, range.len());
+    // Ranges in the optimizer spec spread over all the run's walkers (walker k of W, see
+    // hyper_rows), of which a shard takes its slice.
+    let all = r.opt.hyper_rows(r.walkers);
+    let hyper = crate::walk::Hyper {
+        rows: all
+            .rows
+            .iter()
+            .map(|row| row[range.clone()].to_vec())
+            .collect(),
+    };
+    let plan = WalkPlan {
+        first_walker: first,
+        ..r.plan.clone()
+    };
     let t_walk = Instant::now();
     let ends = ctx.backend.walk(
         r.obj.as_ref(),
         &r.opt,
-        &r.plan,
+        &plan,
         &starts,
         &hyper,
         &ctx.progress(0),
     )?;
     let seconds_walk = t_walk.elapsed().as_secs_f64();
     ctx.timings.add("walk", seconds_walk);
+    match r.shard {
+        Some(shard) => write_shard(spec, r, shard, &starts, &ends, seconds_walk, ctx),
+        None => finish(spec, r, &starts, &ends, seconds_walk, ctx),
+    }
+}
+
+/// A shard's folder: its walkers' starts, end states and walkers.csv rows (global walker ids,
+/// no points: the catalogue is made by `merge`), and the shard in the manifest.
+fn write_shard(
+    spec: &SampleSpec,
+    r: &Resolved,
+    shard: Shard,
+    starts: &[f64],
+    ends: &EndStates,
+    seconds_walk: f64,
+    ctx: &mut Ctx,
+) -> anyhow::Result<Report> {
+    let (n, range) = (r.obj.dim(), shard.range(r.walkers));
     let folder = ctx.folder;
-    folder.write_positions("starts.npy", r.walkers, n, &starts, ends.precision)?;
+    folder.write_positions("starts.npy", range.len(), n, starts, ends.precision)?;
+    folder.write_positions("end_states.npy", range.len(), n, &ends.x, ends.precision)?;
+    let all = r.opt.hyper_rows(r.walkers);
+    write_walkers_csv(folder, range.start, ends, None, &all, &r.opt.sweeps())?;
+    let mut results = serde_json::Map::new();
+    results.insert(
+        "shard".into(),
+        serde_json::json!({"index": shard.index, "count": shard.count, "walkers": [range.start, range.end]}),
+    );
+    results.insert(
+        "walker_steps_per_s".into(),
+        walker_steps_per_s(ends, seconds_walk).into(),
+    );
+    results.insert("status_counts".into(), status_counts(ends).into());
+    Ok(Report {
+        resolved: resolved_of(spec, r)?,
+        results,
+        precision: ends.precision,
+        summary: vec![
+            status_line(ends, seconds_walk),
+            format!(
+                "shard {} of walkers {}..{}: join the {} shards with `saddlescope merge --out DIR SHARD_DIR...`",
+                shard.text(),
+                range.start,
+                range.end,
+                shard.count
+            ),
+        ],
+    })
+}
+
+/// Writes a whole run's files from its end states (all walkers, in walker order): starts, end
+/// states, the catalogue, walkers.csv, and the manifest's results. One run and `merge` both
+/// end here, so merged shards give one run's files.
+pub fn finish(
+    spec: &SampleSpec,
+    r: &Resolved,
+    starts: &[f64],
+    ends: &EndStates,
+    seconds_walk: f64,
+    ctx: &mut Ctx,
+) -> anyhow::Result<Report> {
+    let n = r.obj.dim();
+    let hyper = r.opt.hyper_rows(r.walkers);
+    let sweeps = r.opt.sweeps();
+    let folder = ctx.folder;
+    folder.write_positions("starts.npy", r.walkers, n, starts, ends.precision)?;
     folder.write_positions("end_states.npy", r.walkers, n, &ends.x, ends.precision)?;
     // Only converged walkers can become critical points.
     let catalogue = if spec.no_critical {
@@ -255,15 +360,15 @@ pub fn run(spec: &SampleSpec, r: &Resolved, ctx: &mut Ctx) -> anyhow::Result<Rep
     if let Some((flats, _)) = &flats {
         critical::flat::write(folder, flats)?;
     }
-    write_walkers_csv(folder, &ends, catalogue.as_ref(), &hyper, &sweeps)?;
+    write_walkers_csv(folder, 0, ends, catalogue.as_ref(), &hyper, &sweeps)?;
 
     let resolved = resolved_of(spec, r)?;
     let mut results = serde_json::Map::new();
     results.insert(
         "walker_steps_per_s".into(),
-        walker_steps_per_s(&ends, seconds_walk).into(),
+        walker_steps_per_s(ends, seconds_walk).into(),
     );
-    results.insert("status_counts".into(), status_counts(&ends).into());
+    results.insert("status_counts".into(), status_counts(ends).into());
     results.insert("sweeps".into(), serde_json::to_value(&r.opt.values.sweeps)?);
     results.insert(
         "critical_points".into(),
@@ -271,7 +376,7 @@ pub fn run(spec: &SampleSpec, r: &Resolved, ctx: &mut Ctx) -> anyhow::Result<Rep
             .as_ref()
             .map_or(serde_json::Value::Null, critical::files::summary),
     );
-    let mut summary = vec![status_line(&ends, seconds_walk)];
+    let mut summary = vec![status_line(ends, seconds_walk)];
     if let Some(cat) = &catalogue {
         results.insert("coverage".into(), critical::files::coverage_json(cat));
         summary.extend(critical::files::summary_lines(cat));
@@ -319,10 +424,11 @@ fn resolved_of(spec: &SampleSpec, r: &Resolved) -> anyhow::Result<run::Resolved>
     Ok(resolved)
 }
 
-/// walkers.csv: one row per walker, one more column per swept key named by the key (each
-/// walker's value).
+/// walkers.csv: one row per walker (ids from `first`; `hyper` holds every walker of the run),
+/// one more column per swept key named by the key (each walker's value).
 fn write_walkers_csv(
     folder: &RunFolder,
+    first: usize,
     ends: &EndStates,
     catalogue: Option<&Catalogue>,
     hyper: &crate::walk::Hyper,
@@ -339,14 +445,18 @@ fn write_walkers_csv(
             .and_then(|c| c.point_of(w))
             .map_or(String::new(), |p| p.to_string());
         let mut row = vec![
-            w.to_string(),
+            (first + w).to_string(),
             output::num(ends.f[w]),
             output::num(ends.grad_norm[w]),
             ends.steps[w].to_string(),
             ends.status[w].name().to_string(),
             point,
         ];
-        row.extend(sweeps.iter().map(|(k, _, _)| output::num(hyper.get(*k, w))));
+        row.extend(
+            sweeps
+                .iter()
+                .map(|(k, _, _)| output::num(hyper.get(*k, first + w))),
+        );
         csv.row(&row);
     }
     folder.write_csv("walkers.csv", &csv)?;
@@ -374,20 +484,42 @@ pub fn redraw(dir: &Path) -> anyhow::Result<()> {
         .resolved
         .dim
         .ok_or_else(|| bad("manifest.json names no resolved.dim".into()))?;
-    let t = crate::table::Table::read(dir, "critical_points.csv")?;
+    let t = crate::table::Table::read(dir, "critical_points.csv", critical::files::COLUMNS)?;
+    let distinct = &m.result("critical_points")["distinct"];
+    t.expect_rows(
+        crate::table::manifest_count(dir, distinct, "critical_points.distinct")?,
+        "manifest.json (critical_points.distinct)",
+    )?;
+    let kinds = critical::Kind::NAMES;
     let mut bins: Vec<critical::IndexBin> = Vec::new();
     let mut counted = Vec::new();
     for r in 0..t.len() {
+        if t.usize(r, "id")? != r {
+            return Err(t
+                .bad(
+                    r,
+                    format!(
+                        "id = {} where the ids count 0, 1, … in order",
+                        t.str(r, "id")?
+                    ),
+                )
+                .into());
+        }
+        t.finite(r, "f")?;
+        t.finite(r, "grad_norm")?;
         let index = t.usize(r, "index")?;
         if index > dim {
-            return Err(bad(format!(
-                "critical_points.csv row {}: index {index} is more than N = {dim}",
-                r + 1
-            ))
-            .into());
+            return Err(t
+                .bad(r, format!("index = {index} is more than N = {dim}"))
+                .into());
         }
         let walkers = t.usize(r, "walkers")?;
-        let degenerate = t.str(r, "kind")? == critical::Kind::Degenerate.as_str();
+        if walkers == 0 {
+            return Err(t
+                .bad(r, "walkers = 0: every point was reached by a walker")
+                .into());
+        }
+        let degenerate = t.choice(r, "kind", kinds)? == critical::Kind::Degenerate.as_str();
         counted.push(critical::coverage::Counted {
             index,
             walkers,
@@ -410,4 +542,44 @@ pub fn redraw(dir: &Path) -> anyhow::Result<()> {
     let coverage = critical::coverage::CatalogueCoverage::of(counted);
     crate::figure::index_histogram_bins(&dir.join("index_histogram"), &bins, &coverage, &title)?;
     Ok(())
+}
+
+/// `saddlescope merge` of the shard folders of one sample run (checked and in shard order,
+/// [`run::merge::read_shards`]): their starts, end states and walkers.csv rows are joined in
+/// walker order and go through [`finish`], as one run's end states do, into `out`.
+pub fn merge(
+    out: &Path,
+    shards: &[run::merge::ShardFolder],
+    inv: &run::Invocation,
+) -> anyhow::Result<run::Finished> {
+    let first = &shards[0];
+    let mut spec: SampleSpec =
+        serde_json::from_value(run::merge::spec_without_shard(&first.manifest))
+            .map_err(|e| SpecError::folder(&first.dir, format!("manifest.json: spec: {e}")))?;
+    spec.shard = None;
+    let r = spec.resolve()?;
+    spec.memory(&r).check()?;
+    let n = r.obj.dim();
+    let starts = run::merge::read_positions(shards, "starts.npy", r.walkers, n)?.0;
+    let ends = run::merge::read_end_states(shards, r.walkers, n)?;
+    let folder = RunFolder::create(Some(out), SampleSpec::NAME, &spec.objective)?;
+    let backend = Backend::cpu();
+    let mut ctx = Ctx::new(&backend, &folder, &run::Silent);
+    let seconds = run::merge::walk_seconds(shards);
+    ctx.timings.add("walk", seconds);
+    match finish(&spec, &r, &starts, &ends, seconds, &mut ctx) {
+        Ok(mut report) => {
+            report
+                .results
+                .insert("merged_from".into(), run::merge::merged_from(shards));
+            report
+                .summary
+                .insert(0, format!("merged {} shards", shards.len()));
+            run::complete(&spec, ctx, report, inv)
+        }
+        Err(e) => {
+            folder.abandon();
+            Err(e)
+        }
+    }
 }

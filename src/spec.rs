@@ -55,6 +55,14 @@ pub enum SpecError {
         dir: std::path::PathBuf,
         problem: String,
     },
+    /// A table of a run folder that is not what its writer writes or its manifest promises:
+    /// the file, the line (1 = the header) and what is wrong.
+    #[error("{} line {line}: {problem}", file.display())]
+    Table {
+        file: std::path::PathBuf,
+        line: usize,
+        problem: String,
+    },
     /// A request larger than what fits: memory, a buffer or an index range.
     #[error("{what} needs {need}, more than {limit}; valid: {valid}")]
     TooLarge {

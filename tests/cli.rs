@@ -70,7 +70,7 @@ fn sample_writes_the_run_folder() {
         out.to_str().unwrap(),
     ]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("already holds a run"));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("already holds a finished 'sample' run"));
     assert_eq!(std::fs::read(out.join("walkers.csv")).unwrap(), before);
 }
 
@@ -327,7 +327,7 @@ fn plot_refuses_a_catalogue_with_an_impossible_index() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(
-        err.contains("index 99999999999") && err.contains("N = 2"),
+        err.contains("index = 99999999999") && err.contains("N = 2"),
         "{err}"
     );
 }

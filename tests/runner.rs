@@ -274,3 +274,160 @@ fn sweep_ranges_reach_every_walker() {
     assert!(swept >= 8, "{swept} walkers converged");
     assert_eq!(m["sweeps"]["lr"]["hi"], 0.3);
 }
+
+/// A sample walk long enough to be killed in the middle (minutes on the CPU).
+fn long_walk(out: &Path) -> std::process::Child {
+    binary()
+        .args([
+            "sample",
+            "--objective",
+            "rastrigin:n=16",
+            "--optimizer",
+            "gd:lr=0.001",
+            "--walkers",
+            "4000",
+            "--steps",
+            "1000000",
+            "--grad-tol",
+            "0",
+            "--no-critical",
+            "--backend",
+            "cpu",
+            "--out",
+        ])
+        .arg(out)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+/// Waits up to 60 s for `path` to exist.
+fn wait_for(path: &Path) {
+    let t = std::time::Instant::now();
+    while !path.exists() {
+        assert!(
+            t.elapsed().as_secs() < 60,
+            "{} never appeared",
+            path.display()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// Every file of a folder with its bytes.
+fn files_of(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut v: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                std::fs::read(e.path()).unwrap(),
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+fn out_args<'a>(command: &'a str, out: &'a Path) -> Vec<&'a str> {
+    let mut args = small(command);
+    args.extend([
+        "--steps",
+        "5",
+        "--backend",
+        "cpu",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    args
+}
+
+#[test]
+fn a_run_killed_mid_walk_leaves_an_interrupted_folder_that_no_run_takes_over() {
+    let root = tmp("killed");
+    let out = root.join("run");
+    let mut child = long_walk(&out);
+    let pid = child.id();
+    wait_for(&out.join(".saddlescope-lock"));
+    // While it walks, every other run into the folder is refused at once, naming it.
+    for c in COMMANDS {
+        let o = run_in(&root, &out_args(c, &out));
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{c}: {err}");
+        assert!(
+            err.contains(&format!("a 'sample' run (pid {pid}"))
+                && err.contains("is writing into this folder now"),
+            "{c}: {err}"
+        );
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    assert!(!out.join("manifest.json").exists());
+    // A temporary file a killed write left behind is named as such, never as an output.
+    std::fs::write(out.join(".walkers.csv.tmp4242"), b"walker,f\n0,").unwrap();
+    let before = files_of(&out);
+    for c in COMMANDS {
+        let o = run_in(&root, &out_args(c, &out));
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{c}: {err}");
+        assert!(
+            err.contains(&format!("an interrupted run: a 'sample' run (pid {pid}"))
+                && err.contains("the process is gone")
+                && err.contains("temporary files (never outputs): .walkers.csv.tmp4242")
+                && err.contains("choose another --out, or remove the folder"),
+            "{c}: {err}"
+        );
+        assert_eq!(files_of(&out), before, "{c} changed the interrupted folder");
+    }
+    // Another --out is the way: it runs.
+    let o = run_in(&root, &out_args("sample", &root.join("other")));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+#[test]
+fn a_finished_folder_takes_no_second_run_of_any_command() {
+    let root = tmp("finished");
+    std::fs::create_dir_all(&root).unwrap();
+    let out = root.join("run");
+    let o = run_in(&root, &out_args("basins", &out));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        !out.join(".saddlescope-lock").exists(),
+        "a finished run leaves no lock"
+    );
+    let before = files_of(&out);
+    for c in COMMANDS {
+        let o = run_in(&root, &out_args(c, &out));
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{c}: {err}");
+        assert!(
+            err.contains("already holds a finished 'basins' run") && err.contains("another --out"),
+            "{c}: {err}"
+        );
+        assert_eq!(files_of(&out), before, "{c} mixed into the finished folder");
+    }
+    // A refused run leaves an empty folder given as --out empty (no lock, no files).
+    let empty = root.join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let o = run_in(
+        &root,
+        &[
+            "escape",
+            "--objective",
+            "himmelblau",
+            "--from",
+            "saddle",
+            "--optimizers",
+            "gd",
+            "--out",
+            empty.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(files_of(&empty).is_empty(), "{:?}", files_of(&empty));
+    let _ = std::fs::remove_dir_all(&root);
+}

@@ -195,14 +195,53 @@ pub fn parse_extent(text: &str) -> Result<Extent, SpecError> {
             )))
         }
     };
-    if !(e.x0 < e.x1 && e.y0 < e.y1) {
-        return Err(SpecError::Spec {
-            context: ctx.to_string(),
-            problem: "each range must go from low to high (x0 < x1, y0 < y1)".to_string(),
-        });
-    }
+    e.check(&ctx)?;
     Ok(e)
 }
+
+impl Extent {
+    /// Each range goes from low to high, and its width is a finite number that f64 can cut
+    /// into pixels: x1 − x0 overflows for --extent=-1e308,1e308, and the pixel and tick
+    /// arithmetic of the figures never ends on an infinite width. `ctx` names where the
+    /// extent comes from (the flag, or a manifest).
+    pub fn check(&self, ctx: &str) -> Result<(), SpecError> {
+        let bad = |problem: String| SpecError::Spec {
+            context: ctx.to_string(),
+            problem,
+        };
+        for (axis, lo, hi) in [("x", self.x0, self.x1), ("y", self.y0, self.y1)] {
+            if !(lo.is_finite() && hi.is_finite()) {
+                return Err(bad(format!(
+                    "{axis} range {lo}..{hi} is not finite; valid: finite slice coordinates"
+                )));
+            }
+            if lo >= hi {
+                return Err(bad(
+                    "each range must go from low to high (x0 < x1, y0 < y1)".to_string(),
+                ));
+            }
+            let width = hi - lo;
+            if !width.is_finite() || width > MAX_EXTENT_WIDTH {
+                return Err(bad(format!(
+                    "the {axis} range {lo}..{hi} is wider than {MAX_EXTENT_WIDTH:e} (its width \
+                     {width:e}); valid: widths up to {MAX_EXTENT_WIDTH:e}"
+                )));
+            }
+            if width <= 1e-9 * lo.abs().max(hi.abs()) {
+                return Err(bad(format!(
+                    "the {axis} range {lo}..{hi} is too narrow to cut into pixels in f64 (width \
+                     {width:e}); valid: a width above 1e-9 times the coordinates' size"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The widest extent a basins picture takes: far beyond any landscape's scale, and small
+/// enough that pixel coordinates, their squares in the objectives and the figures' ticks stay
+/// finite.
+pub const MAX_EXTENT_WIDTH: f64 = 1e100;
 
 /// One of the three points a `points=` slice passes through, with its slice coordinates.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -672,6 +711,7 @@ impl Plane {
                 outside.join(", ")
             ));
         }
+        plane.extent.check("--extent (the slice's default)")?;
         check_size(inp.grid, n)?;
         Ok(plane)
     }

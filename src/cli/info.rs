@@ -150,6 +150,7 @@ pub fn bench(a: BenchArgs) -> anyhow::Result<()> {
     if scan {
         return bench_scan(&a);
     }
+    bench::check(a.workload, a.walkers[0], a.dim[0], a.features, a.steps)?;
     let backend = Backend::select(a.backend[0])?.with_twin_check(!a.no_twin_check);
     eprintln!("bench on {}", backend.name());
     let t = time_one(&a, &backend, a.walkers[0], a.dim[0])?;
@@ -294,6 +295,9 @@ fn bench_scan(a: &BenchArgs) -> anyhow::Result<()> {
                 let predicted = last.map(|(f, secs)| secs * flops / f * runs);
                 if let Some(p) = predicted.filter(|&p| p > a.max_seconds) {
                     row.skipped = format!("predicted {p:.0} s > --max-seconds {}", a.max_seconds);
+                } else if let Err(e) = bench::check(a.workload, w, n, a.features, a.steps) {
+                    row.skipped = e.to_string().replace(',', ";");
+                    first_error.get_or_insert(e.into());
                 } else {
                     match time_one(a, &backend, w, n) {
                         Ok(t) => {

@@ -58,6 +58,19 @@ pub enum Command {
     Run(RunArgs),
     /// Redraw a run folder's figures from its data, without recomputing.
     Plot(PlotArgs),
+    /// Join the folders of the N shards of one `--shard K/N` run (in any order) into the
+    /// folder one run writes.
+    Merge(MergeArgs),
+}
+
+#[derive(clap::Args)]
+pub struct MergeArgs {
+    /// The merged run folder (absent or empty).
+    #[arg(long)]
+    out: PathBuf,
+    /// The shard folders, in any order.
+    #[arg(required = true, num_args = 1..)]
+    shards: Vec<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -113,6 +126,7 @@ pub fn dispatch(
         }
         Command::Bench(a) => info::bench(a),
         Command::Plot(a) => plot(a),
+        Command::Merge(a) => merge(a, argv, experiment),
         Command::Run(a) => run_file(a),
     }
 }
@@ -135,6 +149,32 @@ fn plot(a: PlotArgs) -> anyhow::Result<()> {
         }
     }
     println!("redrew the figures of {}", dir.display());
+    Ok(())
+}
+
+/// `saddlescope merge --out DIR SHARD…`: the shards checked to be one run's, joined by their
+/// command.
+fn merge(a: MergeArgs, argv: Vec<String>, experiment: Option<&Experiment>) -> anyhow::Result<()> {
+    let shards = run::merge::read_shards(&a.shards)?;
+    let inv = Invocation { argv, experiment };
+    let done = match shards[0].manifest.command.as_str() {
+        SampleSpec::NAME => sample::merge(&a.out, &shards, &inv)?,
+        BasinsSpec::NAME => basins::merge(&a.out, &shards, &inv)?,
+        SweepSpec::NAME => sweep::merge(&a.out, &shards, &inv)?,
+        EscapeSpec::NAME => escape::merge(&a.out, &shards, &inv)?,
+        other => {
+            return Err(SpecError::Spec {
+                context: "merge".into(),
+                problem: format!(
+                "cannot join shards of '{other}'; valid: shards of sample, basins, sweep or escape"
+            ),
+            }
+            .into())
+        }
+    };
+    for line in done.summary {
+        println!("{line}");
+    }
     Ok(())
 }
 

@@ -59,6 +59,9 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// Every kind's name, as the tables write it.
+    pub const NAMES: &'static [&'static str] = &["minimum", "saddle", "maximum", "degenerate"];
+
     pub fn as_str(&self) -> &'static str {
         match self {
             Kind::Minimum => "minimum",

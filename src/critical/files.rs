@@ -8,6 +8,20 @@ use crate::run::{RunFolder, Timings};
 
 /// The header of critical_points.csv; `x0..x{N-1}` follow when N <= 8.
 pub const HEADER: &str = "id,f,grad_norm,index,n_neg,n_zero,n_pos,kind,walkers,min_eig,max_eig";
+/// [`HEADER`]'s columns (readers require them).
+pub const COLUMNS: &[&str] = &[
+    "id",
+    "f",
+    "grad_norm",
+    "index",
+    "n_neg",
+    "n_zero",
+    "n_pos",
+    "kind",
+    "walkers",
+    "min_eig",
+    "max_eig",
+];
 
 /// Adds the catalogue's stage seconds to a run's timings.
 pub fn add_timings(t: &mut Timings, s: &StageSeconds) {

@@ -12,6 +12,7 @@ use crate::critical::{Catalogue, Kind};
 use crate::figure::{self, EcdfArm, OutcomeArm, SweepBin, SweepSeries};
 use crate::output::{self, Csv};
 use crate::spec::SpecError;
+use crate::table::Table;
 use crate::walk::state::Status;
 use crate::walk::{EndStates, Hyper};
 
@@ -224,28 +225,6 @@ pub fn quote(s: &str) -> String {
     }
 }
 
-/// Splits one CSV line written by [`quote`]-aware writers.
-pub fn split_csv(line: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut field = String::new();
-    let mut quoted = false;
-    let mut chars = line.chars().peekable();
-    while let Some(c) = chars.next() {
-        match (c, quoted) {
-            ('"', true) if chars.peek() == Some(&'"') => {
-                field.push('"');
-                chars.next();
-            }
-            ('"', true) => quoted = false,
-            ('"', false) if field.is_empty() => quoted = true,
-            (',', false) => out.push(std::mem::take(&mut field)),
-            _ => field.push(c),
-        }
-    }
-    out.push(field);
-    out
-}
-
 fn opt_num(v: Option<f64>) -> String {
     v.map_or(String::new(), output::num)
 }
@@ -409,46 +388,40 @@ pub fn sweep_bins(points: &[(f64, Option<u32>)]) -> (Vec<SweepBin>, bool) {
 }
 
 /// escape.csv read back: (method, walkers, shares in [`ENDS`] order) per arm.
-fn read_escape_csv(dir: &Path) -> Result<Vec<(String, usize, Vec<f64>)>, SpecError> {
-    let path = dir.join("escape.csv");
-    let text = std::fs::read_to_string(&path).map_err(|e| SpecError::Folder {
-        dir: dir.to_path_buf(),
-        problem: format!(
-            "cannot read escape.csv ({e}); expected a folder written by `saddlescope escape`"
-        ),
-    })?;
-    let mut lines = text.lines();
-    let header = split_csv(lines.next().unwrap_or(""));
-    let col = |name: &str| {
-        header
-            .iter()
-            .position(|h| h == name)
-            .ok_or_else(|| SpecError::Folder {
-                dir: dir.to_path_buf(),
-                problem: format!("escape.csv has no column '{name}'"),
-            })
-    };
-    let (c_method, c_walkers) = (col("method")?, col("walkers")?);
-    let c_ends = ENDS
-        .iter()
-        .map(|e| col(e.name()))
-        .collect::<Result<Vec<_>, _>>()?;
-    let bad = |row: usize| SpecError::Folder {
-        dir: dir.to_path_buf(),
-        problem: format!("escape.csv row {row} is malformed"),
-    };
-    lines
-        .filter(|l| !l.trim().is_empty())
-        .enumerate()
-        .map(|(i, l)| {
-            let f = split_csv(l);
-            let get = |c: usize| f.get(c).ok_or_else(|| bad(i + 1));
-            let walkers = get(c_walkers)?.parse().map_err(|_| bad(i + 1))?;
-            let shares = c_ends
+fn read_escape_csv(
+    dir: &Path,
+    res: &serde_json::Value,
+) -> Result<Vec<(String, usize, Vec<f64>)>, SpecError> {
+    let mut required = vec!["method", "walkers"];
+    required.extend(ENDS.iter().map(|e| e.name()));
+    if !dir.join("escape.csv").exists() {
+        return Err(SpecError::folder(
+            dir,
+            "cannot read escape.csv (there is none); expected a folder written by `saddlescope escape`",
+        ));
+    }
+    let t = Table::read(dir, "escape.csv", &required)?;
+    if let Some(arms) = res["arms"].as_array() {
+        t.expect_rows(arms.len(), "manifest.json (resolved.arms)")?;
+    }
+    let per_arm = res["walkers_per_arm"].as_u64().map(|w| w as usize);
+    (0..t.len())
+        .map(|r| {
+            let walkers = t.usize(r, "walkers")?;
+            if per_arm.is_some_and(|w| w != walkers) {
+                return Err(t.bad(
+                    r,
+                    format!(
+                        "walkers = {walkers} where manifest.json says {} per arm",
+                        per_arm.unwrap_or(0)
+                    ),
+                ));
+            }
+            let shares = ENDS
                 .iter()
-                .map(|&c| get(c)?.parse::<f64>().map_err(|_| bad(i + 1)))
+                .map(|e| t.fraction(r, e.name()))
                 .collect::<Result<Vec<_>, _>>()?;
-            Ok((get(c_method)?.clone(), walkers, shares))
+            Ok((t.str(r, "method")?, walkers, shares))
         })
         .collect()
 }
@@ -457,58 +430,62 @@ fn read_escape_csv(dir: &Path) -> Result<Vec<(String, usize, Vec<f64>)>, SpecErr
 /// (key, per arm, per walker value).
 type Times = (Vec<Vec<Option<u32>>>, Vec<(String, Vec<Vec<Option<f64>>>)>);
 
-fn read_times_csv(dir: &Path, arms: usize) -> Result<Times, SpecError> {
-    let text =
-        std::fs::read_to_string(dir.join("escape_times.csv")).map_err(|e| SpecError::Folder {
-            dir: dir.to_path_buf(),
-            problem: format!("cannot read escape_times.csv ({e})"),
-        })?;
-    let mut lines = text.lines();
-    let header = split_csv(lines.next().unwrap_or(""));
-    if header.len() < 4 || header[..4] != ["arm", "walker", "escape_step", "point"] {
-        return Err(SpecError::Folder {
-            dir: dir.to_path_buf(),
-            problem: "escape_times.csv does not start with arm,walker,escape_step,point"
-                .to_string(),
+/// escape_times.csv: one row per walker of every arm (`walkers` each, from escape.csv), arm
+/// and walker ids in range, escape steps empty (never escaped) or a step count.
+fn read_times_csv(dir: &Path, walkers: &[usize]) -> Result<Times, SpecError> {
+    let lead = ["arm", "walker", "escape_step", "point"];
+    let t = Table::read(dir, "escape_times.csv", &lead)?;
+    let header = t.header();
+    if header.len() < 4 || header[..4] != lead {
+        return Err(SpecError::Table {
+            file: dir.join("escape_times.csv"),
+            line: 1,
+            problem: "the header does not start with arm,walker,escape_step,point".into(),
         });
     }
-    let keys = &header[4..];
+    let keys: Vec<String> = header[4..].iter().map(|k| k.to_string()).collect();
+    t.expect_rows(
+        walkers.iter().sum(),
+        "escape.csv (its walkers column, summed)",
+    )?;
+    let arms = walkers.len();
     let mut steps: Vec<Vec<Option<u32>>> = vec![Vec::new(); arms];
     let mut values: Vec<Vec<Vec<Option<f64>>>> = vec![vec![Vec::new(); arms]; keys.len()];
-    for (i, l) in lines.filter(|l| !l.trim().is_empty()).enumerate() {
-        let f = split_csv(l);
-        let bad = || SpecError::Folder {
-            dir: dir.to_path_buf(),
-            problem: format!("escape_times.csv row {} is malformed", i + 1),
-        };
-        let arm: usize = f.first().and_then(|v| v.parse().ok()).ok_or_else(bad)?;
-        if arm >= arms || f.len() != header.len() {
-            return Err(bad());
+    for r in 0..t.len() {
+        let arm = t.usize(r, "arm")?;
+        if arm >= arms {
+            return Err(t.bad(r, format!("arm = {arm}; escape.csv has arms 0..{arms}")));
         }
-        let e = &f[2];
-        steps[arm].push(if e.is_empty() {
-            None
-        } else {
-            Some(e.parse().map_err(|_| bad())?)
-        });
+        let walker = t.usize(r, "walker")?;
+        if walker >= walkers[arm] {
+            return Err(t.bad(
+                r,
+                format!(
+                    "walker = {walker}; arm {arm} has walkers 0..{}",
+                    walkers[arm]
+                ),
+            ));
+        }
+        let step = t.opt_usize(r, "escape_step")?;
+        if step.is_some_and(|s| s > u32::MAX as usize) {
+            return Err(t.bad(r, "escape_step is more than any walk's steps"));
+        }
+        steps[arm].push(step.map(|s| s as u32));
         for (k, col) in values.iter_mut().enumerate() {
-            let v = &f[4 + k];
-            col[arm].push(if v.is_empty() {
-                None
-            } else {
-                Some(v.parse().map_err(|_| bad())?)
-            });
+            let v = t.f64(r, &keys[k])?;
+            col[arm].push((!v.is_nan()).then_some(v));
         }
     }
-    Ok((steps, keys.iter().cloned().zip(values).collect()))
+    Ok((steps, keys.into_iter().zip(values).collect()))
 }
 
 /// Draws escape_ecdf, escape_ends and one escape_vs_<key> per swept key from the folder's CSV
 /// files; `manifest` (the run's, or Null) gives arm labels, the step budget and the title.
 pub fn draw_figures(dir: &Path, manifest: &serde_json::Value) -> anyhow::Result<()> {
-    let rows = read_escape_csv(dir)?;
-    let (steps, swept) = read_times_csv(dir, rows.len())?;
     let res = &manifest["resolved"];
+    let rows = read_escape_csv(dir, res)?;
+    let walkers: Vec<usize> = rows.iter().map(|r| r.1).collect();
+    let (steps, swept) = read_times_csv(dir, &walkers)?;
     let labels: Vec<String> = rows
         .iter()
         .enumerate()
@@ -632,6 +609,7 @@ fn sweep_series(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::table::split_csv;
 
     #[test]
     fn csv_quoting_round_trips() {

@@ -4,11 +4,21 @@
 //! rename) and records its name; the manifest lists exactly those files and is written last,
 //! so a folder without manifest.json is an interrupted run. [`Manifest`] is the one typed
 //! reader of manifest.json for every command (`plot`, `--catalogue`, `--from critical:`).
+//!
+//! A run writes only into a folder that is absent or empty, and holds the folder's lock
+//! ([`super::lock`]) from before its first file until it ends: a second run into the same
+//! folder is refused while the first runs (the lock's pid is alive), and afterwards too (the
+//! folder then holds a finished run, or an interrupted one: files without manifest.json, or a
+//! lock whose pid is dead). The manifest is written only while the lock is still this run's and
+//! never over another manifest, so of two runs into one folder the later can never silently
+//! replace the earlier. Temporary files (`.NAME.tmpPID`, see `output::write_atomic`) and the
+//! lock are dot files that no manifest lists and no reader opens.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+use super::lock::{Lock, LockInfo, LOCK_FILE};
 use crate::output::{self, Csv, NpyElement};
 use crate::spec::SpecError;
 
@@ -19,6 +29,8 @@ pub struct RunFolder {
     files: Mutex<Vec<String>>,
     /// True when this run made the folder (an empty one is removed if the run fails).
     created: bool,
+    /// The folder's lock, held until the run ends (dropped with the folder).
+    lock: Mutex<Option<Lock>>,
 }
 
 /// The default run folder of a command: outputs/<command>-<objective name>-<UTC time>, the
@@ -51,19 +63,7 @@ impl RunFolder {
             SpecError::folder(dir, format!("cannot create the output folder ({e})"))
         };
         if let Some(dir) = out {
-            if dir.join("manifest.json").exists() {
-                return Err(SpecError::folder(
-                    dir,
-                    "the output folder already holds a run (manifest.json); choose another --out or remove it",
-                ));
-            }
-            let created = !dir.exists();
-            std::fs::create_dir_all(dir).map_err(|e| cannot(dir, e))?;
-            return Ok(RunFolder {
-                dir: dir.to_path_buf(),
-                files: Mutex::new(Vec::new()),
-                created,
-            });
+            return RunFolder::claim(dir, command);
         }
         let base = root.join(default_dir(command, objective));
         if let Some(parent) = base.parent() {
@@ -77,17 +77,70 @@ impl RunFolder {
             };
             match std::fs::create_dir(&dir) {
                 Ok(()) => {
+                    let lock = Lock::take(&dir, command).map_err(|_| {
+                        SpecError::folder(&dir, "cannot create the folder's lock file")
+                    })?;
                     return Ok(RunFolder {
                         dir,
                         files: Mutex::new(Vec::new()),
                         created: true,
-                    })
+                        lock: Mutex::new(Some(lock)),
+                    });
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
                 Err(e) => return Err(cannot(&dir, e)),
             }
         }
         unreachable!("the suffixes never run out")
+    }
+
+    /// Opens `--out DIR` for `command`: made when absent, taken when empty, refused (with what
+    /// is there and what to do) when it holds a finished run, a running one or an interrupted
+    /// one. The lock is taken before the folder is inspected, so two runs started together
+    /// cannot both find it empty.
+    fn claim(dir: &Path, command: &str) -> Result<RunFolder, SpecError> {
+        if dir.join("manifest.json").exists() {
+            return Err(finished(dir));
+        }
+        if dir.exists() && !dir.is_dir() {
+            return Err(SpecError::folder(
+                dir,
+                "--out names a file, not a folder; valid: a folder that is absent or empty",
+            ));
+        }
+        let created = !dir.exists();
+        std::fs::create_dir_all(dir).map_err(|e| {
+            SpecError::folder(dir, format!("cannot create the output folder ({e})"))
+        })?;
+        let lock = match Lock::take(dir, command) {
+            Ok(lock) => lock,
+            Err(Some(info)) if info.alive() => {
+                return Err(SpecError::folder(
+                    dir,
+                    format!(
+                        "{} is writing into this folder now ({LOCK_FILE}); wait for it to end, \
+                         or choose another --out (if no run writes there, as when the pid now \
+                         belongs to another process, remove {})",
+                        info.describe(),
+                        dir.join(LOCK_FILE).display()
+                    ),
+                ))
+            }
+            Err(info) => return Err(interrupted(dir, info.as_ref())),
+        };
+        if dir.join("manifest.json").exists() {
+            return Err(finished(dir));
+        }
+        if !contents(dir).is_empty() {
+            drop(lock);
+            return Err(interrupted(dir, None));
+        }
+        Ok(RunFolder {
+            dir: dir.to_path_buf(),
+            files: Mutex::new(Vec::new()),
+            created,
+            lock: Mutex::new(Some(lock)),
+        })
     }
 
     pub fn path(&self) -> &Path {
@@ -169,19 +222,135 @@ impl RunFolder {
         }
     }
 
-    /// Writes the manifest, last.
+    /// Writes the manifest, last: only while this run still holds the folder's lock, and
+    /// never over a manifest that is already there (written under a temporary name, then
+    /// linked to manifest.json, which fails when that exists, rather than renamed over it).
     pub fn write_manifest(&self, m: &Manifest) -> anyhow::Result<()> {
+        let held = self
+            .lock
+            .lock()
+            .map(|l| l.as_ref().is_some_and(Lock::held))
+            .unwrap_or(false);
+        if !held {
+            return Err(SpecError::folder(
+                &self.dir,
+                format!(
+                    "this run's lock ({LOCK_FILE}) was removed or taken by another run while it \
+                     ran; its files are there but it writes no manifest.json"
+                ),
+            )
+            .into());
+        }
         let text = serde_json::to_string_pretty(m)?;
-        output::write_atomic(&self.dir.join("manifest.json"), text.as_bytes())?;
-        Ok(())
+        let path = self.dir.join("manifest.json");
+        let tmp = self
+            .dir
+            .join(format!(".manifest.json.tmp{}", std::process::id()));
+        output::write_atomic(&tmp, text.as_bytes())?;
+        let linked = std::fs::hard_link(&tmp, &path);
+        let _ = std::fs::remove_file(&tmp);
+        match linked {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(SpecError::folder(
+                &self.dir,
+                "another run wrote manifest.json into this folder while this one ran; a run \
+                 never replaces another's manifest, so this one writes none",
+            )
+            .into()),
+            // A file system without hard links: the existence check, then the rename.
+            Err(_) if path.exists() => Err(SpecError::folder(
+                &self.dir,
+                "another run wrote manifest.json into this folder while this one ran",
+            )
+            .into()),
+            Err(_) => Ok(output::write_atomic(&path, text.as_bytes())?),
+        }
     }
 
-    /// After a failed run: removes the folder if this run made it and wrote nothing into it.
+    /// After a failed run: removes the folder if this run made it and wrote nothing into it;
+    /// otherwise only its lock (the files stay, an interrupted run without manifest.json).
     pub fn abandon(&self) {
-        if self.created && self.files().is_empty() {
+        if let Ok(mut l) = self.lock.lock() {
+            l.take();
+        }
+        if self.created && self.files().is_empty() && contents(&self.dir).is_empty() {
             let _ = std::fs::remove_dir(&self.dir);
         }
     }
+}
+
+/// The names in `dir` other than its lock, sorted.
+fn contents(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map(|it| {
+            it.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n != LOCK_FILE)
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+/// The refusal of a folder that holds a finished run.
+fn finished(dir: &Path) -> SpecError {
+    let what = match Manifest::read(dir) {
+        Ok(m) if !m.command.is_empty() => format!("a finished '{}' run", m.command),
+        _ => "a finished run".to_string(),
+    };
+    SpecError::folder(
+        dir,
+        format!(
+            "the output folder already holds {what} (manifest.json); a run never overwrites \
+             or mixes into another: choose another --out, or remove the folder"
+        ),
+    )
+}
+
+/// The refusal of a folder that holds an interrupted run (or files of something else): what
+/// is there, and the choices.
+fn interrupted(dir: &Path, lock: Option<&LockInfo>) -> SpecError {
+    let names = contents(dir);
+    let (temps, outputs): (Vec<&String>, Vec<&String>) = names
+        .iter()
+        .partition(|n| n.starts_with('.') && n.contains(".tmp"));
+    let list = |v: &[&String]| {
+        let shown: Vec<&str> = v.iter().take(6).map(|s| s.as_str()).collect();
+        let more = v.len().saturating_sub(shown.len());
+        if more > 0 {
+            format!("{} and {more} more", shown.join(", "))
+        } else {
+            shown.join(", ")
+        }
+    };
+    let mut what = match lock {
+        Some(l) => format!(
+            "an interrupted run: {} that ended without finishing (its lock {LOCK_FILE} is left, \
+             the process is gone) and wrote no manifest.json",
+            l.describe()
+        ),
+        None => {
+            "files but no manifest.json: an interrupted run, or files of something else".to_string()
+        }
+    };
+    if !outputs.is_empty() {
+        what.push_str(&format!("; files: {}", list(&outputs)));
+    }
+    if !temps.is_empty() {
+        what.push_str(&format!(
+            "; unfinished temporary files (never outputs): {}",
+            list(&temps)
+        ));
+    }
+    SpecError::folder(
+        dir,
+        format!(
+            "the output folder holds {what}. A run writes only into an absent or empty folder, \
+             and never mixes its files with others: choose another --out, or remove the folder to \
+             start over"
+        ),
+    )
 }
 
 /// What every run records of what it resolved; the command adds its own keys to `rest`.
@@ -315,7 +484,83 @@ mod tests {
         let e = RunFolder::create_in(&root, Some(&out), "sweep", "field")
             .err()
             .unwrap();
-        assert!(e.to_string().contains("already holds a run"));
+        assert!(e.to_string().contains("already holds a finished run"));
+        let _ = std::fs::remove_dir_all(&root);
+    }
+
+    #[test]
+    fn a_folder_is_claimed_once_and_never_mixed_or_overwritten() {
+        let root = std::env::temp_dir().join(format!("saddlescope-claim-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let out = root.join("run");
+        let err = |r: Result<RunFolder, SpecError>| r.err().expect("refused").to_string();
+        let a = RunFolder::create_in(&root, Some(&out), "sample", "x").unwrap();
+        assert!(out.join(LOCK_FILE).exists());
+        // While `a` runs, its lock refuses a second run (this process's pid is alive).
+        let e = err(RunFolder::create_in(&root, Some(&out), "sweep", "x"));
+        assert!(
+            e.contains("a 'sample' run (pid") && e.contains("is writing into this folder now"),
+            "{e}"
+        );
+        a.write("walkers.csv", b"w\n").unwrap();
+        std::fs::write(out.join(".end_states.npy.tmp77"), b"half").unwrap();
+        // `a` ends without a manifest (killed): its lock stays, with a pid that is gone.
+        let lock = std::fs::read_to_string(out.join(LOCK_FILE)).unwrap();
+        std::mem::forget(a);
+        std::fs::write(
+            out.join(LOCK_FILE),
+            lock.replace(&format!("\"pid\":{}", std::process::id()), "\"pid\":0"),
+        )
+        .unwrap();
+        let e = err(RunFolder::create_in(&root, Some(&out), "sample", "x"));
+        assert!(
+            e.contains("an interrupted run: a 'sample' run (pid 0")
+                && e.contains("files: walkers.csv")
+                && e.contains("temporary files (never outputs): .end_states.npy.tmp77")
+                && e.contains("choose another --out, or remove the folder"),
+            "{e}"
+        );
+        assert_eq!(std::fs::read(out.join("walkers.csv")).unwrap(), b"w\n");
+        // Without the lock: files and no manifest are refused all the same.
+        std::fs::remove_file(out.join(LOCK_FILE)).unwrap();
+        let e = err(RunFolder::create_in(&root, Some(&out), "basins", "x"));
+        assert!(e.contains("files but no manifest.json"), "{e}");
+        assert!(
+            !out.join(LOCK_FILE).exists(),
+            "a refused run leaves no lock"
+        );
+        // The manifest is never written over another, nor after the lock was lost.
+        let empty = root.join("empty");
+        let b = RunFolder::create_in(&root, Some(&empty), "sample", "x").unwrap();
+        std::fs::write(empty.join("manifest.json"), "{}").unwrap();
+        let e = b
+            .write_manifest(&Manifest::default())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("never replaces another's manifest"), "{e}");
+        assert_eq!(
+            std::fs::read_to_string(empty.join("manifest.json")).unwrap(),
+            "{}"
+        );
+        drop(b);
+        assert!(
+            !empty.join(LOCK_FILE).exists(),
+            "the lock goes with the run"
+        );
+        let lost = root.join("lost");
+        let c = RunFolder::create_in(&root, Some(&lost), "sample", "x").unwrap();
+        std::fs::remove_file(lost.join(LOCK_FILE)).unwrap();
+        let e = c
+            .write_manifest(&Manifest::default())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("was removed or taken by another run"), "{e}");
+        assert!(!lost.join("manifest.json").exists());
+        let d = RunFolder::create_in(&root, Some(&root.join("ok")), "sample", "x").unwrap();
+        d.write_manifest(&Manifest::default()).unwrap();
+        let names = contents(d.path());
+        drop(d);
+        assert_eq!(names, ["manifest.json"], "no temporary file is left");
         let _ = std::fs::remove_dir_all(&root);
     }
 

@@ -6,7 +6,11 @@
 //! lines for the caller to show.
 
 pub mod folder;
+pub mod lock;
+pub mod memory;
+pub mod merge;
 pub mod options;
+pub mod shard;
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -122,6 +126,9 @@ pub trait Command: serde::Serialize {
     fn seed(&self) -> u64;
     /// Every optimizer the run walks with.
     fn optimizers<'a>(&self, r: &'a Self::Resolved) -> Vec<&'a Optimizer>;
+    /// What the run will hold in memory (checked against the machine's before the backend is
+    /// chosen or anything is allocated).
+    fn memory(&self, r: &Self::Resolved) -> memory::Need;
     /// Usage checks that need the backend (what the GPU's f32 must hold).
     fn check(&self, r: &Self::Resolved, backend: &Backend) -> Result<(), SpecError>;
     /// One line saying what runs (the executor adds "via <backend>").
@@ -171,6 +178,7 @@ pub fn execute<C: Command>(
     observer: &dyn Observer,
 ) -> anyhow::Result<Finished> {
     let r = cmd.resolve()?;
+    cmd.memory(&r).check()?;
     let choice = choose(exec.backend, &cmd.optimizers(&r))?;
     let backend = Backend::select(choice)?.with_twin_check(!exec.no_twin_check);
     cmd.check(&r, &backend)?;

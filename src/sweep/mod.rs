@@ -14,8 +14,11 @@ use crate::backend::Backend;
 use crate::critical::mirror::MirrorCheck;
 use crate::critical::{self, CatalogueOptions};
 use crate::objective::{self, Objective};
+use crate::output::Csv;
 use crate::rng;
 use crate::rules::{self, Optimizer};
+use crate::run::memory::{Estimate, Need};
+use crate::run::shard::Shard;
 use crate::run::{self, Command, Ctx, Manifest, Report, WalkOptions};
 use crate::spec::{self, RawSpec, SpecError};
 use crate::walk::init::Init;
@@ -54,6 +57,11 @@ pub struct SweepSpec {
     #[command(flatten)]
     #[serde(flatten)]
     pub walk: WalkOptions,
+    /// Walk only shard K of N of every dimension's instances (K/N); `saddlescope merge` joins
+    /// the N folders into the folder of one sweep.
+    #[arg(long)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<String>,
 }
 
 /// The prediction drawn with the index-vs-energy figure, when the landscape has one.
@@ -133,6 +141,8 @@ pub struct Resolved {
     pub dims: Vec<usize>,
     pub instances: usize,
     pub walkers: usize,
+    /// The slice of every dimension's instances this run walks (None: all).
+    pub shard: Option<Shard>,
     pub opt: Optimizer,
     pub init: Init,
     pub plan: WalkPlan,
@@ -144,6 +154,34 @@ pub struct Resolved {
     pub random: bool,
     /// A formula objective (`expr:`): its program, whose `n` each instance sets.
     formula: Option<objective::expr::parse::Program>,
+}
+
+impl Resolved {
+    /// The memory of the dimension that needs the most: all its instances' landscapes are
+    /// held at once (their parameters, twice: as drawn and as the engines read them), and all
+    /// their walkers.
+    pub fn memory(&self) -> Estimate {
+        let (k, w) = (self.instances as u64, self.walkers as u64);
+        let slots = self.opt.rule.slots() as u64;
+        let hyper = self.opt.hyper().len() as u64;
+        let of = |n: usize| {
+            let params = self.instance(n, 0).map_or(0, |o| o.params().len()) as u64;
+            let mut e = Estimate::new();
+            e.add(
+                format!("{k} landscapes of {params} parameters at N = {n}"),
+                k,
+                params.saturating_mul(16),
+            )
+            .walkers(k.saturating_mul(w), n as u64, slots, hyper)
+            .catalogue(w, n as u64);
+            e
+        };
+        self.dims
+            .iter()
+            .map(|&n| of(n))
+            .max_by_key(Estimate::total)
+            .unwrap_or_default()
+    }
 }
 
 /// Instances per dimension of a random landscape when --instances is not given.
@@ -183,12 +221,17 @@ impl SweepSpec {
         let plan = self.walk.plan()?;
         let opt = rules::parse(&self.optimizer)?;
         let init = Init::parse(&self.init)?;
+        let shard = self.shard.as_deref().map(Shard::parse).transpose()?;
+        if let Some(s) = shard {
+            s.check(instances, "instances per dimension")?;
+        }
         let mut resolved = Resolved {
             name: entry.name.to_string(),
             keys,
             dims,
             instances,
             walkers: self.walkers,
+            shard,
             opt,
             init,
             plan,
@@ -219,6 +262,10 @@ impl SweepSpec {
         let dims = self.checked_dims()?;
         let instances = self.checked_instances("expr", false)?;
         crate::sample::check_walkers("--walkers", self.walkers, crate::sample::MAX_WALKERS)?;
+        let shard = self.shard.as_deref().map(Shard::parse).transpose()?;
+        if let Some(s) = shard {
+            s.check(instances, "instances per dimension")?;
+        }
         let mut resolved = Resolved {
             name: "expr".to_string(),
             keys: Vec::new(),
@@ -233,6 +280,7 @@ impl SweepSpec {
             template: format!("{}n = N; {formula}", objective::expr::PREFIX),
             random: false,
             formula: Some(formula),
+            shard,
         };
         resolved.check_dims()?;
         Ok(resolved)
@@ -376,6 +424,20 @@ impl Command for SweepSpec {
         vec![&r.opt]
     }
     /// The first instance of every dimension (the others share its constants and sizes).
+    fn memory(&self, r: &Resolved) -> Need {
+        Need {
+            what: format!(
+                "sweep --instances {} x --walkers {} at N = {}",
+                r.instances,
+                r.walkers,
+                r.dims.last().copied().unwrap_or(0)
+            ),
+            estimate: r.memory(),
+            valid: "fewer --instances or --walkers, or the largest dimensions in a sweep of \
+                    their own"
+                .into(),
+        }
+    }
     fn check(&self, r: &Resolved, backend: &Backend) -> Result<(), SpecError> {
         r.dims
             .iter()
@@ -459,6 +521,16 @@ struct Gathered {
     mirrors: Vec<(usize, MirrorCheck)>,
     seconds_walk: f64,
     precision: &'static str,
+    /// A shard's end states of the dimension being walked (catalogued by `merge`, not here).
+    shard: Option<ShardEnds>,
+}
+
+/// The end positions and statuses of a shard's instances of one dimension, instance after
+/// instance, W walkers each.
+#[derive(Default)]
+struct ShardEnds {
+    x: Vec<f64>,
+    status: Vec<Status>,
 }
 
 /// Runs the sweep and writes its files; progress counts walker-steps.
@@ -469,15 +541,112 @@ pub fn run(_spec: &SweepSpec, r: &Resolved, ctx: &mut Ctx) -> anyhow::Result<Rep
         mirrors: Vec::new(),
         seconds_walk: 0.0,
         precision: "f64",
+        shard: None,
     };
     let mut timings = serde_json::Map::new();
     let mut dispatches = serde_json::Map::new();
+    let mut walkers = Csv::new("dim,instance,walker,status");
     for (d, &n) in r.dims.iter().enumerate() {
         let t_dim = Instant::now();
+        g.shard = r.shard.map(|_| ShardEnds::default());
         let groups = walk_dimension(r, d, n, ctx, &mut g)?;
         timings.insert(n.to_string(), t_dim.elapsed().as_secs_f64().into());
         dispatches.insert(n.to_string(), groups.into());
+        if let (Some(shard), Some(ends)) = (r.shard, g.shard.take()) {
+            write_shard_dimension(ctx.folder, r, shard, n, &ends, g.precision, &mut walkers)?;
+        }
     }
+    if let Some(shard) = r.shard {
+        ctx.folder.write_csv("walkers.csv", &walkers)?;
+        return Ok(shard_report(r, shard, &g, timings, dispatches));
+    }
+    finish(r, g, timings, dispatches, ctx)
+}
+
+/// A shard's end states of dimension `n`: `end_states_N.npy` (its instances' walkers, instance
+/// after instance, in the walk's precision) and their rows of walkers.csv
+/// (dim,instance,walker,status).
+fn write_shard_dimension(
+    folder: &run::RunFolder,
+    r: &Resolved,
+    shard: Shard,
+    n: usize,
+    ends: &ShardEnds,
+    precision: &str,
+    walkers: &mut Csv,
+) -> anyhow::Result<()> {
+    let mine = shard.range(r.instances);
+    let count = mine.len() * r.walkers;
+    folder.write_positions(&format!("end_states_{n}.npy"), count, n, &ends.x, precision)?;
+    for (i, st) in ends.status.iter().enumerate() {
+        let (k, j) = (mine.start + i / r.walkers, i % r.walkers);
+        walkers.row(&[
+            n.to_string(),
+            k.to_string(),
+            j.to_string(),
+            st.name().to_string(),
+        ]);
+    }
+    Ok(())
+}
+
+/// The report of a shard: its instances, walk time, and what to do next.
+fn shard_report(
+    r: &Resolved,
+    shard: Shard,
+    g: &Gathered,
+    timings: serde_json::Map<String, serde_json::Value>,
+    dispatches: serde_json::Map<String, serde_json::Value>,
+) -> Report {
+    let mine = shard.range(r.instances);
+    let results = serde_json::json!({
+        "shard": {"index": shard.index, "count": shard.count, "walkers": [mine.start, mine.end], "unit": "instances of every dimension"},
+        "dispatches_per_dim": dispatches,
+        "timings_per_dim_s": timings,
+    });
+    Report {
+        resolved: resolved_of(r),
+        results: results.as_object().cloned().unwrap_or_default(),
+        precision: g.precision,
+        summary: vec![format!(
+            "shard {} of instances {}..{} of every dimension (walk {:.3} s): join the {} shards with `saddlescope merge --out DIR SHARD_DIR...`",
+            shard.text(),
+            mine.start,
+            mine.end,
+            g.seconds_walk,
+            shard.count
+        )],
+    }
+}
+
+/// The manifest's `resolved` of a sweep.
+fn resolved_of(r: &Resolved) -> run::Resolved {
+    let rest = serde_json::json!({
+        "objective_example": r.instance_spec(r.dims[0], 0),
+        "optimizer": r.opt.spec(),
+        "dims": r.dims,
+        "instances": r.instances,
+        "walkers_per_instance": r.walkers,
+        "init": r.init,
+        "plan": r.plan,
+        "theory": r.theory,
+    });
+    run::Resolved {
+        objective: Some(r.template.clone()),
+        dim: None,
+        sphere: r.sphere,
+        rest: rest.as_object().cloned().unwrap_or_default(),
+    }
+}
+
+/// Writes a whole sweep's files from its catalogued instances (one run, or merged shards).
+fn finish(
+    r: &Resolved,
+    g: Gathered,
+    timings: serde_json::Map<String, serde_json::Value>,
+    dispatches: serde_json::Map<String, serde_json::Value>,
+    ctx: &mut Ctx,
+) -> anyhow::Result<Report> {
     let stats: Vec<DimStats> = r
         .dims
         .iter()
@@ -496,16 +665,6 @@ pub fn run(_spec: &SweepSpec, r: &Resolved, ctx: &mut Ctx) -> anyhow::Result<Rep
     };
     let figures = ctx.timings.time("figures", || draw(folder.path(), &info))?;
     folder.wrote(&figures);
-    let rest = serde_json::json!({
-        "objective_example": r.instance_spec(r.dims[0], 0),
-        "optimizer": r.opt.spec(),
-        "dims": r.dims,
-        "instances": r.instances,
-        "walkers_per_instance": r.walkers,
-        "init": r.init,
-        "plan": r.plan,
-        "theory": r.theory,
-    });
     let seeds = if r.random {
         "seed of instance k at dimension N: low 53 bits of Philox4x32-10(counter = (N, k, 0, 0x53574550), key = --seed), words 0 (low) and 1; listed in instances.csv"
     } else {
@@ -545,16 +704,150 @@ pub fn run(_spec: &SweepSpec, r: &Resolved, ctx: &mut Ctx) -> anyhow::Result<Rep
         )
     }));
     Ok(Report {
-        resolved: run::Resolved {
-            objective: Some(r.template.clone()),
-            dim: None,
-            sphere: r.sphere,
-            rest: rest.as_object().cloned().unwrap_or_default(),
-        },
+        resolved: resolved_of(r),
         results,
         precision: g.precision,
         summary,
     })
+}
+
+/// `saddlescope merge` of the shard folders of one sweep (checked and in shard order): every
+/// dimension's instances are catalogued from the shards' end states, in instance order, and the
+/// sweep's tables and figures written as one run's are, into `out`.
+pub fn merge(
+    out: &Path,
+    shards: &[run::merge::ShardFolder],
+    inv: &run::Invocation,
+) -> anyhow::Result<run::Finished> {
+    let first = &shards[0];
+    let mut spec: SweepSpec =
+        serde_json::from_value(run::merge::spec_without_shard(&first.manifest))
+            .map_err(|e| SpecError::folder(&first.dir, format!("manifest.json: spec: {e}")))?;
+    spec.shard = None;
+    let r = spec.resolve()?;
+    spec.memory(&r).check()?;
+    let folder = run::RunFolder::create(Some(out), SweepSpec::NAME, &spec.objective)?;
+    let backend = Backend::cpu();
+    let mut ctx = Ctx::new(&backend, &folder, &run::Silent);
+    let seconds = run::merge::walk_seconds(shards);
+    ctx.timings.add("walk", seconds);
+    let done = gather_shards(&r, shards, seconds, &mut ctx).and_then(|g| {
+        let timings = serde_json::Map::new();
+        let dispatches = serde_json::Map::new();
+        finish(&r, g, timings, dispatches, &mut ctx)
+    });
+    match done {
+        Ok(mut report) => {
+            report
+                .results
+                .insert("merged_from".into(), run::merge::merged_from(shards));
+            report
+                .summary
+                .insert(0, format!("merged {} shards", shards.len()));
+            run::complete(&spec, ctx, report, inv)
+        }
+        Err(e) => {
+            folder.abandon();
+            Err(e)
+        }
+    }
+}
+
+/// Every instance of every dimension catalogued from the shards' end_states_N.npy and
+/// walkers.csv, in the order one run catalogues them.
+fn gather_shards(
+    r: &Resolved,
+    shards: &[run::merge::ShardFolder],
+    seconds: f64,
+    ctx: &mut Ctx,
+) -> anyhow::Result<Gathered> {
+    let mut g = Gathered {
+        points: Vec::new(),
+        insts: Vec::new(),
+        mirrors: Vec::new(),
+        seconds_walk: seconds,
+        precision: "f64",
+        shard: None,
+    };
+    let names: Vec<&str> = (0..4).map(|c| Status::from_code(c).name()).collect();
+    let tables: Vec<crate::table::Table> = shards
+        .iter()
+        .map(|s| {
+            crate::table::Table::read(
+                &s.dir,
+                "walkers.csv",
+                &["dim", "instance", "walker", "status"],
+            )
+        })
+        .collect::<Result<_, _>>()?;
+    let mut rows = vec![0usize; shards.len()];
+    for &n in &r.dims {
+        for (i, s) in shards.iter().enumerate() {
+            let mine = s.shard.range(r.instances);
+            if s.walkers != mine {
+                return Err(SpecError::folder(
+                    &s.dir,
+                    format!(
+                        "shard {} holds instances {:?}; of {} instances it must hold {mine:?}",
+                        s.shard.text(),
+                        s.walkers,
+                        r.instances
+                    ),
+                )
+                .into());
+            }
+            let (x, precision) = run::merge::read_npy_positions(
+                &s.dir,
+                &format!("end_states_{n}.npy"),
+                mine.len() * r.walkers,
+                n,
+            )?;
+            if i > 0 && precision != g.precision {
+                return Err(SpecError::folder(
+                    &s.dir,
+                    "its end states are in another precision than the other shards'",
+                )
+                .into());
+            }
+            g.precision = precision;
+            let t = &tables[i];
+            for k in mine.clone() {
+                let mut status = Vec::with_capacity(r.walkers);
+                for j in 0..r.walkers {
+                    let row = rows[i];
+                    if row >= t.len() {
+                        return Err(t
+                            .bad(row, "walkers.csv ends before the shard's last walker")
+                            .into());
+                    }
+                    if t.usize(row, "dim")? != n
+                        || t.usize(row, "instance")? != k
+                        || t.usize(row, "walker")? != j
+                    {
+                        return Err(t
+                            .bad(
+                                row,
+                                format!("where dim {n}, instance {k}, walker {j} belongs"),
+                            )
+                            .into());
+                    }
+                    let st = t.choice(row, "status", &names)?;
+                    status.push(
+                        (0..4)
+                            .map(Status::from_code)
+                            .find(|c| c.name() == st)
+                            .unwrap_or(Status::Running),
+                    );
+                    rows[i] += 1;
+                }
+                let obj = r.instance(n, k)?;
+                let at = (k - mine.start) * r.walkers * n;
+                let xs = &x[at..at + r.walkers * n];
+                g.add_instance(r, obj.as_ref(), (n, k), xs, &status, &mut ctx.timings)?;
+            }
+        }
+    }
+    Ok(g)
 }
 
 /// The manifest's `coverage`: per dimension, the found counts and the estimate per instance,
@@ -628,20 +921,25 @@ fn walk_dimension(
     g: &mut Gathered,
 ) -> anyhow::Result<usize> {
     let (kn, w) = (r.instances, r.walkers);
+    let mine = r.shard.map_or(0..kn, |s| s.range(kn));
     let backend = ctx.backend;
-    let per_dim_steps = (kn * w) as u64 * (u64::from(r.plan.max_steps) + 1);
-    let objs: Vec<Box<dyn Objective>> = (0..kn)
+    let per_dim_steps = (mine.len() * w) as u64 * (u64::from(r.plan.max_steps) + 1);
+    let objs: Vec<Box<dyn Objective>> = mine
+        .clone()
         .into_par_iter()
         .map(|k| r.instance(n, k))
         .collect::<Result<_, _>>()?;
     // As many instances per dispatch as the adapter's parameter binding holds.
     let per_params = objs[0].params().len().max(1);
-    let group = (backend.max_params() / per_params).clamp(1, kn);
+    let group = (backend.max_params() / per_params).clamp(1, mine.len());
     let mut groups = 0;
     let base = d as u64 * per_dim_steps;
-    for k0 in (0..kn).step_by(group) {
-        let k1 = (k0 + group).min(kn);
-        let refs: Vec<&dyn Objective> = objs[k0..k1].iter().map(|o| o.as_ref()).collect();
+    for k0 in mine.clone().step_by(group) {
+        let k1 = (k0 + group).min(mine.end);
+        let refs: Vec<&dyn Objective> = objs[k0 - mine.start..k1 - mine.start]
+            .iter()
+            .map(|o| o.as_ref())
+            .collect();
         // Walker k·W + j of this dimension: its start and noise do not depend on grouping.
         let mut starts = Vec::with_capacity((k1 - k0) * w * n);
         for (k, obj) in (k0..k1).zip(&refs) {
@@ -652,7 +950,7 @@ fn walk_dimension(
             ..r.plan.clone()
         };
         let hyper = instance_hyper(&r.opt, w, k1 - k0);
-        let done = base + (k0 * w) as u64 * (u64::from(r.plan.max_steps) + 1);
+        let done = base + ((k0 - mine.start) * w) as u64 * (u64::from(r.plan.max_steps) + 1);
         let t_walk = Instant::now();
         let ends =
             backend.walk_instances(&refs, &r.opt, &plan, &starts, &hyper, &ctx.progress(done))?;
@@ -660,6 +958,11 @@ fn walk_dimension(
         ctx.timings.add("walk", t_walk.elapsed().as_secs_f64());
         g.precision = ends.precision;
         groups += 1;
+        if let Some(shard) = g.shard.as_mut() {
+            shard.x.extend_from_slice(&ends.x);
+            shard.status.extend_from_slice(&ends.status);
+            continue;
+        }
         for (j, obj) in refs.iter().enumerate() {
             let range = j * w..(j + 1) * w;
             let x = &ends.x[range.start * n..range.end * n];
@@ -793,11 +1096,93 @@ pub struct FigureInfo {
     pub sphere: bool,
 }
 
+/// The columns of sweep.csv that the figures read.
+const SWEEP_COLUMNS: [&str; 13] = [
+    "dim",
+    "instances",
+    "points",
+    "fraction_minima",
+    "fraction_minima_lo",
+    "fraction_minima_hi",
+    "minima_per_instance",
+    "minima_per_instance_se",
+    "saddles_per_instance",
+    "saddles_per_instance_se",
+    "points_per_instance",
+    "points_per_instance_se",
+    "walkers",
+];
+
+/// Holds a sweep folder's tables to its manifest before they are drawn: one sweep.csv row per
+/// dimension of `resolved.dims`, in order, with `resolved.instances` instances each; by_index.csv
+/// and points.csv only of those dimensions, and as many points.csv rows as sweep.csv counts.
+fn check_tables(dir: &Path, res: &serde_json::Value) -> Result<(), SpecError> {
+    let dims: Vec<usize> = res["dims"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|d| d.as_u64().map(|d| d as usize))
+                .collect()
+        })
+        .unwrap_or_default();
+    if dims.is_empty() {
+        return Err(SpecError::folder(dir, "manifest.json has no resolved.dims"));
+    }
+    let instances = crate::table::manifest_count(dir, &res["instances"], "resolved.instances")?;
+    let t = tables::Table::read(dir, "sweep.csv", &SWEEP_COLUMNS)?;
+    t.expect_rows(dims.len(), "manifest.json (resolved.dims)")?;
+    let mut points = 0;
+    for (r, &n) in dims.iter().enumerate() {
+        if t.usize(r, "dim")? != n {
+            return Err(t.bad(
+                r,
+                format!(
+                    "dim = {} where manifest.json's dims say {n}",
+                    t.str(r, "dim")?
+                ),
+            ));
+        }
+        if t.usize(r, "instances")? != instances {
+            return Err(t.bad(
+                r,
+                format!(
+                    "instances = {} where manifest.json says {instances}",
+                    t.str(r, "instances")?
+                ),
+            ));
+        }
+        points += t.usize(r, "points")?;
+    }
+    let b = tables::Table::read(dir, "by_index.csv", &["dim", "index", "fraction"])?;
+    for r in 0..b.len() {
+        if !dims.contains(&b.usize(r, "dim")?) {
+            return Err(b.bad(
+                r,
+                format!(
+                    "dim = {} is not one of the sweep's dims {dims:?}",
+                    b.str(r, "dim")?
+                ),
+            ));
+        }
+    }
+    let p = tables::Table::read(dir, "points.csv", &tables::columns(tables::POINTS_HEADER))?;
+    p.expect_rows(points, "sweep.csv (its points column, summed)")?;
+    for (r, row) in tables::read_points(dir)?.iter().enumerate() {
+        if !dims.contains(&row.dim) || row.instance >= instances {
+            return Err(p.bad(r, format!(
+                "dim = {}, instance = {} is not a dimension and instance of the sweep (dims {dims:?}, {instances} instances)",
+                row.dim, row.instance
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Draws every figure of a sweep folder from its tables (sweep.csv, by_index.csv, points.csv);
 /// returns the file names written.
 pub fn draw(dir: &Path, info: &FigureInfo) -> anyhow::Result<Vec<String>> {
     use crate::figure::sweep::{DimPoint, SweepData};
-    let t = tables::Table::read(dir, "sweep.csv")?;
+    let t = tables::Table::read(dir, "sweep.csv", &SWEEP_COLUMNS)?;
     let mut dims = Vec::new();
     for r in 0..t.len() {
         let ms = |m: &str, s: &str| -> Result<(f64, f64), SpecError> {
@@ -807,7 +1192,7 @@ pub fn draw(dir: &Path, info: &FigureInfo) -> anyhow::Result<Vec<String>> {
             dim: t.usize(r, "dim")?,
             instances: t.usize(r, "instances")?,
             points: t.usize(r, "points")?,
-            fraction_minima: t.f64(r, "fraction_minima")?,
+            fraction_minima: t.fraction_or_missing(r, "fraction_minima")?,
             lo: t.f64(r, "fraction_minima_lo")?,
             hi: t.f64(r, "fraction_minima_hi")?,
             per_instance: [
@@ -826,14 +1211,14 @@ pub fn draw(dir: &Path, info: &FigureInfo) -> anyhow::Result<Vec<String>> {
             },
         });
     }
-    let b = tables::Table::read(dir, "by_index.csv")?;
+    let b = tables::Table::read(dir, "by_index.csv", &["dim", "index", "fraction"])?;
     let bars = (0..b.len())
         .map(|r| {
-            Ok((
-                b.usize(r, "dim")?,
-                b.usize(r, "index")?,
-                b.f64(r, "fraction")?,
-            ))
+            let (dim, index) = (b.usize(r, "dim")?, b.usize(r, "index")?);
+            if index > dim {
+                return Err(b.bad(r, format!("index = {index} is more than dim = {dim}")));
+            }
+            Ok((dim, index, b.fraction_or_missing(r, "fraction")?))
         })
         .collect::<Result<Vec<_>, SpecError>>()?;
     let points = tables::read_points(dir)?;
@@ -885,6 +1270,7 @@ pub fn redraw(dir: &Path) -> anyhow::Result<()> {
     let bad = |what: String| SpecError::folder(dir, what);
     let m = Manifest::read_of(dir, "sweep")?.to_value();
     let res = &m["resolved"];
+    check_tables(dir, res)?;
     let theory: Theory = serde_json::from_value(res["theory"].clone())
         .map_err(|e| bad(format!("manifest.json: resolved.theory: {e}")))?;
     let info = FigureInfo {
@@ -917,6 +1303,7 @@ mod tests {
                 seed: 5,
                 ..WalkOptions::default()
             },
+            shard: None,
         }
     }
 

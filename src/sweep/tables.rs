@@ -279,21 +279,33 @@ pub fn write_by_index(path: &Path, rows: &[DimStats]) -> std::io::Result<()> {
 
 /// points.csv read back.
 pub fn read_points(dir: &Path) -> Result<Vec<PointRow>, SpecError> {
-    let t = Table::read(dir, "points.csv")?;
+    let t = Table::read(dir, "points.csv", &columns(POINTS_HEADER))?;
     (0..t.len())
         .map(|r| {
-            Ok(PointRow {
+            let row = PointRow {
                 dim: t.usize(r, "dim")?,
                 instance: t.usize(r, "instance")?,
-                f: t.f64(r, "f")?,
+                f: t.finite(r, "f")?,
                 index: t.usize(r, "index")?,
-                index_fraction: t.f64(r, "index_fraction")?,
-                kind: t.str(r, "kind")?,
+                index_fraction: t.fraction(r, "index_fraction")?,
+                kind: t.choice(r, "kind", crate::critical::Kind::NAMES)?,
                 walkers: t.usize(r, "walkers")?,
-                x_norm2: t.f64(r, "x_norm2")?,
-            })
+                x_norm2: t.finite(r, "x_norm2")?,
+            };
+            if row.index > row.dim {
+                return Err(t.bad(
+                    r,
+                    format!("index = {} is more than dim = {}", row.index, row.dim),
+                ));
+            }
+            Ok(row)
         })
         .collect()
+}
+
+/// A header's columns.
+pub fn columns(header: &'static str) -> Vec<&'static str> {
+    header.split(',').collect()
 }
 
 #[cfg(test)]
@@ -386,7 +398,11 @@ mod tests {
         let rows = vec![point(3, 1, 2, "saddle"), point(3, 2, 0, "minimum")];
         write_points(&dir.join("points.csv"), &rows).unwrap();
         assert_eq!(read_points(&dir).unwrap(), rows);
-        std::fs::write(dir.join("points.csv"), "dim,instance\n3,x\n").unwrap();
+        std::fs::write(
+            dir.join("points.csv"),
+            format!("{POINTS_HEADER}\n3,x,-1,-1,0,0,minimum,1,1\n"),
+        )
+        .unwrap();
         let e = read_points(&dir).unwrap_err().to_string();
         assert!(
             e.contains("points.csv line 2") && e.contains("instance"),
