@@ -227,7 +227,7 @@ fn shared_cases() -> Vec<Case> {
                 ("rastrigin:n=2.5", "n=2.5 is out of range"),
                 ("rastrigin:a=1..2", "rastrigin"),
                 ("field:n=4,features=99999999", "features=99999999"),
-                ("pspin:p=3,n=1000", "'pspin': n=1000 with p=3 needs"),
+                ("pspin:p=3,n=1290", "'pspin': n=1290 with p=3 needs"),
                 ("himmelblau:q=1", "unknown key 'q'"),
             ],
         };
