@@ -1136,10 +1136,7 @@ pub fn merge(
     shards: &[run::merge::ShardFolder],
     inv: &run::Invocation,
 ) -> anyhow::Result<run::Finished> {
-    let first = &shards[0];
-    let mut spec: BasinsSpec =
-        serde_json::from_value(run::merge::spec_without_shard(&first.manifest))
-            .map_err(|e| SpecError::folder(&first.dir, format!("manifest.json: spec: {e}")))?;
+    let mut spec: BasinsSpec = run::merge::shared_spec(shards)?;
     spec.shard = None;
     let r = spec.resolve()?;
     spec.memory(&r).check()?;
@@ -1152,19 +1149,6 @@ pub fn merge(
     let starts = r.plane.starts(r.grid);
     let done = label(&spec, &r, ends, seconds, &mut ctx)
         .and_then(|l| finish(&spec, &r, &starts, l, &mut ctx));
-    match done {
-        Ok(mut report) => {
-            report
-                .results
-                .insert("merged_from".into(), run::merge::merged_from(shards));
-            report
-                .summary
-                .insert(0, format!("merged {} shards", shards.len()));
-            run::complete(&spec, ctx, report, inv)
-        }
-        Err(e) => {
-            folder.abandon();
-            Err(e)
-        }
-    }
+    let done = done;
+    run::merge::complete(&spec, ctx, done, shards, &folder, inv)
 }

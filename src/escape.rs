@@ -787,10 +787,7 @@ pub fn merge(
     shards: &[run::merge::ShardFolder],
     inv: &run::Invocation,
 ) -> anyhow::Result<run::Finished> {
-    let first = &shards[0];
-    let mut spec: EscapeSpec =
-        serde_json::from_value(run::merge::spec_without_shard(&first.manifest))
-            .map_err(|e| SpecError::folder(&first.dir, format!("manifest.json: spec: {e}")))?;
+    let mut spec: EscapeSpec = run::merge::shared_spec(shards)?;
     spec.shard = None;
     let r = spec.resolve()?;
     spec.memory(&r).check()?;
@@ -893,21 +890,8 @@ pub fn merge(
     let backend = Backend::cpu();
     let mut ctx = Ctx::new(&backend, &folder, &run::Silent);
     ctx.timings.add("walk", seconds);
-    match finish(&r, &hypers, &starts, &all, walks, seconds, &mut ctx) {
-        Ok(mut report) => {
-            report
-                .results
-                .insert("merged_from".into(), run::merge::merged_from(shards));
-            report
-                .summary
-                .insert(0, format!("merged {} shards", shards.len()));
-            run::complete(&spec, ctx, report, inv)
-        }
-        Err(e) => {
-            folder.abandon();
-            Err(e)
-        }
-    }
+    let done = finish(&r, &hypers, &starts, &all, walks, seconds, &mut ctx);
+    run::merge::complete(&spec, ctx, done, shards, &folder, inv)
 }
 
 #[cfg(test)]

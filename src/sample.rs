@@ -552,10 +552,7 @@ pub fn merge(
     shards: &[run::merge::ShardFolder],
     inv: &run::Invocation,
 ) -> anyhow::Result<run::Finished> {
-    let first = &shards[0];
-    let mut spec: SampleSpec =
-        serde_json::from_value(run::merge::spec_without_shard(&first.manifest))
-            .map_err(|e| SpecError::folder(&first.dir, format!("manifest.json: spec: {e}")))?;
+    let mut spec: SampleSpec = run::merge::shared_spec(shards)?;
     spec.shard = None;
     let r = spec.resolve()?;
     spec.memory(&r).check()?;
@@ -567,19 +564,6 @@ pub fn merge(
     let mut ctx = Ctx::new(&backend, &folder, &run::Silent);
     let seconds = run::merge::walk_seconds(shards);
     ctx.timings.add("walk", seconds);
-    match finish(&spec, &r, &starts, &ends, seconds, &mut ctx) {
-        Ok(mut report) => {
-            report
-                .results
-                .insert("merged_from".into(), run::merge::merged_from(shards));
-            report
-                .summary
-                .insert(0, format!("merged {} shards", shards.len()));
-            run::complete(&spec, ctx, report, inv)
-        }
-        Err(e) => {
-            folder.abandon();
-            Err(e)
-        }
-    }
+    let done = finish(&spec, &r, &starts, &ends, seconds, &mut ctx);
+    run::merge::complete(&spec, ctx, done, shards, &folder, inv)
 }

@@ -154,6 +154,43 @@ pub fn walk_seconds(shards: &[ShardFolder]) -> f64 {
         .sum()
 }
 
+/// The spec the shards share, read from the first one's manifest (the `shard` key left out,
+/// so the command's field reads as absent).
+pub fn shared_spec<S: serde::de::DeserializeOwned>(shards: &[ShardFolder]) -> Result<S, SpecError> {
+    let first = shards
+        .first()
+        .ok_or_else(|| SpecError::Invalid("merge: no shard folder given".into()))?;
+    serde_json::from_value(spec_without_shard(&first.manifest))
+        .map_err(|e| SpecError::folder(&first.dir, format!("manifest.json: spec: {e}")))
+}
+
+/// Ends a merge as one run ends ([`super::complete`]), its report marked with the shards it
+/// came from; when the files could not be made, the new folder is abandoned.
+pub fn complete<C: super::Command>(
+    cmd: &C,
+    ctx: super::Ctx,
+    done: anyhow::Result<super::Report>,
+    shards: &[ShardFolder],
+    folder: &RunFolder,
+    inv: &super::Invocation,
+) -> anyhow::Result<super::Finished> {
+    match done {
+        Ok(mut report) => {
+            report
+                .results
+                .insert("merged_from".into(), merged_from(shards));
+            report
+                .summary
+                .insert(0, format!("merged {} shards", shards.len()));
+            super::complete(cmd, ctx, report, inv)
+        }
+        Err(e) => {
+            folder.abandon();
+            Err(e)
+        }
+    }
+}
+
 /// The manifest's `merged_from`: each shard's folder, shard and backend.
 pub fn merged_from(shards: &[ShardFolder]) -> serde_json::Value {
     shards

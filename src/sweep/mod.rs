@@ -719,10 +719,7 @@ pub fn merge(
     shards: &[run::merge::ShardFolder],
     inv: &run::Invocation,
 ) -> anyhow::Result<run::Finished> {
-    let first = &shards[0];
-    let mut spec: SweepSpec =
-        serde_json::from_value(run::merge::spec_without_shard(&first.manifest))
-            .map_err(|e| SpecError::folder(&first.dir, format!("manifest.json: spec: {e}")))?;
+    let mut spec: SweepSpec = run::merge::shared_spec(shards)?;
     spec.shard = None;
     let r = spec.resolve()?;
     spec.memory(&r).check()?;
@@ -736,21 +733,8 @@ pub fn merge(
         let dispatches = serde_json::Map::new();
         finish(&r, g, timings, dispatches, &mut ctx)
     });
-    match done {
-        Ok(mut report) => {
-            report
-                .results
-                .insert("merged_from".into(), run::merge::merged_from(shards));
-            report
-                .summary
-                .insert(0, format!("merged {} shards", shards.len()));
-            run::complete(&spec, ctx, report, inv)
-        }
-        Err(e) => {
-            folder.abandon();
-            Err(e)
-        }
-    }
+    let done = done;
+    run::merge::complete(&spec, ctx, done, shards, &folder, inv)
 }
 
 /// Every instance of every dimension catalogued from the shards' end_states_N.npy and
