@@ -347,11 +347,18 @@ impl Objective for PSpin {
     fn hvp(&self, x: &[f64], v: &[f64], out: &mut [f64]) {
         let k = self.p as usize - 1;
         let pc = f64::from(self.p) * self.c;
-        let dm: Vec<f64> = self
-            .partials(x)
-            .chunks_exact(k)
-            .map(|pr| pr.iter().map(|&(j, d)| v[j] * d).sum())
-            .collect();
+        // Dm_t(x)[v] = sum over positions q of v_{t_q} times x over t's other positions,
+        // straight from the tuples (no table of partials: MINRES calls this many times per
+        // step).
+        let mut dm = Vec::with_capacity(self.t);
+        Tuples::new(self.n, k).each(|t| {
+            let mut s = 0.0;
+            for q in 0..k {
+                let others: f64 = (0..k).filter(|&r| r != q).map(|r| x[t[r]]).product();
+                s += v[t[q]] * others;
+            }
+            dm.push(s);
+        });
         for (o, r) in out.iter_mut().zip(self.rows(&self.jt, &dm)) {
             *o = pc * r;
         }
