@@ -74,3 +74,17 @@ fn end_step(w: u32) {
         retract(SLOT_X, w);
     }
 }
+
+// After the minibatch gradient at x (SLOT_GRAD, f in SC_EVAL; rules::BATCH): the rule's step
+// sees the minibatch's f and |grad| (clipping, line searches, acceptance tests), not the
+// full-batch ones observe_at recorded for the stop tests. Objectives with data are not on
+// spheres. Twin: walk::cpu::minibatch_step.
+fn minibatch_observe(w: u32) {
+    var g2 = 0.0;
+    for (var i = 0u; i < N; i = i + 1u) {
+        let g = state[at(SLOT_GRAD, i, w)];
+        g2 = g2 + g * g;
+    }
+    scalars[sc(SC_F, w)] = scalars[sc(SC_EVAL, w)];
+    scalars[sc(SC_GNORM, w)] = sqrt(g2);
+}

@@ -84,3 +84,30 @@ fn gauss_fill(slot: u32, w: u32, t: u32, stream: u32) -> f32 {
     }
     return norm2;
 }
+
+// Sample `slot` of walker w's minibatch at step t among p samples: slots 0..B of a
+// pseudo-random permutation of 0..p (4 Feistel rounds on 2h-bit integers, round function
+// Philox under STREAM_BATCH, cycle-walking into 0..p). Twin: rng::minibatch_index.
+fn minibatch_index(gw: u32, t: u32, slot: u32, p: u32) -> u32 {
+    var h = 1u;
+    while (1u << (2u * h)) < p {
+        h = h + 1u;
+    }
+    let mask = (1u << h) - 1u;
+    var v = slot;
+    loop {
+        var l = v >> h;
+        var r = v & mask;
+        for (var round = 0u; round < 4u; round = round + 1u) {
+            let f = rng_bits(gw, t, (round << 16u) | r, STREAM_BATCH).x & mask;
+            let nl = r;
+            r = l ^ f;
+            l = nl;
+        }
+        v = (l << h) | r;
+        if v < p {
+            break;
+        }
+    }
+    return v;
+}

@@ -20,17 +20,20 @@ pub enum Stream {
     Proposal = 4,
     /// Host-side: random landscape parameters.
     Landscape = 5,
+    /// Minibatches of a data loss (`batch=B`): see [`minibatch_index`].
+    Batch = 6,
 }
 
 impl Stream {
     /// Every stream, in code order.
-    pub const ALL: [Stream; 6] = [
+    pub const ALL: [Stream; 7] = [
         Stream::Noise,
         Stream::Accept,
         Stream::Perturb,
         Stream::Init,
         Stream::Proposal,
         Stream::Landscape,
+        Stream::Batch,
     ];
     /// The name the shaders know it by, after `STREAM_`.
     pub fn name(self) -> &'static str {
@@ -41,6 +44,7 @@ impl Stream {
             Stream::Init => "INIT",
             Stream::Proposal => "PROPOSAL",
             Stream::Landscape => "LANDSCAPE",
+            Stream::Batch => "BATCH",
         }
     }
 }
@@ -98,6 +102,50 @@ pub fn gauss_vec(seed: u64, walker: u32, step: u32, stream: Stream, out: &mut [f
         let z = gauss4(seed, walker, step, b as u32, stream);
         chunk.copy_from_slice(&z[..chunk.len()]);
     }
+}
+
+/// Feistel rounds of the minibatch permutation.
+const BATCH_ROUNDS: u32 = 4;
+
+/// Sample `slot` of the minibatch of walker `walker` at step `step` among `p` samples: the
+/// batch of size B is slots 0..B of a pseudo-random permutation of 0..p, so its B samples are
+/// distinct (drawn without replacement) and each slot is computed on its own (one GPU
+/// invocation per slot). The permutation is a balanced Feistel network with 4 rounds on the
+/// 2h-bit integers (2^(2h) >= p, h >= 1), whose round function is Philox4x32-10 keyed by the
+/// seed with counter (walker, step, round · 2^16 + right half, STREAM_BATCH), walked in cycles
+/// until it lands in 0..p (at most a few trips: 2^(2h) < 4p). Bit-identical to
+/// `minibatch_index` in shaders/rng.wgsl. `slot < p`, `p <= 2^30`.
+pub fn minibatch_index(seed: u64, walker: u32, step: u32, slot: u32, p: u32) -> u32 {
+    let h = half_bits(p);
+    let mask = (1u32 << h) - 1;
+    let mut v = slot;
+    loop {
+        let (mut l, mut r) = (v >> h, v & mask);
+        for round in 0..BATCH_ROUNDS {
+            let f = bits(seed, walker, step, (round << 16) | r, Stream::Batch)[0] & mask;
+            (l, r) = (r, l ^ f);
+        }
+        v = (l << h) | r;
+        if v < p {
+            return v;
+        }
+    }
+}
+
+/// Bits of each half of the minibatch permutation's domain: the least h >= 1 with 4^h >= p.
+pub fn half_bits(p: u32) -> u32 {
+    let mut h = 1;
+    while (1u64 << (2 * h)) < u64::from(p) {
+        h += 1;
+    }
+    h
+}
+
+/// The data rows of a minibatch of `b` samples among `p` ([`minibatch_index`] of slots 0..b).
+pub fn minibatch(seed: u64, walker: u32, step: u32, b: usize, p: usize) -> Vec<u32> {
+    (0..b as u32)
+        .map(|s| minibatch_index(seed, walker, step, s, p as u32))
+        .collect()
 }
 
 /// A sequential source of normals and uniforms for host-side sampling (landscape parameters,
@@ -174,6 +222,36 @@ mod tests {
             ),
             [0xd16c_fe09, 0x94fd_cceb, 0x5001_e420, 0x2412_6ea1]
         );
+    }
+
+    #[test]
+    fn minibatches_are_distinct_samples_and_every_sample_is_drawn_as_often() {
+        for p in [1u32, 2, 3, 5, 16, 17, 100, 256, 1000] {
+            // Slots 0..p are a permutation of 0..p.
+            let mut all = minibatch(11, 3, 7, p as usize, p as usize);
+            all.sort_unstable();
+            assert_eq!(all, (0..p).collect::<Vec<_>>(), "p = {p}");
+        }
+        // Over many (walker, step) keys, each of P samples is in a batch of B with
+        // probability B/P: counts within 5 standard deviations of the binomial mean.
+        let (p, b, draws) = (40usize, 8usize, 4000u32);
+        let mut count = vec![0usize; p];
+        for k in 0..draws {
+            for i in minibatch(5, k % 50, k / 50, b, p) {
+                count[i as usize] += 1;
+            }
+        }
+        let q = b as f64 / p as f64;
+        let mean = f64::from(draws) * q;
+        let sd = (mean * (1.0 - q)).sqrt();
+        for (i, &c) in count.iter().enumerate() {
+            assert!(
+                (c as f64 - mean).abs() < 5.0 * sd,
+                "sample {i}: {c} vs {mean}"
+            );
+        }
+        // Another step draws another batch.
+        assert_ne!(minibatch(5, 0, 0, b, p), minibatch(5, 0, 1, b, p));
     }
 
     #[test]

@@ -116,6 +116,9 @@ pub enum Range {
     Closed(f64, f64),
     /// An integer in lo..=hi.
     Int(i64, i64),
+    /// A count: an integer in 0..=max that, unlike [`Range::Int`], may be a range across
+    /// walkers (each walker gets the nearest integer of its share of the range).
+    Count(i64),
     /// One of the named choices, stored as its index (0, 1, ...); the spec gives the name.
     Choice(&'static [&'static str]),
     /// Text (a list like `8-16-1`, a choice that may also be a file path), kept as given in
@@ -137,6 +140,7 @@ impl Range {
                 Range::HalfOpen(lo, hi) => v >= lo && v < hi,
                 Range::Closed(lo, hi) => v >= lo && v <= hi,
                 Range::Int(lo, hi) => v.fract() == 0.0 && v >= lo as f64 && v <= hi as f64,
+                Range::Count(hi) => v.fract() == 0.0 && v >= 0.0 && v <= hi as f64,
                 Range::Choice(names) => v.fract() == 0.0 && v >= 0.0 && v < names.len() as f64,
                 Range::Text { .. } => false,
             };
@@ -158,6 +162,10 @@ impl fmt::Display for Range {
             Range::Closed(lo, hi) => write!(f, "{lo} <= value <= {hi}"),
             Range::Int(lo, hi) if hi == i64::MAX => write!(f, "an integer >= {lo}"),
             Range::Int(lo, hi) => write!(f, "an integer in {lo}..={hi}"),
+            Range::Count(hi) => write!(
+                f,
+                "an integer in 0..={hi}, or a range lo..hi of integers spread over walkers"
+            ),
             Range::Choice(names) => write!(f, "one of {}", names.join(", ")),
             Range::Text { form, .. } => write!(f, "{form}"),
         }
@@ -329,12 +337,18 @@ impl Values {
     pub fn value(&self, p: &Param) -> f64 {
         self.values.get(p.key).copied().unwrap_or(p.default)
     }
-    /// Canonical text form `name:k=v,...` in table order; choices by name, ranges as ranges.
     /// Whether `key` was given as a range.
     pub fn is_swept(&self, key: &str) -> bool {
         self.sweeps.contains_key(key)
     }
-
+    /// A parameter's value as the spec writes it (`lo..hi` for a range).
+    pub fn text_of(&self, p: &Param) -> String {
+        match self.sweeps.get(p.key) {
+            Some(s) => s.text(),
+            None => p.show(self.value(p)),
+        }
+    }
+    /// Canonical text form `name:k=v,...` in table order; choices by name, ranges as ranges.
     pub fn canonical(&self, table: &[Param]) -> String {
         let parts: Vec<String> = table
             .iter()

@@ -205,6 +205,9 @@ fn shared_cases() -> Vec<Case> {
             (spec_flag, "pgd:t_thres=1..9", "t_thres"),
             (spec_flag, ":lr=1", "has no name"),
             (spec_flag, "gd:lr=1e-3..1:log:log", "lr"),
+            (spec_flag, "gd:batch=8", "has no data"),
+            (spec_flag, "gd:batch=2.5", "batch=2.5 is out of range"),
+            (spec_flag, "gd:batch=4..2", "lo < hi"),
         ] {
             if c == "basins" && flag == "--walkers" {
                 continue;
@@ -242,6 +245,34 @@ fn shared_cases() -> Vec<Case> {
 fn command_cases() -> Vec<Case> {
     let huge = "2147483647";
     let mut v = vec![
+        // Minibatches larger than the data.
+        case(
+            &[
+                "sample",
+                "--objective",
+                "mlp",
+                "--optimizer",
+                "gd:batch=65",
+                "--steps",
+                "5",
+            ],
+            "batch=65 is larger than the P = 64 samples",
+        ),
+        case(
+            &[
+                "escape",
+                "--objective",
+                "mlp:widths=2-1-1,samples=16",
+                "--from",
+                "point:x=0;0;0;0;0",
+                "--optimizers",
+                "gd",
+                "gd:batch=8..20",
+                "--steps",
+                "5",
+            ],
+            "batch=8..20 is larger than the P = 16 samples",
+        ),
         // sample
         with(
             "sample",

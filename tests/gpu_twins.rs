@@ -475,6 +475,103 @@ fn mlp_descent_at_research_size_matches_the_twin() {
     }
 }
 
+/// Minibatch descent (`batch=32`) on the N = 1 105, P = 256 network, GPU against the twin for
+/// 50 steps: both draw the same batches (the same random numbers), so they agree to f32
+/// rounding, while the twin on other batches (another seed, the same starts) or on the full
+/// batch parts from both by far more. Then a range of batch sizes across walkers, from 0 (the
+/// full batch) to 64, with momentum.
+#[test]
+fn mlp_minibatch_descent_matches_the_twin() {
+    let spec = "mlp:widths=8-32-24-1,samples=256,seed=1";
+    let obj = objective::parse(spec).unwrap();
+    let n = obj.dim();
+    assert_eq!(n, 1105);
+    let plan = WalkPlan {
+        max_steps: 50,
+        grad_tol: 1e-6,
+        ..WalkPlan::default()
+    };
+    let starts = Init::Auto.starts(obj.as_ref(), plan.seed, 0, 8);
+    let largest = |a: &EndStates, b: &EndStates| {
+        a.x.iter()
+            .zip(&b.x)
+            .map(|(p, q)| (p - q).abs())
+            .fold(0.0, f64::max)
+    };
+    let (g, c) = run_both_from(spec, "gd:lr=0.2,batch=32", &starts, &plan);
+    assert_eq!(walkers_apart(&g, &c), 0, "GPU {:?} vs twin {:?}", g.f, c.f);
+    let opt = rules::parse("gd:lr=0.2,batch=32").unwrap();
+    let hyper = Hyper::constant(&opt.hyper(), 8);
+    let other = WalkPlan {
+        seed: 77,
+        ..plan.clone()
+    };
+    let c2 = cpu::run(obj.as_ref(), &opt, &other, &starts, &hyper, &|_| {});
+    let full_opt = rules::parse("gd:lr=0.2").unwrap();
+    let full_hyper = Hyper::constant(&full_opt.hyper(), 8);
+    let c3 = cpu::run(
+        obj.as_ref(),
+        &full_opt,
+        &plan,
+        &starts,
+        &full_hyper,
+        &|_| {},
+    );
+    let same = largest(&g, &c);
+    assert!(
+        20.0 * same < largest(&c, &c2) && 20.0 * same < largest(&c, &c3),
+        "GPU vs twin {same:e}, other batches {:e}, full batch {:e}",
+        largest(&c, &c2),
+        largest(&c, &c3)
+    );
+    // f and |grad| at the end are the full batch's (the stop tests never see a minibatch).
+    for w in 0..8 {
+        let mut grad = vec![0.0; n];
+        let f = obj.gradient(c.point(w), &mut grad);
+        assert!((c.f[w] - f).abs() <= 1e-12 * f.abs().max(1.0), "walker {w}");
+        assert!((c.grad_norm[w] - norm(&grad)).abs() <= 1e-9 * norm(&grad));
+    }
+    // Batch sizes spread over the walkers, the first on the full batch (a smaller network).
+    let spec = "mlp:widths=4-12-2,samples=96,seed=2";
+    let obj = objective::parse(spec).unwrap();
+    let starts = Init::Auto.starts(obj.as_ref(), plan.seed, 0, 8);
+    let plan = WalkPlan {
+        max_steps: 30,
+        ..plan
+    };
+    let opt = rules::parse("momentum:lr=0.1,batch=0..64").unwrap();
+    let hyper = opt.hyper_rows(8);
+    let b = opt.batch_at();
+    assert_eq!(
+        (hyper.get(b, 0), hyper.get(b, 1), hyper.get(b, 7)),
+        (0.0, 9.0, 64.0)
+    );
+    let gpu = GpuWalk::new(ctx(), obj.as_ref(), &opt)
+        .unwrap()
+        .run(&plan, &starts, &hyper, &|_| {})
+        .unwrap();
+    let cpu = cpu::run(obj.as_ref(), &opt, &plan, &starts, &hyper, &|_| {});
+    assert_eq!(
+        walkers_apart(&gpu, &cpu),
+        0,
+        "GPU {:?} vs twin {:?}",
+        gpu.f,
+        cpu.f
+    );
+    let full_opt = rules::parse("momentum:lr=0.1").unwrap();
+    let full_hyper = Hyper::constant(&full_opt.hyper(), 8);
+    let full = cpu::run(
+        obj.as_ref(),
+        &full_opt,
+        &plan,
+        &starts,
+        &full_hyper,
+        &|_| {},
+    );
+    assert_eq!(cpu.point(0), full.point(0), "batch = 0 is the full batch");
+    assert_ne!(cpu.point(1), full.point(1));
+}
+
 /// Evaluations at more points than one chunk holds run chunk by chunk and match the twin: an
 /// mlp at P = 16 384 samples needs 4.7 MB of scratch per walker, so a 128 MiB binding holds
 /// only a few dozen walkers.

@@ -221,3 +221,101 @@ fn gradient_flat_end_states_are_reported_and_never_critical() {
         "the summary says so"
     );
 }
+
+/// One minibatch step of gd in the twin is x − lr ∇f_B(x) with B the rows rng::minibatch
+/// draws for (seed, walker, step 0), and the walker's f is then the full batch's.
+#[test]
+fn a_minibatch_step_descends_the_minibatch_loss_of_its_rows() {
+    use saddlescope::walk::{cpu, Hyper, WalkPlan};
+    let obj = saddlescope::objective::parse("mlp:widths=3-4-1,samples=50,seed=4").unwrap();
+    let opt = saddlescope::rules::parse("gd:lr=0.3,batch=7").unwrap();
+    let n = obj.dim();
+    let plan = WalkPlan {
+        max_steps: 1,
+        grad_tol: 0.0,
+        seed: 12,
+        first_walker: 5,
+        ..WalkPlan::default()
+    };
+    let x0: Vec<f64> = (0..n).map(|i| 0.3 * ((i as f64) * 1.7).sin()).collect();
+    let e = cpu::run(
+        obj.as_ref(),
+        &opt,
+        &plan,
+        &x0,
+        &Hyper::constant(&opt.hyper(), 1),
+        &|_| {},
+    );
+    let rows = saddlescope::rng::minibatch(12, 5, 0, 7, 50);
+    let mini = obj.minibatch(&rows).unwrap();
+    let mut g = vec![0.0; n];
+    mini.gradient(&x0, &mut g);
+    for i in 0..n {
+        let want = x0[i] - 0.3 * g[i];
+        assert!((e.x[i] - want).abs() <= 1e-15, "x{i}: {} vs {want}", e.x[i]);
+    }
+    assert_eq!(e.f[0], obj.value(e.point(0)), "f is the full batch's");
+}
+
+/// `batch=B` from the command line: a range of batch sizes across walkers on sample (both
+/// backends agree), recorded in the manifest; escape takes it per arm.
+#[test]
+fn minibatch_runs_from_the_command_line() {
+    let spec = "mlp:widths=3-6-1,samples=48,seed=2";
+    let mut f = Vec::new();
+    for backend in ["cpu", "gpu"] {
+        let dir = tmp(&format!("minibatch-{backend}"));
+        let o = run(&[
+            "sample",
+            "--objective",
+            spec,
+            "--optimizer",
+            "momentum:lr=0.05,batch=4..48",
+            "--walkers",
+            "16",
+            "--steps",
+            "100",
+            "--backend",
+            backend,
+            "--out",
+            dir.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let m = std::fs::read_to_string(dir.join("manifest.json")).unwrap();
+        assert!(m.contains("batch=4..48"), "{m}");
+        f.push(
+            table(&dir.join("walkers.csv"))
+                .iter()
+                .map(|r| num(r, "f"))
+                .collect::<Vec<_>>(),
+        );
+    }
+    for (a, b) in f[0].iter().zip(&f[1]) {
+        assert!(
+            (a - b).abs() <= 1e-4 * a.abs().max(1e-3),
+            "cpu {a} vs gpu {b}"
+        );
+    }
+    let dir = tmp("minibatch-escape");
+    let o = run(&[
+        "escape",
+        "--objective",
+        spec,
+        "--from",
+        &format!("point:x={}", vec!["0.1"; 31].join(";")),
+        "--optimizers",
+        "gd:lr=0.1",
+        "gd:lr=0.1,batch=8",
+        "--walkers",
+        "8",
+        "--steps",
+        "20",
+        "--backend",
+        "cpu",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let arms = std::fs::read_to_string(dir.join("escape.csv")).unwrap();
+    assert!(arms.contains("gd:lr=0.1,clip=0,batch=8"), "{arms}");
+}

@@ -9,7 +9,13 @@
 // Mlp::params), from param_base(w): per layer 6 floats (in, out, offset of W, offset of b,
 // first unit, shortcut flag), then the inputs P x D and the targets P x O, row-major.
 // Scratch (per walker): blocks A, Z, E, D (a_l, z_l, e_l = df/da_l, D_l = df/dz_l) and their
-// R{.} (RA, RZ, RE, RD), each MLP_S units x MLP_P samples, then the P per-sample losses.
+// R{.} (RA, RZ, RE, RD), each MLP_S units x MLP_P samples, then the P per-sample losses, then
+// the data rows of the walker's minibatch (P floats).
+// Minibatches (`batch=B`, rules::BATCH): the passes with `mb` evaluate on the walker's B
+// samples: sample slot s < B of every block holds data row mlp_row(s) (written by the pass
+// mlp_batch_index at the step), and f averages over B. Their grids are those of the full
+// batch; invocations of slots s >= B return at once. A walker with B = 0 evaluates the full
+// batch in them too.
 // Layer passes run over rows r = unit * P + sample; invocations of one workgroup are walkers
 // with the same row, so they read the same data at the same time. Every loop of an
 // invocation is over one layer's width (<= 4096), the samples (<= 16384) or, in mlp_f, the
@@ -38,10 +44,43 @@ fn mlp_loss_at(p: u32, w: u32) -> u32 {
     return (8u * MLP_S * MLP_P + p) * walk.stride + w;
 }
 
-// Input i of layer l for sample p: the data (l = 0) or a_{l-1} (its units start at prev).
-fn mlp_in(l: u32, prev: u32, i: u32, p: u32, w: u32) -> f32 {
+fn mlp_row_at(s: u32, w: u32) -> u32 {
+    return (8u * MLP_S * MLP_P + MLP_P + s) * walk.stride + w;
+}
+
+// Walker w's minibatch size (0: full batch).
+fn mlp_batch(w: u32) -> u32 {
+    return u32(hyper[hp(HP_BATCH, w)]);
+}
+
+// Samples of this evaluation: the walker's B in a minibatch pass, else P.
+fn mlp_count(w: u32, mb: bool) -> u32 {
+    if mb && mlp_batch(w) > 0u {
+        return mlp_batch(w);
+    }
+    return MLP_P;
+}
+
+// The data row of sample slot s.
+fn mlp_row(s: u32, w: u32, mb: bool) -> u32 {
+    if mb && mlp_batch(w) > 0u {
+        return u32(scratch[mlp_row_at(s, w)]);
+    }
+    return s;
+}
+
+// Pass (rows P): slot r of the walker's minibatch at this step (rng::minibatch_index).
+fn mlp_batch_index(w: u32, r: u32, x: u32, v: u32, out: u32) {
+    if r < mlp_batch(w) {
+        let t = counters[sc(CT_STEPS, w)];
+        scratch[mlp_row_at(r, w)] = f32(minibatch_index(walk.first_walker + w, t, r, MLP_P));
+    }
+}
+
+// Input i of layer l for sample slot p: the data (l = 0) or a_{l-1} (its units start at prev).
+fn mlp_in(l: u32, prev: u32, i: u32, p: u32, w: u32, mb: bool) -> f32 {
     if l == 0u {
-        return params[param_base(w) + MLP_X + p * MLP_D + i];
+        return params[param_base(w) + MLP_X + mlp_row(p, w, mb) * MLP_D + i];
     }
     return scratch[mlp_at(MLP_KA, prev + i, p, w)];
 }
@@ -128,17 +167,20 @@ fn mlp_loss(yh: f32, y: f32) -> vec3<f32> {
     }
 }
 
-fn mlp_target(p: u32, k: u32, w: u32) -> f32 {
-    return params[param_base(w) + MLP_Y + p * MLP_O + k];
+fn mlp_target(p: u32, k: u32, w: u32, mb: bool) -> f32 {
+    return params[param_base(w) + MLP_Y + mlp_row(p, w, mb) * MLP_O + k];
 }
 
 // Layer l at row r = unit j * P + sample p: z, a (and with hv, R{z} and R{a} along slot v).
-fn mlp_fwd(l: u32, w: u32, r: u32, x: u32, v: u32, hv: bool) {
+fn mlp_fwd(l: u32, w: u32, r: u32, x: u32, v: u32, hv: bool, mb: bool) {
     let inp = mlp_h(w, l, 0u);
     let wo = mlp_h(w, l, 2u);
     let u = mlp_h(w, l, 4u) + r / MLP_P;
     let j = r / MLP_P;
     let p = r % MLP_P;
+    if p >= mlp_count(w, mb) {
+        return;
+    }
     let prev = mlp_prev(l, w);
     var z = 0.0;
     var rz = 0.0;
@@ -151,7 +193,7 @@ fn mlp_fwd(l: u32, w: u32, r: u32, x: u32, v: u32, hv: bool) {
     }
     let row = wo + j * inp;
     for (var i = 0u; i < inp; i++) {
-        let a = mlp_in(l, prev, i, p, w);
+        let a = mlp_in(l, prev, i, p, w, mb);
         let wji = state[at(x, row + i, w)];
         z += wji * a;
         if hv {
@@ -162,7 +204,7 @@ fn mlp_fwd(l: u32, w: u32, r: u32, x: u32, v: u32, hv: bool) {
     var s = 0.0;
     var rs = 0.0;
     if mlp_h(w, l, 5u) == 1u {
-        s = mlp_in(l, prev, j, p, w);
+        s = mlp_in(l, prev, j, p, w, mb);
         if hv {
             rs = mlp_rin(l, prev, j, p, w);
         }
@@ -176,15 +218,19 @@ fn mlp_fwd(l: u32, w: u32, r: u32, x: u32, v: u32, hv: bool) {
 }
 
 // Layer l at row r = unit j * P + sample p: e = df/da and D = df/dz (with hv, R{e}, R{D}).
-fn mlp_bwd(l: u32, w: u32, r: u32, x: u32, v: u32, hv: bool) {
+fn mlp_bwd(l: u32, w: u32, r: u32, x: u32, v: u32, hv: bool, mb: bool) {
     let j = r / MLP_P;
     let p = r % MLP_P;
+    let count = mlp_count(w, mb);
+    if p >= count {
+        return;
+    }
     let u = mlp_h(w, l, 4u) + j;
-    let pf = f32(MLP_P);
+    let pf = f32(count);
     var e = 0.0;
     var re = 0.0;
     if l + 1u == MLP_L {
-        let g = mlp_loss(scratch[mlp_at(MLP_KA, u, p, w)], mlp_target(p, j, w));
+        let g = mlp_loss(scratch[mlp_at(MLP_KA, u, p, w)], mlp_target(p, j, w, mb));
         e = g.y / pf;
         if hv {
             re = g.z * scratch[mlp_at(MLP_KRA, u, p, w)] / pf;
@@ -222,7 +268,8 @@ fn mlp_bwd(l: u32, w: u32, r: u32, x: u32, v: u32, hv: bool) {
 
 // Component r of the gradient (or, with hv, of H v) into slot out, with the weight decay
 // MLP_L2 times component r of slot x (or v).
-fn mlp_gather(w: u32, r: u32, x: u32, v: u32, out: u32, hv: bool) {
+fn mlp_gather(w: u32, r: u32, x: u32, v: u32, out: u32, hv: bool, mb: bool) {
+    let count = mlp_count(w, mb);
     var l = 0u;
     for (var k = 1u; k < MLP_L; k++) {
         if mlp_h(w, k, 2u) <= r {
@@ -238,8 +285,8 @@ fn mlp_gather(w: u32, r: u32, x: u32, v: u32, out: u32, hv: bool) {
     if r < bo {
         let j = (r - wo) / inp;
         let i = (r - wo) % inp;
-        for (var p = 0u; p < MLP_P; p++) {
-            let a = mlp_in(l, prev, i, p, w);
+        for (var p = 0u; p < count; p++) {
+            let a = mlp_in(l, prev, i, p, w, mb);
             if hv {
                 g += scratch[mlp_at(MLP_KRD, u0 + j, p, w)] * a
                     + scratch[mlp_at(MLP_KD, u0 + j, p, w)] * mlp_rin(l, prev, i, p, w);
@@ -249,7 +296,7 @@ fn mlp_gather(w: u32, r: u32, x: u32, v: u32, out: u32, hv: bool) {
         }
     } else {
         let kind = select(MLP_KD, MLP_KRD, hv);
-        for (var p = 0u; p < MLP_P; p++) {
+        for (var p = 0u; p < count; p++) {
             g += scratch[mlp_at(kind, u0 + r - bo, p, w)];
         }
     }
@@ -258,19 +305,24 @@ fn mlp_gather(w: u32, r: u32, x: u32, v: u32, out: u32, hv: bool) {
 }
 
 // Pass (rows P): the loss of sample r, summed over the outputs.
-fn mlp_losses(w: u32, r: u32, x: u32, v: u32, out: u32) {
+fn mlp_losses_of(w: u32, r: u32, mb: bool) {
+    if r >= mlp_count(w, mb) {
+        return;
+    }
     let u0 = mlp_h(w, MLP_L - 1u, 4u);
     var s = 0.0;
     for (var k = 0u; k < MLP_O; k++) {
-        s += mlp_loss(scratch[mlp_at(MLP_KA, u0 + k, r, w)], mlp_target(r, k, w)).x;
+        s += mlp_loss(scratch[mlp_at(MLP_KA, u0 + k, r, w)], mlp_target(r, k, w, mb)).x;
     }
     scratch[mlp_loss_at(r, w)] = s;
 }
 
-// Pass (rows 1): f = (1/P) sum of the losses + (l2/2)|x|^2, into SC_EVAL.
-fn mlp_f(w: u32, r: u32, x: u32, v: u32, out: u32) {
+// Pass (rows 1): f = (1/P) sum of the losses + (l2/2)|x|^2, into SC_EVAL (the minibatch's
+// B losses over B with mb).
+fn mlp_f_of(w: u32, x: u32, mb: bool) {
+    let count = mlp_count(w, mb);
     var s = 0.0;
-    for (var p = 0u; p < MLP_P; p++) {
+    for (var p = 0u; p < count; p++) {
         s += scratch[mlp_loss_at(p, w)];
     }
     var q = 0.0;
@@ -278,49 +330,8 @@ fn mlp_f(w: u32, r: u32, x: u32, v: u32, out: u32) {
         let xi = state[at(x, i, w)];
         q += xi * xi;
     }
-    scalars[sc(SC_EVAL, w)] = s / f32(MLP_P) + 0.5 * MLP_L2 * q;
+    scalars[sc(SC_EVAL, w)] = s / f32(count) + 0.5 * MLP_L2 * q;
 }
 
-// Pass (rows N): gradient component r.
-fn mlp_grad(w: u32, r: u32, x: u32, v: u32, out: u32) {
-    mlp_gather(w, r, x, v, out, false);
-}
-
-// Pass (rows N): component r of H v.
-fn mlp_hvp(w: u32, r: u32, x: u32, v: u32, out: u32) {
-    mlp_gather(w, r, x, v, out, true);
-}
-
-// One pass function per layer and direction (the host lists those of the network's layers).
-fn mlp_fwd0(w: u32, r: u32, x: u32, v: u32, out: u32) { mlp_fwd(0u, w, r, x, v, false); }
-fn mlp_fwd1(w: u32, r: u32, x: u32, v: u32, out: u32) { mlp_fwd(1u, w, r, x, v, false); }
-fn mlp_fwd2(w: u32, r: u32, x: u32, v: u32, out: u32) { mlp_fwd(2u, w, r, x, v, false); }
-fn mlp_fwd3(w: u32, r: u32, x: u32, v: u32, out: u32) { mlp_fwd(3u, w, r, x, v, false); }
-fn mlp_fwd4(w: u32, r: u32, x: u32, v: u32, out: u32) { mlp_fwd(4u, w, r, x, v, false); }
-fn mlp_fwd5(w: u32, r: u32, x: u32, v: u32, out: u32) { mlp_fwd(5u, w, r, x, v, false); }
-fn mlp_fwd6(w: u32, r: u32, x: u32, v: u32, out: u32) { mlp_fwd(6u, w, r, x, v, false); }
-fn mlp_fwd7(w: u32, r: u32, x: u32, v: u32, out: u32) { mlp_fwd(7u, w, r, x, v, false); }
-fn mlp_bwd0(w: u32, r: u32, x: u32, v: u32, out: u32) { mlp_bwd(0u, w, r, x, v, false); }
-fn mlp_bwd1(w: u32, r: u32, x: u32, v: u32, out: u32) { mlp_bwd(1u, w, r, x, v, false); }
-fn mlp_bwd2(w: u32, r: u32, x: u32, v: u32, out: u32) { mlp_bwd(2u, w, r, x, v, false); }
-fn mlp_bwd3(w: u32, r: u32, x: u32, v: u32, out: u32) { mlp_bwd(3u, w, r, x, v, false); }
-fn mlp_bwd4(w: u32, r: u32, x: u32, v: u32, out: u32) { mlp_bwd(4u, w, r, x, v, false); }
-fn mlp_bwd5(w: u32, r: u32, x: u32, v: u32, out: u32) { mlp_bwd(5u, w, r, x, v, false); }
-fn mlp_bwd6(w: u32, r: u32, x: u32, v: u32, out: u32) { mlp_bwd(6u, w, r, x, v, false); }
-fn mlp_bwd7(w: u32, r: u32, x: u32, v: u32, out: u32) { mlp_bwd(7u, w, r, x, v, false); }
-fn mlp_hfwd0(w: u32, r: u32, x: u32, v: u32, out: u32) { mlp_fwd(0u, w, r, x, v, true); }
-fn mlp_hfwd1(w: u32, r: u32, x: u32, v: u32, out: u32) { mlp_fwd(1u, w, r, x, v, true); }
-fn mlp_hfwd2(w: u32, r: u32, x: u32, v: u32, out: u32) { mlp_fwd(2u, w, r, x, v, true); }
-fn mlp_hfwd3(w: u32, r: u32, x: u32, v: u32, out: u32) { mlp_fwd(3u, w, r, x, v, true); }
-fn mlp_hfwd4(w: u32, r: u32, x: u32, v: u32, out: u32) { mlp_fwd(4u, w, r, x, v, true); }
-fn mlp_hfwd5(w: u32, r: u32, x: u32, v: u32, out: u32) { mlp_fwd(5u, w, r, x, v, true); }
-fn mlp_hfwd6(w: u32, r: u32, x: u32, v: u32, out: u32) { mlp_fwd(6u, w, r, x, v, true); }
-fn mlp_hfwd7(w: u32, r: u32, x: u32, v: u32, out: u32) { mlp_fwd(7u, w, r, x, v, true); }
-fn mlp_hbwd0(w: u32, r: u32, x: u32, v: u32, out: u32) { mlp_bwd(0u, w, r, x, v, true); }
-fn mlp_hbwd1(w: u32, r: u32, x: u32, v: u32, out: u32) { mlp_bwd(1u, w, r, x, v, true); }
-fn mlp_hbwd2(w: u32, r: u32, x: u32, v: u32, out: u32) { mlp_bwd(2u, w, r, x, v, true); }
-fn mlp_hbwd3(w: u32, r: u32, x: u32, v: u32, out: u32) { mlp_bwd(3u, w, r, x, v, true); }
-fn mlp_hbwd4(w: u32, r: u32, x: u32, v: u32, out: u32) { mlp_bwd(4u, w, r, x, v, true); }
-fn mlp_hbwd5(w: u32, r: u32, x: u32, v: u32, out: u32) { mlp_bwd(5u, w, r, x, v, true); }
-fn mlp_hbwd6(w: u32, r: u32, x: u32, v: u32, out: u32) { mlp_bwd(6u, w, r, x, v, true); }
-fn mlp_hbwd7(w: u32, r: u32, x: u32, v: u32, out: u32) { mlp_bwd(7u, w, r, x, v, true); }
+// The pass functions per layer and direction (mlp_fwd0, …; with minibatches mlp_mfwd0, …)
+// are generated by the host for the network's layers (Mlp::wgsl).

@@ -110,11 +110,15 @@ fn slots(e: &Eval) -> (usize, usize, usize) {
     }
 }
 
-fn passes_of<'a>(p: &'a Passes, e: &Eval) -> &'a [Pass] {
-    match e {
-        Eval::Grad { .. } => &p.grad,
-        Eval::Value { .. } => &p.value,
-        Eval::Hvp { .. } => &p.hvp,
+/// The passes of evaluation `e`: the full batch's, or with `mini` the minibatches'.
+fn passes_of<'a>(p: &'a Passes, e: &Eval, mini: bool) -> &'a [Pass] {
+    match (p.minibatch.as_ref().filter(|_| mini), e) {
+        (None, Eval::Grad { .. }) => &p.grad,
+        (None, Eval::Value { .. }) => &p.value,
+        (None, Eval::Hvp { .. }) => &p.hvp,
+        (Some(m), Eval::Grad { .. }) => &m.grad,
+        (Some(m), Eval::Value { .. }) => &m.value,
+        (Some(m), Eval::Hvp { .. }) => &m.hvp,
     }
 }
 
@@ -136,27 +140,30 @@ impl Builder {
         self.kernels.len() - 1
     }
 
-    /// The pass kernels of one evaluation, in order.
-    fn eval(&mut self, passes: &Passes, e: &Eval) -> Vec<usize> {
+    /// The pass kernels of one evaluation, in order (on minibatches with `mini`).
+    fn eval(&mut self, passes: &Passes, e: &Eval, mini: bool) -> Vec<usize> {
         let (x, v, out) = slots(e);
-        passes_of(passes, e)
+        passes_of(passes, e, mini)
             .iter()
-            .map(|p| {
-                let entry = format!("pass_{}_{x}_{v}_{out}", p.func);
-                let body = format!(
-                    "    let r = gid.y + gid.z * {ROW_SPLIT}u;\n\
-                     \x20   if gid.x < walk.active_count && r < {rows}u {{\n\
-                     \x20       let w = walkers[gid.x];\n\
-                     \x20       if counters[sc(CT_STATUS, w)] == RUNNING {{\n\
-                     \x20           {f}(w, r, {x}u, {v}u, {out}u);\n\
-                     \x20       }}\n\
-                     \x20   }}\n",
-                    rows = p.rows,
-                    f = p.func
-                );
-                self.push(entry, p.rows, &body)
-            })
+            .map(|p| self.pass(p, x, v, out))
             .collect()
+    }
+
+    /// The kernel of pass `p` on slots (x, v, out), over (running walkers x rows).
+    fn pass(&mut self, p: &Pass, x: usize, v: usize, out: usize) -> usize {
+        let entry = format!("pass_{}_{x}_{v}_{out}", p.func);
+        let body = format!(
+            "    let r = gid.y + gid.z * {ROW_SPLIT}u;\n\
+             \x20   if gid.x < walk.active_count && r < {rows}u {{\n\
+             \x20       let w = walkers[gid.x];\n\
+             \x20       if counters[sc(CT_STATUS, w)] == RUNNING {{\n\
+             \x20           {f}(w, r, {x}u, {v}u, {out}u);\n\
+             \x20       }}\n\
+             \x20   }}\n",
+            rows = p.rows,
+            f = p.func
+        );
+        self.push(entry, p.rows, &body)
     }
 
     /// A per-walker kernel running `inner` for every running walker.
@@ -188,7 +195,19 @@ fn stage_calls(stages: &[&str], last: bool, pad: &str) -> String {
 
 /// The multi-pass engine for an objective with `passes`, a rule program `ops` and dimension
 /// `n` (repeats are written out: one dispatch sequence per iteration, the stage kernels shared).
-pub fn multi_pass(passes: &Passes, ops: &[Op], n: usize) -> Result<Program, String> {
+/// With `minibatch` (some walker has `batch=B > 0`), a step is: the full-batch gradient at x
+/// and observe (the stop tests see the full-batch loss), the minibatch rows, the minibatch
+/// gradient at x whose f and |grad| replace the observed ones, then the rule's stages with
+/// every further evaluation on the minibatch (rules::BATCH).
+pub fn multi_pass(
+    passes: &Passes,
+    ops: &[Op],
+    n: usize,
+    minibatch: bool,
+) -> Result<Program, String> {
+    if minibatch && passes.minibatch.is_none() {
+        return Err("minibatches (batch=B) need an objective with data (mlp)".into());
+    }
     let ops = crate::rules::unrolled(ops, n);
     // The stage functions between evaluations: segments[k] runs after evaluation k - 1.
     let mut segments: Vec<Vec<&str>> = vec![vec![]];
@@ -217,21 +236,42 @@ pub fn multi_pass(passes: &Passes, ops: &[Op], n: usize) -> Result<Program, Stri
         source: String::from("// Generated multi-pass kernels (src/gpu/program.rs).\n"),
         kernels: vec![],
     };
-    let mut step = b.eval(passes, &Eval::Grad { x: SLOT_X });
+    let mut step = b.eval(passes, &Eval::Grad { x: SLOT_X }, false);
     let last = segments.len() - 1;
-    let observe = format!(
-        "            let t0 = counters[sc(CT_STEPS, w)];\n\
-         \x20           fault_grad(w);\n\
-         \x20           let status = observe_at(w, t0, scalars[sc(SC_EVAL, w)]);\n\
-         \x20           if status != RUNNING {{\n\
-         \x20               counters[sc(CT_STATUS, w)] = status;\n\
-         \x20           }} else {{\n{}\
-         \x20           }}\n",
-        stage_calls(&segments[0], last == 0, &" ".repeat(16))
-    );
-    step.push(b.per_walker("stage_0".into(), &observe));
+    if let Some(m) = passes.minibatch.as_ref().filter(|_| minibatch) {
+        // Observe on the full batch, then the step on the minibatch.
+        step.push(b.per_walker(
+            "observe".into(),
+            "            let t0 = counters[sc(CT_STEPS, w)];\n\
+             \x20           fault_grad(w);\n\
+             \x20           let status = observe_at(w, t0, scalars[sc(SC_EVAL, w)]);\n\
+             \x20           if status != RUNNING {\n\
+             \x20               counters[sc(CT_STATUS, w)] = status;\n\
+             \x20           }\n",
+        ));
+        step.push(b.pass(&m.index, SLOT_X, SLOT_X, SLOT_GRAD));
+        step.extend(b.eval(passes, &Eval::Grad { x: SLOT_X }, true));
+        let body = format!(
+            "            fault_grad(w);\n\
+             \x20           minibatch_observe(w);\n{}",
+            stage_calls(&segments[0], last == 0, &" ".repeat(12))
+        );
+        step.push(b.per_walker("stage_0_minibatch".into(), &body));
+    } else {
+        let observe = format!(
+            "            let t0 = counters[sc(CT_STEPS, w)];\n\
+             \x20           fault_grad(w);\n\
+             \x20           let status = observe_at(w, t0, scalars[sc(SC_EVAL, w)]);\n\
+             \x20           if status != RUNNING {{\n\
+             \x20               counters[sc(CT_STATUS, w)] = status;\n\
+             \x20           }} else {{\n{}\
+             \x20           }}\n",
+            stage_calls(&segments[0], last == 0, &" ".repeat(16))
+        );
+        step.push(b.per_walker("stage_0".into(), &observe));
+    }
     for (k, e) in evals.iter().enumerate() {
-        step.extend(b.eval(passes, e));
+        step.extend(b.eval(passes, e, minibatch));
         let seg = &segments[k + 1];
         let body = stage_calls(seg, k + 1 == last, &" ".repeat(12));
         // Named by what it runs, so that the iterations of a repeat share one kernel.
@@ -242,13 +282,13 @@ pub fn multi_pass(passes: &Passes, ops: &[Op], n: usize) -> Result<Program, Stri
         );
         step.push(b.per_walker(entry, &body));
     }
-    let mut eval = b.eval(passes, &Eval::Grad { x: SLOT_X });
+    let mut eval = b.eval(passes, &Eval::Grad { x: SLOT_X }, false);
     eval.push(b.per_walker(
         "keep_grad".into(),
         "            scalars[sc(SC_F, w)] = scalars[sc(SC_EVAL, w)];\n\
          \x20           fault_grad(w);\n",
     ));
-    eval.extend(b.eval(passes, &Eval::Value { x: SLOT_X }));
+    eval.extend(b.eval(passes, &Eval::Value { x: SLOT_X }, false));
     eval.push(b.per_walker(
         "keep_value".into(),
         "            scalars[sc(SC_GNORM, w)] = scalars[sc(SC_EVAL, w)];\n",
@@ -260,6 +300,7 @@ pub fn multi_pass(passes: &Passes, ops: &[Op], n: usize) -> Result<Program, Stri
             v: SLOT_START,
             out: SLOT_AUX,
         },
+        false,
     ));
     Ok(Program {
         source: b.source,
@@ -280,6 +321,7 @@ mod tests {
             value: vec![Pass { func: "v", rows: 1 }],
             hvp: vec![Pass { func: "h", rows: 8 }],
             scratch: 0,
+            minibatch: None,
         }
     }
 
@@ -298,7 +340,7 @@ mod tests {
             Op::Eval(Eval::Value { x: 1 }),
             Op::Stage("accept"),
         ];
-        let p = multi_pass(&passes(), &ops, 8).unwrap();
+        let p = multi_pass(&passes(), &ops, 8, false).unwrap();
         let names = step_entries(&p);
         assert_eq!(
             names,
@@ -318,13 +360,65 @@ mod tests {
     }
 
     #[test]
+    fn a_minibatch_step_observes_the_full_batch_then_steps_on_the_minibatch() {
+        let mut ps = passes();
+        ps.minibatch = Some(crate::objective::Minibatch {
+            index: Pass { func: "i", rows: 8 },
+            grad: vec![Pass {
+                func: "mg",
+                rows: 8,
+            }],
+            value: vec![Pass {
+                func: "mv",
+                rows: 1,
+            }],
+            hvp: vec![Pass {
+                func: "mh",
+                rows: 8,
+            }],
+        });
+        let ops = [
+            Op::Stage("propose"),
+            Op::Eval(Eval::Value { x: 1 }),
+            Op::Stage("accept"),
+        ];
+        let p = multi_pass(&ps, &ops, 8, true).unwrap();
+        assert_eq!(
+            step_entries(&p),
+            [
+                "pass_g_0_0_2",
+                "observe",
+                "pass_i_0_0_2",
+                "pass_mg_0_0_2",
+                "stage_0_minibatch",
+                "pass_mv_1_1_1",
+                "stage_accept_end"
+            ]
+        );
+        let s0 = &p.source[p.source.find("fn stage_0_minibatch").unwrap()..];
+        assert!(s0.find("minibatch_observe(w)").unwrap() < s0.find("propose(w").unwrap());
+        // The twin check's evaluation stays on the full batch.
+        let eval: Vec<&str> = p
+            .eval
+            .iter()
+            .map(|&k| p.kernels[k].entry.as_str())
+            .collect();
+        assert!(eval.iter().all(|e| !e.contains("pass_m")), "{eval:?}");
+        // Without minibatches the program is the full batch's; an objective without
+        // minibatch passes is refused.
+        let plain = multi_pass(&ps, &ops, 8, false).unwrap();
+        assert!(step_entries(&plain).iter().all(|e| !e.contains("pass_m")));
+        assert!(multi_pass(&passes(), &ops, 8, true).is_err());
+    }
+
+    #[test]
     fn programs_the_engine_cannot_run_are_refused() {
         let alias = [Op::Eval(Eval::Hvp { x: 0, v: 2, out: 2 }), Op::Stage("s")];
-        assert!(multi_pass(&passes(), &alias, 8)
+        assert!(multi_pass(&passes(), &alias, 8, false)
             .unwrap_err()
             .contains("overwrites"));
         let dangling = [Op::Stage("s"), Op::Eval(Eval::Value { x: 1 })];
-        assert!(multi_pass(&passes(), &dangling, 8).is_err());
+        assert!(multi_pass(&passes(), &dangling, 8, false).is_err());
     }
 
     #[test]
@@ -353,7 +447,7 @@ mod tests {
         ];
         let f = fused_rule_step(&ops, 8);
         assert!(f.contains("for (var rep0 = 0u; rep0 < 3u;") && f.matches("iterate(").count() == 1);
-        let p = multi_pass(&passes(), &ops, 2).unwrap();
+        let p = multi_pass(&passes(), &ops, 2, false).unwrap();
         let names = step_entries(&p);
         assert_eq!(
             names,

@@ -162,8 +162,15 @@ pub fn walk_module(
             opt.rule.name
         )
     })?;
+    let minibatch = opt.batch_range().1 > 0;
     let program = match obj.wgsl().passes {
-        Some(ps) => program::multi_pass(&ps, opt.rule.program, obj.dim())?,
+        Some(ps) => program::multi_pass(&ps, opt.rule.program, obj.dim(), minibatch)?,
+        None if minibatch => {
+            return Err(format!(
+                "minibatches (batch=B) need an objective with data (mlp); {} has none",
+                obj.spec()
+            ))
+        }
         None => program::fused(opt.rule.program, obj.dim()),
     };
     let rule = format!("{}\n{}", opt.wgsl_consts(), wgsl);

@@ -287,6 +287,7 @@ impl Objective for Field {
                     },
                 ],
                 scratch: 2 * m,
+                minibatch: None,
             }),
         }
     }

@@ -13,6 +13,7 @@ mod classic;
 pub mod expr;
 mod field;
 mod mlp;
+pub use mlp::MAX_SAMPLES;
 mod nd;
 mod pspin;
 pub mod rounding;
@@ -58,6 +59,19 @@ pub struct Passes {
     pub value: Vec<Pass>,
     pub hvp: Vec<Pass>,
     pub scratch: usize,
+    /// The passes on each walker's minibatch, for objectives with data (`batch=B`).
+    pub minibatch: Option<Minibatch>,
+}
+
+/// A data loss's passes on minibatches (rules::BATCH): `index` writes the data rows of every
+/// walker's minibatch at its current step; `grad`, `value` and `hvp` evaluate as those of
+/// [`Passes`] on those rows (a walker with B = 0: on all samples).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Minibatch {
+    pub index: Pass,
+    pub grad: Vec<Pass>,
+    pub value: Vec<Pass>,
+    pub hvp: Vec<Pass>,
 }
 
 /// The WGSL half of an objective.
@@ -132,6 +146,16 @@ pub trait Objective: Send + Sync {
     /// An evaluator of a block of walkers at once for the batched CPU engine; `None`: the
     /// engine calls [`Objective::gradient`] per walker.
     fn batch(&self) -> Option<Box<dyn batch::BatchGrad + '_>> {
+        None
+    }
+    /// The samples a data loss averages over (`mlp`: P); 0 for a landscape without data.
+    /// Minibatches (`batch=B` on a step rule) need P > 0.
+    fn samples(&self) -> usize {
+        0
+    }
+    /// The loss over the samples `rows` only (a minibatch: f averages over them), for the
+    /// twin's minibatch steps; `None` for a landscape without data.
+    fn minibatch(&self, _rows: &[u32]) -> Option<Box<dyn Objective + '_>> {
         None
     }
     /// Arrays a run folder saves beside its results so anyone can recompute f (the data of a

@@ -434,6 +434,7 @@ impl Objective for PSpin {
                     rows: n,
                 }],
                 scratch: n,
+                minibatch: None,
             }),
         }
     }

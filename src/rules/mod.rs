@@ -12,17 +12,19 @@ use crate::spec::{self, Param, Range, RawSpec, SpecError, Sweep, Values};
 use crate::walk::state::{WalkerState, SCALARS, SLOTS};
 use crate::walk::Hyper;
 
-/// How many parameters every rule's table ends with: `clip` and the schedule's five.
-pub const COMMON_PARAMS: usize = 1 + schedule::PARAMS.len();
+/// How many parameters every rule's table ends with: `clip`, `batch` and the schedule's five.
+pub const COMMON_PARAMS: usize = 2 + schedule::PARAMS.len();
 
-/// A rule's parameter table: its own parameters, then the ones every rule has — `clip`, then
-/// the schedule's (`schedule, period, gamma, lr_min, t_mult`). Own parameters keep indices
-/// 0, 1, ... and `clip` follows them, so a rule reads `hp[k]` by its own constants.
+/// A rule's parameter table: its own parameters, then the ones every rule has — `clip`,
+/// `batch`, then the schedule's (`schedule, period, gamma, lr_min, t_mult`). Own parameters
+/// keep indices 0, 1, ... and `clip` follows them, so a rule reads `hp[k]` by its own
+/// constants.
 macro_rules! params {
     ($($p:expr),* $(,)?) => {
         &[
             $($p,)*
             $crate::rules::CLIP,
+            $crate::rules::BATCH,
             $crate::rules::schedule::SCHEDULE,
             $crate::rules::schedule::PERIOD,
             $crate::rules::schedule::GAMMA,
@@ -196,6 +198,19 @@ pub const CLIP: Param = Param::new(
     "gradient-norm clipping threshold (0 = off)",
 );
 
+/// The parameter every rule has: minibatches of a data loss (`mlp`). At every step, after the
+/// full-batch gradient has been observed (the convergence test, f and the escape tests always
+/// use the full-batch loss), walker w evaluates everything its step needs — the gradient and
+/// any further value, gradient or H v — on its own B samples, drawn without replacement by
+/// `rng::minibatch_index` keyed by (seed, w, t), identically on the GPU and in the twin; the
+/// rule's f and |grad| (clipping, line searches, Metropolis tests) are then the minibatch's.
+pub const BATCH: Param = Param::new(
+    "batch",
+    0.0,
+    Range::Count(crate::objective::MAX_SAMPLES as i64),
+    "minibatch size B of a data loss (mlp), drawn per walker and step (0 = full batch)",
+);
+
 /// A resolved optimizer: the rule and its hyperparameter values (one per table key).
 pub struct Optimizer {
     pub rule: &'static Rule,
@@ -208,17 +223,32 @@ impl Optimizer {
     /// parameter at its default (then they would say nothing), so method names in tables stay
     /// readable; parsing it back gives the same optimizer.
     pub fn spec(&self) -> String {
-        let k = self.rule.params.len() - COMMON_PARAMS + 1;
-        let (own, sched) = self.rule.params.split_at(k);
-        let silent = sched
-            .iter()
-            .all(|p| !self.values.is_swept(p.key) && self.values.value(p) == p.default);
+        let (own, sched) = self.rule.params.split_at(self.rule.schedule_at());
+        let at_default =
+            |p: &Param| !self.values.is_swept(p.key) && self.values.value(p) == p.default;
+        let silent = sched.iter().all(at_default);
+        // `batch` is said only when a walker uses minibatches.
         let shown: Vec<Param> = own
             .iter()
+            .filter(|p| p.key != BATCH.key || !at_default(p))
             .chain(sched.iter().filter(|_| !silent))
             .copied()
             .collect();
         self.values.canonical(&shown)
+    }
+    /// The smallest and largest minibatch size over the walkers (0: full batch).
+    pub fn batch_range(&self) -> (usize, usize) {
+        match self.values.sweeps.get(BATCH.key) {
+            Some(s) => (s.lo as usize, s.hi as usize),
+            None => {
+                let b = self.values.value(&BATCH) as usize;
+                (b, b)
+            }
+        }
+    }
+    /// Index of `batch` in the parameter table.
+    pub fn batch_at(&self) -> usize {
+        self.rule.params.len() - COMMON_PARAMS + 1
     }
     /// Hyperparameters in table order, one value per key; a key given as a range gives its
     /// lower end `lo` (use [`Optimizer::hyper_rows`] for the per-walker values).
@@ -240,6 +270,10 @@ impl Optimizer {
                 .params
                 .iter()
                 .map(|p| match self.values.sweeps.get(p.key) {
+                    // A count's share of the range is rounded to the nearest integer.
+                    Some(s) if matches!(p.range, Range::Count(_)) => {
+                        (0..walkers).map(|k| s.at(k, walkers).round()).collect()
+                    }
                     Some(s) => (0..walkers).map(|k| s.at(k, walkers)).collect(),
                     None => vec![self.values.value(p); walkers],
                 })
@@ -258,6 +292,27 @@ impl Optimizer {
     /// Usage checks that need the objective: a rule's dimension limit (Newton-type rules:
     /// N <= 64).
     pub fn check_objective(&self, obj: &dyn Objective) -> Result<(), SpecError> {
+        let (_, most) = self.batch_range();
+        let p = obj.samples();
+        if most > 0 && p == 0 {
+            return Err(SpecError::Invalid(format!(
+                "optimizer '{}': batch={} draws minibatches of a data loss's samples, and the \
+                 objective {} has no data; valid: batch=0 (the default), or an objective with \
+                 data (mlp)",
+                self.rule.name,
+                self.values.text_of(&BATCH),
+                obj.spec()
+            )));
+        }
+        if most > p && p > 0 {
+            return Err(SpecError::Invalid(format!(
+                "optimizer '{}': batch={} is larger than the P = {p} samples of {}; valid: \
+                 batch in 0..={p} (0 = full batch)",
+                self.rule.name,
+                self.values.text_of(&BATCH),
+                obj.spec()
+            )));
+        }
         match self.rule.max_dim {
             Some(max) if obj.dim() > max => Err(SpecError::Invalid(format!(
                 "optimizer '{}' works for N <= {max} (it solves with the dense N x N Hessian \
@@ -324,7 +379,11 @@ mod tests {
                 assert!(r.max_dim.is_some(), "{}: CPU-only rules bound N", r.name);
                 continue;
             };
-            for p in r.params {
+            // `batch` sits between clip and the schedule; data losses read it (mlp.wgsl).
+            assert_eq!(r.params[at - 1].key, BATCH.key, "{}", r.name);
+            let data = include_str!("../../shaders/objectives/mlp.wgsl");
+            assert!(data.contains("hyper[hp(HP_BATCH, w)]"));
+            for p in r.params.iter().filter(|p| p.key != BATCH.key) {
                 // The schedule rows are read by observe.wgsl (schedule_at), the rest by the rule.
                 let name = format!("HP_{}", p.key.to_uppercase());
                 assert!(
@@ -408,6 +467,31 @@ mod tests {
         assert!(parse(&opt.spec()).unwrap().values == opt.values);
         let one = opt.hyper_rows(1);
         assert_eq!(one.get(0, 0), 1e-4);
+    }
+
+    #[test]
+    fn batch_sizes_are_counts_that_may_spread_over_walkers() {
+        let opt = parse("gd:lr=0.1").unwrap();
+        assert_eq!(opt.batch_range(), (0, 0));
+        assert!(!opt.spec().contains("batch"), "{}", opt.spec());
+        let opt = parse("gd:batch=32").unwrap();
+        assert_eq!(opt.batch_range(), (32, 32));
+        assert!(opt.spec().contains("batch=32"), "{}", opt.spec());
+        assert!(parse(&opt.spec()).unwrap().values == opt.values);
+        let opt = parse("adam:batch=4..10").unwrap();
+        let rows = opt.hyper_rows(5);
+        let b: Vec<f64> = (0..5).map(|k| rows.get(opt.batch_at(), k)).collect();
+        assert_eq!(b, [4.0, 6.0, 7.0, 9.0, 10.0], "rounded shares of the range");
+        assert_eq!(opt.batch_range(), (4, 10));
+        for bad in [
+            "gd:batch=2.5",
+            "gd:batch=-1",
+            "gd:batch=1.5..8",
+            "gd:batch=99999",
+        ] {
+            let e = parse(bad).err().unwrap().to_string();
+            assert!(e.contains("batch"), "{bad}: {e}");
+        }
     }
 
     #[test]

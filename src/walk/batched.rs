@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
 
-use super::cpu::{observe_at, step};
+use super::cpu::{minibatch_step, observe_at};
 use super::state::*;
 use super::{EndStates, Hyper, WalkPlan};
 use crate::objective::batch::BatchGrad;
@@ -206,7 +206,7 @@ fn walk_block(
             let s = &mut states[w];
             let status = observe_at(obj.sphere(), opt, plan, s, hp, &ctx, buf.f[k]);
             if status == Status::Running {
-                step(obj, opt, s, hp, &ctx);
+                minibatch_step(obj, opt, s, hp, &ctx);
                 still.push(w);
             } else {
                 s.ct[CT_STEPS] = t;

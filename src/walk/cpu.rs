@@ -121,6 +121,37 @@ pub fn step(obj: &dyn Objective, opt: &Optimizer, s: &mut WalkerState, hp: &[f64
     }
 }
 
+/// The step of a walker that observed its full-batch gradient: with a minibatch size B > 0
+/// (its `batch` row, rules::BATCH), the minibatch's f and gradient at x (rows
+/// `rng::minibatch` of (seed, walker, t)) replace the observed ones and the rule steps on the
+/// minibatch's loss; with B = 0, [`step`]. observe.wgsl's `minibatch_observe` and the
+/// minibatch passes of the multi-pass engine.
+pub fn minibatch_step(
+    obj: &dyn Objective,
+    opt: &Optimizer,
+    s: &mut WalkerState,
+    hp: &[f64],
+    ctx: &Ctx,
+) {
+    let b = hp[opt.batch_at()] as usize;
+    if b == 0 {
+        return step(obj, opt, s, hp, ctx);
+    }
+    let rows = crate::rng::minibatch(ctx.seed, ctx.walker, ctx.t, b, obj.samples());
+    let mini = obj
+        .minibatch(&rows)
+        .expect("batch > 0 is refused for objectives without data");
+    let [x, _, g, ..] = &mut s.slots;
+    let f = mini.gradient(x, g);
+    s.sc[SC_F] = f;
+    s.sc[SC_GNORM] = g.iter().map(|v| v * v).sum::<f64>().sqrt();
+    let c = Ctx {
+        obj: mini.as_ref(),
+        ..*ctx
+    };
+    step(mini.as_ref(), opt, s, hp, &c);
+}
+
 /// Advances one walker by up to `steps` steps (the shader's walk_segment for one invocation).
 pub fn walk_segment(
     obj: &dyn Objective,
@@ -149,7 +180,7 @@ pub fn walk_segment(
         if status != Status::Running {
             break;
         }
-        step(obj, opt, s, hp, &ctx);
+        minibatch_step(obj, opt, s, hp, &ctx);
         t += 1;
     }
     s.ct[CT_STEPS] = t;

@@ -17,7 +17,9 @@ mod tests;
 use nalgebra::DMatrix;
 
 use self::net::{Act, Data, Loss, Net, ACTS, LOSSES};
-use super::{Const, Domain, Entry, F32Error, Objective, Pass, Passes, Wgsl, PARAM_TAIL, SEED};
+use super::{
+    Const, Domain, Entry, F32Error, Minibatch, Objective, Pass, Passes, Wgsl, PARAM_TAIL, SEED,
+};
 use crate::spec::{Param, Range, SpecError, Values};
 
 /// The most layers (weight matrices) a network may have: the WGSL has one pass function per
@@ -204,6 +206,36 @@ impl Mlp {
     }
 
     /// The per-layer pass list `func` with its rows, for layers in `order`.
+    /// The (gradient, value, H v) passes of one mode: forward passes layer by layer (rows
+    /// P x out), the per-sample losses (rows P) and f, then backward passes from the last
+    /// layer and the gradient (rows N). H v: the forward and R-forward passes together, the
+    /// backward and R-backward ones, then H v (rows N). See shaders/objectives/mlp.wgsl.
+    fn passes(&self, names: &Names) -> (Vec<Pass>, Vec<Pass>, Vec<Pass>) {
+        let (p, n) = (self.data.p, self.net.n);
+        let mut value = self.layer_passes(names.fwd, false);
+        value.push(Pass {
+            func: names.losses,
+            rows: p,
+        });
+        value.push(Pass {
+            func: names.f,
+            rows: 1,
+        });
+        let mut grad = value.clone();
+        grad.extend(self.layer_passes(names.bwd, true));
+        grad.push(Pass {
+            func: names.grad,
+            rows: n,
+        });
+        let mut hvp = self.layer_passes(names.hfwd, false);
+        hvp.extend(self.layer_passes(names.hbwd, true));
+        hvp.push(Pass {
+            func: names.hvp,
+            rows: n,
+        });
+        (grad, value, hvp)
+    }
+
     fn layer_passes(&self, names: &'static [&'static str], rev: bool) -> Vec<Pass> {
         let p = self.data.p;
         let mut v: Vec<Pass> = self
@@ -224,10 +256,10 @@ impl Mlp {
 }
 
 /// Scratch floats per walker of the WGSL passes: A, Z, E, D and their R{·} (8 blocks of
-/// P x Σ out), then the P per-sample losses.
+/// P x Σ out), then the P per-sample losses and the P data rows of a minibatch.
 fn scratch_floats(net: &Net, p: usize) -> usize {
     let s: usize = net.layers.iter().map(|l| l.out).sum();
-    8 * s * p + p
+    8 * s * p + 2 * p
 }
 
 /// Floats of the params buffer: the layer table, then the data.
@@ -264,7 +296,7 @@ fn check_size(net: &Net, p: usize, key: &str, w: &[usize]) -> Result<(), SpecErr
     if scratch > MAX_SCRATCH {
         return Err(too(
             format!(
-                "8 x P x (sum of the widths after the input) + P = {scratch} scratch floats per walker"
+                "8 x P x (sum of the widths after the input) + 2 P = {scratch} scratch floats per walker"
             ),
             format!("2^25 = {MAX_SCRATCH} (128 MiB)"),
             "fewer samples or narrower layers",
@@ -281,32 +313,87 @@ fn check_size(net: &Net, p: usize, key: &str, w: &[usize]) -> Result<(), SpecErr
     Ok(())
 }
 
-const FWD: &[&str] = &[
-    "mlp_fwd0", "mlp_fwd1", "mlp_fwd2", "mlp_fwd3", "mlp_fwd4", "mlp_fwd5", "mlp_fwd6", "mlp_fwd7",
-];
-const BWD: &[&str] = &[
-    "mlp_bwd0", "mlp_bwd1", "mlp_bwd2", "mlp_bwd3", "mlp_bwd4", "mlp_bwd5", "mlp_bwd6", "mlp_bwd7",
-];
-const HFWD: &[&str] = &[
-    "mlp_hfwd0",
-    "mlp_hfwd1",
-    "mlp_hfwd2",
-    "mlp_hfwd3",
-    "mlp_hfwd4",
-    "mlp_hfwd5",
-    "mlp_hfwd6",
-    "mlp_hfwd7",
-];
-const HBWD: &[&str] = &[
-    "mlp_hbwd0",
-    "mlp_hbwd1",
-    "mlp_hbwd2",
-    "mlp_hbwd3",
-    "mlp_hbwd4",
-    "mlp_hbwd5",
-    "mlp_hbwd6",
-    "mlp_hbwd7",
-];
+/// The pass functions of layers 0..8 with prefix `p` (generated in WGSL by [`wrappers`]).
+macro_rules! layer_names {
+    ($p:literal) => {
+        &[
+            concat!($p, "0"),
+            concat!($p, "1"),
+            concat!($p, "2"),
+            concat!($p, "3"),
+            concat!($p, "4"),
+            concat!($p, "5"),
+            concat!($p, "6"),
+            concat!($p, "7"),
+        ]
+    };
+}
+
+/// One evaluation mode's pass names: full batch, or the walker's minibatch (`m`).
+struct Names {
+    fwd: &'static [&'static str],
+    bwd: &'static [&'static str],
+    hfwd: &'static [&'static str],
+    hbwd: &'static [&'static str],
+    losses: &'static str,
+    f: &'static str,
+    grad: &'static str,
+    hvp: &'static str,
+    /// The `mb` argument of the shader functions.
+    mb: bool,
+}
+
+const FULL: Names = Names {
+    fwd: layer_names!("mlp_fwd"),
+    bwd: layer_names!("mlp_bwd"),
+    hfwd: layer_names!("mlp_hfwd"),
+    hbwd: layer_names!("mlp_hbwd"),
+    losses: "mlp_losses",
+    f: "mlp_f",
+    grad: "mlp_grad",
+    hvp: "mlp_hvp",
+    mb: false,
+};
+
+const MINI: Names = Names {
+    fwd: layer_names!("mlp_mfwd"),
+    bwd: layer_names!("mlp_mbwd"),
+    hfwd: layer_names!("mlp_mhfwd"),
+    hbwd: layer_names!("mlp_mhbwd"),
+    losses: "mlp_mlosses",
+    f: "mlp_mf",
+    grad: "mlp_mgrad",
+    hvp: "mlp_mhvp",
+    mb: true,
+};
+
+/// The WGSL pass functions of `names` for a network of `layers` layers, each a call of the
+/// shared function with its layer, direction and mode.
+fn wrappers(names: &Names, layers: usize) -> String {
+    const SIG: &str = "(w: u32, r: u32, x: u32, v: u32, out: u32)";
+    let mb = names.mb;
+    let mut s = String::new();
+    for l in 0..layers {
+        for (f, inner, hv) in [
+            (names.fwd[l], "mlp_fwd", false),
+            (names.bwd[l], "mlp_bwd", false),
+            (names.hfwd[l], "mlp_fwd", true),
+            (names.hbwd[l], "mlp_bwd", true),
+        ] {
+            s.push_str(&format!(
+                "fn {f}{SIG} {{ {inner}({l}u, w, r, x, v, {hv}, {mb}); }}\n"
+            ));
+        }
+    }
+    s.push_str(&format!(
+        "fn {}{SIG} {{ mlp_losses_of(w, r, {mb}); }}\n\
+         fn {}{SIG} {{ mlp_f_of(w, x, {mb}); }}\n\
+         fn {}{SIG} {{ mlp_gather(w, r, x, v, out, false, {mb}); }}\n\
+         fn {}{SIG} {{ mlp_gather(w, r, x, v, out, true, {mb}); }}\n",
+        names.losses, names.f, names.grad, names.hvp
+    ));
+    s
+}
 
 impl Objective for Mlp {
     fn spec(&self) -> String {
@@ -361,6 +448,34 @@ impl Objective for Mlp {
     fn f32_error(&self, x: &[f64]) -> F32Error {
         bound::f32_error(self, x)
     }
+    fn samples(&self) -> usize {
+        self.data.p
+    }
+    /// The same network and loss on the samples `rows` only, in that order (f averages over
+    /// them); the spec is the full loss's.
+    fn minibatch(&self, rows: &[u32]) -> Option<Box<dyn Objective + '_>> {
+        let d = &self.data;
+        let mut data = Data {
+            p: rows.len(),
+            d: d.d,
+            o: d.o,
+            x: Vec::with_capacity(rows.len() * d.d),
+            y: Vec::with_capacity(rows.len() * d.o),
+        };
+        for &r in rows {
+            let r = r as usize;
+            data.x.extend_from_slice(&d.x[r * d.d..(r + 1) * d.d]);
+            data.y.extend_from_slice(&d.y[r * d.o..(r + 1) * d.o]);
+        }
+        Some(Box::new(Mlp {
+            spec: self.spec.clone(),
+            net: self.net.clone(),
+            loss: self.loss,
+            l2: self.l2,
+            data,
+            act: self.act,
+        }))
+    }
     fn saved_arrays(&self) -> Vec<super::SavedArray> {
         let d = &self.data;
         vec![
@@ -376,43 +491,24 @@ impl Objective for Mlp {
             },
         ]
     }
-    /// Forward passes layer by layer (rows P x out), the per-sample losses (rows P) and f,
-    /// then backward passes from the last layer and the gradient (rows N). H v: the forward
-    /// and R-forward passes together, the backward and R-backward ones, then H v (rows N).
-    /// See shaders/objectives/mlp.wgsl.
+    /// The passes of both modes ([`Mlp::passes`]) and the shader with their generated pass
+    /// functions.
     fn wgsl(&self) -> Wgsl {
-        let (p, n) = (self.data.p, self.net.n);
         let nl = self.net.layers.len();
         let s: usize = self.net.layers.iter().map(|l| l.out).sum();
-        let tail = |v: &mut Vec<Pass>| {
-            v.push(Pass {
-                func: "mlp_losses",
-                rows: p,
-            });
-            v.push(Pass {
-                func: "mlp_f",
-                rows: 1,
-            });
-        };
-        let mut value = self.layer_passes(FWD, false);
-        tail(&mut value);
-        let mut grad = value.clone();
-        grad.extend(self.layer_passes(BWD, true));
-        grad.push(Pass {
-            func: "mlp_grad",
-            rows: n,
-        });
-        let mut hvp = self.layer_passes(HFWD, false);
-        hvp.extend(self.layer_passes(HBWD, true));
-        hvp.push(Pass {
-            func: "mlp_hvp",
-            rows: n,
-        });
         let x0 = HEADER * nl;
+        let (grad, value, hvp) = self.passes(&FULL);
+        let (mgrad, mvalue, mhvp) = self.passes(&MINI);
+        let body = format!(
+            "{}\n// Generated by Mlp::wgsl.\n{}{}",
+            include_str!("../../../shaders/objectives/mlp.wgsl"),
+            wrappers(&FULL, nl),
+            wrappers(&MINI, nl)
+        );
         Wgsl {
             consts: vec![
                 Const::U32("MLP_L", nl as u32),
-                Const::U32("MLP_P", p as u32),
+                Const::U32("MLP_P", self.data.p as u32),
                 Const::U32("MLP_D", self.data.d as u32),
                 Const::U32("MLP_O", self.data.o as u32),
                 Const::U32("MLP_S", s as u32),
@@ -421,14 +517,23 @@ impl Objective for Mlp {
                 Const::U32("MLP_BIAS", u32::from(self.net.layers[0].b.is_some())),
                 Const::F32("MLP_L2", self.l2),
                 Const::U32("MLP_X", x0 as u32),
-                Const::U32("MLP_Y", (x0 + p * self.data.d) as u32),
+                Const::U32("MLP_Y", (x0 + self.data.p * self.data.d) as u32),
             ],
-            body: std::borrow::Cow::Borrowed(include_str!("../../../shaders/objectives/mlp.wgsl")),
+            body: std::borrow::Cow::Owned(body),
             passes: Some(Passes {
                 grad,
                 value,
                 hvp,
                 scratch: self.scratch(),
+                minibatch: Some(Minibatch {
+                    index: Pass {
+                        func: "mlp_batch_index",
+                        rows: self.data.p,
+                    },
+                    grad: mgrad,
+                    value: mvalue,
+                    hvp: mhvp,
+                }),
             }),
         }
     }

@@ -266,3 +266,76 @@ fn bad_specs_name_the_key_and_the_valid_values() {
         assert!(e.contains(want), "{spec}: {e}");
     }
 }
+
+/// The minibatch gradient is unbiased: over many (walker, step) batches of B = 8 of P = 64
+/// samples, its mean equals the full-batch gradient within 5 standard errors in every
+/// coordinate; and one batch is not the full gradient (the test would pass on a minibatch
+/// that ignored its rows otherwise).
+#[test]
+fn the_minibatch_gradient_is_unbiased() {
+    let obj = parse("mlp:widths=3-5-2,samples=64,l2=0.01,seed=9").unwrap();
+    let (n, p, b) = (obj.dim(), obj.samples(), 8);
+    assert_eq!(p, 64);
+    let x = point(obj.as_ref(), 1);
+    let full = grad(obj.as_ref(), &x);
+    let draws = 3000;
+    let (mut sum, mut sum2) = (vec![0.0; n], vec![0.0; n]);
+    let mut apart = 0.0f64;
+    for k in 0..draws {
+        let rows = crate::rng::minibatch(3, k % 100, k / 100, b, p);
+        let mini = obj.minibatch(&rows).unwrap();
+        let g = grad(mini.as_ref(), &x);
+        for i in 0..n {
+            sum[i] += g[i];
+            sum2[i] += g[i] * g[i];
+            apart = apart.max((g[i] - full[i]).abs());
+        }
+    }
+    let d = f64::from(draws);
+    for i in 0..n {
+        let mean = sum[i] / d;
+        let se = ((sum2[i] / d - mean * mean).max(0.0) / d).sqrt();
+        assert!(
+            (mean - full[i]).abs() <= 5.0 * se + 1e-12,
+            "coordinate {i}: minibatch mean {mean} vs full {} (se {se})",
+            full[i]
+        );
+    }
+    let scale = full.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    assert!(apart > 1e-3 * scale, "minibatches equal the full gradient");
+}
+
+/// batch = P: the minibatch is a permutation of all samples, so f, ∇f and H v are the full
+/// batch's up to the order of the sums.
+#[test]
+fn a_minibatch_of_every_sample_is_the_full_batch() {
+    for spec in [
+        "mlp:widths=3-6-2,samples=40,seed=2",
+        "mlp:widths=2-5-1,act=relu,loss=hinge,data=xor,samples=32,l2=0.1,seed=3",
+    ] {
+        let obj = parse(spec).unwrap();
+        let p = obj.samples();
+        let rows = crate::rng::minibatch(5, 1, 2, p, p);
+        let mut sorted = rows.clone();
+        sorted.sort_unstable();
+        assert_eq!(sorted, (0..p as u32).collect::<Vec<_>>());
+        assert_ne!(rows, sorted, "{spec}: the permutation is not the identity");
+        let mini = obj.minibatch(&rows).unwrap();
+        let x = point(obj.as_ref(), 4);
+        let v = point(obj.as_ref(), 5);
+        let close = |a: f64, b: f64| (a - b).abs() <= 1e-12 * (1.0 + b.abs());
+        assert!(close(mini.value(&x), obj.value(&x)), "{spec}");
+        for (a, b) in grad(mini.as_ref(), &x).iter().zip(grad(obj.as_ref(), &x)) {
+            assert!(close(*a, b), "{spec}: {a} vs {b}");
+        }
+        let (mut h1, mut h2) = (vec![0.0; x.len()], vec![0.0; x.len()]);
+        mini.hvp(&x, &v, &mut h1);
+        obj.hvp(&x, &v, &mut h2);
+        for (a, b) in h1.iter().zip(&h2) {
+            assert!(close(*a, *b), "{spec}: {a} vs {b}");
+        }
+        // A batch of half the samples is another loss.
+        let half = obj.minibatch(&rows[..p / 2]).unwrap();
+        assert!((half.value(&x) - obj.value(&x)).abs() > 1e-9);
+    }
+}
