@@ -82,8 +82,15 @@ fn the_scripts_run_task_by_task_then_merged_give_the_single_run() {
     // OUT itself needs quoting; the scripts go where #SBATCH lines can name them.
     let out = root.join("run 'one' $HOME");
     let scripts = root.join("job");
+    // The run may follow `--` too.
     let o = slurm(
-        &["--shards", "4", "--script-dir", scripts.to_str().unwrap()],
+        &[
+            "--shards",
+            "4",
+            "--script-dir",
+            scripts.to_str().unwrap(),
+            "--",
+        ],
         &sample_args(&out),
     );
     let said = ok(&o);

@@ -39,6 +39,7 @@ struct Checked {
 
 pub fn slurm(a: SlurmArgs) -> anyhow::Result<()> {
     let opts = &a.opts;
+    refuse_non_sharding(&a.command)?;
     let run = check(&parse(&a.command, "the command")?, None)?;
     if run.spec.get("shard").is_some_and(|s| !s.is_null()) {
         return Err(SpecError::Spec {
@@ -128,6 +129,28 @@ fn parse(args: &[String], what: &str) -> Result<Command, SpecError> {
         })
 }
 
+/// A command that does not shard is refused by its name, whatever its arguments.
+fn refuse_non_sharding(args: &[String]) -> Result<(), SpecError> {
+    let first = args.first().map(String::as_str).unwrap_or("");
+    match first {
+        "run" => Err(experiment_refused(Path::new(
+            args.get(1).map(String::as_str).unwrap_or("FILE.toml"),
+        ))),
+        "list" | "devices" | "bench" | "plot" | "merge" | "slurm" => Err(not_sharding(first)),
+        _ => Ok(()),
+    }
+}
+
+fn not_sharding(name: &str) -> SpecError {
+    SpecError::Spec {
+        context: format!("slurm: '{name}'"),
+        problem: format!(
+            "does not shard, so it does not run as a job array; valid: {}",
+            slurm::SHARDING.join(", ")
+        ),
+    }
+}
+
 /// The checks of a walking command; other commands are refused.
 fn check(cmd: &Command, limit: Option<&Available>) -> Result<Checked, SpecError> {
     match cmd {
@@ -136,13 +159,7 @@ fn check(cmd: &Command, limit: Option<&Available>) -> Result<Checked, SpecError>
         Command::Basins(w) => walking(w, limit),
         Command::Sweep(w) => walking(w, limit),
         Command::Run(r) => Err(experiment_refused(&r.file)),
-        other => Err(SpecError::Spec {
-            context: format!("slurm: '{}'", name(other)),
-            problem: format!(
-                "does not shard, so it does not run as a job array; valid: {}",
-                slurm::SHARDING.join(", ")
-            ),
-        }),
+        other => Err(not_sharding(name(other))),
     }
 }
 

@@ -28,7 +28,7 @@ pub struct SlurmOptions {
     #[arg(long)]
     pub cpus_per_task: Option<u32>,
     /// Memory per shard task and for the merge (sbatch --mem: megabytes, or a number with
-    /// K, M, G or T). The runs are checked against it before the job is written.
+    /// K, M, G or T). Each shard's memory estimate is checked against it.
     #[arg(long)]
     pub mem: Option<String>,
     /// Slurm account (sbatch --account) of both jobs.
