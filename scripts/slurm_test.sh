@@ -41,8 +41,34 @@ fail() {
 command -v timeout >/dev/null || skip "no timeout command (coreutils) to bound the waits"
 
 # --- Install ------------------------------------------------------------------------------
+# What the EXIT trap undoes: a policy-rc.d this script made, its jobs, the daemons it started
+# (by the pids in their pid files, -9 after 10 s) and its temporary folder.
 POLICY=/usr/sbin/policy-rc.d
 OUR_POLICY=""
+JOBS=""
+T=""
+cleanup() {
+    local rc=$?
+    set +e
+    if [ -n "$OUR_POLICY" ]; then rm -f "$POLICY"; fi
+    if [ -n "$JOBS" ]; then timeout 20 scancel $JOBS >/dev/null 2>&1; fi
+    [ -n "$T" ] || exit $rc
+    for f in "$T/slurmd.pid" "$T/slurmctld.pid" "$T/munge/munged.pid"; do
+        [ -s "$f" ] || continue
+        pid=$(cat "$f")
+        kill "$pid" 2>/dev/null || continue
+        for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+        if kill -0 "$pid" 2>/dev/null; then kill -9 "$pid" 2>/dev/null; fi
+    done
+    if [ -n "${SADDLESCOPE_SLURM_KEEP:-}" ]; then
+        say "kept $T"
+    else
+        rm -rf "$T"
+    fi
+    exit $rc
+}
+trap cleanup EXIT
+
 need_install() {
     for c in munged munge unmunge slurmctld slurmd sbatch squeue scontrol sinfo scancel; do
         command -v "$c" >/dev/null || return 0
@@ -63,7 +89,7 @@ if need_install; then
     installed=1
     timeout 300 apt-get update -qq >/dev/null 2>&1 || true
     timeout 900 apt-get install -y -qq --no-install-recommends slurm-wlm munge >/dev/null 2>&1 || installed=""
-    if [ -n "$OUR_POLICY" ]; then rm -f "$POLICY"; fi
+    if [ -n "$OUR_POLICY" ]; then rm -f "$POLICY" && OUR_POLICY=""; fi
     [ -n "$installed" ] || skip "apt-get install slurm-wlm munge failed (no network or no package)"
     need_install && skip "after installing slurm-wlm and munge, a Slurm or munge command is still missing"
 fi
@@ -81,27 +107,6 @@ fi
 # --- The cluster ---------------------------------------------------------------------------
 T=$(mktemp -d /tmp/saddlescope-slurm.XXXXXX)
 chmod 755 "$T" # munged, running as munge, must reach its folder inside
-PIDFILES=("$T/slurmd.pid" "$T/slurmctld.pid" "$T/munge/munged.pid")
-JOBS=""
-cleanup() {
-    local rc=$?
-    set +e
-    if [ -n "$JOBS" ]; then timeout 20 scancel $JOBS >/dev/null 2>&1; fi
-    for f in "${PIDFILES[@]}"; do
-        [ -s "$f" ] || continue
-        pid=$(cat "$f")
-        kill "$pid" 2>/dev/null || continue
-        for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
-        if kill -0 "$pid" 2>/dev/null; then kill -9 "$pid" 2>/dev/null; fi
-    done
-    if [ -n "${SADDLESCOPE_SLURM_KEEP:-}" ]; then
-        say "kept $T"
-    else
-        rm -rf "$T"
-    fi
-    exit $rc
-}
-trap cleanup EXIT
 
 # Waits until "$@" succeeds, at most $1 seconds; returns non-zero on timeout.
 wait_for() {
