@@ -37,6 +37,8 @@ struct Checked {
     backend: BackendChoice,
 }
 
+/// `saddlescope slurm`: every check, then the scripts, then (with `--submit`) the two sbatch
+/// calls; prints what was written and how to submit it, or the job ids.
 pub fn slurm(a: SlurmArgs) -> anyhow::Result<()> {
     let opts = &a.opts;
     refuse_non_sharding(&a.command)?;
