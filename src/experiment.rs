@@ -113,18 +113,24 @@ pub fn to_argv(table: &toml::Table) -> Result<Vec<String>, String> {
 /// A command line as one shell-ready string (for messages and docs).
 pub fn shell_line(argv: &[String]) -> String {
     argv.iter()
-        .map(|a| {
-            if a.chars()
-                .all(|c| c.is_ascii_alphanumeric() || "-_.,:=/+".contains(c))
-                && !a.is_empty()
-            {
-                a.clone()
-            } else {
-                format!("'{}'", a.replace('\'', r"'\''"))
-            }
-        })
+        .map(|a| shell_word(a))
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// One word for a POSIX shell: as it is when every character is one a shell leaves alone,
+/// else in single quotes (a quote inside as `'\''`), so the shell hands the program exactly
+/// `word`, spaces, newlines, `$` and quotes included.
+pub fn shell_word(word: &str) -> String {
+    if !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.,:=/+".contains(c))
+    {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@ pub mod rng;
 pub mod rules;
 pub mod run;
 pub mod sample;
+pub mod slurm;
 pub mod spec;
 pub mod stats;
 pub mod sweep;

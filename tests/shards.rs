@@ -6,7 +6,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::cli::{manifest, run, tmp};
+use common::cli::{manifest, run, same_files, tmp};
 
 /// A sample whose catalogue has points of every index and whose optimizer spreads a range
 /// over the walkers (so each shard must take its slice of the range).
@@ -43,27 +43,6 @@ fn merge(out: &Path, shards: &[&PathBuf]) -> std::process::Output {
     args.extend(shards.iter().map(|s| s.display().to_string()));
     let refs: Vec<&str> = args.iter().map(String::as_str).collect();
     run(&refs)
-}
-
-/// The names in a folder, sorted.
-fn names(d: &Path) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(d)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    v.sort();
-    v
-}
-
-/// Every file of `a` but the manifest is byte for byte the one of `b`.
-fn same_files(a: &Path, b: &Path) {
-    assert_eq!(names(a), names(b));
-    for name in names(a).iter().filter(|n| *n != "manifest.json") {
-        assert!(
-            std::fs::read(a.join(name)).unwrap() == std::fs::read(b.join(name)).unwrap(),
-            "{name} differs between one run and the merged shards"
-        );
-    }
 }
 
 fn refused(o: &std::process::Output, needle: &str) {

@@ -3,6 +3,7 @@
 
 pub mod console;
 pub mod info;
+pub mod slurm;
 
 use std::path::PathBuf;
 
@@ -61,6 +62,10 @@ pub enum Command {
     /// Join the folders of the N shards of one `--shard K/N` run (in any order) into the
     /// folder one run writes.
     Merge(MergeArgs),
+    /// Write (or with --submit, queue) one run of sample, escape, basins or sweep as a Slurm
+    /// job array of its shards and a merge job that runs after them:
+    /// `slurm --shards N [--partition P --time T --gpus G …] COMMAND ARGS… --out DIR`.
+    Slurm(slurm::SlurmArgs),
 }
 
 #[derive(clap::Args)]
@@ -128,6 +133,7 @@ pub fn dispatch(
         Command::Plot(a) => plot(a),
         Command::Merge(a) => merge(a, argv, experiment),
         Command::Run(a) => run_file(a),
+        Command::Slurm(a) => slurm::slurm(a),
     }
 }
 

@@ -94,6 +94,39 @@ impl RunFolder {
         unreachable!("the suffixes never run out")
     }
 
+    /// Whether a run could write into `dir` now (absent, or an empty folder without a lock),
+    /// refused with the message [`RunFolder::create`] would give; nothing is made or taken.
+    /// `saddlescope slurm` holds the folders of a job to it before the job is queued; the job's
+    /// runs claim them for real later.
+    pub fn vacant(dir: &Path) -> Result<(), SpecError> {
+        if dir.join("manifest.json").exists() {
+            return Err(finished(dir));
+        }
+        if !dir.exists() {
+            return Ok(());
+        }
+        if !dir.is_dir() {
+            return Err(SpecError::folder(
+                dir,
+                "--out names a file, not a folder; valid: a folder that is absent or empty",
+            ));
+        }
+        let lock = LockInfo::read(dir);
+        if let Some(info) = lock.as_ref().filter(|l| l.alive()) {
+            return Err(SpecError::folder(
+                dir,
+                format!(
+                    "{} is writing into this folder now ({LOCK_FILE}); choose another --out",
+                    info.describe()
+                ),
+            ));
+        }
+        if lock.is_some() || !contents(dir).is_empty() {
+            return Err(interrupted(dir, lock.as_ref()));
+        }
+        Ok(())
+    }
+
     /// Opens `--out DIR` for `command`: made when absent, taken when empty, refused (with what
     /// is there and what to do) when it holds a finished run, a running one or an interrupted
     /// one. The lock is taken before the folder is inspected, so two runs started together

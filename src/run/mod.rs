@@ -170,6 +170,16 @@ fn choose(choice: BackendChoice, opts: &[&Optimizer]) -> Result<BackendChoice, S
     Ok(choice)
 }
 
+/// The usage checks of [`execute`] that need neither this machine nor an adapter: the spec
+/// resolved, and the backend the optimizers allow. `saddlescope slurm` holds a job's runs to
+/// them before queueing it, since its runs execute later, elsewhere (so the memory and
+/// adapter checks are theirs).
+pub fn check<C: Command>(cmd: &C, exec: &ExecOptions) -> Result<C::Resolved, SpecError> {
+    let r = cmd.resolve()?;
+    choose(exec.backend, &cmd.optimizers(&r))?;
+    Ok(r)
+}
+
 /// Runs `cmd`: resolve, backend, folder, run, manifest.
 pub fn execute<C: Command>(
     cmd: &C,

@@ -161,3 +161,25 @@ pub fn npy_i32(path: &Path) -> (Vec<usize>, Vec<i32>) {
         i32::from_le_bytes(b.try_into().unwrap())
     })
 }
+
+/// The names in a folder, sorted.
+pub fn names(d: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(d)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+/// Every file of `a` but the manifest is byte for byte the one of `b` (the manifests differ
+/// in timings, command line and backend; the tables, arrays and figures may not).
+pub fn same_files(a: &Path, b: &Path) {
+    assert_eq!(names(a), names(b));
+    for name in names(a).iter().filter(|n| *n != "manifest.json") {
+        assert!(
+            std::fs::read(a.join(name)).unwrap() == std::fs::read(b.join(name)).unwrap(),
+            "{name} differs between one run and the merged shards"
+        );
+    }
+}
