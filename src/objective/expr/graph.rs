@@ -193,6 +193,18 @@ struct Lane<'a> {
     hi: i64,
 }
 
+impl Lane<'_> {
+    /// Whether the WGSL loop can compute x[s·i + c] in i32 for every i of the range (the
+    /// products at the ends bound those between).
+    fn fits_i32(&self, s: i64, c: i64) -> bool {
+        let small = |v: Option<i64>| v.is_some_and(|v| v.abs() <= i64::from(i32::MAX));
+        small(Some(c))
+            && [self.lo, self.hi].iter().all(|&i| {
+                small(s.checked_mul(i)) && small(s.checked_mul(i).and_then(|v| v.checked_add(c)))
+            })
+    }
+}
+
 struct Builder<'a> {
     outer: Tape,
     /// The loop term being lowered (nodes go here instead of `outer` while it is Some).
@@ -640,20 +652,25 @@ impl<'a> Builder<'a> {
 
     /// Whether the term `a` of a sum over `lane` is a regular function of its index, to be run
     /// as a loop: no nested sum, no `let` name that depends on x, and every index affine in
-    /// the lane (x[i], x[2*i+1], x[n-1-i], x[3]). An index expression in error counts as
-    /// regular: lowering the term reports it, as unrolling would.
-    fn regular(&self, a: &Ast, lane: &str, idx: &[(&str, i64)]) -> bool {
+    /// the lane (x[i], x[2*i+1], x[n-1-i], x[3]) and computable in the WGSL loop's i32. An
+    /// index expression in error counts as regular: lowering the term reports it, as
+    /// unrolling would.
+    fn regular(&self, a: &Ast, lane: Lane, idx: &[(&str, i64)]) -> bool {
         match &a.kind {
             Kind::Num(_) => true,
             Kind::Name(s) => {
-                s == lane
+                s == lane.name
                     || idx.iter().any(|(name, _)| name == s)
                     || self
                         .lets
                         .get(s.as_str())
                         .is_none_or(|&id| matches!(self.outer.nodes[id], Op::Const(_)))
             }
-            Kind::Index(i) => !matches!(self.affine(i, idx, Some(lane)), Ok(None)),
+            Kind::Index(i) => match self.affine(i, idx, Some(lane.name)) {
+                Ok(Some((s, c))) => lane.fits_i32(s, c),
+                Ok(None) => false,
+                Err(_) => true,
+            },
             Kind::Neg(x) => self.regular(x, lane, idx),
             Kind::Bin(_, x, y) => self.regular(x, lane, idx) && self.regular(y, lane, idx),
             Kind::Call(_, args) => args.iter().all(|x| self.regular(x, lane, idx)),
@@ -678,7 +695,7 @@ impl<'a> Builder<'a> {
             || hi <= lo
             || lo.abs() > LOOP_BOUND
             || hi.abs() > LOOP_BOUND
-            || !self.regular(t, lane, idx)
+            || !self.regular(t, Lane { name: lane, lo, hi }, idx)
         {
             return Ok(None);
         }
@@ -719,7 +736,10 @@ impl<'a> Builder<'a> {
         let (s, c) = self
             .affine(i, idx, Some(lane.name))?
             .ok_or_else(|| ParseError::at(i.pos, "the index is not affine in the sum's index"))?;
-        let (a, b) = (s * lane.lo + c, s * lane.hi + c);
+        let ends = [lane.lo, lane.hi].map(|i| s.checked_mul(i).and_then(|v| v.checked_add(c)));
+        let [Some(a), Some(b)] = ends else {
+            return Err(ParseError::at(i.pos, "an overflowing index in a sum"));
+        };
         let (least, most) = (a.min(b), a.max(b));
         if least < 0 {
             return Err(ParseError::at(

@@ -560,4 +560,7 @@ fn loop_terms_count_once_against_the_cap_and_keep_the_errors() {
     assert!(e.contains("more than 1048576 terms"), "{e}");
     let e = err("n = 8; sum(i, 0, 7, foo(x[i]))");
     assert!(e.contains("unknown function 'foo'"), "{e}");
+    // Indices beyond the loop's i32 are unrolled, and refused there, without overflow.
+    err("sum(i, 1, 1073741823, x[1099511627775*i])");
+    err("sum(i, 0, 3, x[1099511627775*i - 1099511627775])");
 }
