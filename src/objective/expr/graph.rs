@@ -343,7 +343,7 @@ impl<'a> Builder<'a> {
                 format!(
                     "the formula expands to more than {MAX_NODES} distinct operations; \
                      valid: a smaller N, shorter sums, or sums whose term reads only \
-                     x[a*i + b], the index i and constants (such a term counts once)"
+                     x[s*i + c], the index i and constants (such a term counts once)"
                 ),
             ));
         }

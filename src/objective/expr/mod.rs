@@ -30,7 +30,7 @@ pub fn grammar() -> String {
       functions    {}
       sums         sum(i, a, b, term): term for the integers i = a ..= b (bounds and indices: integers,
                    n, sum indices, + - *); x[i], x[i+1] index the variables; a term that reads x
-                   only at a*i + b (x[i], x[2*i+1], x[n-1-i], x[3]) besides i and constants runs
+                   only at s*i + c (x[i], x[2*i+1], x[n-1-i], x[3]) besides i and constants runs
                    as a loop of up to {} terms and counts once; other sums are unrolled
       size         at most {} distinct operations (a loop's term once)
       statements   'n = 8;' (dimension), 'sphere;' (walk on |x|^2 = N), 'let name = formula;'
