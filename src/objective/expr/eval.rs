@@ -3,19 +3,23 @@
 //! the values along v, then adjoints and their tangents). Each node's local partials
 //! (da, db, daa, dab, dbb) are written here and in `wgsl.rs` with the same formulas.
 //!
+//! A sum run as a loop (`graph::Loop`) is evaluated the same way term by term: its `Sum` node's
+//! value (and tangent) is the sum over the index of its term's; its term's adjoints are seeded
+//! with the `Sum` node's adjoint (and its tangent) and scattered into the gradient (and H v)
+//! at the coordinates its `At` leaves read, in ascending index, as the WGSL loop does.
+//!
 //! Kinks. abs, relu, max and min use one-sided derivatives: abs'(0) = 0; max(a, b) and
 //! min(a, b) pass the derivative of the argument they select, the second one on a tie (so
 //! relu'(0) = 0); every second derivative is 0. A formula built from them is exactly flat where
 //! the selected branch is constant: gradient and Hessian are exactly 0 there, as for flat-well.
 
-use super::graph::{Func, Graph, Op};
-use crate::objective::rounding::{exp_rel, TRIG_ABS, U};
+use super::graph::{Func, Graph, Loop, Op};
 
 /// The value of one operation from its operands' values (b: 0 for unary operations).
 pub fn op_value(op: &Op, a: f64, b: f64) -> f64 {
     match *op {
         Op::Const(c) => c,
-        Op::Var(_) => a,
+        Op::Var(_) | Op::Sum(_) | Op::Idx | Op::At(..) => a,
         Op::Add(..) => a + b,
         Op::Sub(..) => a - b,
         Op::Mul(..) => a * b,
@@ -74,7 +78,7 @@ fn step(c: bool) -> f64 {
 /// Keep in sync with `wgsl::partials`.
 pub fn partials(op: &Op, a: f64, b: f64, v: f64) -> [f64; 5] {
     match *op {
-        Op::Const(_) | Op::Var(_) => [0.0; 5],
+        Op::Const(_) | Op::Var(_) | Op::Sum(_) | Op::Idx | Op::At(..) => [0.0; 5],
         Op::Add(..) => [1.0, 1.0, 0.0, 0.0, 0.0],
         Op::Sub(..) => [1.0, -1.0, 0.0, 0.0, 0.0],
         Op::Mul(..) => [b, a, 0.0, 1.0, 0.0],
@@ -110,84 +114,82 @@ pub fn partials(op: &Op, a: f64, b: f64, v: f64) -> [f64; 5] {
     }
 }
 
-/// The operand values of node k (0 for absent operands).
-fn operands(g: &Graph, vals: &[f64], k: usize) -> (f64, f64) {
-    match g.nodes[k].args() {
-        Some((a, b)) => (vals[a], b.map_or(0.0, |b| vals[b])),
-        None => (0.0, 0.0),
-    }
-}
-
-/// Every node's value at x.
-pub fn forward(g: &Graph, x: &[f64]) -> Vec<f64> {
-    let mut vals = Vec::with_capacity(g.nodes.len());
-    for (k, op) in g.nodes.iter().enumerate() {
-        let v = match *op {
-            Op::Var(i) => x[i],
-            _ => {
-                let (a, b) = operands(g, &vals, k);
-                op_value(op, a, b)
-            }
+/// Every node's value on a tape (the graph's nodes or a loop term), leaves other than
+/// constants from `leaf`.
+pub(super) fn values(ops: &[Op], mut leaf: impl FnMut(&Op) -> f64, vals: &mut Vec<f64>) {
+    vals.clear();
+    for op in ops {
+        let v = match op.args() {
+            Some((a, b)) => op_value(op, vals[a], b.map_or(0.0, |b| vals[b])),
+            None => match *op {
+                Op::Const(c) => c,
+                _ => leaf(op),
+            },
         };
         vals.push(v);
     }
-    vals
 }
 
 /// Every node's partials at the values `vals`.
-fn all_partials(g: &Graph, vals: &[f64]) -> Vec<[f64; 5]> {
-    (0..g.nodes.len())
-        .map(|k| {
-            let (a, b) = operands(g, vals, k);
-            partials(&g.nodes[k], a, b, vals[k])
-        })
-        .collect()
+pub(super) fn partials_of(ops: &[Op], vals: &[f64], ps: &mut Vec<[f64; 5]>) {
+    ps.clear();
+    for (k, op) in ops.iter().enumerate() {
+        let (a, b) = match op.args() {
+            Some((a, b)) => (vals[a], b.map_or(0.0, |b| vals[b])),
+            None => (0.0, 0.0),
+        };
+        ps.push(partials(op, a, b, vals[k]));
+    }
 }
 
-/// f(x), with the gradient written into `grad` (reverse mode).
-pub fn gradient(g: &Graph, x: &[f64], grad: &mut [f64]) -> f64 {
-    let vals = forward(g, x);
-    let ps = all_partials(g, &vals);
-    let last = g.nodes.len() - 1;
-    let mut adj = vec![0.0; g.nodes.len()];
-    adj[last] = 1.0;
+/// Every node's tangent along v, the leaves' from `leaf` (constants: 0).
+fn tangents(ops: &[Op], ps: &[[f64; 5]], mut leaf: impl FnMut(&Op) -> f64, t: &mut Vec<f64>) {
+    t.clear();
+    for (k, op) in ops.iter().enumerate() {
+        let v = match op.args() {
+            Some((a, b)) => ps[k][0] * t[a] + b.map_or(0.0, |b| ps[k][1] * t[b]),
+            None => match *op {
+                Op::Const(_) => 0.0,
+                _ => leaf(op),
+            },
+        };
+        t.push(v);
+    }
+}
+
+/// The adjoints of a tape whose last node has adjoint `seed`.
+fn adjoints(ops: &[Op], ps: &[[f64; 5]], seed: f64, adj: &mut Vec<f64>) {
+    adj.clear();
+    adj.resize(ops.len(), 0.0);
+    let last = ops.len() - 1;
+    adj[last] = seed;
     for k in (0..=last).rev() {
-        if let Some((a, b)) = g.nodes[k].args() {
+        if let Some((a, b)) = ops[k].args() {
             adj[a] += adj[k] * ps[k][0];
             if let Some(b) = b {
                 adj[b] += adj[k] * ps[k][1];
             }
         }
     }
-    grad.iter_mut().for_each(|v| *v = 0.0);
-    for (k, op) in g.nodes.iter().enumerate() {
-        if let Op::Var(i) = *op {
-            grad[i] = adj[k];
-        }
-    }
-    vals[last]
 }
 
-/// H(x) v (forward-over-reverse), written into `out`.
-pub fn hvp(g: &Graph, x: &[f64], v: &[f64], out: &mut [f64]) {
-    let vals = forward(g, x);
-    let ps = all_partials(g, &vals);
-    let nn = g.nodes.len();
-    let mut t = vec![0.0; nn];
-    for (k, op) in g.nodes.iter().enumerate() {
-        t[k] = match *op {
-            Op::Var(i) => v[i],
-            Op::Const(_) => 0.0,
-            _ => match op.args() {
-                Some((a, b)) => ps[k][0] * t[a] + b.map_or(0.0, |b| ps[k][1] * t[b]),
-                None => 0.0,
-            },
-        };
-    }
-    let (mut adj, mut tadj) = (vec![0.0; nn], vec![0.0; nn]);
-    adj[nn - 1] = 1.0;
+/// The adjoints and their tangents along v (tangents `t`), seeded at the last node.
+fn adjoint_tangents(
+    ops: &[Op],
+    ps: &[[f64; 5]],
+    t: &[f64],
+    seed: (f64, f64),
+    adj: &mut Vec<f64>,
+    tadj: &mut Vec<f64>,
+) {
+    let nn = ops.len();
+    adj.clear();
+    adj.resize(nn, 0.0);
+    tadj.clear();
+    tadj.resize(nn, 0.0);
+    (adj[nn - 1], tadj[nn - 1]) = seed;
     for k in (0..nn).rev() {
-        if let Some((a, b)) = g.nodes[k].args() {
+        if let Some((a, b)) = ops[k].args() {
             let p = ps[k];
             let tb = b.map_or(0.0, |b| t[b]);
             let (tp0, tp1) = (p[2] * t[a] + p[3] * tb, p[3] * t[a] + p[4] * tb);
@@ -199,132 +201,163 @@ pub fn hvp(g: &Graph, x: &[f64], v: &[f64], out: &mut [f64]) {
             }
         }
     }
+}
+
+/// A loop term's leaf at index i: x[s·i + c], or i itself.
+pub(super) fn term_leaf(op: &Op, x: &[f64], i: i64) -> f64 {
+    match *op {
+        Op::At(s, c) => x[Loop::index(s, c, i)],
+        Op::Idx => i as f64,
+        _ => 0.0,
+    }
+}
+
+/// The buffers of one loop term, reused from index to index.
+#[derive(Default)]
+struct Scratch {
+    vals: Vec<f64>,
+    ps: Vec<[f64; 5]>,
+    t: Vec<f64>,
+    adj: Vec<f64>,
+    tadj: Vec<f64>,
+}
+
+impl Scratch {
+    /// The term's values and partials at index i.
+    fn at(&mut self, lp: &Loop, x: &[f64], i: i64) {
+        values(&lp.term, |op| term_leaf(op, x, i), &mut self.vals);
+        partials_of(&lp.term, &self.vals, &mut self.ps);
+    }
+
+    /// With the tangents along v too.
+    fn along(&mut self, lp: &Loop, x: &[f64], v: &[f64], i: i64) {
+        self.at(lp, x, i);
+        tangents(
+            &lp.term,
+            &self.ps,
+            |op| match *op {
+                Op::At(s, c) => v[Loop::index(s, c, i)],
+                _ => 0.0,
+            },
+            &mut self.t,
+        );
+    }
+}
+
+/// The value of a loop sum.
+fn loop_value(lp: &Loop, x: &[f64], sc: &mut Scratch) -> f64 {
+    let mut acc = 0.0;
+    for i in lp.lo..=lp.hi {
+        values(&lp.term, |op| term_leaf(op, x, i), &mut sc.vals);
+        acc += sc.vals[sc.vals.len() - 1];
+    }
+    acc
+}
+
+/// The tangent of a loop sum along v.
+fn loop_tangent(lp: &Loop, x: &[f64], v: &[f64], sc: &mut Scratch) -> f64 {
+    let mut acc = 0.0;
+    for i in lp.lo..=lp.hi {
+        sc.along(lp, x, v, i);
+        acc += sc.t[sc.t.len() - 1];
+    }
+    acc
+}
+
+/// Adds a loop sum's gradient, times `seed` (its node's adjoint), into `grad`.
+fn loop_gradient(lp: &Loop, x: &[f64], seed: f64, grad: &mut [f64], sc: &mut Scratch) {
+    for i in lp.lo..=lp.hi {
+        sc.at(lp, x, i);
+        adjoints(&lp.term, &sc.ps, seed, &mut sc.adj);
+        for (j, op) in lp.term.iter().enumerate() {
+            if let Op::At(s, c) = *op {
+                grad[Loop::index(s, c, i)] += sc.adj[j];
+            }
+        }
+    }
+}
+
+/// Adds a loop sum's part of H v, seeded with its node's adjoint and that adjoint's tangent,
+/// into `out`.
+fn loop_hvp(lp: &Loop, x: &[f64], v: &[f64], seed: (f64, f64), out: &mut [f64], sc: &mut Scratch) {
+    for i in lp.lo..=lp.hi {
+        sc.along(lp, x, v, i);
+        adjoint_tangents(&lp.term, &sc.ps, &sc.t, seed, &mut sc.adj, &mut sc.tadj);
+        for (j, op) in lp.term.iter().enumerate() {
+            if let Op::At(s, c) = *op {
+                out[Loop::index(s, c, i)] += sc.tadj[j];
+            }
+        }
+    }
+}
+
+/// Every node's value at x.
+pub fn forward(g: &Graph, x: &[f64]) -> Vec<f64> {
+    let mut sc = Scratch::default();
+    let mut vals = Vec::with_capacity(g.nodes.len());
+    values(
+        &g.nodes,
+        |op| match *op {
+            Op::Var(i) => x[i],
+            Op::Sum(l) => loop_value(&g.loops[l], x, &mut sc),
+            _ => 0.0,
+        },
+        &mut vals,
+    );
+    vals
+}
+
+/// f(x), with the gradient written into `grad` (reverse mode): each coordinate's adjoint in
+/// the graph, then the loops' contributions added in node order.
+pub fn gradient(g: &Graph, x: &[f64], grad: &mut [f64]) -> f64 {
+    let vals = forward(g, x);
+    let mut ps = Vec::new();
+    partials_of(&g.nodes, &vals, &mut ps);
+    let mut adj = Vec::new();
+    adjoints(&g.nodes, &ps, 1.0, &mut adj);
+    grad.iter_mut().for_each(|v| *v = 0.0);
+    for (k, op) in g.nodes.iter().enumerate() {
+        if let Op::Var(i) = *op {
+            grad[i] = adj[k];
+        }
+    }
+    let mut sc = Scratch::default();
+    for (k, op) in g.nodes.iter().enumerate() {
+        if let Op::Sum(l) = *op {
+            loop_gradient(&g.loops[l], x, adj[k], grad, &mut sc);
+        }
+    }
+    vals[vals.len() - 1]
+}
+
+/// H(x) v (forward-over-reverse), written into `out`.
+pub fn hvp(g: &Graph, x: &[f64], v: &[f64], out: &mut [f64]) {
+    let vals = forward(g, x);
+    let mut ps = Vec::new();
+    partials_of(&g.nodes, &vals, &mut ps);
+    let mut sc = Scratch::default();
+    let mut t = Vec::with_capacity(g.nodes.len());
+    tangents(
+        &g.nodes,
+        &ps,
+        |op| match *op {
+            Op::Var(i) => v[i],
+            Op::Sum(l) => loop_tangent(&g.loops[l], x, v, &mut sc),
+            _ => 0.0,
+        },
+        &mut t,
+    );
+    let (mut adj, mut tadj) = (Vec::new(), Vec::new());
+    adjoint_tangents(&g.nodes, &ps, &t, (1.0, 0.0), &mut adj, &mut tadj);
     out.iter_mut().for_each(|o| *o = 0.0);
     for (k, op) in g.nodes.iter().enumerate() {
         if let Op::Var(i) = *op {
             out[i] = tadj[k];
         }
     }
-}
-
-/// The WGSL accuracy of one operation at operand a and value v: (relative, absolute) of its
-/// value, and (relative, absolute) of its partials, beyond what its operands' errors carry.
-/// From the WGSL specification's accuracy table (see `rounding`): correctly rounded + - *;
-/// x / y 2.5 ULP; exp 3 + 2|x| ULP; log 3 ULP, or 2^-21 absolute on [0.5, 2]; sqrt as
-/// 1/inverseSqrt; sin and cos 2^-11 absolute after the reduction to [−π, π] (`expr_turn`,
-/// whose own rounding is 4u(|a| + 1)); tan, tanh, sinh, pow inherited from the functions
-/// WGSL defines them by.
-fn accuracy(op: &Op, a: f64, v: f64) -> (f64, f64, f64, f64) {
-    let u = U;
-    match *op {
-        Op::Const(c) => (
-            0.0,
-            if (c as f32) as f64 == c {
-                0.0
-            } else {
-                u * c.abs()
-            },
-            0.0,
-            0.0,
-        ),
-        Op::Var(_) => (u, 0.0, 0.0, 0.0),
-        Op::Add(..) | Op::Sub(..) | Op::Mul(..) => (u, 0.0, 0.0, 0.0),
-        Op::Div(..) => (5.0 * u, 0.0, 16.0 * u, 0.0),
-        Op::Neg(_) | Op::Max(..) | Op::Min(..) => (0.0, 0.0, 0.0, 0.0),
-        Op::PowC(_, c) => {
-            let r = exp_rel(c * a.abs().ln())
-                + c.abs() * (1.0 / (1u64 << 20) as f64 + 8.0 * u * a.abs().ln().abs());
-            (r, 0.0, r + 8.0 * u, 0.0)
-        }
-        Op::F(f, _) => {
-            let turn = TRIG_ABS + 4.0 * u * (a.abs() + 1.0);
-            match f {
-                Func::Sin | Func::Cos => (0.0, turn, 0.0, turn),
-                Func::Tan => {
-                    let e = (2.0 * turn) * (1.0 + v * v);
-                    (5.0 * u, e, 8.0 * u, 2.0 * v.abs() * e)
-                }
-                Func::Exp => (exp_rel(a), 0.0, exp_rel(a), 0.0),
-                Func::Log => {
-                    if (0.5..=2.0).contains(&a) {
-                        (0.0, 1.0 / (1u64 << 21) as f64, 16.0 * u, 0.0)
-                    } else {
-                        (6.0 * u, 0.0, 16.0 * u, 0.0)
-                    }
-                }
-                Func::Sqrt => (10.0 * u, 0.0, 40.0 * u, 0.0),
-                Func::Abs => (0.0, 0.0, 0.0, 0.0),
-                Func::Tanh => {
-                    let e = 4.0 * exp_rel(a.abs().min(20.0)) + 4.0 * u;
-                    (0.0, e, 8.0 * u, 4.0 * e)
-                }
-                Func::Sigmoid => {
-                    let r = exp_rel(a) + 8.0 * u;
-                    (r, 0.0, 3.0 * r, 0.0)
-                }
-                Func::Softplus => (
-                    4.0 * u,
-                    1.0 / (1u64 << 21) as f64 + exp_rel(a),
-                    exp_rel(a) + 8.0 * u,
-                    0.0,
-                ),
-            }
+    for (k, op) in g.nodes.iter().enumerate() {
+        if let Op::Sum(l) = *op {
+            loop_hvp(&g.loops[l], x, v, (adj[k], tadj[k]), out, &mut sc);
         }
     }
-}
-
-/// Bounds on the f32 error of f and of the gradient at x (first order in u, with a factor 2
-/// to cover the second-order terms): each node's error is its operands' errors carried by its
-/// partials plus its own rounding; each adjoint's error is carried back the same way, with the
-/// rounding of every product and accumulation.
-pub fn f32_error(g: &Graph, x: &[f64]) -> (f64, f64) {
-    let vals = forward(g, x);
-    let ps = all_partials(g, &vals);
-    let nn = g.nodes.len();
-    let mut e = vec![0.0; nn];
-    let mut ep = vec![[0.0; 2]; nn];
-    for k in 0..nn {
-        let (a, _) = operands(g, &vals, k);
-        let (rel, abs, prel, pabs) = accuracy(&g.nodes[k], a, vals[k]);
-        let p = ps[k];
-        let (ea, eb) = match g.nodes[k].args() {
-            Some((a, b)) => (e[a], b.map_or(0.0, |b| e[b])),
-            None => (0.0, 0.0),
-        };
-        e[k] = p[0].abs() * ea + p[1].abs() * eb + rel * vals[k].abs() + abs;
-        if let Op::Var(_) = g.nodes[k] {
-            e[k] = rel * vals[k].abs();
-        }
-        ep[k] = [
-            p[2].abs() * ea + p[3].abs() * eb + prel * p[0].abs() + pabs,
-            p[3].abs() * ea + p[4].abs() * eb + prel * p[1].abs() + pabs,
-        ];
-    }
-    let mut adj = vec![0.0; nn];
-    let mut ea = vec![0.0; nn];
-    let mut acc = vec![0.0; nn];
-    adj[nn - 1] = 1.0;
-    for k in (0..nn).rev() {
-        if let Some((a, b)) = g.nodes[k].args() {
-            let mut give = |j: usize, s: usize, adj: &mut Vec<f64>| {
-                let c = adj[k] * ps[k][s];
-                adj[j] += c;
-                acc[j] += c.abs();
-                ea[j] += ps[k][s].abs() * ea[k] + adj[k].abs() * ep[k][s] + U * (c.abs() + acc[j]);
-            };
-            give(a, 0, &mut adj);
-            if let Some(b) = b {
-                give(b, 1, &mut adj);
-            }
-        }
-    }
-    let grad: f64 = g
-        .nodes
-        .iter()
-        .enumerate()
-        .filter(|(_, op)| matches!(op, Op::Var(_)))
-        .map(|(k, _)| ea[k] * ea[k])
-        .sum::<f64>()
-        .sqrt();
-    (2.0 * e[nn - 1], 2.0 * grad)
 }

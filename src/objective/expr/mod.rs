@@ -11,6 +11,7 @@ use nalgebra::DMatrix;
 use super::{Domain, F32Error, Objective, Wgsl};
 use crate::spec::SpecError;
 
+pub mod bound;
 pub mod eval;
 pub mod graph;
 pub mod parse;
@@ -28,14 +29,19 @@ pub fn grammar() -> String {
       constants    pi, e; and n (the dimension, when the header gives it)
       functions    {}
       sums         sum(i, a, b, term): term for the integers i = a ..= b (bounds and indices: integers,
-                   n, sum indices, + - *); x[i], x[i+1] index the variables
+                   n, sum indices, + - *); x[i], x[i+1] index the variables; a term that reads x
+                   only at s*i + c (x[i], x[2*i+1], x[n-1-i], x[3]) besides i and constants runs
+                   as a loop of up to {} terms and counts once; other sums are unrolled
+      size         at most {} distinct operations (a loop's term once)
       statements   'n = 8;' (dimension), 'sphere;' (walk on |x|^2 = N), 'let name = formula;'
                    before the formula; '#' comments (in files)
       kinks        abs'(0) = 0; relu, max and min take the selected argument's derivative (the
                    second on a tie, so relu'(0) = 0): flat where the selected branch is constant
       domain       --init auto draws from [-5, 5]^N (the sphere with 'sphere;')
       example      --objective 'expr:(x^2 + y - 11)^2 + (x + y^2 - 7)^2'",
-        parse::function_list()
+        parse::function_list(),
+        graph::MAX_LOOP_TERMS,
+        graph::MAX_NODES,
     )
 }
 
@@ -102,9 +108,14 @@ impl Expr {
         })
     }
 
-    /// The number of graph nodes (distinct operations).
+    /// The number of distinct operations: graph nodes, and each loop term's nodes once.
     pub fn nodes(&self) -> usize {
-        self.graph.nodes.len()
+        self.graph.ops()
+    }
+
+    /// The number of sums run as loops (the others are unrolled into the graph).
+    pub fn loops(&self) -> usize {
+        self.graph.loops.len()
     }
 }
 
@@ -159,7 +170,7 @@ impl Objective for Expr {
         }
     }
     fn f32_error(&self, x: &[f64]) -> F32Error {
-        let (f, grad) = eval::f32_error(&self.graph, x);
+        let (f, grad) = bound::f32_error(&self.graph, x);
         F32Error { f, grad }
     }
 }
