@@ -133,11 +133,15 @@ impl RunFolder {
     }
 
     /// Opens the folder of an interrupted run to continue it (`--resume`): refused when it is
-    /// absent or empty (nothing to resume), holds a finished run, or is locked by a live run.
-    /// A lock left by a killed run is replaced by this run's (atomically: of two resumes
-    /// started together one gets it). The run's record and checkpoints are checked by
-    /// `run::resume::Checkpointer::resume`.
-    pub fn reopen(dir: &Path, command: &str) -> Result<RunFolder, SpecError> {
+    /// absent or empty (nothing to resume), holds a finished run, or is locked by a live run,
+    /// then by `check` (the run's record, `run::resume::check`), before anything is changed.
+    /// A lock left by a killed run is then replaced by this run's (atomically: of two resumes
+    /// started together one gets it).
+    pub fn reopen(
+        dir: &Path,
+        command: &str,
+        check: impl FnOnce() -> Result<(), SpecError>,
+    ) -> Result<RunFolder, SpecError> {
         if dir.join("manifest.json").exists() {
             return Err(finished_for_resume(dir));
         }
@@ -152,6 +156,7 @@ impl RunFolder {
             Some(info) => Some(info),
             None => None,
         };
+        check()?;
         if stale.is_some() {
             // Only a lock whose process is gone; a race with another resume is settled by
             // create_new below.

@@ -290,8 +290,12 @@ fn open_folder<C: Command>(
                 .into(),
         )
     })?;
-    let folder = RunFolder::reopen(dir, C::NAME)?;
-    let (ck, removed) = Checkpointer::resume(dir, record)?;
+    let mut old = None;
+    let folder = RunFolder::reopen(dir, C::NAME, || {
+        old = Some(resume::check(dir, &record)?);
+        Ok(())
+    })?;
+    let (ck, removed) = Checkpointer::resume(dir, old.unwrap_or(record));
     if !removed.is_empty() {
         observer.line(&format!(
             "resume: removed the unfinished temporary files of the interrupted run: {}",

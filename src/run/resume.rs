@@ -179,53 +179,11 @@ impl Checkpointer {
         }
     }
 
-    /// Continues the checkpoints of the interrupted run in `folder` (whose lock this process
-    /// holds): its record must be `record`'s (command, version, spec, engine), or the resume is
-    /// refused naming what differs. Removes the temporary files the interrupted run left, in the
-    /// folder and among its checkpoints; returns them with the checkpointer.
-    pub fn resume(
-        folder: &Path,
-        record: RunRecord,
-    ) -> Result<(Checkpointer, Vec<String>), SpecError> {
-        let refuse = |what: String| SpecError::folder(folder, what);
-        let old = RunRecord::read(folder).ok_or_else(|| {
-            refuse(format!(
-                "--resume: the folder has no record of a resumable run \
-                 ({CHECKPOINT_DIR}/{RUN_RECORD}, written when a run starts); valid: the --out \
-                 folder of an interrupted run, or leave out --resume and choose another --out"
-            ))
-        })?;
-        if old.command != record.command {
-            return Err(refuse(format!(
-                "--resume: the folder holds an interrupted '{}' run, not '{}'; valid: resume it \
-                 with the '{}' command it ran, or choose another --out",
-                old.command, record.command, old.command
-            )));
-        }
-        if old.saddlescope_version != record.saddlescope_version {
-            return Err(refuse(format!(
-                "--resume: the interrupted run was written by saddlescope {}, this is {}; a \
-                 resumed walk must run the same code; valid: that version, or another --out",
-                old.saddlescope_version, record.saddlescope_version
-            )));
-        }
-        let differ = spec_differences(&old.spec, &record.spec);
-        if !differ.is_empty() {
-            return Err(refuse(format!(
-                "--resume: the interrupted run has another spec ({}); valid: the same command \
-                 line as the interrupted run, with --resume ({}), or another --out for this one",
-                differ.join("; "),
-                old.resolved
-            )));
-        }
-        if old.engine != record.engine {
-            return Err(refuse(format!(
-                "--resume: the interrupted run walked on {}, this one would walk on {}; a walk \
-                 continued on another engine would not give the uninterrupted run's numbers; \
-                 valid: the --backend of the interrupted run, or another --out",
-                old.engine, record.engine
-            )));
-        }
+    /// Continues the checkpoints of the interrupted run in `folder`, whose record [`check`]
+    /// accepted and whose lock this process now holds: removes the temporary files the
+    /// interrupted run left, in the folder and among its checkpoints, and returns them with the
+    /// checkpointer.
+    pub fn resume(folder: &Path, record: RunRecord) -> (Checkpointer, Vec<String>) {
         let dir = folder.join(CHECKPOINT_DIR);
         let mut removed = remove_temporaries(folder);
         removed.extend(
@@ -233,7 +191,7 @@ impl Checkpointer {
                 .into_iter()
                 .map(|n| format!("{CHECKPOINT_DIR}/{n}")),
         );
-        Ok((Checkpointer::new(dir, old), removed))
+        (Checkpointer::new(dir, record), removed)
     }
 
     /// The checkpoints of one walk of the run, named by `key` (unique within the run), of
@@ -461,6 +419,52 @@ fn decode_ends(b: &[u8], w: usize, n: usize, precision: &'static str) -> Option<
         e.escape[k] = u32_at(at + 24);
     }
     Some(e)
+}
+
+/// Holds the record of the interrupted run in `folder` to this run's, `record`: the same
+/// command, version, spec and engine, or the resume is refused naming what differs. Returns the
+/// interrupted run's record (its start time is the run's).
+pub fn check(folder: &Path, record: &RunRecord) -> Result<RunRecord, SpecError> {
+    let refuse = |what: String| SpecError::folder(folder, what);
+    let old = RunRecord::read(folder).ok_or_else(|| {
+        refuse(format!(
+            "--resume: the folder has no record of a resumable run \
+             ({CHECKPOINT_DIR}/{RUN_RECORD}, written when a run starts); valid: the --out \
+             folder of an interrupted run, or leave out --resume and choose another --out"
+        ))
+    })?;
+    if old.command != record.command {
+        return Err(refuse(format!(
+            "--resume: the folder holds an interrupted '{}' run, not '{}'; valid: resume it \
+             with the '{}' command it ran, or choose another --out",
+            old.command, record.command, old.command
+        )));
+    }
+    if old.saddlescope_version != record.saddlescope_version {
+        return Err(refuse(format!(
+            "--resume: the interrupted run was written by saddlescope {}, this is {}; a \
+             resumed walk must run the same code; valid: that version, or another --out",
+            old.saddlescope_version, record.saddlescope_version
+        )));
+    }
+    let differ = spec_differences(&old.spec, &record.spec);
+    if !differ.is_empty() {
+        return Err(refuse(format!(
+            "--resume: the interrupted run has another spec ({}); valid: the same command \
+             line as the interrupted run ({}) with --resume, or another --out for this one",
+            differ.join("; "),
+            old.resolved
+        )));
+    }
+    if old.engine != record.engine {
+        return Err(refuse(format!(
+            "--resume: the interrupted run walked on {}, this one would walk on {}; a walk \
+             continued on another engine would not give the uninterrupted run's numbers; \
+             valid: the --backend of the interrupted run, or another --out",
+            old.engine, record.engine
+        )));
+    }
+    Ok(old)
 }
 
 /// The keys whose values differ between two specs (JSON objects), as "key: A there, B here".

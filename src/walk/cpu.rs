@@ -255,8 +255,8 @@ pub fn run_instances_from(
     out
 }
 
-/// Steps of the first segment of a walk with checkpoints.
-pub const FIRST_SEGMENT: u32 = 16;
+/// Steps of the first segment of a walk with checkpoints (later ones are sized by time).
+pub const FIRST_SEGMENT: u32 = 4;
 /// Target wall time of one segment of a CPU walk with checkpoints: every walker stops at the
 /// boundary (a barrier), so long enough that uneven blocks cost little, short enough that a
 /// checkpoint is never far off.
