@@ -219,11 +219,32 @@ impl Checkpointer {
         }
     }
 
-    fn write(&self, path: &Path, header: &Header, body: &[u8]) -> std::io::Result<()> {
-        let mut bytes = serde_json::to_vec(header).map_err(std::io::Error::other)?;
-        bytes.push(b'\n');
-        bytes.extend_from_slice(body);
-        output::write_atomic(path, &bytes)
+    /// Writes a checkpoint file atomically (a temporary name, then a rename, as
+    /// `output::write_atomic`): the header line, then what `body` writes, streamed.
+    fn write(
+        &self,
+        path: &Path,
+        header: &Header,
+        body: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>,
+    ) -> std::io::Result<()> {
+        use std::io::Write;
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("checkpoint");
+        let tmp = self.dir.join(format!(".{name}.tmp{}", std::process::id()));
+        let written = (|| {
+            let mut f = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
+            serde_json::to_writer(&mut f, header).map_err(std::io::Error::other)?;
+            f.write_all(b"\n")?;
+            body(&mut f)?;
+            f.into_inner().map_err(|e| e.into_error())?.sync_all()
+        })()
+        .and_then(|()| std::fs::rename(&tmp, path));
+        if written.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        written
     }
 
     /// Reads a checkpoint file of this run: its header (checked against the run, the key and
@@ -265,7 +286,9 @@ impl Checkpointer {
             meta: serde_json::json!({"precision": ends.precision, "command": meta}),
             ..self.header(key, 0, ends.len(), ends.n, 0)
         };
-        self.write(&self.ends_path(key), &header, &encode_ends(ends))?;
+        self.write(&self.ends_path(key), &header, |w| {
+            w.write_all(&encode_ends(ends))
+        })?;
         for w in walks {
             let _ = std::fs::remove_file(self.walk(w, 0, 0).path);
         }
@@ -362,10 +385,8 @@ impl Checkpoints for WalkCheckpoint<'_> {
         let t0 = Instant::now();
         let running = snapshot::count_running(states);
         let header = self.ck.header(&self.key, t, states.len(), self.n, running);
-        if let Err(e) = self
-            .ck
-            .write(&self.path, &header, &snapshot::encode(states))
-        {
+        let body = |w: &mut dyn std::io::Write| snapshot::encode_into(w, states);
+        if let Err(e) = self.ck.write(&self.path, &header, body) {
             // The walk goes on; the last checkpoint written (if any) stays whole.
             log::warn!(
                 "could not write the checkpoint {}: {e}",

@@ -41,15 +41,20 @@ pub fn count_running(states: &[&WalkerState]) -> usize {
 /// The body of a snapshot: per walker its counters (u32), scalars (f64) and then, when it still
 /// runs, all its vector slots, else its position only; little-endian, f64 as their bits.
 pub fn encode(states: &[&WalkerState]) -> Vec<u8> {
-    let n = states.first().map_or(0, |s| s.x().len());
-    let per = 4 * COUNTERS + 8 * SCALARS + 8 * n;
-    let mut out = Vec::with_capacity(states.len() * per);
+    let mut out = Vec::new();
+    // Writing into a Vec cannot fail.
+    let _ = encode_into(&mut out, states);
+    out
+}
+
+/// [`encode`] into a writer (a checkpoint file), without a copy of the state in memory.
+pub fn encode_into(out: &mut dyn std::io::Write, states: &[&WalkerState]) -> std::io::Result<()> {
     for s in states {
         for c in s.ct {
-            out.extend_from_slice(&c.to_le_bytes());
+            out.write_all(&c.to_le_bytes())?;
         }
         for v in s.sc {
-            out.extend_from_slice(&v.to_bits().to_le_bytes());
+            out.write_all(&v.to_bits().to_le_bytes())?;
         }
         let slots: &[Vec<f64>] = if running(s) {
             &s.slots
@@ -58,11 +63,11 @@ pub fn encode(states: &[&WalkerState]) -> Vec<u8> {
         };
         for slot in slots {
             for v in slot {
-                out.extend_from_slice(&v.to_bits().to_le_bytes());
+                out.write_all(&v.to_bits().to_le_bytes())?;
             }
         }
     }
-    out
+    Ok(())
 }
 
 /// Reads what [`encode`] wrote of `walkers` walkers at dimension `n`; an error says what does
