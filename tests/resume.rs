@@ -418,3 +418,39 @@ fn resume_needs_the_folder_of_an_interrupted_run() {
     );
     let _ = std::fs::remove_dir_all(&root);
 }
+
+/// A basin picture whose walkers never converge (Langevin noise), so every pixel walks all its
+/// steps.
+const BASINS: &[&str] = &[
+    "basins",
+    "--objective",
+    "himmelblau",
+    "--optimizer",
+    "langevin:lr=0.001,temperature=0.001",
+    "--resolution",
+    "32",
+    "--steps",
+    "3000",
+    "--backend",
+    "cpu",
+];
+
+#[test]
+fn a_basin_picture_killed_mid_walk_resumes_to_the_same_picture() {
+    let root = tmp("basins");
+    let (whole, cut) = (root.join("whole"), root.join("cut"));
+    ok(&run(&with_out(BASINS, &whole, &[])));
+    let h = kill_mid_walk(BASINS, &cut, &["walk-walk.bin"]);
+    let t = h["t"].as_u64().unwrap();
+    assert!(
+        t > 0 && h["running"].as_u64().unwrap() > 0,
+        "not mid-walk: {h}"
+    );
+    ok(&run(&with_out(BASINS, &cut, &["--resume"])));
+    same_files(&whole, &cut);
+    assert_eq!(
+        manifest(&cut)["resumed"]["walks"][0]["from_step"].as_u64(),
+        Some(t)
+    );
+    let _ = std::fs::remove_dir_all(&root);
+}
