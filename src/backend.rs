@@ -15,6 +15,7 @@ use crate::gpu::{shader, GpuContext, GpuError, GpuWalk, PipelineCache};
 use crate::objective::Objective;
 use crate::rules::Optimizer;
 use crate::spec::SpecError;
+use crate::walk::snapshot::Checkpoints;
 use crate::walk::{cpu, EndStates, Hyper, WalkPlan};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
@@ -253,6 +254,16 @@ impl Backend {
         }
     }
 
+    /// Which engine walks, in words that change whenever the arithmetic would (the adapter, the
+    /// CPU engine and its block size): a run continued with `--resume` must walk on the same.
+    pub fn engine_key(&self) -> String {
+        match (&self.gpu, self.cpu) {
+            (Some(c), _) => format!("gpu {}", c.adapter.name),
+            (None, CpuEngine::Batched(block)) => format!("cpu batched, blocks of {block}"),
+            (None, CpuEngine::Twin) => "cpu twin".into(),
+        }
+    }
+
     pub fn name(&self) -> String {
         match &self.gpu {
             Some(c) => c.adapter.line(),
@@ -340,6 +351,24 @@ impl Backend {
         hyper: &Hyper,
         progress: &(dyn Fn(u64) + Sync),
     ) -> Result<EndStates, GpuError> {
+        self.walk_instances_from(objs, opt, plan, starts, hyper, progress, None)
+    }
+
+    /// [`Backend::walk_instances`] with checkpoints: the CPU engines walk in segments, continue
+    /// from the state `checkpoints` restores and hand it every walker's state at each segment
+    /// boundary (`walk::snapshot`). A GPU walk keeps no checkpoints: an interrupted one walks
+    /// again from its start (the same walk: its random numbers are keyed by walker and step).
+    #[allow(clippy::too_many_arguments)]
+    pub fn walk_instances_from(
+        &self,
+        objs: &[&dyn Objective],
+        opt: &Optimizer,
+        plan: &WalkPlan,
+        starts: &[f64],
+        hyper: &Hyper,
+        progress: &(dyn Fn(u64) + Sync),
+        checkpoints: Option<&dyn Checkpoints>,
+    ) -> Result<EndStates, GpuError> {
         let n = objs.first().map_or(1, |o| o.dim());
         if objs.is_empty() || !(starts.len() / n).is_multiple_of(objs.len()) {
             return Err(GpuError::Instances(format!(
@@ -366,10 +395,19 @@ impl Backend {
             }
         }
         let ends = match self.cpu {
-            CpuEngine::Batched(block) => {
-                crate::walk::batched::run_instances(objs, opt, plan, starts, hyper, progress, block)
+            CpuEngine::Batched(block) => crate::walk::batched::run_instances_from(
+                objs,
+                opt,
+                plan,
+                starts,
+                hyper,
+                progress,
+                block,
+                checkpoints,
+            ),
+            CpuEngine::Twin => {
+                cpu::run_instances_from(objs, opt, plan, starts, hyper, progress, checkpoints)
             }
-            CpuEngine::Twin => cpu::run_instances(objs, opt, plan, starts, hyper, progress),
         };
         self.record(WalkReport {
             engine: self.cpu_name().into(),

@@ -293,13 +293,14 @@ fn walk_and_label(
     // Ranges in the optimizer spec spread over the pixels in walker (row-major pixel) order.
     let hyper = r.opt.hyper_rows(grid.pixels());
     let t_walk = Instant::now();
-    let ends = ctx.backend.walk(
-        r.obj.as_ref(),
+    let ends = ctx.walk_instances(
+        "walk",
+        &[r.obj.as_ref()],
         &r.opt,
         &r.plan,
         starts,
         &hyper,
-        &ctx.progress(0),
+        0,
     )?;
     let seconds_walk = t_walk.elapsed().as_secs_f64();
     ctx.timings.add("walk", seconds_walk);
@@ -373,13 +374,14 @@ fn walk_shard(r: &Resolved, shard: Shard, starts: &[f64], ctx: &mut Ctx) -> anyh
         ..r.plan.clone()
     };
     let t_walk = Instant::now();
-    let ends = ctx.backend.walk(
-        r.obj.as_ref(),
+    let ends = ctx.walk_instances(
+        "walk",
+        &[r.obj.as_ref()],
         &r.opt,
         &plan,
         &starts[range.start * n..range.end * n],
         &hyper,
-        &ctx.progress(0),
+        0,
     )?;
     let seconds_walk = t_walk.elapsed().as_secs_f64();
     ctx.timings.add("walk", seconds_walk);

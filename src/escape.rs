@@ -589,13 +589,14 @@ fn walk_arms(
         };
         let base = first_id as u64 * per_walker;
         let t = Instant::now();
-        let ends = ctx.backend.walk(
-            r.obj.as_ref(),
+        let ends = ctx.walk_instances(
+            &format!("group-{first_id}"),
+            &[r.obj.as_ref()],
             &r.arms[group[0]].opt,
             &plan,
             &group_starts,
             &hyper,
-            &ctx.progress(base),
+            base,
         )?;
         walks.push(serde_json::json!({
             "rule": r.arms[group[0]].opt.rule.name,
@@ -710,13 +711,14 @@ fn walk_shard(
                 first_walker: (first_id + j * w + range.start) as u32,
                 ..r.plan.clone()
             };
-            let ends = ctx.backend.walk(
-                r.obj.as_ref(),
+            let ends = ctx.walk_instances(
+                &format!("arm-{a}"),
+                &[r.obj.as_ref()],
                 &r.arms[a].opt,
                 &plan,
                 &starts[range.start * n..range.end * n],
                 &hyper,
-                &ctx.progress(0),
+                0,
             )?;
             all.precision = ends.precision;
             for k in 0..range.len() {

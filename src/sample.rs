@@ -255,14 +255,7 @@ pub fn run(spec: &SampleSpec, r: &Resolved, ctx: &mut Ctx) -> anyhow::Result<Rep
         ..r.plan.clone()
     };
     let t_walk = Instant::now();
-    let ends = ctx.backend.walk(
-        r.obj.as_ref(),
-        &r.opt,
-        &plan,
-        &starts,
-        &hyper,
-        &ctx.progress(0),
-    )?;
+    let ends = ctx.walk_instances("walk", &[r.obj.as_ref()], &r.opt, &plan, &starts, &hyper, 0)?;
     let seconds_walk = t_walk.elapsed().as_secs_f64();
     ctx.timings.add("walk", seconds_walk);
     match r.shard {

@@ -315,18 +315,22 @@ fn wait_for(path: &Path) {
     }
 }
 
-/// Every file of a folder with its bytes.
+/// Every file of a folder and its subfolders (the checkpoints) with its bytes.
 fn files_of(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut v: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| {
-            let e = e.unwrap();
-            (
-                e.file_name().to_string_lossy().into_owned(),
-                std::fs::read(e.path()).unwrap(),
-            )
-        })
-        .collect();
+    let mut v: Vec<(String, Vec<u8>)> = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let e = e.unwrap();
+        let name = e.file_name().to_string_lossy().into_owned();
+        if e.path().is_dir() {
+            v.extend(
+                files_of(&e.path())
+                    .into_iter()
+                    .map(|(n, b)| (format!("{name}/{n}"), b)),
+            );
+        } else {
+            v.push((name, std::fs::read(e.path()).unwrap()));
+        }
+    }
     v.sort();
     v
 }
@@ -377,7 +381,8 @@ fn a_run_killed_mid_walk_leaves_an_interrupted_folder_that_no_run_takes_over() {
             err.contains(&format!("an interrupted run: a 'sample' run (pid {pid}"))
                 && err.contains("the process is gone")
                 && err.contains("temporary files (never outputs): .walkers.csv.tmp4242")
-                && err.contains("choose another --out, or remove the folder"),
+                && err.contains("add --resume to the same command")
+                && err.contains("or choose another --out"),
             "{c}: {err}"
         );
         assert_eq!(files_of(&out), before, "{c} changed the interrupted folder");

@@ -82,6 +82,9 @@ pub struct MergeArgs {
 pub struct RunArgs {
     /// The experiment file (TOML).
     file: PathBuf,
+    /// Continue the file's interrupted run in its out folder (as the command's --resume).
+    #[arg(long)]
+    resume: bool,
 }
 
 #[derive(clap::Args)]
@@ -187,7 +190,10 @@ fn merge(a: MergeArgs, argv: Vec<String>, experiment: Option<&Experiment>) -> an
 /// `saddlescope run FILE.toml`: the file's command line, parsed by the same definitions as a
 /// typed one, then run and recorded.
 fn run_file(a: RunArgs) -> anyhow::Result<()> {
-    let exp: Experiment = experiment::load(&a.file)?;
+    let mut exp: Experiment = experiment::load(&a.file)?;
+    if a.resume {
+        exp.argv.push("--resume".into());
+    }
     let cli = match Cli::try_parse_from(&exp.argv) {
         Ok(c) => c,
         Err(e) => {

@@ -147,18 +147,7 @@ impl RunFolder {
         })?;
         let lock = match Lock::take(dir, command) {
             Ok(lock) => lock,
-            Err(Some(info)) if info.alive() => {
-                return Err(SpecError::folder(
-                    dir,
-                    format!(
-                        "{} is writing into this folder now ({LOCK_FILE}); wait for it to end, \
-                         or choose another --out (if no run writes there, as when the pid now \
-                         belongs to another process, remove {})",
-                        info.describe(),
-                        dir.join(LOCK_FILE).display()
-                    ),
-                ))
-            }
+            Err(Some(info)) if info.alive() => return Err(running(dir, &info)),
             Err(info) => return Err(interrupted(dir, info.as_ref())),
         };
         if dir.join("manifest.json").exists() {
@@ -172,6 +161,51 @@ impl RunFolder {
             dir: dir.to_path_buf(),
             files: Mutex::new(Vec::new()),
             created,
+            lock: Mutex::new(Some(lock)),
+        })
+    }
+
+    /// Opens the folder of an interrupted run to continue it (`--resume`): refused when it is
+    /// absent or empty (nothing to resume), holds a finished run, or is locked by a live run,
+    /// then by `check` (the run's record, `run::resume::check`), before anything is changed.
+    /// A lock left by a killed run is then replaced by this run's (atomically: of two resumes
+    /// started together one gets it).
+    pub fn reopen(
+        dir: &Path,
+        command: &str,
+        check: impl FnOnce() -> Result<(), SpecError>,
+    ) -> Result<RunFolder, SpecError> {
+        if dir.join("manifest.json").exists() {
+            return Err(finished_for_resume(dir));
+        }
+        if !dir.is_dir() || contents(dir).is_empty() {
+            return Err(SpecError::folder(
+                dir,
+                "--resume: there is no interrupted run here (the folder is absent or empty);                  valid: the --out folder of an interrupted run, or leave out --resume to start                  a new run",
+            ));
+        }
+        let stale = match LockInfo::read(dir) {
+            Some(info) if info.alive() => return Err(running(dir, &info)),
+            Some(info) => Some(info),
+            None => None,
+        };
+        check()?;
+        if stale.is_some() {
+            // Only a lock whose process is gone; a race with another resume is settled by
+            // create_new below.
+            let _ = std::fs::remove_file(dir.join(LOCK_FILE));
+        }
+        let lock = Lock::take(dir, command).map_err(|info| match info {
+            Some(info) => running(dir, &info),
+            None => SpecError::folder(dir, "cannot create the folder's lock file"),
+        })?;
+        if dir.join("manifest.json").exists() {
+            return Err(finished_for_resume(dir));
+        }
+        Ok(RunFolder {
+            dir: dir.to_path_buf(),
+            files: Mutex::new(Vec::new()),
+            created: false,
             lock: Mutex::new(Some(lock)),
         })
     }
@@ -326,6 +360,36 @@ fn contents(dir: &Path) -> Vec<String> {
     names
 }
 
+/// The refusal of a folder that a live run writes into now.
+fn running(dir: &Path, info: &LockInfo) -> SpecError {
+    SpecError::folder(
+        dir,
+        format!(
+            "{} is writing into this folder now ({LOCK_FILE}); wait for it to end, or choose \
+             another --out (if no run writes there, as when the pid now belongs to another \
+             process, remove {})",
+            info.describe(),
+            dir.join(LOCK_FILE).display()
+        ),
+    )
+}
+
+/// The refusal of `--resume` into a folder whose run is finished.
+fn finished_for_resume(dir: &Path) -> SpecError {
+    let what = match Manifest::read(dir) {
+        Ok(m) if !m.command.is_empty() => format!("a finished '{}' run", m.command),
+        _ => "a finished run".to_string(),
+    };
+    SpecError::folder(
+        dir,
+        format!(
+            "--resume: the folder holds {what} (manifest.json): there is nothing to resume; \
+             valid: the folder of an interrupted run (one without manifest.json), or another \
+             --out for a new run"
+        ),
+    )
+}
+
 /// The refusal of a folder that holds a finished run.
 fn finished(dir: &Path) -> SpecError {
     let what = match Manifest::read(dir) {
@@ -347,7 +411,8 @@ fn interrupted(dir: &Path, lock: Option<&LockInfo>) -> SpecError {
     let names = contents(dir);
     let (temps, outputs): (Vec<&String>, Vec<&String>) = names
         .iter()
-        .partition(|n| n.starts_with('.') && n.contains(".tmp"));
+        .filter(|n| *n != super::resume::CHECKPOINT_DIR)
+        .partition(|n| super::resume::is_temporary(n));
     let list = |v: &[&String]| {
         let shown: Vec<&str> = v.iter().take(6).map(|s| s.as_str()).collect();
         let more = v.len().saturating_sub(shown.len());
@@ -376,12 +441,22 @@ fn interrupted(dir: &Path, lock: Option<&LockInfo>) -> SpecError {
             list(&temps)
         ));
     }
+    let choices = match super::resume::progress(dir) {
+        Some(how) => format!(
+            "{}{}. The two choices: add --resume to the same command to continue it \
+             in this folder, or choose another --out (removing the folder starts over)",
+            how[..1].to_uppercase(),
+            &how[1..]
+        ),
+        None => "It holds no record of a resumable run (.checkpoint/run.json). Choose another \
+                 --out, or remove the folder to start over"
+            .to_string(),
+    };
     SpecError::folder(
         dir,
         format!(
             "the output folder holds {what}. A run writes only into an absent or empty folder, \
-             and never mixes its files with others: choose another --out, or remove the folder to \
-             start over"
+             and never mixes its files with others. {choices}"
         ),
     )
 }
@@ -550,7 +625,7 @@ mod tests {
             e.contains("an interrupted run: a 'sample' run (pid 0")
                 && e.contains("files: walkers.csv")
                 && e.contains("temporary files (never outputs): .end_states.npy.tmp77")
-                && e.contains("choose another --out, or remove the folder"),
+                && e.contains("Choose another --out, or remove the folder"),
             "{e}"
         );
         assert_eq!(std::fs::read(out.join("walkers.csv")).unwrap(), b"w\n");

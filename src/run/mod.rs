@@ -10,6 +10,7 @@ pub mod lock;
 pub mod memory;
 pub mod merge;
 pub mod options;
+pub mod resume;
 pub mod shard;
 
 use std::path::PathBuf;
@@ -23,6 +24,7 @@ use crate::spec::SpecError;
 
 pub use folder::{Manifest, Resolved, RunFolder};
 pub use options::{ExecOptions, WalkOptions};
+pub use resume::Checkpointer;
 
 /// Who watches a run: a person at a terminal or a batch job's log.
 pub trait Observer: Sync {
@@ -83,6 +85,8 @@ pub struct Ctx<'a> {
     pub folder: &'a RunFolder,
     pub observer: &'a dyn Observer,
     pub timings: Timings,
+    /// The run's checkpoints (None: a run that keeps none, as `merge`).
+    pub checkpoints: Option<&'a Checkpointer>,
     started: Instant,
 }
 
@@ -93,6 +97,7 @@ impl<'a> Ctx<'a> {
             folder,
             observer,
             timings: Timings::default(),
+            checkpoints: None,
             started: Instant::now(),
         }
     }
@@ -100,6 +105,30 @@ impl<'a> Ctx<'a> {
     /// The progress callback a walk reports to, `base` walker-steps already done before it.
     pub fn progress(&self, base: u64) -> impl Fn(u64) + Sync + '_ {
         move |d| self.observer.progress(base + d)
+    }
+
+    /// Walks on the run's backend ([`Backend::walk_instances`]) with the run's checkpoints,
+    /// under `key` (unique among the run's walks): an interrupted run's walk continues from its
+    /// last checkpoint. `base`: walker-steps of the run done before this walk (progress).
+    #[allow(clippy::too_many_arguments)]
+    pub fn walk_instances(
+        &self,
+        key: &str,
+        objs: &[&dyn Objective],
+        opt: &Optimizer,
+        plan: &crate::walk::WalkPlan,
+        starts: &[f64],
+        hyper: &crate::walk::Hyper,
+        base: u64,
+    ) -> Result<crate::walk::EndStates, crate::gpu::GpuError> {
+        let n = objs.first().map_or(1, |o| o.dim()).max(1);
+        let ck = self.checkpoints.map(|c| c.walk(key, starts.len() / n, n));
+        let ck = ck
+            .as_ref()
+            .map(|c| c as &dyn crate::walk::snapshot::Checkpoints);
+        let progress = self.progress(base);
+        self.backend
+            .walk_instances_from(objs, opt, plan, starts, hyper, &progress, ck)
     }
 }
 
@@ -180,7 +209,8 @@ pub fn check<C: Command>(cmd: &C, exec: &ExecOptions) -> Result<C::Resolved, Spe
     Ok(r)
 }
 
-/// Runs `cmd`: resolve, backend, folder, run, manifest.
+/// Runs `cmd`: resolve, backend, folder (new, or the interrupted run's with `--resume`), run,
+/// manifest.
 pub fn execute<C: Command>(
     cmd: &C,
     exec: &ExecOptions,
@@ -192,7 +222,15 @@ pub fn execute<C: Command>(
     let choice = choose(exec.backend, &cmd.optimizers(&r))?;
     let backend = Backend::select(choice)?.with_twin_check(!exec.no_twin_check);
     cmd.check(&r, &backend)?;
-    let folder = RunFolder::create(exec.out.as_deref(), C::NAME, cmd.objective())?;
+    let record = resume::RunRecord {
+        command: C::NAME.to_string(),
+        saddlescope_version: env!("CARGO_PKG_VERSION").to_string(),
+        spec: serde_json::to_value(cmd)?,
+        resolved: cmd.describe(&r),
+        engine: backend.engine_key(),
+        started: crate::output::timestamp(),
+    };
+    let (folder, checkpoints) = open_folder(cmd, exec, record, observer)?;
     observer.line(&format!(
         "{}: {} via {}",
         C::NAME,
@@ -200,16 +238,81 @@ pub fn execute<C: Command>(
         backend.name()
     ));
     let mut ctx = Ctx::new(&backend, &folder, observer);
+    ctx.checkpoints = Some(&checkpoints);
     observer.start("walking", cmd.work(&r));
     let report = save_arrays(&folder, cmd.landscape(&r)).and_then(|()| cmd.run(&r, &mut ctx));
     observer.finish();
     match report {
-        Ok(report) => complete(cmd, ctx, report, inv),
+        Ok(mut report) => {
+            if exec.resume {
+                report
+                    .results
+                    .insert("resumed".into(), checkpoints.resumed_json());
+            }
+            let done = complete(cmd, ctx, report, inv)?;
+            checkpoints.remove();
+            Ok(done)
+        }
         Err(e) => {
+            // A run that wrote nothing and walked no checkpoint leaves nothing to resume.
+            if folder.files().is_empty() && !checkpoints.has_progress() {
+                checkpoints.remove();
+            }
             folder.abandon();
             Err(e)
         }
     }
+}
+
+/// The run folder and its checkpoints: a new folder (`--out` absent or empty, or a default
+/// one) with the run's record, or with `--resume` the interrupted run's folder, checked
+/// against the record and cleared of its temporary files.
+fn open_folder<C: Command>(
+    cmd: &C,
+    exec: &ExecOptions,
+    record: resume::RunRecord,
+    observer: &dyn Observer,
+) -> Result<(RunFolder, Checkpointer), SpecError> {
+    if !exec.resume {
+        let folder = RunFolder::create(exec.out.as_deref(), C::NAME, cmd.objective())?;
+        let ck = Checkpointer::start(folder.path(), record).map_err(|e| {
+            SpecError::folder(
+                folder.path(),
+                format!(
+                    "cannot write the run's record {}/run.json ({e})",
+                    resume::CHECKPOINT_DIR
+                ),
+            )
+        });
+        return match ck {
+            Ok(ck) => Ok((folder, ck)),
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(folder.join(resume::CHECKPOINT_DIR));
+                folder.abandon();
+                Err(e)
+            }
+        };
+    }
+    let dir = exec.out.as_deref().ok_or_else(|| {
+        SpecError::Invalid(
+            "--resume continues an interrupted run in its folder; valid: --resume with --out DIR, \
+             the folder of that run"
+                .into(),
+        )
+    })?;
+    let mut old = None;
+    let folder = RunFolder::reopen(dir, C::NAME, || {
+        old = Some(resume::check(dir, &record)?);
+        Ok(())
+    })?;
+    let (ck, removed) = Checkpointer::resume(dir, old.unwrap_or(record));
+    if !removed.is_empty() {
+        observer.line(&format!(
+            "resume: removed the unfinished temporary files of the interrupted run: {}",
+            removed.join(", ")
+        ));
+    }
+    Ok((folder, ck))
 }
 
 /// Writes the landscape's own arrays (the data of a network loss) into the run folder.

@@ -89,6 +89,10 @@ pub struct ExecOptions {
     /// Run folder (default outputs/<command>-<objective>-<UTC time>).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Continue the interrupted run in --out DIR (killed, or failed): the same command line
+    /// plus --resume; walks continue from their last checkpoint.
+    #[arg(long)]
+    pub resume: bool,
 }
 
 impl Default for ExecOptions {
@@ -97,6 +101,7 @@ impl Default for ExecOptions {
             backend: BackendChoice::Auto,
             no_twin_check: false,
             out: None,
+            resume: false,
         }
     }
 }

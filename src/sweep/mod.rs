@@ -896,7 +896,9 @@ fn symmetry_per_dim(
 
 /// Walks every instance of dimension `n` (the sweep's `d`-th), as many per dispatch as the
 /// adapter's parameter binding holds, and catalogues each instance's converged walkers; returns
-/// the number of dispatches.
+/// the number of dispatches. A dimension whose walk an interrupted run completed is not walked
+/// again: its end states were kept in the run's checkpoints (`run::resume`), and they are
+/// catalogued as the walk's would be.
 fn walk_dimension(
     r: &Resolved,
     d: usize,
@@ -906,18 +908,77 @@ fn walk_dimension(
 ) -> anyhow::Result<usize> {
     let (kn, w) = (r.instances, r.walkers);
     let mine = r.shard.map_or(0..kn, |s| s.range(kn));
-    let backend = ctx.backend;
-    let per_dim_steps = (mine.len() * w) as u64 * (u64::from(r.plan.max_steps) + 1);
     let objs: Vec<Box<dyn Objective>> = mine
         .clone()
         .into_par_iter()
         .map(|k| r.instance(n, k))
         .collect::<Result<_, _>>()?;
+    let key = format!("N{n}");
+    let kept = ctx
+        .checkpoints
+        .and_then(|c| c.kept_ends(&key, mine.len() * w, n));
+    let (ends, groups) = match kept {
+        Some((ends, meta)) => {
+            let seconds = meta["seconds_walk"].as_f64().unwrap_or(0.0);
+            g.seconds_walk += seconds;
+            ctx.timings.add("walk", seconds);
+            let groups = meta["dispatches"].as_u64().unwrap_or(0) as usize;
+            (ends, groups)
+        }
+        None => {
+            let t_walk = Instant::now();
+            let (ends, walks) = walk_instances(r, d, n, &objs, ctx)?;
+            let seconds = t_walk.elapsed().as_secs_f64();
+            g.seconds_walk += seconds;
+            if let Some(c) = ctx.checkpoints {
+                let meta = serde_json::json!({"seconds_walk": seconds, "dispatches": walks.len()});
+                if let Err(e) = c.keep_ends(&key, &ends, meta, &walks) {
+                    log::warn!("could not keep the end states of N = {n} for a resume: {e}");
+                }
+            }
+            (ends, walks.len())
+        }
+    };
+    g.precision = ends.precision;
+    if let Some(shard) = g.shard.as_mut() {
+        shard.x.extend_from_slice(&ends.x);
+        shard.status.extend_from_slice(&ends.status);
+        return Ok(groups);
+    }
+    for (j, obj) in objs.iter().enumerate() {
+        let range = j * w..(j + 1) * w;
+        let x = &ends.x[range.start * n..range.end * n];
+        g.add_instance(
+            r,
+            obj.as_ref(),
+            (n, mine.start + j),
+            x,
+            &ends.status[range],
+            &mut ctx.timings,
+        )?;
+    }
+    Ok(groups)
+}
+
+/// Walks the instances `objs` of dimension `n` (this run's slice of every dimension's
+/// instances), as many per dispatch as the adapter's parameter binding holds: their end
+/// states, instance after instance, and the checkpoint keys of the walks.
+fn walk_instances(
+    r: &Resolved,
+    d: usize,
+    n: usize,
+    objs: &[Box<dyn Objective>],
+    ctx: &mut Ctx,
+) -> anyhow::Result<(crate::walk::EndStates, Vec<String>)> {
+    let (kn, w) = (r.instances, r.walkers);
+    let mine = r.shard.map_or(0..kn, |s| s.range(kn));
+    let per_dim_steps = (mine.len() * w) as u64 * (u64::from(r.plan.max_steps) + 1);
     // As many instances per dispatch as the adapter's parameter binding holds.
     let per_params = objs[0].params().len().max(1);
-    let group = (backend.max_params() / per_params).clamp(1, mine.len());
-    let mut groups = 0;
+    let group = (ctx.backend.max_params() / per_params).clamp(1, mine.len());
     let base = d as u64 * per_dim_steps;
+    let mut all = crate::walk::EndStates::new(0, n);
+    let mut keys = Vec::new();
     for k0 in mine.clone().step_by(group) {
         let k1 = (k0 + group).min(mine.end);
         let refs: Vec<&dyn Objective> = objs[k0 - mine.start..k1 - mine.start]
@@ -935,32 +996,20 @@ fn walk_dimension(
         };
         let hyper = instance_hyper(&r.opt, w, k1 - k0);
         let done = base + ((k0 - mine.start) * w) as u64 * (u64::from(r.plan.max_steps) + 1);
+        let key = format!("N{n}-k{k0}");
         let t_walk = Instant::now();
-        let ends =
-            backend.walk_instances(&refs, &r.opt, &plan, &starts, &hyper, &ctx.progress(done))?;
-        g.seconds_walk += t_walk.elapsed().as_secs_f64();
+        let ends = ctx.walk_instances(&key, &refs, &r.opt, &plan, &starts, &hyper, done)?;
         ctx.timings.add("walk", t_walk.elapsed().as_secs_f64());
-        g.precision = ends.precision;
-        groups += 1;
-        if let Some(shard) = g.shard.as_mut() {
-            shard.x.extend_from_slice(&ends.x);
-            shard.status.extend_from_slice(&ends.status);
-            continue;
-        }
-        for (j, obj) in refs.iter().enumerate() {
-            let range = j * w..(j + 1) * w;
-            let x = &ends.x[range.start * n..range.end * n];
-            g.add_instance(
-                r,
-                *obj,
-                (n, k0 + j),
-                x,
-                &ends.status[range],
-                &mut ctx.timings,
-            )?;
-        }
+        keys.push(key);
+        all.precision = ends.precision;
+        all.x.extend_from_slice(&ends.x);
+        all.f.extend_from_slice(&ends.f);
+        all.grad_norm.extend_from_slice(&ends.grad_norm);
+        all.steps.extend_from_slice(&ends.steps);
+        all.status.extend_from_slice(&ends.status);
+        all.escape.extend_from_slice(&ends.escape);
     }
-    Ok(groups)
+    Ok((all, keys))
 }
 
 impl Gathered {

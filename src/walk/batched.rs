@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use rayon::prelude::*;
 
 use super::cpu::{minibatch_step, observe_at};
+use super::snapshot::Checkpoints;
 use super::state::*;
 use super::{EndStates, Hyper, WalkPlan};
 use crate::objective::batch::BatchGrad;
@@ -64,6 +65,26 @@ pub fn run_instances(
     progress: &(dyn Fn(u64) + Sync),
     block: usize,
 ) -> EndStates {
+    run_instances_from(objs, opt, plan, starts, hyper, progress, block, None)
+}
+
+/// [`run_instances`] in segments with checkpoints: the walk continues from the state
+/// `checkpoints` restores (or starts), every block advances by one segment of steps, and at the
+/// boundary every walker's state goes to `checkpoints`. The blocks and the order of their
+/// running walkers are those of an uninterrupted walk, so each block's evaluations (the GEMM
+/// included) see the same rows in the same order and the walk is bit for bit the same.
+/// Without checkpoints every block runs to its end in one go.
+#[allow(clippy::too_many_arguments)]
+pub fn run_instances_from(
+    objs: &[&dyn Objective],
+    opt: &Optimizer,
+    plan: &WalkPlan,
+    starts: &[f64],
+    hyper: &Hyper,
+    progress: &(dyn Fn(u64) + Sync),
+    block: usize,
+    checkpoints: Option<&dyn Checkpoints>,
+) -> EndStates {
     let n = objs[0].dim();
     let total = starts.len() / n;
     let per_instance = total.div_ceil(objs.len()).max(1);
@@ -79,31 +100,62 @@ pub fn run_instances(
             });
         }
     }
+    let per_walker = u64::from(plan.max_steps) + 1;
+    let restored = checkpoints.and_then(|c| c.restore());
+    let mut t = restored.as_ref().map_or(0, |s| s.t);
+    let mut restored = restored.map(|s| s.states.into_iter());
+    let mut walks: Vec<BlockWalk> = blocks
+        .iter()
+        .map(|b| {
+            let states: Vec<WalkerState> = match restored.as_mut() {
+                Some(it) => it.by_ref().take(b.len).collect(),
+                None => (b.first..b.first + b.len)
+                    .map(|w| WalkerState::new(&starts[w * n..(w + 1) * n]))
+                    .collect(),
+            };
+            BlockWalk::new(states, hyper, b)
+        })
+        .collect();
+    let done: u64 = walks
+        .iter()
+        .flat_map(|b| &b.states)
+        .map(|s| match s.ct[CT_STATUS] == Status::Running as u32 {
+            true => u64::from(t).min(per_walker),
+            false => per_walker,
+        })
+        .sum();
     let shared = Progress {
-        done: AtomicU64::new(0),
+        done: AtomicU64::new(done),
         last: std::sync::Mutex::new(Instant::now()),
         report: progress,
     };
-    let states: Vec<Vec<WalkerState>> = blocks
-        .par_iter()
-        .map(|b| {
+    let most = plan.max_steps.saturating_add(1);
+    let mut segment = match checkpoints {
+        Some(_) => super::cpu::FIRST_SEGMENT,
+        None => most,
+    };
+    loop {
+        let t0 = Instant::now();
+        walks.par_iter_mut().zip(&blocks).for_each(|(bw, b)| {
             let obj = objs[b.instance];
-            walk_block(
-                obj,
-                evals[b.instance].as_deref(),
-                opt,
-                plan,
-                starts,
-                hyper,
-                b,
-                &shared,
-            )
-        })
-        .collect();
-    progress(total as u64 * (u64::from(plan.max_steps) + 1));
+            let eval = evals[b.instance].as_deref();
+            walk_block(obj, eval, opt, plan, b, bw, t, segment, &shared);
+        });
+        t = t.saturating_add(segment);
+        let run: usize = walks.iter().map(|b| b.running.len()).sum();
+        if let Some(c) = checkpoints {
+            let refs: Vec<&WalkerState> = walks.iter().flat_map(|b| &b.states).collect();
+            c.boundary(t, &refs, run == 0);
+        }
+        if run == 0 {
+            break;
+        }
+        segment = super::cpu::next_segment(segment, t0.elapsed().as_secs_f64());
+    }
+    progress(total as u64 * per_walker);
     let mut out = EndStates::new(total, n);
-    for (b, st) in blocks.iter().zip(states) {
-        for (j, s) in st.iter().enumerate() {
+    for (b, bw) in blocks.iter().zip(&walks) {
+        for (j, s) in bw.states.iter().enumerate() {
             out.set(
                 b.first + j,
                 s.x(),
@@ -116,6 +168,31 @@ pub fn run_instances(
         }
     }
     out
+}
+
+/// One block's walk between segments: its walkers, their hyperparameters, the ones still
+/// running (in walker order) and the evaluation buffers.
+struct BlockWalk {
+    states: Vec<WalkerState>,
+    hps: Vec<Vec<f64>>,
+    running: Vec<usize>,
+    buf: Buffers,
+}
+
+impl BlockWalk {
+    fn new(states: Vec<WalkerState>, hyper: &Hyper, b: &Block) -> BlockWalk {
+        let running = (0..states.len())
+            .filter(|&w| states[w].ct[CT_STATUS] == Status::Running as u32)
+            .collect();
+        BlockWalk {
+            hps: (b.first..b.first + b.len)
+                .map(|w| hyper.walker(w))
+                .collect(),
+            states,
+            running,
+            buf: Buffers::default(),
+        }
+    }
 }
 
 /// f and the gradient (into SLOT_GRAD) of the `running` walkers of a block.
@@ -167,31 +244,32 @@ struct Buffers {
     scratch: Vec<f64>,
 }
 
+/// Advances a block by up to `steps` steps from step `t`.
 #[allow(clippy::too_many_arguments)]
 fn walk_block(
     obj: &dyn Objective,
     eval: Option<&dyn BatchGrad>,
     opt: &Optimizer,
     plan: &WalkPlan,
-    starts: &[f64],
-    hyper: &Hyper,
     b: &Block,
+    bw: &mut BlockWalk,
+    mut t: u32,
+    steps: u32,
     progress: &Progress,
-) -> Vec<WalkerState> {
-    let n = obj.dim();
+) {
     let per_walker = u64::from(plan.max_steps) + 1;
-    let mut states: Vec<WalkerState> = (b.first..b.first + b.len)
-        .map(|w| WalkerState::new(&starts[w * n..(w + 1) * n]))
-        .collect();
-    let hps: Vec<Vec<f64>> = (b.first..b.first + b.len)
-        .map(|w| hyper.walker(w))
-        .collect();
     let sched = opt.rule.schedule_at();
-    let mut running: Vec<usize> = (0..b.len).collect();
-    let mut buf = Buffers::default();
-    let mut t = 0u32;
-    while !running.is_empty() {
-        evaluate(obj, eval, &mut states, &running, &mut buf);
+    let BlockWalk {
+        states,
+        hps,
+        running,
+        buf,
+    } = bw;
+    for _ in 0..steps {
+        if running.is_empty() {
+            break;
+        }
+        evaluate(obj, eval, states, running, buf);
         let mut bonus = 0u64;
         let mut still = Vec::with_capacity(running.len());
         for (k, &w) in running.iter().enumerate() {
@@ -215,8 +293,11 @@ fn walk_block(
             }
         }
         progress.add(running.len() as u64 + bonus);
-        running = still;
+        *running = still;
         t += 1;
     }
-    states
+    // The steps taken so far by the walkers still running (as the twin keeps them).
+    for &w in running.iter() {
+        states[w].ct[CT_STEPS] = t;
+    }
 }

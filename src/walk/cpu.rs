@@ -3,6 +3,7 @@
 
 use rayon::prelude::*;
 
+use super::snapshot::Checkpoints;
 use super::state::*;
 use super::{EndStates, WalkPlan};
 use crate::objective::{sphere, Objective};
@@ -212,38 +213,66 @@ pub fn run_instances(
     hyper: &super::Hyper,
     progress: &(dyn Fn(u64) + Sync),
 ) -> EndStates {
+    run_instances_from(objs, opt, plan, starts, hyper, progress, None)
+}
+
+/// [`run_instances`] in segments with checkpoints: the walk continues from the state
+/// `checkpoints` restores (or starts), and hands every walker's state to it at each segment
+/// boundary. Without checkpoints every walker runs to its end in one go.
+pub fn run_instances_from(
+    objs: &[&dyn Objective],
+    opt: &Optimizer,
+    plan: &WalkPlan,
+    starts: &[f64],
+    hyper: &super::Hyper,
+    progress: &(dyn Fn(u64) + Sync),
+    checkpoints: Option<&dyn Checkpoints>,
+) -> EndStates {
     let n = objs[0].dim();
     let w_total = starts.len() / n;
     let per_instance = w_total.div_ceil(objs.len()).max(1);
-    let mut out = EndStates::new(w_total, n);
+    let restored = checkpoints.and_then(|c| c.restore());
+    let mut t = restored.as_ref().map_or(0, |s| s.t);
+    let mut states: Vec<WalkerState> = match restored {
+        Some(s) => s.states,
+        None => (0..w_total)
+            .map(|w| WalkerState::new(&starts[w * n..(w + 1) * n]))
+            .collect(),
+    };
+    let hps: Vec<Vec<f64>> = (0..w_total).map(|w| hyper.walker(w)).collect();
     // Progress in walker-steps, a finished walker counting as all max_steps + 1 of its steps
-    // (the GPU counts the same way), reported every 256 walkers.
+    // (the GPU counts the same way).
     let per_walker = u64::from(plan.max_steps) + 1;
-    let done = std::sync::atomic::AtomicU64::new(0);
-    let results: Vec<WalkerState> = (0..w_total)
-        .into_par_iter()
-        .map(|w| {
-            let mut s = WalkerState::new(&starts[w * n..(w + 1) * n]);
-            let hp = hyper.walker(w);
+    let most = plan.max_steps.saturating_add(1);
+    let mut segment = if checkpoints.is_some() {
+        FIRST_SEGMENT
+    } else {
+        most
+    };
+    loop {
+        let t0 = std::time::Instant::now();
+        states.par_iter_mut().enumerate().for_each(|(w, s)| {
             let id = plan.first_walker + w as u32;
             let obj = objs[(w / per_instance).min(objs.len() - 1)];
-            walk_segment(
-                obj,
-                opt,
-                plan,
-                id,
-                &mut s,
-                &hp,
-                plan.max_steps.saturating_add(1),
-            );
-            let d = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-            if d.is_multiple_of(256) || d == w_total as u64 {
-                progress(d * per_walker);
-            }
-            s
-        })
-        .collect();
-    for (w, s) in results.iter().enumerate() {
+            walk_segment(obj, opt, plan, id, s, &hps[w], segment);
+        });
+        t = t.saturating_add(segment);
+        let run = states
+            .iter()
+            .filter(|s| s.ct[CT_STATUS] == Status::Running as u32)
+            .count() as u64;
+        progress((w_total as u64 - run) * per_walker + run * u64::from(t).min(per_walker));
+        if let Some(c) = checkpoints {
+            let refs: Vec<&WalkerState> = states.iter().collect();
+            c.boundary(t, &refs, run == 0);
+        }
+        if run == 0 {
+            break;
+        }
+        segment = next_segment(segment, t0.elapsed().as_secs_f64());
+    }
+    let mut out = EndStates::new(w_total, n);
+    for (w, s) in states.iter().enumerate() {
         out.set(
             w,
             s.x(),
@@ -255,4 +284,18 @@ pub fn run_instances(
         );
     }
     out
+}
+
+/// Steps of the first segment of a walk with checkpoints (later ones are sized by time).
+pub const FIRST_SEGMENT: u32 = 4;
+/// Target wall time of one segment of a CPU walk with checkpoints: every walker stops at the
+/// boundary (a barrier), so long enough that uneven blocks cost little, short enough that a
+/// checkpoint is never far off.
+pub const SEGMENT_SECONDS: f64 = 0.5;
+
+/// The steps of the next segment after one of `steps` steps took `seconds`: aimed at
+/// [`SEGMENT_SECONDS`], changing by at most 4x at a time.
+pub fn next_segment(steps: u32, seconds: f64) -> u32 {
+    let scale = (SEGMENT_SECONDS / seconds.max(1e-6)).clamp(0.5, 4.0);
+    ((f64::from(steps) * scale) as u32).clamp(1, 1 << 20)
 }

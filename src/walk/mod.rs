@@ -4,6 +4,7 @@
 pub mod batched;
 pub mod cpu;
 pub mod init;
+pub mod snapshot;
 pub mod state;
 
 use state::Status;
