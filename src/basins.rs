@@ -1152,5 +1152,5 @@ pub fn merge(
     let done = label(&spec, &r, ends, seconds, &mut ctx)
         .and_then(|l| finish(&spec, &r, &starts, l, &mut ctx));
     let done = done;
-    run::merge::complete(&spec, ctx, done, shards, &folder, inv)
+    run::merge::complete(&spec, &r, ctx, done, shards, &folder, inv)
 }

@@ -893,7 +893,7 @@ pub fn merge(
     let mut ctx = Ctx::new(&backend, &folder, &run::Silent);
     ctx.timings.add("walk", seconds);
     let done = finish(&r, &hypers, &starts, &all, walks, seconds, &mut ctx);
-    run::merge::complete(&spec, ctx, done, shards, &folder, inv)
+    run::merge::complete(&spec, &r, ctx, done, shards, &folder, inv)
 }
 
 #[cfg(test)]

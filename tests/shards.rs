@@ -343,3 +343,49 @@ fn escape_shards_of_every_arm_merge_into_one_comparison() {
     );
     let _ = std::fs::remove_dir_all(&root);
 }
+
+/// A network loss with minibatches: the merged folder holds the data files one run writes
+/// (data_inputs.npy, data_targets.npy), and every other file byte for byte.
+#[test]
+fn mlp_shards_merge_with_their_data() {
+    let root = tmp("mlp-shards");
+    let args = |out: &Path, shard: Option<&str>| {
+        let mut a: Vec<String> = [
+            "sample",
+            "--objective",
+            "mlp:widths=2-3-1,samples=24",
+            "--optimizer",
+            "gd:lr=0.1,batch=4..24",
+            "--walkers",
+            "12",
+            "--steps",
+            "40",
+            "--backend",
+            "cpu",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        if let Some(k) = shard {
+            a.extend(["--shard".into(), k.into()]);
+        }
+        a.extend(["--out".into(), out.display().to_string()]);
+        a
+    };
+    let go = |a: Vec<String>| {
+        let refs: Vec<&str> = a.iter().map(String::as_str).collect();
+        let o = run(&refs);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    };
+    let one = root.join("one");
+    go(args(&one, None));
+    let parts: Vec<PathBuf> = (1..=3).map(|k| root.join(format!("s{k}"))).collect();
+    for (k, p) in parts.iter().enumerate() {
+        go(args(p, Some(&format!("{}/3", k + 1))));
+    }
+    let merged = root.join("merged");
+    let o = merge(&merged, &[&parts[2], &parts[0], &parts[1]]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(merged.join("data_inputs.npy").exists());
+    same_files(&one, &merged);
+}

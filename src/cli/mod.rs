@@ -144,6 +144,18 @@ pub fn dispatch(
 fn plot(a: PlotArgs) -> anyhow::Result<()> {
     let dir = &a.dir;
     let m = Manifest::read(dir)?;
+    if let Some(shard) = m.spec.get("shard").and_then(|s| s.as_str()) {
+        return Err(SpecError::folder(
+            dir,
+            format!(
+                "this folder is shard {shard} of a {} run: it has no tables or figures of its \
+                 own; valid: merge the shards first (saddlescope merge --out DIR SHARD...) and \
+                 plot the merged folder",
+                m.command
+            ),
+        )
+        .into());
+    }
     match m.command.as_str() {
         SampleSpec::NAME => sample::redraw(dir)?,
         SweepSpec::NAME => sweep::redraw(dir)?,

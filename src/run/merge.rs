@@ -164,16 +164,22 @@ pub fn shared_spec<S: serde::de::DeserializeOwned>(shards: &[ShardFolder]) -> Re
         .map_err(|e| SpecError::folder(&first.dir, format!("manifest.json: spec: {e}")))
 }
 
-/// Ends a merge as one run ends ([`super::complete`]), its report marked with the shards it
-/// came from; when the files could not be made, the new folder is abandoned.
+/// Ends a merge as one run ends ([`super::complete`]): the landscape's own arrays (a network
+/// loss's data) written as one run writes them, the report marked with the shards it came
+/// from; when the files could not be made, the new folder is abandoned.
 pub fn complete<C: super::Command>(
     cmd: &C,
+    r: &C::Resolved,
     ctx: super::Ctx,
     done: anyhow::Result<super::Report>,
     shards: &[ShardFolder],
     folder: &RunFolder,
     inv: &super::Invocation,
 ) -> anyhow::Result<super::Finished> {
+    let done = done.and_then(|report| {
+        super::save_arrays(folder, cmd.landscape(r))?;
+        Ok(report)
+    });
     match done {
         Ok(mut report) => {
             report

@@ -316,7 +316,7 @@ fn open_folder<C: Command>(
 }
 
 /// Writes the landscape's own arrays (the data of a network loss) into the run folder.
-fn save_arrays(folder: &RunFolder, obj: Option<&dyn Objective>) -> anyhow::Result<()> {
+pub(crate) fn save_arrays(folder: &RunFolder, obj: Option<&dyn Objective>) -> anyhow::Result<()> {
     for a in obj.map(|o| o.saved_arrays()).unwrap_or_default() {
         folder.write_npy(a.name, &a.shape, &a.data)?;
     }

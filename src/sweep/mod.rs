@@ -734,7 +734,7 @@ pub fn merge(
         finish(&r, g, timings, dispatches, &mut ctx)
     });
     let done = done;
-    run::merge::complete(&spec, ctx, done, shards, &folder, inv)
+    run::merge::complete(&spec, &r, ctx, done, shards, &folder, inv)
 }
 
 /// Every instance of every dimension catalogued from the shards' end_states_N.npy and
