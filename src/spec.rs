@@ -366,6 +366,32 @@ impl Values {
     }
 }
 
+/// The bytes of a user's input file of at most `max` bytes: a path that is not a regular file
+/// (a device such as /dev/zero, a pipe, a folder) or a larger file is refused before anything
+/// is read, so that a wrong path cannot fill the memory or wait forever. The error says why,
+/// for the caller to put in its message.
+pub fn read_file_limited(path: &std::path::Path, max: u64) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let meta = std::fs::metadata(path).map_err(|e| e.to_string())?;
+    if !meta.is_file() {
+        return Err("it is not a regular file".into());
+    }
+    if meta.len() > max {
+        return Err(format!(
+            "it holds {} bytes, more than the {max} an input file of this kind may have",
+            meta.len()
+        ));
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    std::fs::File::open(path)
+        .and_then(|f| f.take(max + 1).read_to_end(&mut bytes))
+        .map_err(|e| e.to_string())?;
+    if bytes.len() as u64 > max {
+        return Err(format!("it grew past {max} bytes while being read"));
+    }
+    Ok(bytes)
+}
+
 /// Parses a number, accepting integers, decimals and exponents.
 pub fn parse_number(context: &str, key: &str, value: &str) -> Result<f64, SpecError> {
     value

@@ -232,6 +232,8 @@ fn shared_cases() -> Vec<Case> {
                 ("field:n=4,features=99999999", "features=99999999"),
                 ("pspin:p=3,n=1290", "'pspin': n=1290 with p=3 needs"),
                 ("himmelblau:q=1", "unknown key 'q'"),
+                ("expr:@/dev/zero", "not a regular file"),
+                ("mlp:data=/dev/zero", "neither the extension .npy nor .csv"),
             ],
         };
         for (spec, needle) in obj {
@@ -1486,6 +1488,39 @@ fn plot_refuses_damaged_folders_at_the_first_bad_row_and_leaves_them_as_they_wer
 
 // ---------------------------------------------------------------------------------------------
 // the parsers never panic
+
+/// A memory limit that is not a size is a usage error naming the variable and the valid
+/// forms, not silently replaced by the machine's memory; a valid one is honoured.
+#[test]
+fn a_memory_limit_that_is_not_a_size_is_refused() {
+    let out = tmp("bad-memory-limit");
+    let args = [
+        "sample",
+        "--objective",
+        "himmelblau",
+        "--optimizer",
+        "gd",
+        "--walkers",
+        "4",
+        "--steps",
+        "5",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    for bad in ["garbage", "-5", "12Q"] {
+        let o = common::cli::run_with_env(&args, &[("SADDLESCOPE_MEMORY_LIMIT", bad)], &[]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{bad}: {err}");
+        assert!(
+            err.contains("SADDLESCOPE_MEMORY_LIMIT") && err.contains("512M"),
+            "{err}"
+        );
+        assert!(!out.exists(), "{bad}: the folder was made");
+    }
+    let o = common::cli::run_with_env(&args, &[("SADDLESCOPE_MEMORY_LIMIT", "1K")], &[]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("1.0 KiB available"));
+}
 
 mod never_panic {
     use proptest::prelude::*;

@@ -103,21 +103,26 @@ pub struct Available {
     pub source: String,
 }
 
-/// The memory available to this process now (see the module's notes).
-pub fn available() -> Available {
+/// The memory available to this process now (see the module's notes); a value of
+/// `SADDLESCOPE_MEMORY_LIMIT` that is not a size is a usage error, not ignored.
+pub fn available() -> Result<Available, SpecError> {
     if let Ok(text) = std::env::var(LIMIT_ENV) {
-        if let Some(bytes) = parse_bytes(&text) {
-            return Available {
+        return match parse_bytes(&text) {
+            Some(bytes) => Ok(Available {
                 bytes,
                 source: format!("{LIMIT_ENV}={text}"),
-            };
-        }
+            }),
+            None => Err(SpecError::Invalid(format!(
+                "{LIMIT_ENV}={text:?} is not a size; valid: a number of bytes, or a number with \
+                 K, M, G or T (binary units), e.g. 512M or 8G"
+            ))),
+        };
     }
     let meminfo = std::fs::read_to_string("/proc/meminfo")
         .ok()
         .and_then(|t| mem_available(&t));
     let cgroup = cgroup_free();
-    match (meminfo, cgroup) {
+    Ok(match (meminfo, cgroup) {
         (Some(m), Some(c)) if c < m => Available {
             bytes: c,
             source: "the cgroup's memory.max less memory.current".into(),
@@ -137,7 +142,7 @@ pub fn available() -> Available {
                 show(FALLBACK_BYTES)
             ),
         },
-    }
+    })
 }
 
 /// `MemAvailable:   23758208 kB` of /proc/meminfo, in bytes.
@@ -200,7 +205,7 @@ pub fn show(bytes: u64) -> String {
 /// (the flags that set the size), the estimate and its largest part, the limit and where it
 /// comes from, and `valid` (what to change).
 pub fn check(what: &str, estimate: &Estimate, valid: &str) -> Result<(), SpecError> {
-    check_against(what, estimate, &available(), valid)
+    check_against(what, estimate, &available()?, valid)
 }
 
 /// [`check`] against a given limit.

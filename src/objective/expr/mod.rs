@@ -45,6 +45,9 @@ pub fn grammar() -> String {
     )
 }
 
+/// The largest formula file read (a formula within the operation cap is far smaller).
+pub const MAX_FORMULA_BYTES: u64 = 1 << 20;
+
 /// A formula objective.
 pub struct Expr {
     /// The canonical one-line program (the spec after `expr:`).
@@ -73,13 +76,23 @@ impl Expr {
         parse::parse(&source).map_err(|e| formula_error(&source, &e))
     }
 
-    /// The formula text: `text`, or the contents of the file `@FILE` names.
+    /// The formula text: `text`, or the contents of the file `@FILE` names (a regular file of
+    /// at most [`MAX_FORMULA_BYTES`]).
     fn source(text: &str) -> Result<String, SpecError> {
         Ok(match text.strip_prefix('@') {
-            Some(path) => std::fs::read_to_string(path).map_err(|e| SpecError::Spec {
-                context: format!("objective expr:@{path}"),
-                problem: format!("cannot read the formula file: {e}"),
-            })?,
+            Some(path) => {
+                let bad = |e: String| SpecError::Spec {
+                    context: format!("objective expr:@{path}"),
+                    problem: format!(
+                        "cannot read the formula file: {e}; valid: a text file of at most \
+                         {MAX_FORMULA_BYTES} bytes"
+                    ),
+                };
+                let bytes =
+                    crate::spec::read_file_limited(std::path::Path::new(path), MAX_FORMULA_BYTES)
+                        .map_err(bad)?;
+                String::from_utf8(bytes).map_err(|_| bad("it is not UTF-8 text".into()))?
+            }
             None => text.to_string(),
         })
     }

@@ -179,27 +179,33 @@ pub fn join(w: &[usize]) -> String {
 /// `.npy` (2-D, little-endian f8 or f4, C order) or `.csv` (comma-separated numbers; blank
 /// lines and lines starting with `#` are skipped, and a first line that is not all numbers
 /// is a header).
+/// The largest data file read: 1 GiB (the data the GPU holds, at most 2^25 floats, are 256 MiB
+/// as .npy f64 and under 1 GiB as CSV text).
+pub const MAX_FILE_BYTES: u64 = 1 << 30;
+
 pub fn read(path: &str, d: usize, o: usize, signs: bool, context: &str) -> Result<Data, SpecError> {
     let bad = |problem: String| SpecError::Spec {
         context: format!("{context}: data file {path}"),
         problem,
     };
     let p = Path::new(path);
-    let bytes = std::fs::read(p).map_err(|e| {
+    let ext = p.extension().and_then(|e| e.to_str());
+    if !matches!(ext, Some("npy" | "csv")) {
+        return Err(bad(
+            "has neither the extension .npy nor .csv; valid: a .npy or .csv file".into(),
+        ));
+    }
+    let bytes = crate::spec::read_file_limited(p, MAX_FILE_BYTES).map_err(|e| {
         bad(format!(
-            "cannot be read ({e}); valid data: {} or the path of a .npy or .csv file",
+            "cannot be read ({e}); valid data: {} or the path of a .npy or .csv file of at \
+             most {MAX_FILE_BYTES} bytes",
             GENERATED.join(", ")
         ))
     })?;
     let cols = d + o;
-    let table = match p.extension().and_then(|e| e.to_str()) {
+    let table = match ext {
         Some("npy") => npy_table(&bytes, cols).map_err(bad)?,
-        Some("csv") => csv_table(&bytes, cols).map_err(bad)?,
-        _ => {
-            return Err(bad(
-                "has neither the extension .npy nor .csv; valid: a .npy or .csv file".into(),
-            ))
-        }
+        _ => csv_table(&bytes, cols).map_err(bad)?,
     };
     let rows = table.len() / cols;
     if rows == 0 {
