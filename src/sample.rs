@@ -227,6 +227,28 @@ pub fn status_line(ends: &EndStates, seconds_walk: f64) -> String {
     )
 }
 
+/// A line saying what to change when no walker converged (the catalogue then holds only what
+/// the polish could reach from where the walkers stopped).
+fn no_convergence_hint(ends: &EndStates, r: &Resolved) -> Option<String> {
+    let [(_, converged), (_, max_steps), (_, diverged)] = ends.counts();
+    if converged > 0 || ends.is_empty() {
+        return None;
+    }
+    let why = if diverged >= max_steps {
+        "most walkers diverged (|x_i| beyond --bound, or f not finite): the step is too large \
+         for this landscape; try a smaller lr, clip=, or --optimizer newton-mr (no step size)"
+            .to_string()
+    } else {
+        format!(
+            "no walker reached |grad| <= --grad-tol {} within --steps {}: try more --steps, a \
+             larger --grad-tol, a smaller lr (a step above 2/curvature oscillates), or \
+             --optimizer newton-mr",
+            r.plan.grad_tol, r.plan.max_steps
+        )
+    };
+    Some(format!("note: {why}"))
+}
+
 /// Walker-steps per second of a walk (the steps walkers actually took).
 pub fn walker_steps_per_s(ends: &EndStates, seconds_walk: f64) -> f64 {
     ends.steps.iter().map(|&s| s as f64).sum::<f64>() / seconds_walk.max(1e-9)
@@ -370,6 +392,7 @@ pub fn finish(
             .map_or(serde_json::Value::Null, critical::files::summary),
     );
     let mut summary = vec![status_line(ends, seconds_walk)];
+    summary.extend(no_convergence_hint(ends, r));
     if let Some(cat) = &catalogue {
         results.insert("coverage".into(), critical::files::coverage_json(cat));
         summary.extend(critical::files::summary_lines(cat));
@@ -448,7 +471,7 @@ fn write_walkers_csv(
         row.extend(
             sweeps
                 .iter()
-                .map(|(k, _, _)| output::num(hyper.get(*k, first + w))),
+                .map(|(k, key, _)| crate::rules::show_hyper(key, hyper.get(*k, first + w))),
         );
         csv.row(&row);
     }
@@ -558,5 +581,5 @@ pub fn merge(
     let seconds = run::merge::walk_seconds(shards);
     ctx.timings.add("walk", seconds);
     let done = finish(&spec, &r, &starts, &ends, seconds, &mut ctx);
-    run::merge::complete(&spec, ctx, done, shards, &folder, inv)
+    run::merge::complete(&spec, &r, ctx, done, shards, &folder, inv)
 }

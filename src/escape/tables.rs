@@ -307,7 +307,11 @@ pub fn write_times_csv(
             escape_step(ends.escape[g]).map_or(String::new(), |t| t.to_string()),
             cat.point_of(g).map_or(String::new(), |p| p.to_string()),
         ];
-        row.extend(swept.iter().map(|s| opt_num(s.values[g])));
+        row.extend(
+            swept.iter().map(|s| {
+                s.values[g].map_or(String::new(), |v| crate::rules::show_hyper(&s.key, v))
+            }),
+        );
         csv.row(&row);
     }
     csv.write(path)

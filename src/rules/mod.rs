@@ -177,6 +177,16 @@ pub fn registry() -> Vec<&'static Rule> {
     ]
 }
 
+/// A walker's hyperparameter value as a table writes it: a count (`batch`) as an integer,
+/// any other value as `output::num` writes numbers.
+pub fn show_hyper(key: &str, v: f64) -> String {
+    if key == BATCH.key {
+        format!("{}", v as u64)
+    } else {
+        crate::output::num(v)
+    }
+}
+
 pub fn always_may_stop(_: &Ctx, _: &WalkerState, _: &[f64]) -> bool {
     true
 }
