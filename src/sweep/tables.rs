@@ -25,6 +25,8 @@ pub struct PointRow {
     pub walkers: usize,
     /// |x|² at the point (the field's confining term is mu/2 |x|²).
     pub x_norm2: f64,
+    /// The objective's dimension N (`dim` itself, except for mlp: its parameter count).
+    pub n: usize,
 }
 
 /// One landscape instance (a row of instances.csv).
@@ -43,7 +45,12 @@ pub struct InstanceRow {
     pub coverage: Coverage,
 }
 
+/// points.csv; `n` (the objective's dimension N: `dim` itself, for mlp the parameter count,
+/// `dim` being the hidden width) came last, after the others, and `f_per_dim` is f / n.
 pub const POINTS_HEADER: &str =
+    "dim,instance,f,f_per_dim,index,index_fraction,kind,walkers,x_norm2,n";
+/// The columns of points.csv every sweep folder has (`n` is absent from older ones).
+pub const POINTS_REQUIRED: &str =
     "dim,instance,f,f_per_dim,index,index_fraction,kind,walkers,x_norm2";
 pub const INSTANCES_HEADER: &str = "dim,instance,seed,walkers,converged,walkers_at_points,points,points_found_once,points_found_twice,points_estimated,points_estimated_lo,points_estimated_hi";
 /// sweep.csv. The coverage columns at the end aggregate the instances: `points_found_once` is
@@ -52,7 +59,7 @@ pub const INSTANCES_HEADER: &str = "dim,instance,seed,walkers,converged,walkers_
 /// instances, and `points_estimated_lo/_hi` its 95% interval for the disorder average, from the
 /// delta method across instances, never below the mean found ([`MeanCoverage::of`]).
 /// by_index.csv does the same per index; instances.csv holds each instance's own estimate.
-pub const SWEEP_HEADER: &str = "dim,instances,points,points_per_instance,minima,saddles,maxima,degenerate,fraction_minima,fraction_minima_lo,fraction_minima_hi,mean_index_fraction,points_per_instance_se,minima_per_instance,minima_per_instance_se,saddles_per_instance,saddles_per_instance_se,fraction_minima_se,mean_index_fraction_se,walkers,converged,walkers_at_points,points_found_once,points_estimated,points_estimated_lo,points_estimated_hi";
+pub const SWEEP_HEADER: &str = "dim,instances,points,points_per_instance,minima,saddles,maxima,degenerate,fraction_minima,fraction_minima_lo,fraction_minima_hi,mean_index_fraction,points_per_instance_se,minima_per_instance,minima_per_instance_se,saddles_per_instance,saddles_per_instance_se,fraction_minima_se,mean_index_fraction_se,walkers,converged,walkers_at_points,points_found_once,points_estimated,points_estimated_lo,points_estimated_hi,n";
 pub const BY_INDEX_HEADER: &str = "dim,index,count,fraction,count_per_instance,count_per_instance_se,found_once,estimated_per_instance,estimated_per_instance_lo,estimated_per_instance_hi";
 
 /// Statistics of one dimension (a row of sweep.csv). Counts are summed over instances; every
@@ -60,6 +67,9 @@ pub const BY_INDEX_HEADER: &str = "dim,index,count,fraction,count_per_instance,c
 #[derive(Debug, Clone, PartialEq)]
 pub struct DimStats {
     pub dim: usize,
+    /// The objective's dimension N at `dim` (for mlp, whose `dim` is the hidden width, the
+    /// parameter count).
+    pub n: usize,
     pub instances: usize,
     pub points: usize,
     pub points_per_instance: MeanSe,
@@ -91,6 +101,7 @@ pub struct DimStats {
 /// N − 1 on the sphere.
 pub fn dim_stats(
     dim: usize,
+    n: usize,
     hessian_dim: usize,
     instances: &[InstanceRow],
     points: &[PointRow],
@@ -147,6 +158,7 @@ pub fn dim_stats(
     let npts = col(0);
     DimStats {
         dim,
+        n,
         instances: k,
         points: total,
         points_per_instance: stats::mean_se(&npts),
@@ -183,12 +195,13 @@ pub fn write_points(path: &Path, rows: &[PointRow]) -> std::io::Result<()> {
             p.dim.to_string(),
             p.instance.to_string(),
             num(p.f),
-            num(p.f / p.dim as f64),
+            num(p.f / p.n.max(1) as f64),
             p.index.to_string(),
             num(p.index_fraction),
             p.kind.clone(),
             p.walkers.to_string(),
             num(p.x_norm2),
+            p.n.to_string(),
         ]);
     }
     csv.write(path)
@@ -246,6 +259,7 @@ pub fn write_sweep(path: &Path, rows: &[DimStats]) -> std::io::Result<()> {
             num(s.coverage.estimated),
             num(s.coverage.estimated_lo),
             num(s.coverage.estimated_hi),
+            s.n.to_string(),
         ]);
     }
     csv.write(path)
@@ -279,11 +293,13 @@ pub fn write_by_index(path: &Path, rows: &[DimStats]) -> std::io::Result<()> {
 
 /// points.csv read back.
 pub fn read_points(dir: &Path) -> Result<Vec<PointRow>, SpecError> {
-    let t = Table::read(dir, "points.csv", &columns(POINTS_HEADER))?;
+    let t = Table::read(dir, "points.csv", &columns(POINTS_REQUIRED))?;
+    let has_n = t.has("n");
     (0..t.len())
         .map(|r| {
+            let dim = t.usize(r, "dim")?;
             let row = PointRow {
-                dim: t.usize(r, "dim")?,
+                dim,
                 instance: t.usize(r, "instance")?,
                 f: t.finite(r, "f")?,
                 index: t.usize(r, "index")?,
@@ -291,11 +307,12 @@ pub fn read_points(dir: &Path) -> Result<Vec<PointRow>, SpecError> {
                 kind: t.choice(r, "kind", crate::critical::Kind::NAMES)?,
                 walkers: t.usize(r, "walkers")?,
                 x_norm2: t.finite(r, "x_norm2")?,
+                n: if has_n { t.usize(r, "n")? } else { dim },
             };
-            if row.index > row.dim {
+            if row.index > row.n {
                 return Err(t.bad(
                     r,
-                    format!("index = {} is more than dim = {}", row.index, row.dim),
+                    format!("index = {} is more than N = {}", row.index, row.n),
                 ));
             }
             Ok(row)
@@ -322,6 +339,7 @@ mod tests {
             kind: kind.into(),
             walkers: 1,
             x_norm2: 1.0,
+            n: dim,
         }
     }
 
@@ -352,7 +370,7 @@ mod tests {
             point(4, 0, 0, "minimum"),
         ];
         let insts = vec![inst(2, 0), inst(2, 1), inst(4, 0)];
-        let s = dim_stats(2, 2, &insts, &points);
+        let s = dim_stats(2, 2, 2, &insts, &points);
         assert_eq!(
             (s.instances, s.points, s.minima, s.saddles, s.maxima),
             (2, 6, 3, 2, 1)
@@ -386,7 +404,7 @@ mod tests {
         assert_eq!(s.coverage_by_index.len(), 3);
         assert!((s.coverage_by_index[0].estimated - 1.875).abs() < 1e-12);
         // An instance without points still counts as an instance.
-        let s = dim_stats(4, 4, &[inst(4, 0), inst(4, 1)], &points);
+        let s = dim_stats(4, 4, 4, &[inst(4, 0), inst(4, 1)], &points);
         assert_eq!((s.instances, s.points), (2, 1));
         assert_eq!(s.points_per_instance.mean, 0.5);
     }
@@ -400,7 +418,7 @@ mod tests {
         assert_eq!(read_points(&dir).unwrap(), rows);
         std::fs::write(
             dir.join("points.csv"),
-            format!("{POINTS_HEADER}\n3,x,-1,-1,0,0,minimum,1,1\n"),
+            format!("{POINTS_HEADER}\n3,x,-1,-1,0,0,minimum,1,1,3\n"),
         )
         .unwrap();
         let e = read_points(&dir).unwrap_err().to_string();
