@@ -1386,7 +1386,15 @@ pub fn draw(dir: &Path, info: &FigureInfo) -> anyhow::Result<Vec<String>> {
         .map(|r| {
             let (dim, index) = (b.usize(r, "dim")?, b.usize(r, "index")?);
             if index > n_at(dim) {
-                return Err(b.bad(r, format!("index = {index} is more than N = {}", n_at(dim))));
+                let bound = if n_at(dim) == dim {
+                    format!("dim = {dim}")
+                } else {
+                    format!(
+                        "N = {} (the objective's dimension at dim = {dim})",
+                        n_at(dim)
+                    )
+                };
+                return Err(b.bad(r, format!("index = {index} is more than {bound}")));
             }
             Ok((dim, index, b.fraction_or_missing(r, "fraction")?))
         })

@@ -310,10 +310,15 @@ pub fn read_points(dir: &Path) -> Result<Vec<PointRow>, SpecError> {
                 n: if has_n { t.usize(r, "n")? } else { dim },
             };
             if row.index > row.n {
-                return Err(t.bad(
-                    r,
-                    format!("index = {} is more than N = {}", row.index, row.n),
-                ));
+                let bound = if row.n == row.dim {
+                    format!("dim = {}", row.dim)
+                } else {
+                    format!(
+                        "N = {} (the objective's dimension at dim = {})",
+                        row.n, row.dim
+                    )
+                };
+                return Err(t.bad(r, format!("index = {} is more than {bound}", row.index)));
             }
             Ok(row)
         })
