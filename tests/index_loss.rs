@@ -130,7 +130,7 @@ fn sample_writes_index_against_loss_and_plot_redraws_it_after_checking() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// --dims sets the hidden width: 2-d-1 has N = 4d + 1 parameters, 2-d-d-1 has d² + 5d + 1.
+/// --dims sets the hidden width: 2-d-d-1 has N = d² + 5d + 1 parameters.
 #[test]
 fn sweep_over_mlp_widths_gives_the_parameter_count_per_row() {
     let dir = tmp("index-loss-sweep");
@@ -153,17 +153,18 @@ fn sweep_over_mlp_widths_gives_the_parameter_count_per_row() {
     ]);
     ok(&o);
     let n_of = |d: f64| d * d + 5.0 * d + 1.0;
-    let sweep = table(&dir.join("sweep.csv"));
-    assert_eq!(sweep.len(), 2);
-    for r in &sweep {
+    // N per dimension: index_loss_fit.csv's dim and n.
+    let fits = table(&dir.join("index_loss_fit.csv"));
+    assert_eq!(fits.len(), 2);
+    for r in &fits {
         assert_eq!(num(r, "n"), n_of(num(r, "dim")), "{r:?}");
     }
     let points = table(&dir.join("points.csv"));
     assert!(!points.is_empty());
     for p in &points {
         let n = n_of(num(p, "dim"));
-        assert_eq!(num(p, "n"), n);
         assert!(num(p, "index") <= n);
+        assert!((num(p, "f_per_dim") - num(p, "f") / n).abs() <= 1e-12 * num(p, "f").abs());
         assert!((num(p, "index_fraction") - num(p, "index") / n).abs() < 1e-12);
     }
     // Every width of instance k trains on the same data: one seed per instance.
@@ -183,7 +184,6 @@ fn sweep_over_mlp_widths_gives_the_parameter_count_per_row() {
         example.contains("widths=2-1-1-1") && example.contains("teacher=2-5-5-1"),
         "{example}"
     );
-    let fits = table(&dir.join("index_loss_fit.csv"));
     assert_eq!(
         fits.iter()
             .map(|r| (num(r, "dim"), num(r, "n")))

@@ -264,7 +264,7 @@ pub fn fit_fields(n: usize, o: &FitOutcome) -> Vec<String> {
             num(f.eps_c_se),
             num(f.residual_rms),
             "fitted".into(),
-            "alpha = alpha0 * (max(0, f - eps_c) / |eps_c|)^1.5 over the nondegenerate minima and saddles".into(),
+            "alpha = alpha0 * ((f - eps_c) / |eps_c|)^1.5 above eps_c and 0 below; over the nondegenerate minima and saddles".into(),
         ],
         FitOutcome::NotApplicable {
             reason,
@@ -450,7 +450,11 @@ mod tests {
     fn fit_rows_keep_their_columns() {
         let cols = FIT_HEADER.split(',').count();
         let pts = synthetic(0.4, 0.2, 50, 4);
-        assert_eq!(fit_fields(400, &fit(&pts)).len(), cols);
+        let fitted = fit_fields(400, &fit(&pts));
+        assert_eq!(fitted.len(), cols);
+        assert!(matches!(fit(&pts), FitOutcome::Fitted(_)));
+        // No field holds the separator.
+        assert!(fitted.iter().all(|f| !f.contains(',')), "{fitted:?}");
         assert_eq!(fit_fields(9, &fit(&[])).len(), cols);
         assert!(!fit_fields(9, &fit(&[]))[9].contains(','));
     }

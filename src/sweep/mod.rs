@@ -1271,6 +1271,35 @@ const SWEEP_COLUMNS: [&str; 13] = [
     "walkers",
 ];
 
+/// The objective's dimension N at each of `dims`, from index_loss_fit.csv (`dim,n`, one row
+/// per dimension in order; for mlp N is the parameter count at hidden width `dim`); a folder
+/// written before that table existed has N = dim.
+fn dimension_sizes(
+    dir: &Path,
+    dims: &[usize],
+) -> Result<std::collections::BTreeMap<usize, usize>, SpecError> {
+    if !dir.join("index_loss_fit.csv").exists() {
+        return Ok(dims.iter().map(|&d| (d, d)).collect());
+    }
+    let t = tables::Table::read(dir, "index_loss_fit.csv", &["dim", "n"])?;
+    t.expect_rows(dims.len(), "sweep.csv (one row per dimension)")?;
+    let mut m = std::collections::BTreeMap::new();
+    for (r, &d) in dims.iter().enumerate() {
+        if t.usize(r, "dim")? != d {
+            return Err(t.bad(
+                r,
+                format!("dim = {} where sweep.csv says {d}", t.str(r, "dim")?),
+            ));
+        }
+        let n = t.usize(r, "n")?;
+        if n == 0 {
+            return Err(t.bad(r, "n = 0: an objective has at least one dimension"));
+        }
+        m.insert(d, n);
+    }
+    Ok(m)
+}
+
 /// Holds a sweep folder's tables to its manifest before they are drawn: one sweep.csv row per
 /// dimension of `resolved.dims`, in order, with `resolved.instances` instances each; by_index.csv
 /// and points.csv only of those dimensions, and as many points.csv rows as sweep.csv counts.
@@ -1325,7 +1354,9 @@ fn check_tables(dir: &Path, res: &serde_json::Value) -> Result<(), SpecError> {
     }
     let p = tables::Table::read(dir, "points.csv", &tables::columns(tables::POINTS_REQUIRED))?;
     p.expect_rows(points, "sweep.csv (its points column, summed)")?;
-    for (r, row) in tables::read_points(dir)?.iter().enumerate() {
+    let sizes = dimension_sizes(dir, &dims)?;
+    let n_of = |d: usize| sizes.get(&d).copied().unwrap_or(d);
+    for (r, row) in tables::read_points(dir, &n_of)?.iter().enumerate() {
         if !dims.contains(&row.dim) || row.instance >= instances {
             return Err(p.bad(r, format!(
                 "dim = {}, instance = {} is not a dimension and instance of the sweep (dims {dims:?}, {instances} instances)",
@@ -1342,14 +1373,12 @@ pub fn draw(dir: &Path, info: &FigureInfo) -> anyhow::Result<Vec<String>> {
     use crate::figure::sweep::{DimPoint, SweepData};
     let t = tables::Table::read(dir, "sweep.csv", &SWEEP_COLUMNS)?;
     let mut dims = Vec::new();
-    // N per dimension: sweep.csv's `n` (older sweeps have none: N is the dimension itself).
-    let mut ns = Vec::new();
+    let listed = (0..t.len())
+        .map(|r| t.usize(r, "dim"))
+        .collect::<Result<Vec<usize>, SpecError>>()?;
+    let sizes = dimension_sizes(dir, &listed)?;
+    let ns: Vec<usize> = listed.iter().map(|d| sizes[d]).collect();
     for r in 0..t.len() {
-        ns.push(if t.has("n") {
-            t.usize(r, "n")?
-        } else {
-            t.usize(r, "dim")?
-        });
         let ms = |m: &str, s: &str| -> Result<(f64, f64), SpecError> {
             Ok((t.f64(r, m)?, t.f64(r, s)?))
         };
@@ -1399,7 +1428,7 @@ pub fn draw(dir: &Path, info: &FigureInfo) -> anyhow::Result<Vec<String>> {
             Ok((dim, index, b.fraction_or_missing(r, "fraction")?))
         })
         .collect::<Result<Vec<_>, SpecError>>()?;
-    let points = tables::read_points(dir)?;
+    let points = tables::read_points(dir, &|d| sizes.get(&d).copied().unwrap_or(d))?;
     let theory = info.theory;
     let predict = move |n: usize, e: f64| theory.index_fraction(n, e).unwrap_or(f64::NAN);
     let threshold = match theory {

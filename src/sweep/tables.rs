@@ -45,13 +45,12 @@ pub struct InstanceRow {
     pub coverage: Coverage,
 }
 
-/// points.csv; `n` (the objective's dimension N: `dim` itself, for mlp the parameter count,
-/// `dim` being the hidden width) came last, after the others, and `f_per_dim` is f / n.
+/// points.csv; `f_per_dim` is f / N, N the objective's dimension (`dim` itself; for mlp, whose
+/// `dim` is the hidden width, the parameter count, which index_loss_fit.csv gives per `dim`).
 pub const POINTS_HEADER: &str =
-    "dim,instance,f,f_per_dim,index,index_fraction,kind,walkers,x_norm2,n";
-/// The columns of points.csv every sweep folder has (`n` is absent from older ones).
-pub const POINTS_REQUIRED: &str =
     "dim,instance,f,f_per_dim,index,index_fraction,kind,walkers,x_norm2";
+/// The columns of points.csv every sweep folder has.
+pub const POINTS_REQUIRED: &str = POINTS_HEADER;
 pub const INSTANCES_HEADER: &str = "dim,instance,seed,walkers,converged,walkers_at_points,points,points_found_once,points_found_twice,points_estimated,points_estimated_lo,points_estimated_hi";
 /// sweep.csv. The coverage columns at the end aggregate the instances: `points_found_once` is
 /// summed over instances (like `points`); `points_estimated` is the estimated number of points
@@ -59,7 +58,7 @@ pub const INSTANCES_HEADER: &str = "dim,instance,seed,walkers,converged,walkers_
 /// instances, and `points_estimated_lo/_hi` its 95% interval for the disorder average, from the
 /// delta method across instances, never below the mean found ([`MeanCoverage::of`]).
 /// by_index.csv does the same per index; instances.csv holds each instance's own estimate.
-pub const SWEEP_HEADER: &str = "dim,instances,points,points_per_instance,minima,saddles,maxima,degenerate,fraction_minima,fraction_minima_lo,fraction_minima_hi,mean_index_fraction,points_per_instance_se,minima_per_instance,minima_per_instance_se,saddles_per_instance,saddles_per_instance_se,fraction_minima_se,mean_index_fraction_se,walkers,converged,walkers_at_points,points_found_once,points_estimated,points_estimated_lo,points_estimated_hi,n";
+pub const SWEEP_HEADER: &str = "dim,instances,points,points_per_instance,minima,saddles,maxima,degenerate,fraction_minima,fraction_minima_lo,fraction_minima_hi,mean_index_fraction,points_per_instance_se,minima_per_instance,minima_per_instance_se,saddles_per_instance,saddles_per_instance_se,fraction_minima_se,mean_index_fraction_se,walkers,converged,walkers_at_points,points_found_once,points_estimated,points_estimated_lo,points_estimated_hi";
 pub const BY_INDEX_HEADER: &str = "dim,index,count,fraction,count_per_instance,count_per_instance_se,found_once,estimated_per_instance,estimated_per_instance_lo,estimated_per_instance_hi";
 
 /// Statistics of one dimension (a row of sweep.csv). Counts are summed over instances; every
@@ -201,7 +200,6 @@ pub fn write_points(path: &Path, rows: &[PointRow]) -> std::io::Result<()> {
             p.kind.clone(),
             p.walkers.to_string(),
             num(p.x_norm2),
-            p.n.to_string(),
         ]);
     }
     csv.write(path)
@@ -259,7 +257,6 @@ pub fn write_sweep(path: &Path, rows: &[DimStats]) -> std::io::Result<()> {
             num(s.coverage.estimated),
             num(s.coverage.estimated_lo),
             num(s.coverage.estimated_hi),
-            s.n.to_string(),
         ]);
     }
     csv.write(path)
@@ -291,10 +288,9 @@ pub fn write_by_index(path: &Path, rows: &[DimStats]) -> std::io::Result<()> {
     csv.write(path)
 }
 
-/// points.csv read back.
-pub fn read_points(dir: &Path) -> Result<Vec<PointRow>, SpecError> {
+/// points.csv read back; `n_of` gives the objective's dimension N at each `dim`.
+pub fn read_points(dir: &Path, n_of: &dyn Fn(usize) -> usize) -> Result<Vec<PointRow>, SpecError> {
     let t = Table::read(dir, "points.csv", &columns(POINTS_REQUIRED))?;
-    let has_n = t.has("n");
     (0..t.len())
         .map(|r| {
             let dim = t.usize(r, "dim")?;
@@ -307,7 +303,7 @@ pub fn read_points(dir: &Path) -> Result<Vec<PointRow>, SpecError> {
                 kind: t.choice(r, "kind", crate::critical::Kind::NAMES)?,
                 walkers: t.usize(r, "walkers")?,
                 x_norm2: t.finite(r, "x_norm2")?,
-                n: if has_n { t.usize(r, "n")? } else { dim },
+                n: n_of(dim),
             };
             if row.index > row.n {
                 let bound = if row.n == row.dim {
@@ -420,13 +416,13 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let rows = vec![point(3, 1, 2, "saddle"), point(3, 2, 0, "minimum")];
         write_points(&dir.join("points.csv"), &rows).unwrap();
-        assert_eq!(read_points(&dir).unwrap(), rows);
+        assert_eq!(read_points(&dir, &|d| d).unwrap(), rows);
         std::fs::write(
             dir.join("points.csv"),
-            format!("{POINTS_HEADER}\n3,x,-1,-1,0,0,minimum,1,1,3\n"),
+            format!("{POINTS_HEADER}\n3,x,-1,-1,0,0,minimum,1,1\n"),
         )
         .unwrap();
-        let e = read_points(&dir).unwrap_err().to_string();
+        let e = read_points(&dir, &|d| d).unwrap_err().to_string();
         assert!(
             e.contains("points.csv line 2") && e.contains("instance"),
             "{e}"
