@@ -135,6 +135,10 @@ impl Csv {
     pub fn write(&self, path: &Path) -> std::io::Result<()> {
         write_atomic(path, self.text.as_bytes())
     }
+    /// Data rows so far (the header not counted).
+    pub fn rows(&self) -> usize {
+        self.text.lines().count() - 1
+    }
 }
 
 /// Formats a float for CSV: shortest round-trip form (exponent for tiny or huge values),

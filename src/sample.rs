@@ -359,8 +359,16 @@ pub fn finish(
         let (cat, secs) =
             critical::catalogue_timed(r.obj.as_ref(), &ends.x, &eligible, &r.catalogue)?;
         critical::files::add_timings(&mut ctx.timings, &secs);
-        critical::files::write(folder, n, &cat, &r.obj.spec(), &mut ctx.timings)?;
-        Some(cat)
+        let title = r.obj.spec();
+        critical::files::write(folder, n, &cat, &title, &mut ctx.timings)?;
+        let fit = critical::files::write_index_vs_loss(folder, &cat, &title, &mut ctx.timings)?;
+        let density =
+            critical::files::write_eigenvalue_density(folder, &cat, &title, &mut ctx.timings)?;
+        Some((cat, fit, density))
+    };
+    let (catalogue, loss_fit) = match catalogue {
+        Some((cat, fit, density)) => (Some(cat), Some((fit, density))),
+        None => (None, None),
     };
     // End states that reached no critical point: the gradient-flat ones among them.
     let flats = catalogue.as_ref().map(|cat| {
@@ -396,6 +404,14 @@ pub fn finish(
     if let Some(cat) = &catalogue {
         results.insert("coverage".into(), critical::files::coverage_json(cat));
         summary.extend(critical::files::summary_lines(cat));
+        if let Some((fit, density)) = &loss_fit {
+            results.insert("index_vs_loss".into(), critical::index_loss::fit_json(fit));
+            results.insert("eigenvalue_density".into(), (*density).into());
+            summary.push(critical::index_loss::summary_line(
+                "index against loss",
+                fit,
+            ));
+        }
         if let Some((flats, examined)) = &flats {
             results.insert(
                 "gradient_flat".into(),
@@ -556,8 +572,173 @@ pub fn redraw(dir: &Path) -> anyhow::Result<()> {
         }
     }
     let coverage = critical::coverage::CatalogueCoverage::of(counted);
+    // Every table is checked before the first figure is drawn.
+    let loss = if m.result("index_vs_loss").is_null() {
+        None
+    } else {
+        Some(read_index_vs_loss(dir, &t, dim)?)
+    };
+    let spectrum = if m.result("eigenvalue_density").as_bool() == Some(true) {
+        read_spectrum(dir, &t, dim, m.resolved.sphere)?
+    } else {
+        None
+    };
     crate::figure::index_histogram_bins(&dir.join("index_histogram"), &bins, &coverage, &title)?;
+    if let Some(points) = loss {
+        let groups = [crate::figure::index_loss::LossGroup {
+            label: String::new(),
+            fit: critical::index_loss::fit(&points),
+            points,
+        }];
+        crate::figure::index_loss::index_vs_loss(
+            &dir.join("index_vs_loss"),
+            &title,
+            critical::files::loss_label(&title),
+            &groups,
+        )?;
+    }
+    if let Some(s) = spectrum {
+        crate::figure::index_loss::eigenvalue_density(&dir.join("eigenvalue_density"), &title, &s)?;
+    }
     Ok(())
+}
+
+/// index_vs_loss.csv read back and held to critical_points.csv (`cp`, already checked): one row
+/// per point in id order with its f, index and kind, n the Hessian's dimension (N, or N − 1 on
+/// spheres) and index_fraction = index / n.
+fn read_index_vs_loss(
+    dir: &Path,
+    cp: &crate::table::Table,
+    dim: usize,
+) -> anyhow::Result<Vec<critical::index_loss::LossPoint>> {
+    let t = crate::table::Table::read(
+        dir,
+        "index_vs_loss.csv",
+        &crate::sweep::tables::columns(critical::index_loss::HEADER),
+    )?;
+    t.expect_rows(cp.len(), "critical_points.csv (one row per point)")?;
+    let mut points = Vec::with_capacity(t.len());
+    for r in 0..t.len() {
+        let same = |col: &str| -> anyhow::Result<()> {
+            if t.str(r, col)? != cp.str(r, col)? {
+                return Err(t
+                    .bad(
+                        r,
+                        format!(
+                            "{col} = '{}' where critical_points.csv line {} says '{}'",
+                            t.str(r, col)?,
+                            r + 2,
+                            cp.str(r, col)?
+                        ),
+                    )
+                    .into());
+            }
+            Ok(())
+        };
+        for col in ["id", "f", "index", "kind", "walkers"] {
+            same(col)?;
+        }
+        let n = t.usize(r, "n")?;
+        if n == 0 || n > dim || n + 1 < dim {
+            return Err(t
+                .bad(
+                    r,
+                    format!("n = {n} where the Hessian has N = {dim} (or N − 1 on spheres) rows"),
+                )
+                .into());
+        }
+        let index = t.usize(r, "index")?;
+        if index > n {
+            return Err(t
+                .bad(r, format!("index = {index} is more than n = {n}"))
+                .into());
+        }
+        let frac = t.fraction(r, "index_fraction")?;
+        if (frac - index as f64 / n as f64).abs() > 1e-12 {
+            return Err(t
+                .bad(
+                    r,
+                    format!("index_fraction = {frac} is not index / n = {index}/{n}"),
+                )
+                .into());
+        }
+        let kind = t.choice(r, "kind", critical::Kind::NAMES)?;
+        points.push(critical::index_loss::LossPoint {
+            f: t.finite(r, "f")?,
+            index,
+            n,
+            kind: kind_of(&kind),
+        });
+    }
+    Ok(points)
+}
+
+/// The kind named as the tables write it (an unknown name reads as degenerate; readers check
+/// names with `Table::choice` first).
+pub fn kind_of(name: &str) -> critical::Kind {
+    use critical::Kind;
+    [Kind::Minimum, Kind::Saddle, Kind::Maximum, Kind::Degenerate]
+        .into_iter()
+        .find(|k| k.as_str() == name)
+        .unwrap_or(Kind::Degenerate)
+}
+
+/// eigenvalues.npy read back (f64, one row of N eigenvalues per point of critical_points.csv, N
+/// − 1 on spheres) and pooled into the eigenvalue density by each point's kind and counts.
+fn read_spectrum(
+    dir: &Path,
+    cp: &crate::table::Table,
+    dim: usize,
+    sphere: bool,
+) -> anyhow::Result<Option<critical::spectrum::Spectrum>> {
+    let bad = |what: String| SpecError::folder(dir, what);
+    let bytes = std::fs::read(dir.join("eigenvalues.npy"))
+        .map_err(|e| bad(format!("cannot read eigenvalues.npy ({e})")))?;
+    let (descr, shape, raw) = crate::output::read_npy(&bytes)
+        .ok_or_else(|| bad("eigenvalues.npy is not a .npy file (format 1.0)".into()))?;
+    let ne = if sphere { dim.saturating_sub(1) } else { dim };
+    let k = cp.len();
+    if descr != "<f8" || shape != [k, ne] || raw.len() != k * ne * 8 {
+        return Err(bad(format!(
+            "eigenvalues.npy holds {descr} of shape {shape:?} ({} bytes of data) where the \
+             catalogue needs <f8 of shape [{k}, {ne}] (one row per critical point)",
+            raw.len()
+        ))
+        .into());
+    }
+    let ev: Vec<f64> = raw
+        .chunks_exact(8)
+        .map(|c| f64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]))
+        .collect();
+    let mut groups = Vec::with_capacity(k);
+    for r in 0..k {
+        let kind = kind_of(&cp.choice(r, "kind", critical::Kind::NAMES)?);
+        let (neg, zero, pos) = (
+            cp.usize(r, "n_neg")?,
+            cp.usize(r, "n_zero")?,
+            cp.usize(r, "n_pos")?,
+        );
+        if neg + zero + pos != ne {
+            return Err(cp
+                .bad(
+                    r,
+                    format!(
+                        "n_neg + n_zero + n_pos = {} where the Hessian has {ne} eigenvalues",
+                        neg + zero + pos
+                    ),
+                )
+                .into());
+        }
+        let row = &ev[r * ne..(r + 1) * ne];
+        if let Some(v) = row.iter().find(|v| !v.is_finite()) {
+            return Err(bad(format!(
+                "eigenvalues.npy row {r} holds {v}, not a finite eigenvalue"
+            ))
+            .into());
+        }
+        groups.push((critical::spectrum::group_of(kind, neg, pos), row));
+    }
+    Ok(critical::spectrum::density(&groups))
 }
 
 /// `saddlescope merge` of the shard folders of one sample run (checked and in shard order,

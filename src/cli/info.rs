@@ -68,6 +68,9 @@ pub fn list() {
     );
     for e in objective::registry() {
         print_entry(e.name, e.summary, e.params);
+        if e.name == "mlp" {
+            println!("      {:<12} {}", "sweep", saddlescope::sweep::MLP_DIMS);
+        }
     }
     println!("  {}", objective::expr::grammar());
     println!("\nSTEP RULES  (--optimizer name:key=value,...; a non-integer number may be a range lo..hi or lo..hi:log, spread over the walkers)");

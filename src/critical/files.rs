@@ -185,3 +185,99 @@ pub fn summary_lines(cat: &Catalogue) -> Vec<String> {
     lines.extend(cat.coverage().summary_lines());
     lines
 }
+
+/// The points of a catalogue as the index-against-loss figure and fit use them.
+pub fn loss_points(cat: &Catalogue) -> Vec<super::index_loss::LossPoint> {
+    cat.points
+        .iter()
+        .map(|p| super::index_loss::LossPoint {
+            f: p.f,
+            index: p.index,
+            n: p.n_neg + p.n_zero + p.n_pos,
+            kind: p.kind,
+        })
+        .collect()
+}
+
+/// The axis label of f: the training loss of a network, f otherwise.
+pub fn loss_label(objective: &str) -> &'static str {
+    if objective.starts_with("mlp") {
+        "training loss ε = f"
+    } else {
+        "f"
+    }
+}
+
+/// index_vs_loss.csv (one row per distinct point, in id order), index_loss_fit.csv and the
+/// figure index_vs_loss.png / .svg; returns the fit.
+pub fn write_index_vs_loss(
+    folder: &RunFolder,
+    cat: &Catalogue,
+    title: &str,
+    timings: &mut Timings,
+) -> anyhow::Result<super::index_loss::FitOutcome> {
+    use super::index_loss as il;
+    let points = loss_points(cat);
+    let mut csv = Csv::new(il::HEADER);
+    for (p, q) in cat.points.iter().zip(&points) {
+        csv.row(&[
+            p.id.to_string(),
+            output::num(q.f),
+            q.index.to_string(),
+            q.n.to_string(),
+            output::num(q.fraction()),
+            q.kind.as_str().to_string(),
+            p.walkers.to_string(),
+        ]);
+    }
+    folder.write_csv("index_vs_loss.csv", &csv)?;
+    let fit = il::fit(&points);
+    let n = points.first().map_or(0, |p| p.n);
+    let mut f = Csv::new(il::FIT_HEADER);
+    f.row(&il::fit_fields(n, &fit));
+    folder.write_csv("index_loss_fit.csv", &f)?;
+    let groups = [crate::figure::index_loss::LossGroup {
+        label: String::new(),
+        points,
+        fit: fit.clone(),
+    }];
+    timings.time("figures", || {
+        folder.figure("index_vs_loss", |stem| {
+            crate::figure::index_loss::index_vs_loss(stem, title, loss_label(title), &groups)
+                .map(|_| ())
+        })
+    })?;
+    Ok(fit)
+}
+
+/// eigenvalue_density.csv and eigenvalue_density.png / .svg from the points' eigenvalues (as
+/// eigenvalues.npy holds them), when some point is a minimum or a saddle (degenerate ones
+/// included); returns whether they were written.
+pub fn write_eigenvalue_density(
+    folder: &RunFolder,
+    cat: &Catalogue,
+    title: &str,
+    timings: &mut Timings,
+) -> anyhow::Result<bool> {
+    use super::spectrum;
+    let rows: Vec<(Option<usize>, &[f64])> = cat
+        .points
+        .iter()
+        .map(|p| {
+            (
+                spectrum::group_of(p.kind, p.n_neg, p.n_pos),
+                p.eigenvalues.as_slice(),
+            )
+        })
+        .collect();
+    let Some(s) = spectrum::density(&rows) else {
+        return Ok(false);
+    };
+    folder.write_csv("eigenvalue_density.csv", &spectrum::table(&s))?;
+    timings.time("figures", || {
+        folder.figure("eigenvalue_density", |stem| {
+            crate::figure::index_loss::eigenvalue_density(stem, title, &s).map(|_| ())
+        })
+    })?;
+    Ok(true)
+}

@@ -11,9 +11,11 @@ pub mod coverage;
 pub mod eigen;
 pub mod files;
 pub mod flat;
+pub mod index_loss;
 pub mod load;
 pub mod mirror;
 pub mod polish;
+pub mod spectrum;
 #[cfg(test)]
 pub(crate) mod testing;
 

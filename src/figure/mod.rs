@@ -7,6 +7,7 @@ mod contour;
 mod ecdf;
 mod escape_sweep;
 mod index_histogram;
+pub mod index_loss;
 mod outcomes;
 mod scaling;
 mod style;

@@ -154,6 +154,12 @@ pub struct Resolved {
     pub random: bool,
     /// A formula objective (`expr:`): its program, whose `n` each instance sets.
     formula: Option<objective::expr::parse::Program>,
+    /// `mlp`: the widths as given (D-H1-…-O); each dimension d of --dims sets every hidden
+    /// width to d, and N is the network's parameter count.
+    widths: Option<Vec<usize>>,
+    /// The objective's dimension N of each entry of `dims` (for mlp the parameter count, for
+    /// the others the entry itself).
+    pub ns: Vec<usize>,
 }
 
 impl Resolved {
@@ -164,8 +170,10 @@ impl Resolved {
         let (k, w) = (self.instances as u64, self.walkers as u64);
         let slots = self.opt.rule.slots() as u64;
         let hyper = self.opt.hyper().len() as u64;
-        let of = |n: usize| {
-            let params = self.instance(n, 0).map_or(0, |o| o.params().len()) as u64;
+        let of = |d: usize| {
+            let obj = self.instance(d, 0).ok();
+            let params = obj.as_ref().map_or(0, |o| o.params().len()) as u64;
+            let n = obj.as_ref().map_or(d, |o| o.dim());
             let mut e = Estimate::new();
             e.add(
                 format!("{k} landscapes of {params} parameters at N = {n}"),
@@ -211,6 +219,9 @@ impl SweepSpec {
         }
         let raw = RawSpec::parse(&self.objective)?;
         let reg = objective::registry();
+        if raw.name == "mlp" {
+            return self.resolve_mlp(&raw, &reg);
+        }
         let entry = dimension_entry(&raw, &reg)?;
         let random = entry.params.iter().any(|p| p.key == "seed");
         let keys = self.fixed_keys(&raw, entry)?;
@@ -240,6 +251,8 @@ impl SweepSpec {
             template: String::new(),
             random,
             formula: None,
+            widths: None,
+            ns: Vec::new(),
         };
         resolved.check_dims()?;
         let first = resolved.instance_spec(resolved.dims[0], 0);
@@ -280,9 +293,91 @@ impl SweepSpec {
             template: format!("{}n = N; {formula}", objective::expr::PREFIX),
             random: false,
             formula: Some(formula),
+            widths: None,
+            ns: Vec::new(),
             shard,
         };
         resolved.check_dims()?;
+        Ok(resolved)
+    }
+
+    /// A network swept over its width: each d of --dims sets every hidden layer of the given
+    /// widths (D-H1-…-O) to d. A teacher left as `same` is the widths as given, for every d, so
+    /// all widths learn from one teacher; the landscape seed of instance k does not depend on
+    /// d, so instance k of every width trains on the same data. Data from a file has no
+    /// disorder: one instance.
+    fn resolve_mlp(&self, raw: &RawSpec, reg: &[objective::Entry]) -> Result<Resolved, SpecError> {
+        let entry = reg
+            .iter()
+            .find(|e| e.name == "mlp")
+            .ok_or_else(|| invalid("the registry has no mlp".into()))?;
+        let mut keys = self.fixed_keys(raw, entry)?;
+        // The spec's own values (defaults filled in) name the widths, data and teacher.
+        let values = spec::resolve(raw, entry.params)?;
+        let given = values.text("widths")?.to_string();
+        let widths: Vec<usize> = given
+            .split('-')
+            .map(|w| w.trim().parse::<usize>())
+            .collect::<Result<_, _>>()
+            .map_err(|_| invalid(format!("'mlp': widths={given} is not D-H1-…-O")))?;
+        if widths.len() < 3 {
+            return Err(invalid(format!(
+                "--objective mlp:widths={given} has no hidden layer for --dims to set; valid: \
+                 D-H-O or deeper (e.g. widths=2-8-1: --dims sets H)"
+            )));
+        }
+        keys.retain(|(k, _)| k != "widths" && k != "teacher");
+        let data = values.text("data")?.to_string();
+        if data == "teacher" {
+            let teacher = match values.text("teacher")? {
+                "same" => given.clone(),
+                t => t.to_string(),
+            };
+            keys.push(("teacher".into(), teacher));
+        }
+        let random = ["teacher", "xor", "spirals", "blobs"].contains(&data.as_str());
+        let dims = self.checked_dims()?;
+        let instances = self.checked_instances("mlp with a data file", random)?;
+        crate::sample::check_walkers(
+            "--walkers",
+            self.walkers,
+            crate::sample::MAX_WALKERS / instances,
+        )?;
+        let shard = self.shard.as_deref().map(Shard::parse).transpose()?;
+        if let Some(s) = shard {
+            s.check(instances, "instances per dimension")?;
+        }
+        let mut resolved = Resolved {
+            name: "mlp".into(),
+            keys,
+            dims,
+            instances,
+            walkers: self.walkers,
+            shard,
+            opt: rules::parse(&self.optimizer)?,
+            init: Init::parse(&self.init)?,
+            plan: self.walk.plan()?,
+            theory: Theory::None,
+            sphere: false,
+            template: String::new(),
+            random,
+            formula: None,
+            widths: Some(widths.clone()),
+            ns: Vec::new(),
+        };
+        resolved.check_dims()?;
+        let first = resolved.instance_spec(resolved.dims[0], 0);
+        let values = spec::resolve(&RawSpec::parse(&first)?, entry.params)?;
+        let mut t = template(entry, &values);
+        let placeholder = hidden_widths(&widths, "<d>");
+        t = t.replace(
+            &format!(
+                "widths={}",
+                hidden_widths(&widths, &resolved.dims[0].to_string())
+            ),
+            &format!("widths={placeholder}"),
+        );
+        resolved.template = t;
         Ok(resolved)
     }
 
@@ -361,6 +456,28 @@ impl SweepSpec {
     }
 }
 
+/// The widths `D-H1-…-O` with every hidden width written as `d`.
+fn hidden_widths(widths: &[usize], d: &str) -> String {
+    let last = widths.len() - 1;
+    widths
+        .iter()
+        .enumerate()
+        .map(|(i, w)| {
+            if i == 0 || i == last {
+                w.to_string()
+            } else {
+                d.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("-")
+}
+
+/// What --dims means for `mlp` (printed by `list`).
+pub const MLP_DIMS: &str = "sweep --dims d sets every hidden layer of widths=D-H1-…-O to d \
+    (2-8-8-1 at d = 4: 2-4-4-1); N is the parameter count; teacher=same stays the widths as \
+    given, and instance k of every width trains on the same data";
+
 /// The registry entry `raw` names, which must be a family with a dimension n (a random
 /// landscape also has a seed).
 fn dimension_entry<'a>(
@@ -383,7 +500,7 @@ fn dimension_entry<'a>(
     if !families.contains(&entry.name) {
         return Err(invalid(format!(
             "sweep needs a family of landscapes with a dimension n; '{}' has a fixed dimension; \
-             valid: {}",
+             valid: {}, or mlp (--dims sets its hidden width)",
             entry.name,
             families.join(", ")
         )));
@@ -473,10 +590,17 @@ pub fn instance_hyper(opt: &Optimizer, walkers: usize, instances: usize) -> Hype
 impl Resolved {
     /// Every dimension's first instance: the spec's values, each N, and --init must fit.
     fn check_dims(&mut self) -> Result<(), SpecError> {
-        for &n in &self.dims {
+        self.ns.clear();
+        for &n in &self.dims.clone() {
             let obj = self
                 .instance(n, 0)
                 .map_err(|e| invalid(format!("--dims {n}: {e}")))?;
+            critical::check_dim(
+                obj.as_ref(),
+                "valid: smaller --dims (every instance is catalogued)",
+            )
+            .map_err(|e| invalid(format!("--dims {n}: {e}")))?;
+            self.ns.push(obj.dim());
             self.init.check(obj.as_ref())?;
             self.opt
                 .check_objective(obj.as_ref())
@@ -494,11 +618,30 @@ impl Resolved {
             return format!("{}{f}", objective::expr::PREFIX);
         }
         let mut parts: Vec<String> = self.keys.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        parts.push(format!("n={n}"));
+        match &self.widths {
+            Some(w) => parts.push(format!("widths={}", hidden_widths(w, &n.to_string()))),
+            None => parts.push(format!("n={n}")),
+        }
         if self.random {
-            parts.push(format!("seed={}", instance_seed(self.plan.seed, n, k)));
+            parts.push(format!("seed={}", self.seed_of(n, k)));
         }
         format!("{}:{}", self.name, parts.join(","))
+    }
+
+    /// The landscape seed of instance k at dimension n ([`instance_seed`]; for mlp the same
+    /// for every width: `instance_seed(seed, 0, k)`).
+    pub fn seed_of(&self, n: usize, k: usize) -> u64 {
+        let key = if self.widths.is_some() { 0 } else { n };
+        instance_seed(self.plan.seed, key, k)
+    }
+
+    /// The objective's dimension N at entry `d` of --dims.
+    pub fn n_of(&self, d: usize) -> usize {
+        self.dims
+            .iter()
+            .position(|&x| x == d)
+            .and_then(|i| self.ns.get(i).copied())
+            .unwrap_or(d)
     }
 
     pub fn instance(&self, n: usize, k: usize) -> Result<Box<dyn Objective>, SpecError> {
@@ -577,7 +720,14 @@ fn write_shard_dimension(
 ) -> anyhow::Result<()> {
     let mine = shard.range(r.instances);
     let count = mine.len() * r.walkers;
-    folder.write_positions(&format!("end_states_{n}.npy"), count, n, &ends.x, precision)?;
+    let dim = r.n_of(n);
+    folder.write_positions(
+        &format!("end_states_{n}.npy"),
+        count,
+        dim,
+        &ends.x,
+        precision,
+    )?;
     for (i, st) in ends.status.iter().enumerate() {
         let (k, j) = (mine.start + i / r.walkers, i % r.walkers);
         walkers.row(&[
@@ -650,7 +800,10 @@ fn finish(
     let stats: Vec<DimStats> = r
         .dims
         .iter()
-        .map(|&n| tables::dim_stats(n, hessian_dim(n, r.sphere), &g.insts, &g.points))
+        .map(|&n| {
+            let h = hessian_dim(r.n_of(n), r.sphere);
+            tables::dim_stats(n, r.n_of(n), h, &g.insts, &g.points)
+        })
         .collect();
     let folder = ctx.folder;
     tables::write_points(&folder.join("points.csv"), &g.points)?;
@@ -658,6 +811,7 @@ fn finish(
     tables::write_by_index(&folder.join("by_index.csv"), &stats)?;
     tables::write_sweep(&folder.join("sweep.csv"), &stats)?;
     folder.wrote(&["sweep.csv", "by_index.csv", "points.csv", "instances.csv"].map(String::from));
+    let loss_fits = write_loss_fits(folder, &stats, &g.points, r.sphere)?;
     let info = FigureInfo {
         title: figure_title(&r.template, r.instances, r.walkers),
         theory: r.theory,
@@ -678,6 +832,7 @@ fn finish(
         "sweeps": r.opt.values.sweeps,
         "figures": figures,
         "coverage": coverage_json(&stats),
+        "index_vs_loss": loss_fits,
     });
     let mut results = results.as_object().cloned().unwrap_or_default();
     let symmetry = symmetry_per_dim(&r.dims, &g.mirrors);
@@ -696,6 +851,23 @@ fn finish(
         );
     }
     let mut summary = summary_lines(&stats, g.seconds_walk);
+    for s in &stats {
+        let pts: Vec<crate::critical::index_loss::LossPoint> = g
+            .points
+            .iter()
+            .filter(|p| p.dim == s.dim)
+            .map(|p| crate::critical::index_loss::LossPoint {
+                f: p.f,
+                index: p.index,
+                n: hessian_dim(p.n, r.sphere),
+                kind: crate::sample::kind_of(&p.kind),
+            })
+            .collect();
+        summary.push(crate::critical::index_loss::summary_line(
+            &format!("dim {}: index against loss", s.dim),
+            &crate::critical::index_loss::fit(&pts),
+        ));
+    }
     summary.extend(symmetry.iter().map(|(n, m, balanced)| {
         format!(
             "N = {n:>4}: {} ({balanced} of {} instances balanced)",
@@ -784,7 +956,7 @@ fn gather_shards(
                 &s.dir,
                 &format!("end_states_{n}.npy"),
                 mine.len() * r.walkers,
-                n,
+                r.n_of(n),
             )?;
             if i > 0 && precision != g.precision {
                 return Err(SpecError::folder(
@@ -825,8 +997,8 @@ fn gather_shards(
                     rows[i] += 1;
                 }
                 let obj = r.instance(n, k)?;
-                let at = (k - mine.start) * r.walkers * n;
-                let xs = &x[at..at + r.walkers * n];
+                let at = (k - mine.start) * r.walkers * r.n_of(n);
+                let xs = &x[at..at + r.walkers * r.n_of(n)];
                 g.add_instance(r, obj.as_ref(), (n, k), xs, &status, &mut ctx.timings)?;
             }
         }
@@ -913,10 +1085,12 @@ fn walk_dimension(
         .into_par_iter()
         .map(|k| r.instance(n, k))
         .collect::<Result<_, _>>()?;
+    // The walkers' dimension: n, or for mlp (n its hidden width) the parameter count.
+    let dim = objs[0].dim();
     let key = format!("N{n}");
     let kept = ctx
         .checkpoints
-        .and_then(|c| c.kept_ends(&key, mine.len() * w, n));
+        .and_then(|c| c.kept_ends(&key, mine.len() * w, dim));
     let (ends, groups) = match kept {
         Some((ends, meta)) => {
             let seconds = meta["seconds_walk"].as_f64().unwrap_or(0.0);
@@ -947,7 +1121,7 @@ fn walk_dimension(
     }
     for (j, obj) in objs.iter().enumerate() {
         let range = j * w..(j + 1) * w;
-        let x = &ends.x[range.start * n..range.end * n];
+        let x = &ends.x[range.start * dim..range.end * dim];
         g.add_instance(
             r,
             obj.as_ref(),
@@ -977,7 +1151,8 @@ fn walk_instances(
     let per_params = objs[0].params().len().max(1);
     let group = (ctx.backend.max_params() / per_params).clamp(1, mine.len());
     let base = d as u64 * per_dim_steps;
-    let mut all = crate::walk::EndStates::new(0, n);
+    let dim = objs[0].dim();
+    let mut all = crate::walk::EndStates::new(0, dim);
     let mut keys = Vec::new();
     for k0 in mine.clone().step_by(group) {
         let k1 = (k0 + group).min(mine.end);
@@ -986,7 +1161,7 @@ fn walk_instances(
             .map(|o| o.as_ref())
             .collect();
         // Walker k·W + j of this dimension: its start and noise do not depend on grouping.
-        let mut starts = Vec::with_capacity((k1 - k0) * w * n);
+        let mut starts = Vec::with_capacity((k1 - k0) * w * dim);
         for (k, obj) in (k0..k1).zip(&refs) {
             starts.extend(r.init.starts(*obj, r.plan.seed, (k * w) as u32, w));
         }
@@ -1039,6 +1214,7 @@ impl Gathered {
                 f: p.f,
                 index: p.index,
                 index_fraction: p.index as f64 / hdim.max(1) as f64,
+                n: obj.dim(),
                 kind: p.kind.as_str().to_string(),
                 walkers: p.walkers,
                 x_norm2: p.x.iter().map(|v| v * v).sum(),
@@ -1048,11 +1224,7 @@ impl Gathered {
             dim: n,
             instance: k,
             // 0: a deterministic family has no landscape seed (the manifest says so).
-            seed: if r.random {
-                instance_seed(r.plan.seed, n, k)
-            } else {
-                0
-            },
+            seed: if r.random { r.seed_of(n, k) } else { 0 },
             walkers: r.walkers,
             converged: eligible.iter().filter(|&&e| e).count(),
             walkers_at_points: cat.points.iter().map(|p| p.walkers).sum(),
@@ -1067,6 +1239,12 @@ impl Gathered {
 fn summary_lines(stats: &[DimStats], seconds_walk: f64) -> Vec<String> {
     let mut lines = vec![format!("walk: {seconds_walk:.3} s")];
     for s in stats {
+        // mlp: the swept width d and its parameter count N.
+        let key = if s.n != s.dim {
+            format!("d = {:>4} (N = {})", s.dim, s.n)
+        } else {
+            format!("N = {:>4}", s.dim)
+        };
         let c = &s.coverage;
         let (lo, hi) = s.fraction_minima_ci.unwrap_or((f64::NAN, f64::NAN));
         // One instance (a deterministic family) has no spread across instances.
@@ -1079,8 +1257,7 @@ fn summary_lines(stats: &[DimStats], seconds_walk: f64) -> Vec<String> {
             String::new()
         };
         lines.push(format!(
-            "N = {:>4}: {:>6} points{per_instance}, minima {} saddles {} maxima {} degenerate {}, fraction of minima {:.4} [{:.4}, {:.4}], mean index fraction {:.3}",
-            s.dim,
+            "{key}: {:>6} points{per_instance}, minima {} saddles {} maxima {} degenerate {}, fraction of minima {:.4} [{:.4}, {:.4}], mean index fraction {:.3}",
             s.points,
             s.minima,
             s.saddles,
@@ -1092,9 +1269,8 @@ fn summary_lines(stats: &[DimStats], seconds_walk: f64) -> Vec<String> {
             s.mean_index_fraction.mean
         ));
         lines.push(format!(
-            "N = {:>4}: coverage (nondegenerate points, Chao1 over pooled instances, 95%): {:.2} \
+            "{key}: coverage (nondegenerate points, Chao1 over pooled instances, 95%): {:.2} \
              found per instance ({} of {} found once, {} twice) → estimated {:.2} [{:.2}, {:.2}] per instance",
-            s.dim,
             c.found_per_instance(),
             c.found_once,
             c.found,
@@ -1103,7 +1279,7 @@ fn summary_lines(stats: &[DimStats], seconds_walk: f64) -> Vec<String> {
             c.estimated_lo,
             c.estimated_hi
         ));
-        lines.extend(c.warning(&format!("N = {}: ", s.dim)));
+        lines.extend(c.warning(&format!("{key}: ")));
     }
     lines
 }
@@ -1145,6 +1321,35 @@ const SWEEP_COLUMNS: [&str; 13] = [
     "points_per_instance_se",
     "walkers",
 ];
+
+/// The objective's dimension N at each of `dims`, from index_loss_fit.csv (`dim,n`, one row
+/// per dimension in order; for mlp N is the parameter count at hidden width `dim`); a folder
+/// written before that table existed has N = dim.
+fn dimension_sizes(
+    dir: &Path,
+    dims: &[usize],
+) -> Result<std::collections::BTreeMap<usize, usize>, SpecError> {
+    if !dir.join("index_loss_fit.csv").exists() {
+        return Ok(dims.iter().map(|&d| (d, d)).collect());
+    }
+    let t = tables::Table::read(dir, "index_loss_fit.csv", &["dim", "n"])?;
+    t.expect_rows(dims.len(), "sweep.csv (one row per dimension)")?;
+    let mut m = std::collections::BTreeMap::new();
+    for (r, &d) in dims.iter().enumerate() {
+        if t.usize(r, "dim")? != d {
+            return Err(t.bad(
+                r,
+                format!("dim = {} where sweep.csv says {d}", t.str(r, "dim")?),
+            ));
+        }
+        let n = t.usize(r, "n")?;
+        if n == 0 {
+            return Err(t.bad(r, "n = 0: an objective has at least one dimension"));
+        }
+        m.insert(d, n);
+    }
+    Ok(m)
+}
 
 /// Holds a sweep folder's tables to its manifest before they are drawn: one sweep.csv row per
 /// dimension of `resolved.dims`, in order, with `resolved.instances` instances each; by_index.csv
@@ -1198,9 +1403,11 @@ fn check_tables(dir: &Path, res: &serde_json::Value) -> Result<(), SpecError> {
             ));
         }
     }
-    let p = tables::Table::read(dir, "points.csv", &tables::columns(tables::POINTS_HEADER))?;
+    let p = tables::Table::read(dir, "points.csv", &tables::columns(tables::POINTS_REQUIRED))?;
     p.expect_rows(points, "sweep.csv (its points column, summed)")?;
-    for (r, row) in tables::read_points(dir)?.iter().enumerate() {
+    let sizes = dimension_sizes(dir, &dims)?;
+    let n_of = |d: usize| sizes.get(&d).copied().unwrap_or(d);
+    for (r, row) in tables::read_points(dir, &n_of)?.iter().enumerate() {
         if !dims.contains(&row.dim) || row.instance >= instances {
             return Err(p.bad(r, format!(
                 "dim = {}, instance = {} is not a dimension and instance of the sweep (dims {dims:?}, {instances} instances)",
@@ -1217,6 +1424,11 @@ pub fn draw(dir: &Path, info: &FigureInfo) -> anyhow::Result<Vec<String>> {
     use crate::figure::sweep::{DimPoint, SweepData};
     let t = tables::Table::read(dir, "sweep.csv", &SWEEP_COLUMNS)?;
     let mut dims = Vec::new();
+    let listed = (0..t.len())
+        .map(|r| t.usize(r, "dim"))
+        .collect::<Result<Vec<usize>, SpecError>>()?;
+    let sizes = dimension_sizes(dir, &listed)?;
+    let ns: Vec<usize> = listed.iter().map(|d| sizes[d]).collect();
     for r in 0..t.len() {
         let ms = |m: &str, s: &str| -> Result<(f64, f64), SpecError> {
             Ok((t.f64(r, m)?, t.f64(r, s)?))
@@ -1245,16 +1457,29 @@ pub fn draw(dir: &Path, info: &FigureInfo) -> anyhow::Result<Vec<String>> {
         });
     }
     let b = tables::Table::read(dir, "by_index.csv", &["dim", "index", "fraction"])?;
+    let n_at = |d: usize| {
+        dims.iter()
+            .position(|p: &DimPoint| p.dim == d)
+            .map_or(d, |i| ns[i])
+    };
     let bars = (0..b.len())
         .map(|r| {
             let (dim, index) = (b.usize(r, "dim")?, b.usize(r, "index")?);
-            if index > dim {
-                return Err(b.bad(r, format!("index = {index} is more than dim = {dim}")));
+            if index > n_at(dim) {
+                let bound = if n_at(dim) == dim {
+                    format!("dim = {dim}")
+                } else {
+                    format!(
+                        "N = {} (the objective's dimension at dim = {dim})",
+                        n_at(dim)
+                    )
+                };
+                return Err(b.bad(r, format!("index = {index} is more than {bound}")));
             }
             Ok((dim, index, b.fraction_or_missing(r, "fraction")?))
         })
         .collect::<Result<Vec<_>, SpecError>>()?;
-    let points = tables::read_points(dir)?;
+    let points = tables::read_points(dir, &|d| sizes.get(&d).copied().unwrap_or(d))?;
     let theory = info.theory;
     let predict = move |n: usize, e: f64| theory.index_fraction(n, e).unwrap_or(f64::NAN);
     let threshold = match theory {
@@ -1269,10 +1494,7 @@ pub fn draw(dir: &Path, info: &FigureInfo) -> anyhow::Result<Vec<String>> {
     };
     let data = SweepData {
         title: &info.title,
-        hessian_dims: dims
-            .iter()
-            .map(|d| hessian_dim(d.dim, info.sphere))
-            .collect(),
+        hessian_dims: ns.iter().map(|&n| hessian_dim(n, info.sphere)).collect(),
         dims,
         bars,
         scatter: points
@@ -1295,7 +1517,87 @@ pub fn draw(dir: &Path, info: &FigureInfo) -> anyhow::Result<Vec<String>> {
             )
         }),
     };
-    Ok(crate::figure::sweep::all(dir, &data)?)
+    let mut figures = crate::figure::sweep::all(dir, &data)?;
+    let groups = loss_groups(&data.dims, &ns, &points, info.sphere);
+    crate::figure::index_loss::index_vs_loss(
+        &dir.join("index_vs_loss"),
+        &info.title,
+        crate::critical::files::loss_label(&info.title),
+        &groups,
+    )?;
+    figures.extend([
+        "index_vs_loss.png".to_string(),
+        "index_vs_loss.svg".to_string(),
+    ]);
+    Ok(figures)
+}
+
+/// One group per dimension for the index-against-loss figure and index_loss_fit.csv: its
+/// points (index fraction over the Hessian's dimension) and the fit of each dimension alone.
+fn loss_groups(
+    dims: &[crate::figure::sweep::DimPoint],
+    ns: &[usize],
+    points: &[PointRow],
+    sphere: bool,
+) -> Vec<crate::figure::index_loss::LossGroup> {
+    use crate::critical::index_loss::{fit, LossPoint};
+    dims.iter()
+        .zip(ns)
+        .map(|(d, &n)| {
+            let pts: Vec<LossPoint> = points
+                .iter()
+                .filter(|p| p.dim == d.dim)
+                .map(|p| LossPoint {
+                    f: p.f,
+                    index: p.index,
+                    n: hessian_dim(p.n, sphere),
+                    kind: crate::sample::kind_of(&p.kind),
+                })
+                .collect();
+            let label = if n == d.dim {
+                format!("N = {n}")
+            } else {
+                format!("d = {} (N = {n})", d.dim)
+            };
+            crate::figure::index_loss::LossGroup {
+                label,
+                fit: fit(&pts),
+                points: pts,
+            }
+        })
+        .collect()
+}
+
+/// index_loss_fit.csv of a sweep: `dim` and the fit of each dimension's points
+/// (`critical::index_loss::FIT_HEADER`).
+fn write_loss_fits(
+    folder: &run::RunFolder,
+    stats: &[DimStats],
+    points: &[PointRow],
+    sphere: bool,
+) -> anyhow::Result<serde_json::Value> {
+    use crate::critical::index_loss as il;
+    let mut csv = Csv::new(&format!("dim,{}", il::FIT_HEADER));
+    let mut json = serde_json::Map::new();
+    for s in stats {
+        let pts: Vec<il::LossPoint> = points
+            .iter()
+            .filter(|p| p.dim == s.dim)
+            .map(|p| il::LossPoint {
+                f: p.f,
+                index: p.index,
+                n: hessian_dim(p.n, sphere),
+                kind: crate::sample::kind_of(&p.kind),
+            })
+            .collect();
+        let o = il::fit(&pts);
+        let mut row = vec![s.dim.to_string()];
+        row.extend(il::fit_fields(s.n, &o));
+        csv.row(&row);
+        json.insert(s.dim.to_string(), il::fit_json(&o));
+    }
+    folder.write_csv("index_loss_fit.csv", &csv)?;
+    Ok(json.into())
 }
 
 /// `saddlescope plot DIR` for a sweep folder: redraws its figures from its tables.

@@ -25,6 +25,8 @@ pub struct PointRow {
     pub walkers: usize,
     /// |x|² at the point (the field's confining term is mu/2 |x|²).
     pub x_norm2: f64,
+    /// The objective's dimension N (`dim` itself, except for mlp: its parameter count).
+    pub n: usize,
 }
 
 /// One landscape instance (a row of instances.csv).
@@ -43,8 +45,12 @@ pub struct InstanceRow {
     pub coverage: Coverage,
 }
 
+/// points.csv; `f_per_dim` is f / N, N the objective's dimension (`dim` itself; for mlp, whose
+/// `dim` is the hidden width, the parameter count, which index_loss_fit.csv gives per `dim`).
 pub const POINTS_HEADER: &str =
     "dim,instance,f,f_per_dim,index,index_fraction,kind,walkers,x_norm2";
+/// The columns of points.csv every sweep folder has.
+pub const POINTS_REQUIRED: &str = POINTS_HEADER;
 pub const INSTANCES_HEADER: &str = "dim,instance,seed,walkers,converged,walkers_at_points,points,points_found_once,points_found_twice,points_estimated,points_estimated_lo,points_estimated_hi";
 /// sweep.csv. The coverage columns at the end aggregate the instances: `points_found_once` is
 /// summed over instances (like `points`); `points_estimated` is the estimated number of points
@@ -60,6 +66,9 @@ pub const BY_INDEX_HEADER: &str = "dim,index,count,fraction,count_per_instance,c
 #[derive(Debug, Clone, PartialEq)]
 pub struct DimStats {
     pub dim: usize,
+    /// The objective's dimension N at `dim` (for mlp, whose `dim` is the hidden width, the
+    /// parameter count).
+    pub n: usize,
     pub instances: usize,
     pub points: usize,
     pub points_per_instance: MeanSe,
@@ -91,6 +100,7 @@ pub struct DimStats {
 /// N − 1 on the sphere.
 pub fn dim_stats(
     dim: usize,
+    n: usize,
     hessian_dim: usize,
     instances: &[InstanceRow],
     points: &[PointRow],
@@ -147,6 +157,7 @@ pub fn dim_stats(
     let npts = col(0);
     DimStats {
         dim,
+        n,
         instances: k,
         points: total,
         points_per_instance: stats::mean_se(&npts),
@@ -183,7 +194,7 @@ pub fn write_points(path: &Path, rows: &[PointRow]) -> std::io::Result<()> {
             p.dim.to_string(),
             p.instance.to_string(),
             num(p.f),
-            num(p.f / p.dim as f64),
+            num(p.f / p.n.max(1) as f64),
             p.index.to_string(),
             num(p.index_fraction),
             p.kind.clone(),
@@ -277,13 +288,14 @@ pub fn write_by_index(path: &Path, rows: &[DimStats]) -> std::io::Result<()> {
     csv.write(path)
 }
 
-/// points.csv read back.
-pub fn read_points(dir: &Path) -> Result<Vec<PointRow>, SpecError> {
-    let t = Table::read(dir, "points.csv", &columns(POINTS_HEADER))?;
+/// points.csv read back; `n_of` gives the objective's dimension N at each `dim`.
+pub fn read_points(dir: &Path, n_of: &dyn Fn(usize) -> usize) -> Result<Vec<PointRow>, SpecError> {
+    let t = Table::read(dir, "points.csv", &columns(POINTS_REQUIRED))?;
     (0..t.len())
         .map(|r| {
+            let dim = t.usize(r, "dim")?;
             let row = PointRow {
-                dim: t.usize(r, "dim")?,
+                dim,
                 instance: t.usize(r, "instance")?,
                 f: t.finite(r, "f")?,
                 index: t.usize(r, "index")?,
@@ -291,12 +303,18 @@ pub fn read_points(dir: &Path) -> Result<Vec<PointRow>, SpecError> {
                 kind: t.choice(r, "kind", crate::critical::Kind::NAMES)?,
                 walkers: t.usize(r, "walkers")?,
                 x_norm2: t.finite(r, "x_norm2")?,
+                n: n_of(dim),
             };
-            if row.index > row.dim {
-                return Err(t.bad(
-                    r,
-                    format!("index = {} is more than dim = {}", row.index, row.dim),
-                ));
+            if row.index > row.n {
+                let bound = if row.n == row.dim {
+                    format!("dim = {}", row.dim)
+                } else {
+                    format!(
+                        "N = {} (the objective's dimension at dim = {})",
+                        row.n, row.dim
+                    )
+                };
+                return Err(t.bad(r, format!("index = {} is more than {bound}", row.index)));
             }
             Ok(row)
         })
@@ -322,6 +340,7 @@ mod tests {
             kind: kind.into(),
             walkers: 1,
             x_norm2: 1.0,
+            n: dim,
         }
     }
 
@@ -352,7 +371,7 @@ mod tests {
             point(4, 0, 0, "minimum"),
         ];
         let insts = vec![inst(2, 0), inst(2, 1), inst(4, 0)];
-        let s = dim_stats(2, 2, &insts, &points);
+        let s = dim_stats(2, 2, 2, &insts, &points);
         assert_eq!(
             (s.instances, s.points, s.minima, s.saddles, s.maxima),
             (2, 6, 3, 2, 1)
@@ -386,7 +405,7 @@ mod tests {
         assert_eq!(s.coverage_by_index.len(), 3);
         assert!((s.coverage_by_index[0].estimated - 1.875).abs() < 1e-12);
         // An instance without points still counts as an instance.
-        let s = dim_stats(4, 4, &[inst(4, 0), inst(4, 1)], &points);
+        let s = dim_stats(4, 4, 4, &[inst(4, 0), inst(4, 1)], &points);
         assert_eq!((s.instances, s.points), (2, 1));
         assert_eq!(s.points_per_instance.mean, 0.5);
     }
@@ -397,13 +416,13 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let rows = vec![point(3, 1, 2, "saddle"), point(3, 2, 0, "minimum")];
         write_points(&dir.join("points.csv"), &rows).unwrap();
-        assert_eq!(read_points(&dir).unwrap(), rows);
+        assert_eq!(read_points(&dir, &|d| d).unwrap(), rows);
         std::fs::write(
             dir.join("points.csv"),
             format!("{POINTS_HEADER}\n3,x,-1,-1,0,0,minimum,1,1\n"),
         )
         .unwrap();
-        let e = read_points(&dir).unwrap_err().to_string();
+        let e = read_points(&dir, &|d| d).unwrap_err().to_string();
         assert!(
             e.contains("points.csv line 2") && e.contains("instance"),
             "{e}"
