@@ -496,7 +496,11 @@ fn resolve_inner(raw: &RawSpec, table: &[Param], allow_ranges: bool) -> Result<V
             sweeps.insert(param.key.to_string(), sweep);
             continue;
         }
-        let v = parse_number(&context, param.key, value)?;
+        // A number too large for f64 (`1e999`) or `inf` is a number out of range, not text.
+        let v = match parse_number(&context, param.key, value) {
+            Err(_) if value.trim().parse::<f64>().is_ok() => f64::INFINITY,
+            other => other?,
+        };
         param.range.check(v).map_err(|rule| SpecError::OutOfRange {
             context: context.clone(),
             key: param.key.to_string(),

@@ -199,7 +199,12 @@ fn shared_cases() -> Vec<Case> {
             (spec_flag, "gd:lr=fast", "'lr=fast' is not a number"),
             (spec_flag, "gd:lr=-1", "lr=-1 is out of range"),
             (spec_flag, "gd:beta=0.9", "unknown key 'beta'"),
-            (spec_flag, "gd:lr=1e999", "'lr=1e999' is not a number"),
+            (
+                spec_flag,
+                "gd:lr=1e999",
+                "lr=1e999 is out of range; valid: > 0",
+            ),
+            (spec_flag, "gd:lr=inf", "lr=inf is out of range; valid: > 0"),
             (spec_flag, "gd:schedule=wobbly", "unknown schedule 'wobbly'"),
             (spec_flag, "gd:lr=0.1..0.01", "lr"),
             (spec_flag, "pgd:t_thres=1..9", "t_thres"),

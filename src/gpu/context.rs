@@ -6,7 +6,7 @@ use std::sync::Arc;
 /// Errors from the GPU layer, each naming what failed.
 #[derive(Debug, thiserror::Error)]
 pub enum GpuError {
-    #[error("no GPU adapter found{0}; on Linux without a GPU, install Mesa's software Vulkan (Debian: apt-get install mesa-vulkan-drivers)")]
+    #[error("no GPU adapter found{0}; valid: --backend cpu or auto on this machine, or on Linux without a GPU, install Mesa's software Vulkan (Debian: apt-get install mesa-vulkan-drivers)")]
     NoAdapter(String),
     #[error("adapter '{adapter}' could not open a device: {message}")]
     Device { adapter: String, message: String },
@@ -34,10 +34,14 @@ pub enum GpuError {
 }
 
 impl GpuError {
-    /// Errors that mean the run does not fit this adapter (usage errors, exit code 2), as
-    /// opposed to failures of the device.
+    /// Errors that mean the run does not fit this adapter, or that the adapter asked for is
+    /// not there (usage errors, exit code 2), as opposed to failures of the device.
     pub fn is_usage(&self) -> bool {
-        matches!(self, GpuError::LoopLimit { .. } | GpuError::TooLarge(_))
+        // A machine without the adapter `--backend gpu` asks for: the flag is what to change.
+        matches!(
+            self,
+            GpuError::LoopLimit { .. } | GpuError::TooLarge(_) | GpuError::NoAdapter(_)
+        )
     }
 }
 
