@@ -127,7 +127,12 @@ fn read_points(
             )
         };
         let id: usize = field(c_id)?.parse().map_err(|_| parse_err("id"))?;
-        let f: f64 = field(c_f)?.parse().map_err(|_| parse_err("f"))?;
+        // A critical point has a finite f and position (the writers never write others).
+        let f: f64 = field(c_f)?
+            .parse()
+            .ok()
+            .filter(|v: &f64| v.is_finite())
+            .ok_or_else(|| parse_err("f (valid: a finite number)"))?;
         let index: usize = field(c_index)?.parse().map_err(|_| parse_err("index"))?;
         let kind = field(c_kind)?.to_string();
         if row >= k {
@@ -136,9 +141,19 @@ fn read_points(
                 "critical_points.csv has more rows than critical_points.npy",
             ));
         }
+        let x = &xs[row * dim..(row + 1) * dim];
+        if x.iter().any(|v| !v.is_finite()) {
+            return Err(bad(
+                dir,
+                format!(
+                    "critical_points.npy point {row} has a coordinate that is not finite; a \
+                     catalogue holds finite positions only"
+                ),
+            ));
+        }
         points.push(StoredPoint {
             id,
-            x: xs[row * dim..(row + 1) * dim].to_vec(),
+            x: x.to_vec(),
             f,
             index,
             kind,
@@ -192,6 +207,24 @@ mod tests {
             (2, "maximum", -0.270845)
         );
         assert!(cat.point(7).unwrap_err().to_string().contains("0..=1"));
+        // A damaged catalogue: f that is not finite, then a position that is not.
+        let csv = std::fs::read_to_string(dir.join("critical_points.csv")).unwrap();
+        std::fs::write(
+            dir.join("critical_points.csv"),
+            csv.replace("1,181.6165,", "1,NaN,"),
+        )
+        .unwrap();
+        let e = read(&dir).unwrap_err().to_string();
+        assert!(e.contains("row 2: bad f"), "{e}");
+        std::fs::write(dir.join("critical_points.csv"), &csv).unwrap();
+        output::write_npy(
+            &dir.join("critical_points.npy"),
+            &[2, 2],
+            &[3.0, 2.0, f64::INFINITY, -0.923039],
+        )
+        .unwrap();
+        let e = read(&dir).unwrap_err().to_string();
+        assert!(e.contains("point 1") && e.contains("not finite"), "{e}");
         std::fs::remove_dir_all(&dir).ok();
     }
 }
