@@ -253,6 +253,14 @@ fn warn(job: &Job, opts: &SlurmOptions, run: &Checked) {
             job.binary.display()
         );
     }
+    if job.shards > 1000 {
+        eprintln!(
+            "warning: --shards {} makes array indices up to {}; Slurm's MaxArraySize is 1001 \
+             (indices up to 1000) unless the cluster sets more (scontrol show config | grep \
+             MaxArraySize), and sbatch refuses a larger array",
+            job.shards, job.shards
+        );
+    }
     if run.backend == BackendChoice::Auto && job.shards > 1 {
         eprintln!(
             "warning: the tasks run with --backend auto, which takes a hardware GPU where a node \

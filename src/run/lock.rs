@@ -50,6 +50,9 @@ impl LockInfo {
     }
 
     pub fn describe(&self) -> String {
+        if self.pid == 0 && self.started == "?" {
+            return format!("a run whose lock file {LOCK_FILE} cannot be read");
+        }
         format!(
             "a '{}' run (pid {}, started {} UTC)",
             self.command, self.pid, self.started

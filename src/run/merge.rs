@@ -101,9 +101,10 @@ pub fn read_shards(dirs: &[PathBuf]) -> Result<Vec<ShardFolder>, SpecError> {
             return Err(SpecError::folder(
                 &pair[1].dir,
                 format!(
-                    "is shard {} as {} is: a shard given twice",
+                    "is shard {} again ({} is shard {} too): each shard is given once",
                     pair[1].shard.text(),
-                    pair[0].dir.display()
+                    pair[0].dir.display(),
+                    pair[0].shard.text()
                 ),
             ));
         }
