@@ -9,7 +9,7 @@ use crate::run::memory::{self, Available};
 use crate::spec::SpecError;
 
 /// How `saddlescope slurm` writes (and submits) a job: the array of shard tasks and the merge.
-#[derive(Debug, Clone, clap::Args)]
+#[derive(Debug, Clone, Default, clap::Args)]
 pub struct SlurmOptions {
     /// Number of shards: array tasks 1..N, task K running `--shard K/N`.
     #[arg(long)]
@@ -351,18 +351,7 @@ mod tests {
     fn the_header_checks_every_option_and_names_the_job_by_its_command() {
         let opts = SlurmOptions {
             shards: 4,
-            partition: None,
-            time: None,
-            gpus: None,
-            cpus_per_task: None,
-            mem: None,
-            account: None,
-            job_name: None,
-            max_running: None,
-            sbatch_options: vec![],
-            script_dir: None,
-            binary: None,
-            submit: false,
+            ..SlurmOptions::default()
         };
         let h = opts.header("sweep").unwrap();
         assert_eq!(h.job_name, "saddlescope-sweep");

@@ -6,18 +6,7 @@ use super::*;
 fn opts(shards: usize) -> SlurmOptions {
     SlurmOptions {
         shards,
-        partition: None,
-        time: None,
-        gpus: None,
-        cpus_per_task: None,
-        mem: None,
-        account: None,
-        job_name: None,
-        max_running: None,
-        sbatch_options: vec![],
-        script_dir: None,
-        binary: None,
-        submit: false,
+        ..SlurmOptions::default()
     }
 }
 
