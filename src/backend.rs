@@ -312,6 +312,7 @@ impl Backend {
         starts: &[f64],
         hyper: &Hyper,
         progress: &(dyn Fn(u64) + Sync),
+        checkpoints: Option<&dyn Checkpoints>,
     ) -> Result<(EndStates, WalkReport), GpuError> {
         let gw = GpuWalk::cached(ctx.clone(), &self.pipelines, objs, opt)?;
         let adapter = ctx.adapter.line();
@@ -324,7 +325,7 @@ impl Backend {
             }
             check = Some(r);
         }
-        let ends = gw.run(plan, starts, hyper, progress)?;
+        let ends = gw.run_from(plan, starts, hyper, progress, checkpoints)?;
         if let Some(r) = &mut check {
             twin_check::after(r, objs, &ends);
             if !r.passed {
@@ -356,8 +357,9 @@ impl Backend {
 
     /// [`Backend::walk_instances`] with checkpoints: the CPU engines walk in segments, continue
     /// from the state `checkpoints` restores and hand it every walker's state at each segment
-    /// boundary (`walk::snapshot`). A GPU walk keeps no checkpoints: an interrupted one walks
-    /// again from its start (the same walk: its random numbers are keyed by walker and step).
+    /// boundary (`walk::snapshot`); a GPU walk reads its chunk's device state back at the
+    /// boundaries where a checkpoint is due and continues from a restored one
+    /// (`GpuWalk::run_from`).
     #[allow(clippy::too_many_arguments)]
     pub fn walk_instances_from(
         &self,
@@ -379,7 +381,7 @@ impl Backend {
         }
         let mut fallback = None;
         if let Some(ctx) = self.gpu.as_ref().filter(|_| !opt.rule.cpu_only()) {
-            match self.gpu_walk(ctx, objs, opt, plan, starts, hyper, progress) {
+            match self.gpu_walk(ctx, objs, opt, plan, starts, hyper, progress, checkpoints) {
                 Ok((ends, report)) => {
                     self.record(report);
                     return Ok(ends);

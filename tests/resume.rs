@@ -16,7 +16,7 @@ use saddlescope::backend::Backend;
 use saddlescope::objective::{self, Objective};
 use saddlescope::rules;
 use saddlescope::walk::init::Init;
-use saddlescope::walk::snapshot::{self, Checkpoints, Snapshot};
+use saddlescope::walk::snapshot::{self, Checkpoints, DeviceSnapshot, Snapshot};
 use saddlescope::walk::state::WalkerState;
 use saddlescope::walk::{EndStates, WalkPlan};
 
@@ -155,6 +155,143 @@ fn a_walk_restored_at_a_segment_boundary_ends_bit_for_bit_as_the_uninterrupted_o
             }
         }
     }
+}
+
+/// A device checkpointer for tests: always due; keeps every device snapshot saved mid-walk,
+/// and restores a given one.
+struct KeepDevice {
+    saved: Mutex<Vec<DeviceSnapshot>>,
+    from: Option<DeviceSnapshot>,
+}
+
+impl Checkpoints for KeepDevice {
+    fn restore(&self) -> Option<Snapshot> {
+        None
+    }
+    fn boundary(&self, _: u32, _: &[&WalkerState], _: bool) {}
+    fn due(&self) -> bool {
+        true
+    }
+    fn restore_device(&self) -> Option<DeviceSnapshot> {
+        self.from.clone()
+    }
+    fn save_device(&self, s: &DeviceSnapshot, done: bool) {
+        if !done {
+            self.saved.lock().unwrap().push(s.clone());
+        }
+    }
+}
+
+/// A GPU walk restored from its device state at any segment boundary — in its first chunk,
+/// in a later one, with walkers of earlier chunks ended — ends bit for bit where the
+/// uninterrupted GPU walk ends: every rule with WGSL on the fused engine (a classic surface)
+/// and on the multi-pass one (a random field; a network loss with minibatches, whose batch
+/// depends on the step), with state the CPU twin does not keep (the kernels' own slots).
+#[test]
+fn a_gpu_walk_restored_from_its_device_state_ends_bit_for_bit_as_the_uninterrupted_one() {
+    let backend = Backend::gpu(common::ctx()).with_twin_check(false);
+    let plan = WalkPlan {
+        max_steps: 60,
+        grad_tol: 1e-6,
+        seed: 5,
+        // Chunks of 10, 10 and 4 walkers: a restore in a later chunk keeps the ended ones.
+        chunk: Some(10),
+        ..WalkPlan::default()
+    };
+    let quiet = |_: u64| {};
+    let mut cases: Vec<(String, String)> = Vec::new();
+    for c in RULE_CASES {
+        if let Some(o) = c.fused.first() {
+            cases.push((o.to_string(), "styblinski-tang:n=6".into()));
+        }
+        if let Some(o) = c.batched.first() {
+            cases.push((o.to_string(), "field:n=6,features=32,seed=1".into()));
+        }
+    }
+    cases.push((
+        "adam:lr=0.01,batch=4".into(),
+        "mlp:widths=3-4-1,samples=16".into(),
+    ));
+    for (o, spec) in cases {
+        let opt = rules::parse(&o).unwrap();
+        let obj = objective::parse(&spec).unwrap();
+        let (w, n) = (24, obj.dim());
+        let starts = Init::Auto.starts(obj.as_ref(), 5, 0, w);
+        let hyper = opt.hyper_rows(w);
+        let what = format!("{o} on {spec}");
+        let walk = |ck: Option<&dyn Checkpoints>| {
+            backend
+                .walk_instances_from(&[obj.as_ref()], &opt, &plan, &starts, &hyper, &quiet, ck)
+                .unwrap()
+        };
+        let whole = walk(None);
+        let first = KeepDevice {
+            saved: Mutex::new(Vec::new()),
+            from: None,
+        };
+        assert_eq!(
+            bits(&walk(Some(&first))),
+            bits(&whole),
+            "{what}: checkpoints change the walk"
+        );
+        let saved = first.saved.into_inner().unwrap();
+        assert!(
+            saved.iter().any(|s| s.first > 0 && s.running() > 0),
+            "{what}: no checkpoint in a later chunk"
+        );
+        // The first boundary, the first in a later chunk, and the last.
+        let later = saved.iter().position(|s| s.first > 0).unwrap_or(0);
+        let mut picks = vec![0, later, saved.len() - 1];
+        picks.dedup();
+        for s in picks.into_iter().map(|k| saved[k].clone()) {
+            let (at, t) = (s.first, s.taken);
+            // The snapshot survives its file format.
+            let s = DeviceSnapshot::decode(&s.encode(), w, n).unwrap();
+            let resumed = KeepDevice {
+                saved: Mutex::new(Vec::new()),
+                from: Some(s),
+            };
+            assert_eq!(
+                bits(&walk(Some(&resumed))),
+                bits(&whole),
+                "{what}: the walk restored in the chunk at walker {at}, step {t}, ends elsewhere"
+            );
+            let after = resumed.saved.into_inner().unwrap();
+            assert!(
+                after
+                    .iter()
+                    .all(|a| a.first > at || (a.first == at && a.taken > t)),
+                "{what}: restarted before walker {at}, step {t}"
+            );
+        }
+    }
+    // A snapshot of another chunking or rule is not restored: the walk starts over, and ends
+    // as the uninterrupted one.
+    let opt = rules::parse("adam:lr=0.01").unwrap();
+    let obj = objective::parse("styblinski-tang:n=6").unwrap();
+    let starts = Init::Auto.starts(obj.as_ref(), 5, 0, 24);
+    let hyper = opt.hyper_rows(24);
+    let walk = |ck: Option<&dyn Checkpoints>| {
+        backend
+            .walk_instances_from(&[obj.as_ref()], &opt, &plan, &starts, &hyper, &quiet, ck)
+            .unwrap()
+    };
+    let keep = KeepDevice {
+        saved: Mutex::new(Vec::new()),
+        from: None,
+    };
+    let whole = walk(Some(&keep));
+    let mut s = keep.saved.into_inner().unwrap().pop().unwrap();
+    s.slots += 1;
+    let foreign = KeepDevice {
+        saved: Mutex::new(Vec::new()),
+        from: Some(s),
+    };
+    assert_eq!(bits(&walk(Some(&foreign))), bits(&whole));
+    assert!(
+        foreign.saved.into_inner().unwrap()[0].first == 0,
+        "a foreign snapshot was restored"
+    );
 }
 
 // ---- through the command line ----
@@ -354,6 +491,50 @@ fn a_sample_killed_mid_walk_resumes_to_the_uninterrupted_tables() {
         &run(&with_out(SAMPLE, &cut, &["--resume"])),
         &["finished 'sample' run", "nothing to resume"],
     );
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+/// [`SAMPLE`] on the GPU (the software adapter on CI): fewer walkers, the same length.
+const SAMPLE_GPU: &[&str] = &[
+    "sample",
+    "--objective",
+    "rastrigin:n=8",
+    "--optimizer",
+    "adam:lr=0.0005",
+    "--walkers",
+    "64",
+    "--steps",
+    "100000",
+    "--grad-tol",
+    "1e-12",
+    "--backend",
+    "gpu",
+];
+
+#[test]
+fn a_gpu_sample_killed_mid_walk_resumes_from_its_device_state_to_the_uninterrupted_tables() {
+    let root = tmp("sample-gpu");
+    let (whole, cut) = (root.join("whole"), root.join("cut"));
+    ok(&run(&with_out(SAMPLE_GPU, &whole, &[])));
+    let h = kill_mid_walk(SAMPLE_GPU, &cut, &["walk-walk.bin"]);
+    let t = h["t"].as_u64().unwrap();
+    assert!(
+        t > 0 && h["running"].as_u64().unwrap() > 0 && h["meta"]["device"] == true,
+        "not a device checkpoint mid-walk: {h}"
+    );
+    refused(
+        &run(&with_out(SAMPLE_GPU, &cut, &[])),
+        &[
+            &format!("checkpointed after {t} steps of its GPU chunk"),
+            "add --resume",
+        ],
+    );
+    // The CPU engines do not take a GPU walk's state (another engine is refused anyway).
+    ok(&run(&with_out(SAMPLE_GPU, &cut, &["--resume"])));
+    same_files(&whole, &cut);
+    let m = manifest(&cut);
+    assert_eq!(m["resumed"]["walks"][0]["from_step"].as_u64(), Some(t));
+    assert!(!cut.join(".checkpoint").exists());
     let _ = std::fs::remove_dir_all(&root);
 }
 

@@ -19,6 +19,7 @@ use super::program::{Program, ROW_SPLIT};
 use super::shader::{self, Assembled};
 use crate::objective::{Objective, PARAM_TAIL};
 use crate::rules::Optimizer;
+use crate::walk::snapshot::{Checkpoints, DeviceSnapshot};
 use crate::walk::state::{
     Status, COUNTERS, CT_ESCAPE, CT_STATUS, CT_STEPS, NO_ESCAPE, SC_F, SC_GNORM, SLOT_START, SLOT_X,
 };
@@ -660,6 +661,23 @@ impl GpuWalk {
         hyper: &Hyper,
         progress: &dyn Fn(u64),
     ) -> Result<EndStates, GpuError> {
+        self.run_from(plan, starts, hyper, progress, None)
+    }
+
+    /// [`GpuWalk::run`] with checkpoints: the walk continues from the device state
+    /// `checkpoints` restores (chunks that had ended keep their end states; the chunk that was
+    /// walking gets its state, scalars and counters back, bit for bit), and at each segment
+    /// boundary where a checkpoint is due it reads the chunk's state back and saves it; once
+    /// more when the walk has ended. A walker's steps depend only on its own state and
+    /// (seed, walker, step), so the walk ends as the uninterrupted one does.
+    pub fn run_from(
+        &self,
+        plan: &WalkPlan,
+        starts: &[f64],
+        hyper: &Hyper,
+        progress: &dyn Fn(u64),
+        checkpoints: Option<&dyn Checkpoints>,
+    ) -> Result<EndStates, GpuError> {
         let n = self.n;
         let total = starts.len() / n;
         let cap = plan
@@ -674,19 +692,53 @@ impl GpuWalk {
         let mut out = EndStates::new(total, n);
         out.precision = "f32";
         let most = plan.max_steps.saturating_add(1);
-        let mut segment = 16u32.min(most);
+        // Steps of a chunk's first submission (later ones are sized by time). Every chunk
+        // starts small, so that a chunk's first segment boundaries (checkpoints) come soon.
+        let first_segment = if self.kernels.program.fused {
+            16u32.min(most)
+        } else {
+            1
+        };
         let mut segment_cap = u32::MAX;
-        if !self.kernels.program.fused {
-            segment = 1;
-        }
         let per_walker = u64::from(most);
-        for first in (0..total).step_by(cap) {
+        let restored = checkpoints
+            .and_then(|c| c.restore_device())
+            .filter(|s| self.fits(s, cap, total));
+        let resume_at = restored.as_ref().map_or(0, |s| {
+            for w in 0..s.first {
+                let e = &s.ends;
+                out.set(
+                    w,
+                    e.point(w),
+                    e.f[w],
+                    e.grad_norm[w],
+                    e.steps[w],
+                    e.status[w],
+                    e.escape[w],
+                );
+            }
+            s.first
+        });
+        for first in (resume_at..total).step_by(cap) {
             let wc = cap.min(total - first);
             self.upload(&b, starts, None, Some((hyper, 0)), first, wc);
+            let mut segment = first_segment.min(segment_cap);
             let mut active = wc as u32;
             // Steps every still-running walker of this chunk has taken.
             let mut taken = 0u64;
-            loop {
+            if let Some(s) = restored.as_ref().filter(|s| s.first == first) {
+                let q = &self.ctx.queue;
+                q.write_buffer(&b.state, 0, bytemuck::cast_slice(&s.state));
+                q.write_buffer(&b.scalars, 0, bytemuck::cast_slice(&s.sc));
+                q.write_buffer(&b.counters, 0, bytemuck::cast_slice(&s.ct));
+                let running: Vec<u32> = (0..wc as u32)
+                    .filter(|&w| s.ct[CT_STATUS * wc + w as usize] == Status::Running as u32)
+                    .collect();
+                q.write_buffer(&b.walkers, 0, bytemuck::cast_slice(&running));
+                active = running.len() as u32;
+                taken = u64::from(s.taken);
+            }
+            while active > 0 {
                 let u = WalkUniform {
                     stride: wc as u32,
                     first_walker: plan.first_walker + first as u32,
@@ -744,6 +796,10 @@ impl GpuWalk {
                 self.ctx
                     .queue
                     .write_buffer(&b.walkers, 0, bytemuck::cast_slice(&running));
+                if let Some(c) = checkpoints.filter(|c| c.due()) {
+                    let snap = self.device_snapshot(&b, &out, first, wc, taken as u32)?;
+                    c.save_device(&snap, false);
+                }
                 // Aim each submission at SEGMENT_SECONDS of work.
                 let dt = t0.elapsed().as_secs_f64().max(1e-4);
                 let scaled = f64::from(segment) * (SEGMENT_SECONDS / dt).clamp(0.5, 4.0);
@@ -756,7 +812,92 @@ impl GpuWalk {
             }
             self.read_chunk(&b, &mut out, first, wc)?;
         }
+        if let Some(c) = checkpoints {
+            c.save_device(&self.device_snapshot(&b, &out, total, 0, 0)?, true);
+        }
         Ok(out)
+    }
+
+    /// Whether a restored device snapshot belongs to this walk as it is chunked now: its chunk
+    /// starts on the chunk grid of `cap` walkers, holds the walkers that chunk holds, and its
+    /// buffers have this rule's slots and scalars at this dimension. One that does not is a
+    /// notice, and the walk starts over (the same numbers, more time).
+    fn fits(&self, s: &DeviceSnapshot, cap: usize, total: usize) -> bool {
+        let chunk = if s.first == total {
+            0
+        } else {
+            cap.min(total.saturating_sub(s.first))
+        };
+        let ok = s.first.is_multiple_of(cap)
+            && s.wc == chunk
+            && s.slots == self.slots
+            && s.scalars == self.scalars
+            && s.ends.len() == s.first
+            && s.state.len() == self.slots * self.n * s.wc
+            && s.sc.len() == self.scalars * s.wc
+            && s.ct.len() == COUNTERS * s.wc;
+        if !ok {
+            log::warn!(
+                "the checkpoint holds walkers {}..+{} of {} with {} slots and {} scalars; this \
+                 walk runs chunks of {cap} with {} slots and {} scalars; walking from the start",
+                s.first,
+                s.wc,
+                total,
+                s.slots,
+                s.scalars,
+                self.slots,
+                self.scalars
+            );
+        }
+        ok
+    }
+
+    /// The walk's device state: the end states of walkers 0..first (from `out`) and the
+    /// chunk of `wc` walkers from `first`, read back, `taken` steps in.
+    fn device_snapshot(
+        &self,
+        b: &ChunkBuffers,
+        out: &EndStates,
+        first: usize,
+        wc: usize,
+        taken: u32,
+    ) -> Result<DeviceSnapshot, GpuError> {
+        let n = self.n;
+        let mut ends = EndStates::new(first, n);
+        ends.precision = out.precision;
+        ends.x.copy_from_slice(&out.x[..first * n]);
+        ends.f.copy_from_slice(&out.f[..first]);
+        ends.grad_norm.copy_from_slice(&out.grad_norm[..first]);
+        ends.steps.copy_from_slice(&out.steps[..first]);
+        ends.status.copy_from_slice(&out.status[..first]);
+        ends.escape.copy_from_slice(&out.escape[..first]);
+        let (state, sc, ct) = if wc == 0 {
+            (Vec::new(), Vec::new(), Vec::new())
+        } else {
+            let [b_state, b_scalars, b_counters, ..] = self.per_walker_bytes();
+            let w = wc as u64;
+            (
+                bytemuck::pod_collect_to_vec(&read_from(&self.ctx, &b.state, 0, b_state * w)?),
+                bytemuck::pod_collect_to_vec(&read_from(&self.ctx, &b.scalars, 0, b_scalars * w)?),
+                bytemuck::pod_collect_to_vec(&read_from(
+                    &self.ctx,
+                    &b.counters,
+                    0,
+                    b_counters * w,
+                )?),
+            )
+        };
+        Ok(DeviceSnapshot {
+            first,
+            wc,
+            taken,
+            slots: self.slots,
+            scalars: self.scalars,
+            ends,
+            state,
+            sc,
+            ct,
+        })
     }
 
     fn read_chunk(

@@ -4,9 +4,10 @@
 //! Every run into a folder writes `.checkpoint/run.json` before it walks: the command, the
 //! version, the spec as given (defaults filled), the run as resolved and the engine that walks
 //! ([`RunRecord`]). While it walks, the CPU engines hand every walker's state to a
-//! [`WalkCheckpoint`] at each segment boundary, and it writes `.checkpoint/walk-KEY.bin` (a JSON
-//! header line naming the run's fingerprint, the walk, its step and size, then the state of
-//! `walk::snapshot`) when due: at most every [`DEFAULT_INTERVAL`] seconds
+//! [`WalkCheckpoint`] at each segment boundary (a GPU walk, when [`Checkpoints::due`] says so,
+//! reads its chunk's device state back and hands that over: `walk::snapshot::DeviceSnapshot`),
+//! and it writes `.checkpoint/walk-KEY.bin` (a JSON header line naming the run's fingerprint,
+//! the walk, its step and size, then the state of `walk::snapshot`) when due: at most every [`DEFAULT_INTERVAL`] seconds
 //! (`SADDLESCOPE_CHECKPOINT_SECONDS` sets it; 0 is every segment) and never more often than
 //! 20 times the last write took, so writing costs at most ~5% of the walk; and always once
 //! when the walk ends. A sweep also writes `.checkpoint/ends-KEY.bin` when a dimension's walk
@@ -26,7 +27,7 @@ use std::time::{Duration, Instant};
 
 use crate::output;
 use crate::spec::SpecError;
-use crate::walk::snapshot::{self, Checkpoints, Snapshot};
+use crate::walk::snapshot::{self, Checkpoints, DeviceSnapshot, Snapshot};
 use crate::walk::state::{Status, WalkerState};
 use crate::walk::EndStates;
 
@@ -357,7 +358,12 @@ pub struct WalkCheckpoint<'a> {
 impl Checkpoints for WalkCheckpoint<'_> {
     fn restore(&self) -> Option<Snapshot> {
         let (h, body) = self.ck.read(&self.path, &self.key, self.walkers, self.n)?;
-        match snapshot::decode(&body, h.t, self.walkers, self.n) {
+        let decoded = if h.meta["device"] == serde_json::Value::Bool(true) {
+            Err("holds a GPU walk's state, not a CPU walk's".to_string())
+        } else {
+            snapshot::decode(&body, h.t, self.walkers, self.n)
+        };
+        match decoded {
             Ok(s) => {
                 if let Ok(mut r) = self.ck.resumed.lock() {
                     r.walks.push((self.key.clone(), h.t));
@@ -376,6 +382,63 @@ impl Checkpoints for WalkCheckpoint<'_> {
     }
 
     fn boundary(&self, t: u32, states: &[&WalkerState], done: bool) {
+        let running = snapshot::count_running(states);
+        let header = self.ck.header(&self.key, t, states.len(), self.n, running);
+        self.save(header, done, |w| snapshot::encode_into(w, states));
+    }
+
+    fn due(&self) -> bool {
+        self.ck
+            .clock
+            .lock()
+            .map(|c| Instant::now() >= c.next)
+            .unwrap_or(false)
+    }
+
+    fn restore_device(&self) -> Option<DeviceSnapshot> {
+        let (h, body) = self.ck.read(&self.path, &self.key, self.walkers, self.n)?;
+        let decoded = if h.meta["device"] == serde_json::Value::Bool(true) {
+            DeviceSnapshot::decode(&body, self.walkers, self.n)
+        } else {
+            Err("holds a CPU walk's state, not a GPU walk's".to_string())
+        };
+        match decoded {
+            Ok(s) => {
+                if let Ok(mut r) = self.ck.resumed.lock() {
+                    r.walks.push((self.key.clone(), h.t));
+                }
+                Some(s)
+            }
+            Err(e) => {
+                log::warn!(
+                    "{}: {e}; walking '{}' from the start",
+                    self.path.display(),
+                    self.key
+                );
+                None
+            }
+        }
+    }
+
+    fn save_device(&self, s: &DeviceSnapshot, done: bool) {
+        let header = Header {
+            meta: serde_json::json!({"device": true, "chunk_first": s.first, "chunk_walkers": s.wc}),
+            ..self
+                .ck
+                .header(&self.key, s.taken, self.walkers, self.n, s.running())
+        };
+        self.save(header, done, |w| w.write_all(&s.encode()));
+    }
+}
+
+impl WalkCheckpoint<'_> {
+    /// Writes the walk's checkpoint when it is due (or `done`), and sets when the next is.
+    fn save(
+        &self,
+        header: Header,
+        done: bool,
+        body: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>,
+    ) {
         let Ok(mut clock) = self.ck.clock.lock() else {
             return;
         };
@@ -383,9 +446,6 @@ impl Checkpoints for WalkCheckpoint<'_> {
             return;
         }
         let t0 = Instant::now();
-        let running = snapshot::count_running(states);
-        let header = self.ck.header(&self.key, t, states.len(), self.n, running);
-        let body = |w: &mut dyn std::io::Write| snapshot::encode_into(w, states);
         if let Err(e) = self.ck.write(&self.path, &header, body) {
             // The walk goes on; the last checkpoint written (if any) stays whole.
             log::warn!(
@@ -540,6 +600,22 @@ pub fn progress(folder: &Path) -> Option<String> {
         };
         if name.starts_with("ends-") {
             kept.push(h.key);
+        } else if h.meta["device"] == serde_json::Value::Bool(true) {
+            let first = h.meta["chunk_first"].as_u64().unwrap_or(0);
+            let wc = h.meta["chunk_walkers"].as_u64().unwrap_or(0);
+            walks.push(if wc == 0 {
+                format!("walk '{}' checkpointed when it had ended", h.key)
+            } else {
+                format!(
+                    "walk '{}' checkpointed after {} steps of its GPU chunk of walkers {}..{} \
+                     ({first} walkers before it ended), {} of them still running",
+                    h.key,
+                    h.t,
+                    first,
+                    first + wc,
+                    h.running
+                )
+            });
         } else {
             walks.push(format!(
                 "walk '{}' checkpointed after {} steps, {} of {} walkers still running",
