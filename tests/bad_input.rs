@@ -871,6 +871,62 @@ fn the_memory_limit_comes_from_the_machine_or_the_variable() {
     let _ = std::fs::remove_dir_all(&cwd);
 }
 
+/// A landscape whose parameters do not fit the memory available is refused before they are
+/// drawn (in well under a second, naming the landscape and what to change); under a larger
+/// limit the same landscape is built.
+#[test]
+fn a_landscape_larger_than_the_memory_available_is_refused_before_it_is_drawn() {
+    let cwd = tmp("landscape-memory");
+    std::fs::create_dir_all(&cwd).unwrap();
+    for (spec, names) in [
+        (
+            "pspin:p=3,n=400",
+            ["'pspin': n=400 with p=3", "a smaller n"],
+        ),
+        (
+            "field:n=500,features=20000",
+            ["'field' with features=20000, n=500", "lower features or n"],
+        ),
+    ] {
+        let args: Vec<String> = [
+            "sample",
+            "--objective",
+            spec,
+            "--optimizer",
+            "gd",
+            "--walkers",
+            "2",
+            "--steps",
+            "1",
+            "--no-critical",
+            "--backend",
+            "cpu",
+            "--out",
+            "out",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let o = run_case(&cwd, &args, &[("SADDLESCOPE_MEMORY_LIMIT", "64M")]);
+        assert_eq!(o.code, Some(2), "{spec}: {}", o.stderr);
+        for n in names
+            .iter()
+            .chain(&["landscape parameters", "64.0 MiB available"])
+        {
+            assert!(o.stderr.contains(n), "{spec}: {n}: {}", o.stderr);
+        }
+        assert!(o.seconds < 1.0, "{spec}: {} s", o.seconds);
+        assert!(
+            !cwd.join("out").exists(),
+            "{spec}: a refused run wrote its folder"
+        );
+        let o = run_case(&cwd, &args, &[("SADDLESCOPE_MEMORY_LIMIT", "4G")]);
+        assert_eq!(o.code, Some(0), "{spec}: {}", o.stderr);
+        let _ = std::fs::remove_dir_all(cwd.join("out"));
+    }
+    let _ = std::fs::remove_dir_all(&cwd);
+}
+
 // ---------------------------------------------------------------------------------------------
 // plot on damaged folders
 

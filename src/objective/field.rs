@@ -75,6 +75,12 @@ impl Field {
                 valid: "lower features or n".into(),
             });
         }
+        super::check_landscape_memory(
+            &format!("'field' with features={m}, n={n}"),
+            (m * (n + 2)) as u64,
+            Field::floats(n, m) as u64,
+            "lower features or n",
+        )?;
         let length = v.get("length")?;
         let mut s = Sampler::new(v.get("seed")? as u64, 0, Stream::Landscape);
         let a = (0..m).map(|_| s.normal()).collect();

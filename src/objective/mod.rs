@@ -191,6 +191,24 @@ pub struct Entry {
 }
 
 /// Every objective, in the order `list` prints them.
+/// Refuses a landscape whose parameters would not fit in the memory available (`run::memory`)
+/// before they are drawn: `host` floats in f64 and, for a GPU walk, `gpu` floats in f32.
+/// `what` names the landscape and its size, `valid` what to change.
+pub(crate) fn check_landscape_memory(
+    what: &str,
+    host: u64,
+    gpu: u64,
+    valid: &str,
+) -> Result<(), SpecError> {
+    let mut e = crate::run::memory::Estimate::new();
+    e.add("landscape parameters (f64, host)", host, 8).add(
+        "landscape parameters (f32, GPU upload)",
+        gpu,
+        4,
+    );
+    crate::run::memory::check(what, &e, valid)
+}
+
 pub fn registry() -> Vec<Entry> {
     let mut v = classic::entries();
     v.extend(nd::entries());

@@ -244,6 +244,12 @@ impl PSpin {
                 ),
             });
         }
+        super::check_landscape_memory(
+            &format!("'pspin': n={n} with p={p}"),
+            coupling_floats(p, n) as u64,
+            coupling_floats(p, n) as u64,
+            "a smaller n",
+        )?;
         let mut s = Sampler::new(v.get("seed")? as u64, 0, Stream::Landscape);
         let jt = pack(p as usize, n, || s.normal());
         Ok(Self::packed(v.canonical(TABLE), p, n, jt))
