@@ -525,7 +525,41 @@ pub fn redraw(dir: &Path) -> anyhow::Result<()> {
     let kinds = critical::Kind::NAMES;
     let mut bins: Vec<critical::IndexBin> = Vec::new();
     let mut counted = Vec::new();
+    // The position of every point: x0 … x{N-1}, finite.
+    let coords: Vec<String> = (0..dim).map(|i| format!("x{i}")).collect();
+    if let Some(missing) = coords.iter().find(|c| !t.header().contains(&c.as_str())) {
+        return Err(SpecError::Table {
+            file: dir.join("critical_points.csv"),
+            line: 1,
+            problem: format!(
+                "the header has no column {missing}; a catalogue at N = {dim} has x0 … x{}",
+                dim - 1
+            ),
+        }
+        .into());
+    }
     for r in 0..t.len() {
+        for c in &coords {
+            t.finite(r, c)?;
+        }
+        // The Hessian's eigenvalue counts cover its dimension (N, or N − 1 on the sphere).
+        let counts = ["n_neg", "n_zero", "n_pos"]
+            .iter()
+            .map(|c| t.usize(r, c))
+            .collect::<Result<Vec<_>, _>>()?;
+        let n: usize = counts.iter().sum();
+        if n != dim && n + 1 != dim {
+            return Err(t
+                .bad(
+                    r,
+                    format!(
+                        "n_neg + n_zero + n_pos = {n}, not the Hessian's dimension (N = {dim}, or \
+                         {} on the sphere)",
+                        dim.saturating_sub(1)
+                    ),
+                )
+                .into());
+        }
         if t.usize(r, "id")? != r {
             return Err(t
                 .bad(

@@ -1198,6 +1198,21 @@ fn plot_cases() -> Vec<(&'static str, Damage, &'static str)> {
         ),
         (
             "sample",
+            Cell("critical_points.csv", 1, "x1", "NaN"),
+            "line 3: x1 = 'NaN'",
+        ),
+        (
+            "sample",
+            Cell("critical_points.csv", 0, "x0", "1e999"),
+            "line 2: x0",
+        ),
+        (
+            "sample",
+            Cell("critical_points.csv", 0, "n_pos", "7"),
+            "line 2: n_neg + n_zero + n_pos = ",
+        ),
+        (
+            "sample",
             Replace("critical_points.csv", b"\xff\xfe\n"),
             "critical_points.csv line 1: is not UTF-8",
         ),
@@ -1265,6 +1280,21 @@ fn plot_cases() -> Vec<(&'static str, Damage, &'static str)> {
             "escape",
             Cell("escape.csv", 0, "at_start", "1.5"),
             "escape.csv line 2: at_start = 1.5 is not a fraction",
+        ),
+        (
+            "escape",
+            Cell("escape.csv", 0, "escaped", "9"),
+            "escape.csv line 2: escaped = 9 of walkers = 8",
+        ),
+        (
+            "escape",
+            Cell("escape.csv", 1, "escape_rate", "0.0625"),
+            "escape.csv line 3: escape_rate = 0.0625 is not escaped / walkers",
+        ),
+        (
+            "escape",
+            Cell("escape.csv", 0, "escape_rate_hi", "x"),
+            "escape.csv line 2: escape_rate_hi = 'x'",
         ),
         (
             "escape",

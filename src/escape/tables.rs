@@ -396,7 +396,14 @@ fn read_escape_csv(
     dir: &Path,
     res: &serde_json::Value,
 ) -> Result<Vec<(String, usize, Vec<f64>)>, SpecError> {
-    let mut required = vec!["method", "walkers"];
+    let mut required = vec![
+        "method",
+        "walkers",
+        "escaped",
+        "escape_rate",
+        "escape_rate_lo",
+        "escape_rate_hi",
+    ];
     required.extend(ENDS.iter().map(|e| e.name()));
     if !dir.join("escape.csv").exists() {
         return Err(SpecError::folder(
@@ -418,6 +425,30 @@ fn read_escape_csv(
                     format!(
                         "walkers = {walkers} where manifest.json says {} per arm",
                         per_arm.unwrap_or(0)
+                    ),
+                ));
+            }
+            let escaped = t.usize(r, "escaped")?;
+            if escaped > walkers {
+                return Err(t.bad(r, format!("escaped = {escaped} of walkers = {walkers}")));
+            }
+            let rate = t.fraction(r, "escape_rate")?;
+            if (rate - escaped as f64 / walkers.max(1) as f64).abs() > 1e-6 {
+                return Err(t.bad(
+                    r,
+                    format!("escape_rate = {rate} is not escaped / walkers = {escaped}/{walkers}"),
+                ));
+            }
+            let (lo, hi) = (
+                t.fraction(r, "escape_rate_lo")?,
+                t.fraction(r, "escape_rate_hi")?,
+            );
+            if !(lo <= rate && rate <= hi) {
+                return Err(t.bad(
+                    r,
+                    format!(
+                        "escape_rate = {rate} lies outside its interval [{lo}, {hi}] \
+                         (escape_rate_lo, escape_rate_hi)"
                     ),
                 ));
             }
