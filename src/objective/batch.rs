@@ -6,7 +6,7 @@
 use faer::linalg::matmul::matmul;
 use faer::{Accum, MatMut, MatRef, Par};
 
-use super::vecmath::{round_fast, sin_cos};
+use super::vecmath::{sin_cos, sin_cos_turns};
 
 /// Defines `$name`, which runs the `#[inline(always)]` function `$body` compiled for AVX-512F
 /// or AVX2 (with FMA) when the CPU has them (checked at run time), else for the baseline
@@ -284,14 +284,32 @@ fn separable<T: Fn(f64) -> (f64, f64)>(
     terms: &mut [f64],
 ) {
     let n = b.n;
+    let body = n / 8 * 8;
+    let _ = terms;
     for r in 0..rows {
         let (xr, gr) = (&x[r * n..(r + 1) * n], &mut g[r * n..(r + 1) * n]);
-        for ((gi, ti), &xi) in gr.iter_mut().zip(terms.iter_mut()).zip(xr) {
+        // The terms summed as `sum8` sums them (lane i mod 8, then the remainder in order),
+        // without writing them out first.
+        let mut acc = [0.0f64; 8];
+        for (gc, xc) in gr[..body]
+            .chunks_exact_mut(8)
+            .zip(xr[..body].chunks_exact(8))
+        {
+            for l in 0..8 {
+                let (t, d) = (b.term)(xc[l]);
+                acc[l] += t;
+                gc[l] = d;
+            }
+        }
+        let mut rest = 0.0;
+        for (gi, &xi) in gr[body..].iter_mut().zip(&xr[body..]) {
             let (t, d) = (b.term)(xi);
-            *ti = t;
+            rest += t;
             *gi = d;
         }
-        f[r] = sum8(terms);
+        f[r] = ((acc[0] + acc[4]) + (acc[1] + acc[5]))
+            + ((acc[2] + acc[6]) + (acc[3] + acc[7]))
+            + rest;
     }
 }
 
@@ -336,10 +354,10 @@ unsafe fn separable_avx512<T: Fn(f64) -> (f64, f64)>(
     separable(b, x, rows, f, g, terms)
 }
 
-/// Rastrigin's term with the vectorising sin and cos of 2πx, reduced to [−π, π] exactly.
+/// Rastrigin's term with the vectorising sin and cos of 2πx, reduced exactly in turns.
 #[inline(always)]
 pub fn rastrigin_term(x: f64) -> (f64, f64) {
-    let (s, c) = sin_cos(std::f64::consts::TAU * (x - round_fast(x)));
+    let (s, c) = sin_cos_turns(x);
     (
         10.0 + x * x - 10.0 * c,
         2.0 * x + 20.0 * std::f64::consts::PI * s,

@@ -54,6 +54,22 @@ pub fn round_fast(x: f64) -> f64 {
 pub fn sin_cos(x: f64) -> (f64, f64) {
     let q = round_fast(x * FRAC_2_PI);
     let r = (-q).mul_add(PIO2_3, (-q).mul_add(PIO2_2, (-q).mul_add(PIO2_1, x)));
+    kernel(r, q)
+}
+
+/// (sin 2πu, cos 2πu) for u in turns, |u| < 2^50: the reduction is exact in turns (u minus
+/// the nearest quarter, q/4, is an f64 without rounding), so only the one product 2π·v rounds
+/// — no three-part π/2 as [`sin_cos`] needs for radians.
+#[inline(always)]
+pub fn sin_cos_turns(u: f64) -> (f64, f64) {
+    let q = round_fast(4.0 * u);
+    let v = (-0.25f64).mul_add(q, u);
+    kernel(std::f64::consts::TAU * v, q)
+}
+
+/// sin and cos of r + qπ/2 from r in [−π/4, π/4] and the quadrant count q.
+#[inline(always)]
+fn kernel(r: f64, q: f64) -> (f64, f64) {
     let z = r * r;
     let z2 = z * z;
     // Estrin's scheme: three independent pairs, then two levels (shorter dependency chains
@@ -89,6 +105,23 @@ mod tests {
             worst = worst.max((a - x.sin()).abs()).max((b - x.cos()).abs());
         }
         assert!(worst < 2e-16 * 4.0, "worst absolute error {worst:e}");
+        // In turns: against the standard library's sin and cos of 2πu.
+        let mut worst = 0f64;
+        for k in 0..200_000 {
+            let u = match k % 3 {
+                0 => s.uniform() - 0.5,
+                1 => (s.uniform() - 0.5) * 2000.0,
+                _ => (k as f64 - 1e5) / 8.0,
+            };
+            let (a, b) = sin_cos_turns(u);
+            let exact = std::f64::consts::TAU * (u - u.round());
+            worst = worst
+                .max((a - exact.sin()).abs())
+                .max((b - exact.cos()).abs());
+        }
+        assert!(worst < 2e-16 * 4.0, "turns: worst absolute error {worst:e}");
+        assert_eq!(sin_cos_turns(0.25), (1.0, 0.0));
+        assert_eq!(sin_cos_turns(-3.0), (0.0, 1.0));
         assert_eq!(sin_cos(0.0), (0.0, 1.0));
         for (x, r) in [
             (0.5, 0.0),

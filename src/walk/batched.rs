@@ -103,19 +103,23 @@ pub fn run_instances_from(
     let per_walker = u64::from(plan.max_steps) + 1;
     let restored = checkpoints.and_then(|c| c.restore());
     let mut t = restored.as_ref().map_or(0, |s| s.t);
-    let mut restored = restored.map(|s| s.states.into_iter());
-    let mut walks: Vec<BlockWalk> = blocks
-        .iter()
-        .map(|b| {
-            let states: Vec<WalkerState> = match restored.as_mut() {
-                Some(it) => it.by_ref().take(b.len).collect(),
-                None => (b.first..b.first + b.len)
+    let mut walks: Vec<BlockWalk> = match restored.map(|s| s.states.into_iter()) {
+        Some(mut it) => blocks
+            .iter()
+            .map(|b| BlockWalk::new(it.by_ref().take(b.len).collect(), hyper, b))
+            .collect(),
+        // Each block allocates its walkers' state on the thread that will walk it (the
+        // allocations are a visible part of a short walk).
+        None => blocks
+            .par_iter()
+            .map(|b| {
+                let states = (b.first..b.first + b.len)
                     .map(|w| WalkerState::new(&starts[w * n..(w + 1) * n]))
-                    .collect(),
-            };
-            BlockWalk::new(states, hyper, b)
-        })
-        .collect();
+                    .collect();
+                BlockWalk::new(states, hyper, b)
+            })
+            .collect(),
+    };
     let done: u64 = walks
         .iter()
         .flat_map(|b| &b.states)
@@ -167,6 +171,8 @@ pub fn run_instances_from(
             );
         }
     }
+    // Freed in parallel, as they were allocated.
+    walks.into_par_iter().for_each(drop);
     out
 }
 
@@ -265,6 +271,58 @@ fn walk_block(
         running,
         buf,
     } = bw;
+    if eval.is_none_or(|e| e.rowwise()) {
+        // Rows are independent: each walker takes all its steps of the segment in turn, so its
+        // vectors stay in the L1 cache from one step to the next instead of streaming the
+        // block's state through L2 every step. The arithmetic of every walker is the one of
+        // the step-major loop below, bit for bit.
+        let mut still = Vec::with_capacity(running.len());
+        buf.f.resize(1, 0.0);
+        for &w in running.iter() {
+            let hp = &hps[w];
+            let s = &mut states[w];
+            let mut tw = t;
+            let mut stopped = false;
+            for _ in 0..steps {
+                let f = {
+                    let [x, _, g, ..] = &mut s.slots;
+                    match eval {
+                        Some(e) => {
+                            e.grad(x, 1, &mut buf.f[..1], g, &mut buf.scratch);
+                            buf.f[0]
+                        }
+                        None => obj.gradient(x, g),
+                    }
+                };
+                let ctx = Ctx {
+                    obj,
+                    seed: plan.seed,
+                    walker: plan.first_walker + (b.first + w) as u32,
+                    t: tw,
+                    lr_scale: schedule::factor_at(hp, sched, tw),
+                };
+                let status = observe_at(obj.sphere(), opt, plan, s, hp, &ctx, f);
+                if status != Status::Running {
+                    s.ct[CT_STEPS] = tw;
+                    s.ct[CT_STATUS] = status as u32;
+                    progress.add(
+                        u64::from(tw - t) + 1 + per_walker - (u64::from(tw) + 1).min(per_walker),
+                    );
+                    stopped = true;
+                    break;
+                }
+                minibatch_step(obj, opt, s, hp, &ctx);
+                tw += 1;
+            }
+            if !stopped {
+                s.ct[CT_STEPS] = tw;
+                progress.add(u64::from(tw - t));
+                still.push(w);
+            }
+        }
+        *running = still;
+        return;
+    }
     for _ in 0..steps {
         if running.is_empty() {
             break;

@@ -64,6 +64,31 @@ fn norms_body(x: &[f64], g: &[f64], start: &[f64], bound: f64) -> (f64, f64, boo
 
 crate::objective::batch::multiversion!(norms, norms_body, (x: &[f64], g: &[f64], start: &[f64], bound: f64) -> (f64, f64, bool));
 
+/// [`norms_body`] without |x − start|² (a walk without an escape radius): |g|² summed in the
+/// same lanes and order, so the gradient norm is the same bit for bit.
+#[inline(always)]
+fn grad_norm_body(x: &[f64], g: &[f64], bound: f64) -> (f64, bool) {
+    let mut g2 = [0.0f64; 8];
+    let mut out = false;
+    let mut lane = |xi: f64, gi: f64, l: usize| {
+        g2[l] += gi * gi;
+        out |= !xi.is_finite() | (xi.abs() > bound);
+    };
+    let body = x.len() / 8 * 8;
+    for (xc, gc) in x[..body].chunks_exact(8).zip(g[..body].chunks_exact(8)) {
+        for l in 0..8 {
+            lane(xc[l], gc[l], l);
+        }
+    }
+    for (l, (&xi, &gi)) in x[body..].iter().zip(&g[body..]).enumerate() {
+        lane(xi, gi, l);
+    }
+    let fold = |a: [f64; 8]| ((a[0] + a[4]) + (a[1] + a[5])) + ((a[2] + a[6]) + (a[3] + a[7]));
+    (fold(g2), out)
+}
+
+crate::objective::batch::multiversion!(grad_norm, grad_norm_body, (x: &[f64], g: &[f64], bound: f64) -> (f64, bool));
+
 pub fn observe_at(
     sphere: bool,
     opt: &Optimizer,
@@ -84,7 +109,12 @@ pub fn observe_at(
             *gi -= radial * xi;
         }
     }
-    let (g2, d2, out) = norms(x, g, start, plan.bound);
+    let (g2, d2, out) = if plan.escape_radius > 0.0 {
+        norms(x, g, start, plan.bound)
+    } else {
+        let (g2, out) = grad_norm(x, g, plan.bound);
+        (g2, 0.0, out)
+    };
     bad |= out;
     let gn = g2.sqrt();
     bad = bad || !gn.is_finite();
