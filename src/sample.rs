@@ -525,8 +525,11 @@ pub fn redraw(dir: &Path) -> anyhow::Result<()> {
     let kinds = critical::Kind::NAMES;
     let mut bins: Vec<critical::IndexBin> = Vec::new();
     let mut counted = Vec::new();
-    // The position of every point: x0 … x{N-1}, finite.
-    let coords: Vec<String> = (0..dim).map(|i| format!("x{i}")).collect();
+    // The position of every point: x0 … x{N-1}, finite (written up to N = CSV_COORDS).
+    let coords: Vec<String> = match dim <= critical::files::CSV_COORDS {
+        true => (0..dim).map(|i| format!("x{i}")).collect(),
+        false => Vec::new(),
+    };
     if let Some(missing) = coords.iter().find(|c| !t.header().contains(&c.as_str())) {
         return Err(SpecError::Table {
             file: dir.join("critical_points.csv"),

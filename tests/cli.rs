@@ -332,6 +332,55 @@ fn plot_refuses_a_catalogue_with_an_impossible_index() {
     );
 }
 
+/// The catalogue holds coordinates only up to N = 8 (above, critical_points.npy does): `plot`
+/// redraws a sample on either side of that, and refuses a small one whose coordinates are cut.
+#[test]
+fn plot_redraws_samples_with_and_without_coordinates_in_the_catalogue() {
+    let root = tmp("plot-coords");
+    for n in [8, 9] {
+        let out = root.join(format!("n{n}"));
+        let spec = format!("double-well:n={n}");
+        let o = run(&[
+            "sample",
+            "--objective",
+            &spec,
+            "--optimizer",
+            "gd",
+            "--walkers",
+            "16",
+            "--backend",
+            "cpu",
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let header = std::fs::read_to_string(out.join("critical_points.csv")).unwrap();
+        let header = header.lines().next().unwrap().to_string();
+        assert_eq!(header.contains(",x0"), n <= 8, "{header}");
+        let o = run(&["plot", out.to_str().unwrap()]);
+        assert!(
+            o.status.success(),
+            "N = {n}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        if n == 8 {
+            let csv = std::fs::read_to_string(out.join("critical_points.csv")).unwrap();
+            let cut: Vec<String> = csv
+                .lines()
+                .map(|l| l.rsplit_once(',').unwrap().0.to_string())
+                .collect();
+            std::fs::write(out.join("critical_points.csv"), cut.join("\n") + "\n").unwrap();
+            let o = run(&["plot", out.to_str().unwrap()]);
+            let err = String::from_utf8_lossy(&o.stderr);
+            assert!(
+                o.status.code() == Some(2) && err.contains("no column x7"),
+                "{err}"
+            );
+        }
+    }
+    let _ = std::fs::remove_dir_all(&root);
+}
+
 #[test]
 fn list_shows_every_objective_and_rule() {
     let o = run(&["list"]);

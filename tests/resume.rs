@@ -494,43 +494,41 @@ fn a_sample_killed_mid_walk_resumes_to_the_uninterrupted_tables() {
     let _ = std::fs::remove_dir_all(&root);
 }
 
-/// [`SAMPLE`] on the GPU (the software adapter on CI): fewer walkers, the same length.
-const SAMPLE_GPU: &[&str] = &[
-    "sample",
-    "--objective",
-    "rastrigin:n=8",
-    "--optimizer",
-    "adam:lr=0.0005",
-    "--walkers",
-    "64",
-    "--steps",
-    "100000",
-    "--grad-tol",
-    "1e-12",
-    "--backend",
-    "gpu",
-];
+/// [`SAMPLE`] on the GPU (the software adapter on CI): fewer walkers, more steps.
+fn sample_gpu() -> Vec<&'static str> {
+    let mut v = SAMPLE.to_vec();
+    for (flag, value) in [
+        ("--walkers", "64"),
+        ("--steps", "100000"),
+        ("--backend", "gpu"),
+    ] {
+        let at = v.iter().position(|a| *a == flag).unwrap();
+        v[at + 1] = value;
+    }
+    v
+}
 
 #[test]
 fn a_gpu_sample_killed_mid_walk_resumes_from_its_device_state_to_the_uninterrupted_tables() {
     let root = tmp("sample-gpu");
+    let sample = sample_gpu();
     let (whole, cut) = (root.join("whole"), root.join("cut"));
-    ok(&run(&with_out(SAMPLE_GPU, &whole, &[])));
-    let h = kill_mid_walk(SAMPLE_GPU, &cut, &["walk-walk.bin"]);
+    ok(&run(&with_out(&sample, &whole, &[])));
+    let h = kill_mid_walk(&sample, &cut, &["walk-walk.bin"]);
     let t = h["t"].as_u64().unwrap();
     assert!(
         t > 0 && h["running"].as_u64().unwrap() > 0 && h["meta"]["device"] == true,
         "not a device checkpoint mid-walk: {h}"
     );
     refused(
-        &run(&with_out(SAMPLE_GPU, &cut, &[])),
+        &run(&with_out(&sample, &cut, &[])),
         &[
             &format!("checkpointed after {t} steps of its GPU chunk"),
             "add --resume",
         ],
     );
     // The CPU engines do not take a GPU walk's state (another engine is refused anyway).
-    ok(&run(&with_out(SAMPLE_GPU, &cut, &["--resume"])));
+    ok(&run(&with_out(&sample, &cut, &["--resume"])));
     same_files(&whole, &cut);
     let m = manifest(&cut);
     assert_eq!(m["resumed"]["walks"][0]["from_step"].as_u64(), Some(t));

@@ -6,9 +6,12 @@ use super::{Catalogue, StageSeconds};
 use crate::output::{self, Csv};
 use crate::run::{RunFolder, Timings};
 
-/// The header of critical_points.csv; `x0..x{N-1}` follow when N <= 8.
+/// The header of critical_points.csv; `x0..x{N-1}` follow when N <= [`CSV_COORDS`].
 pub const HEADER: &str = "id,f,grad_norm,index,n_neg,n_zero,n_pos,kind,walkers,min_eig,max_eig";
 /// [`HEADER`]'s columns (readers require them).
+/// The largest N whose positions critical_points.csv holds (larger ones: critical_points.npy).
+pub const CSV_COORDS: usize = 8;
+
 pub const COLUMNS: &[&str] = &[
     "id",
     "f",
@@ -40,7 +43,7 @@ pub fn write(
     timings: &mut Timings,
 ) -> anyhow::Result<()> {
     let mut header = String::from(HEADER);
-    if n <= 8 {
+    if n <= CSV_COORDS {
         for i in 0..n {
             header.push_str(&format!(",x{i}"));
         }
@@ -60,7 +63,7 @@ pub fn write(
             output::num(p.min_eig),
             output::num(p.max_eig),
         ];
-        if n <= 8 {
+        if n <= CSV_COORDS {
             row.extend(p.x.iter().map(|&v| output::num(v)));
         }
         csv.row(&row);

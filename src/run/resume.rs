@@ -357,28 +357,9 @@ pub struct WalkCheckpoint<'a> {
 
 impl Checkpoints for WalkCheckpoint<'_> {
     fn restore(&self) -> Option<Snapshot> {
-        let (h, body) = self.ck.read(&self.path, &self.key, self.walkers, self.n)?;
-        let decoded = if h.meta["device"] == serde_json::Value::Bool(true) {
-            Err("holds a GPU walk's state, not a CPU walk's".to_string())
-        } else {
-            snapshot::decode(&body, h.t, self.walkers, self.n)
-        };
-        match decoded {
-            Ok(s) => {
-                if let Ok(mut r) = self.ck.resumed.lock() {
-                    r.walks.push((self.key.clone(), h.t));
-                }
-                Some(s)
-            }
-            Err(e) => {
-                log::warn!(
-                    "{}: {e}; walking '{}' from the start",
-                    self.path.display(),
-                    self.key
-                );
-                None
-            }
-        }
+        self.restored(false, |h, body| {
+            snapshot::decode(body, h.t, self.walkers, self.n)
+        })
     }
 
     fn boundary(&self, t: u32, states: &[&WalkerState], done: bool) {
@@ -396,11 +377,36 @@ impl Checkpoints for WalkCheckpoint<'_> {
     }
 
     fn restore_device(&self) -> Option<DeviceSnapshot> {
+        self.restored(true, |_, body| {
+            DeviceSnapshot::decode(body, self.walkers, self.n)
+        })
+    }
+
+    fn save_device(&self, s: &DeviceSnapshot, done: bool) {
+        let header = Header {
+            meta: serde_json::json!({"device": true, "chunk_first": s.first, "chunk_walkers": s.wc}),
+            ..self
+                .ck
+                .header(&self.key, s.taken, self.walkers, self.n, s.running())
+        };
+        self.save(header, done, |w| w.write_all(&s.encode()));
+    }
+}
+
+impl WalkCheckpoint<'_> {
+    /// The walk's checkpoint decoded by `decode`, when it is of the engine asked for (a GPU
+    /// walk's device state, `device`, or a CPU walk's) and decodes; else a notice, and None.
+    /// A restored one is recorded for the manifest.
+    fn restored<T>(
+        &self,
+        device: bool,
+        decode: impl FnOnce(&Header, &[u8]) -> Result<T, String>,
+    ) -> Option<T> {
         let (h, body) = self.ck.read(&self.path, &self.key, self.walkers, self.n)?;
-        let decoded = if h.meta["device"] == serde_json::Value::Bool(true) {
-            DeviceSnapshot::decode(&body, self.walkers, self.n)
-        } else {
-            Err("holds a CPU walk's state, not a GPU walk's".to_string())
+        let decoded = match (h.meta["device"] == serde_json::Value::Bool(true), device) {
+            (true, false) => Err("holds a GPU walk's state, not a CPU walk's".to_string()),
+            (false, true) => Err("holds a CPU walk's state, not a GPU walk's".to_string()),
+            _ => decode(&h, &body),
         };
         match decoded {
             Ok(s) => {
@@ -420,18 +426,6 @@ impl Checkpoints for WalkCheckpoint<'_> {
         }
     }
 
-    fn save_device(&self, s: &DeviceSnapshot, done: bool) {
-        let header = Header {
-            meta: serde_json::json!({"device": true, "chunk_first": s.first, "chunk_walkers": s.wc}),
-            ..self
-                .ck
-                .header(&self.key, s.taken, self.walkers, self.n, s.running())
-        };
-        self.save(header, done, |w| w.write_all(&s.encode()));
-    }
-}
-
-impl WalkCheckpoint<'_> {
     /// Writes the walk's checkpoint when it is due (or `done`), and sets when the next is.
     fn save(
         &self,
