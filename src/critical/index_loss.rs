@@ -144,6 +144,13 @@ pub fn fit(points: &[LossPoint]) -> FitOutcome {
     if saddle_eps.is_empty() {
         return not("every point has index 0: there is no saddle to fit".into());
     }
+    if saddle_eps.len() == n {
+        return not(
+            "no minimum among the points: the form's ε_c, below which α = 0, needs minima at \
+             losses at or below it to be located"
+                .into(),
+        );
+    }
     if distinct(&saddle_eps) < 2 {
         return not("every saddle has the same loss: α₀ and ε_c cannot both be located".into());
     }
@@ -182,6 +189,27 @@ pub fn fit(points: &[LossPoint]) -> FitOutcome {
         }
     }
     let eps_c = 0.5 * (x0 + x1);
+    // The form's α = 0 branch must be near data: an ε_c far below every minimum found is an
+    // extrapolation of the saddles' curve, not a located threshold. A small gap is the
+    // discreteness of a small model (at N = 33 the index jumps from 0 to 1–4 within a fraction
+    // of a percent of the loss above a minimum): up to MAX_GAP of the loss span is a fit.
+    const MAX_GAP: f64 = 0.05;
+    let lowest_minimum = eps
+        .iter()
+        .zip(&alpha)
+        .filter(|(_, a)| **a == 0.0)
+        .map(|(e, _)| *e)
+        .fold(f64::INFINITY, f64::min);
+    if !(lowest_minimum - eps_c <= MAX_GAP * span) {
+        return not(format!(
+            "the fit puts ε_c at {}, below every minimum found (the lowest at {}) by more than \
+             {}% of the losses' span: the points do not locate ε_c (the form needs minima at \
+             losses near or below it)",
+            short(eps_c),
+            short(lowest_minimum),
+            MAX_GAP * 100.0
+        ));
+    }
     let (amp, rss_min) = profile(&eps, &alpha, eps_c);
     if eps_c.abs() <= 1e-12 * span.max(hi_e.abs()) {
         return not(format!(
@@ -418,6 +446,31 @@ mod tests {
             "{}",
             reason(&three)
         );
+        // Saddles of the form with ε_c = 0.2 but no minimum, or minima only far above ε_c:
+        // the curve's ε_c is an extrapolation, not located by the points.
+        let saddles: Vec<LossPoint> = (1..40)
+            .map(|i| {
+                let e = 0.2 + 0.01 * i as f64;
+                let a = 0.2 * ((e - 0.2) / 0.2).powf(1.5);
+                pt(e, (a * 400.0).round().min(400.0) as usize, 400)
+            })
+            .collect();
+        assert!(
+            reason(&saddles).contains("no minimum"),
+            "{}",
+            reason(&saddles)
+        );
+        let mut high = saddles.clone();
+        high.push(pt(0.5, 0, 400));
+        let why = reason(&high);
+        assert!(why.contains("below every minimum found"), "{why}");
+        let mut located = saddles.clone();
+        located.extend([pt(0.1, 0, 400), pt(0.15, 0, 400)]);
+        assert!(
+            matches!(fit(&located), FitOutcome::Fitted(_)),
+            "{:?}",
+            fit(&located)
+        );
         // All index 0.
         let minima: Vec<LossPoint> = (0..8).map(|i| pt(0.1 * i as f64, 0, 9)).collect();
         assert!(reason(&minima).contains("index 0"));
@@ -436,7 +489,7 @@ mod tests {
             .collect();
         assert!(reason(&deg).contains("0 nondegenerate"));
         // α falling with the loss: ε_c runs away, which is said, not drawn.
-        let falling: Vec<LossPoint> = (0..8).map(|i| pt(1.0 + i as f64, 8 - i, 9)).collect();
+        let falling: Vec<LossPoint> = (0..9).map(|i| pt(1.0 + i as f64, 8 - i, 9)).collect();
         assert!(
             reason(&falling).contains("did not converge"),
             "{}",
