@@ -200,7 +200,7 @@ pub fn fit(points: &[LossPoint]) -> FitOutcome {
         .filter(|(_, a)| **a == 0.0)
         .map(|(e, _)| *e)
         .fold(f64::INFINITY, f64::min);
-    if !(lowest_minimum - eps_c <= MAX_GAP * span) {
+    if lowest_minimum - eps_c > MAX_GAP * span {
         return not(format!(
             "the fit puts ε_c at {}, below every minimum found (the lowest at {}) by more than \
              {}% of the losses' span: the points do not locate ε_c (the form needs minima at \
