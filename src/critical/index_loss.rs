@@ -65,8 +65,8 @@ impl Fit {
     pub fn caveat(&self) -> Option<String> {
         let m = self.lowest_minimum.filter(|&m| self.eps_c < m)?;
         Some(format!(
-            "ε_c lies below the lowest minimum found (f = {}), where the curve gives α = {:.3}: \
-             the index rises faster above that minimum than the 3/2 power",
+            "ε_c lies below the lowest minimum found (f = {}), where the curve gives α = {:.3} \
+             instead of 0",
             short(m),
             self.value(m)
         ))
