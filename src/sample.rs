@@ -352,7 +352,16 @@ fn no_convergence_hint(ends: &EndStates, r: &Resolved) -> Option<String> {
             r.plan.grad_tol, r.plan.max_steps
         )
     };
-    Some(format!("note: {why}"))
+    // After a descent the walkers started where it ended: its line says how it went.
+    let after = r.descent.as_ref().map_or(String::new(), |d| {
+        format!(
+            " (the walk started where {} steps of --descent {} ended; see its line, and try \
+             a smaller lr there or --descent none)",
+            d.steps,
+            d.opt.spec()
+        )
+    });
+    Some(format!("note: {why}{after}"))
 }
 
 /// Walker-steps per second of a walk (the steps walkers actually took).
