@@ -197,6 +197,18 @@ impl SampleSpec {
                 Some((text, steps)) if FINDERS.contains(&opt.rule.name) => {
                     (text, self.descent_steps.unwrap_or(steps))
                 }
+                _ if self.descent_steps.is_some() => {
+                    return Err(SpecError::Spec {
+                        context: "--descent-steps".into(),
+                        problem: format!(
+                            "--descent auto runs no descent before {} on this objective (only \
+                             before {} on a landscape that has one, e.g. mlp); valid: \
+                             --descent OPTIMIZER to name one, or no --descent-steps",
+                            opt.rule.name,
+                            FINDERS.join(", ")
+                        ),
+                    });
+                }
                 _ => return Ok(None),
             },
             text => (text, self.descent_steps.unwrap_or(DEFAULT_DESCENT_STEPS)),

@@ -140,6 +140,10 @@ fn descent_flags_are_checked_and_none_walks_the_finder_alone() {
             "--descent-steps",
         ),
         (vec!["--descent-steps", "0"], "--descent-steps"),
+        (
+            vec!["--optimizer", "gd", "--descent-steps", "50"],
+            "runs no descent before gd",
+        ),
         (vec!["--descent", "adam:lr=-1"], "--descent adam:lr=-1"),
     ] {
         let mut args = vec!["sample", "--objective", "mlp", "--out", d];
