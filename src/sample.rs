@@ -25,9 +25,23 @@ pub struct SampleSpec {
     /// Objective spec, e.g. himmelblau, rastrigin:n=8, field:n=16,features=256,seed=3
     #[arg(long)]
     pub objective: String,
-    /// Optimizer spec, e.g. gd:lr=0.01, adam:lr=1e-3, sgd:noise=0.1, gradnorm
-    #[arg(long)]
+    /// Optimizer spec, e.g. gd:lr=0.01, adam:lr=1e-3, sgd:noise=0.1, gradnorm; the default,
+    /// newton-mr, finds critical points of every index with no step size
+    #[arg(long, default_value = DEFAULT_OPTIMIZER)]
+    #[serde(default = "default_optimizer")]
     pub optimizer: String,
+    /// Walk this optimizer first, then the --optimizer from where it ended: auto | none |
+    /// OPTIMIZER. auto: the objective's own descent before a critical-point finder (newton-mr,
+    /// gradnorm, newton) on landscapes that have one (mlp: adam:lr=0.001..0.03 for 1000
+    /// steps), none elsewhere
+    #[arg(long, default_value = "auto")]
+    #[serde(default = "default_descent")]
+    pub descent: String,
+    /// Steps of the --descent walk (default: the objective's under auto, else 1000); its walkers
+    /// stop early only when converged or diverged
+    #[arg(long)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub descent_steps: Option<u32>,
     #[arg(long, default_value_t = 4096)]
     pub walkers: usize,
     /// auto | uniform:lo=A,hi=B | normal:sigma=S[,center=a;b;..] | point:x=a;b;..
@@ -49,6 +63,29 @@ pub struct SampleSpec {
     #[arg(long)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shard: Option<String>,
+}
+
+/// `sample`'s optimizer when none is given (as `sweep`'s).
+pub const DEFAULT_OPTIMIZER: &str = "newton-mr";
+/// Steps of a `--descent` given as an optimizer without `--descent-steps`.
+pub const DEFAULT_DESCENT_STEPS: u32 = 1000;
+
+fn default_optimizer() -> String {
+    DEFAULT_OPTIMIZER.into()
+}
+
+fn default_descent() -> String {
+    "auto".into()
+}
+
+/// The rules that head for the nearest critical point of any index, before which
+/// `--descent auto` runs the objective's descent.
+const FINDERS: [&str; 3] = ["newton-mr", "gradnorm", "newton"];
+
+/// A walk before the optimizer's: its optimizer and steps.
+pub struct Descent {
+    pub opt: Optimizer,
+    pub steps: u32,
 }
 
 /// The catalogue's tolerances as flags; see [`CatalogueOptions`] for what each means and why
@@ -125,6 +162,64 @@ pub struct Resolved {
     pub catalogue: CatalogueOptions,
     /// The slice this run walks (None: all walkers).
     pub shard: Option<Shard>,
+    /// The walk before the optimizer's (`--descent`), when there is one.
+    pub descent: Option<Descent>,
+}
+
+impl SampleSpec {
+    /// The checked `--descent` and `--descent-steps`.
+    fn resolve_descent(
+        &self,
+        obj: &dyn Objective,
+        opt: &Optimizer,
+    ) -> Result<Option<Descent>, SpecError> {
+        if let Some(k) = self.descent_steps {
+            if k == 0 || k == u32::MAX {
+                return Err(SpecError::flag(
+                    "--descent-steps",
+                    k,
+                    format!("1..={}", u32::MAX - 1),
+                ));
+            }
+        }
+        let (text, steps) = match self.descent.as_str() {
+            "none" => {
+                if self.descent_steps.is_some() {
+                    return Err(SpecError::Spec {
+                        context: "--descent-steps".into(),
+                        problem: "there is no descent to take them (--descent none); valid:                                   --descent auto or an optimizer spec, or no --descent-steps"
+                            .into(),
+                    });
+                }
+                return Ok(None);
+            }
+            "auto" => match obj.finder_descent() {
+                Some((text, steps)) if FINDERS.contains(&opt.rule.name) => {
+                    (text, self.descent_steps.unwrap_or(steps))
+                }
+                _ if self.descent_steps.is_some() => {
+                    return Err(SpecError::Spec {
+                        context: "--descent-steps".into(),
+                        problem: format!(
+                            "--descent auto runs no descent before {} on this objective (only \
+                             before {} on a landscape that has one, e.g. mlp); valid: \
+                             --descent OPTIMIZER to name one, or no --descent-steps",
+                            opt.rule.name,
+                            FINDERS.join(", ")
+                        ),
+                    });
+                }
+                _ => return Ok(None),
+            },
+            text => (text, self.descent_steps.unwrap_or(DEFAULT_DESCENT_STEPS)),
+        };
+        let d = rules::parse(text).map_err(|e| SpecError::Spec {
+            context: format!("--descent {text}"),
+            problem: format!("{e} (valid: auto, none, or an optimizer spec)"),
+        })?;
+        d.check_objective(obj)?;
+        Ok(Some(Descent { opt: d, steps }))
+    }
 }
 
 impl Command for SampleSpec {
@@ -150,6 +245,7 @@ impl Command for SampleSpec {
         if let Some(s) = shard {
             s.check(self.walkers, "walkers")?;
         }
+        let descent = self.resolve_descent(obj.as_ref(), &opt)?;
         Ok(Resolved {
             obj,
             opt,
@@ -158,6 +254,7 @@ impl Command for SampleSpec {
             walkers: self.walkers,
             catalogue,
             shard,
+            descent,
         })
     }
     fn objective(&self) -> &str {
@@ -170,13 +267,21 @@ impl Command for SampleSpec {
         self.walk.seed
     }
     fn optimizers<'a>(&self, r: &'a Resolved) -> Vec<&'a Optimizer> {
-        vec![&r.opt]
+        let mut all = vec![&r.opt];
+        all.extend(r.descent.as_ref().map(|d| &d.opt));
+        all
     }
     fn memory(&self, r: &Resolved) -> Need {
         let w = r.shard.map_or(r.walkers, |s| s.range(r.walkers).len()) as u64;
         let n = r.obj.dim() as u64;
         let mut estimate = Estimate::new();
-        estimate.walkers(w, n, r.opt.rule.slots() as u64, r.opt.hyper().len() as u64);
+        // The two walks run one after the other: the larger of their states.
+        let (slots, hyper) = r.descent.as_ref().map_or((0, 0), |d| {
+            (d.opt.rule.slots() as u64, d.opt.hyper().len() as u64)
+        });
+        let slots = slots.max(r.opt.rule.slots() as u64);
+        let hyper = hyper.max(r.opt.hyper().len() as u64);
+        estimate.walkers(w, n, slots, hyper);
         if !self.no_critical && r.shard.is_none() {
             estimate.catalogue(w, n);
         }
@@ -187,11 +292,17 @@ impl Command for SampleSpec {
         }
     }
     fn check(&self, r: &Resolved, backend: &Backend) -> Result<(), SpecError> {
+        if let Some(d) = &r.descent {
+            backend.check(r.obj.as_ref(), &d.opt)?;
+        }
         backend.check(r.obj.as_ref(), &r.opt)
     }
     fn describe(&self, r: &Resolved) -> String {
+        let after = r.descent.as_ref().map_or(String::new(), |d| {
+            format!(" after {} steps of {}", d.steps, d.opt.spec())
+        });
         format!(
-            "{} walkers of {} on {} (N = {})",
+            "{} walkers of {}{after} on {} (N = {})",
             r.walkers,
             r.opt.spec(),
             r.obj.spec(),
@@ -199,11 +310,18 @@ impl Command for SampleSpec {
         )
     }
     fn work(&self, r: &Resolved) -> u64 {
-        r.walkers as u64 * (u64::from(r.plan.max_steps) + 1)
+        descent_work(r) + r.walkers as u64 * (u64::from(r.plan.max_steps) + 1)
     }
     fn run(&self, r: &Resolved, ctx: &mut Ctx) -> anyhow::Result<Report> {
         run(self, r, ctx)
     }
+}
+
+/// Walker-steps of the descent walk when every walker runs to its end (progress).
+fn descent_work(r: &Resolved) -> u64 {
+    r.descent
+        .as_ref()
+        .map_or(0, |d| r.walkers as u64 * (u64::from(d.steps) + 1))
 }
 
 /// Status counts of the end states, for manifests.
@@ -246,7 +364,16 @@ fn no_convergence_hint(ends: &EndStates, r: &Resolved) -> Option<String> {
             r.plan.grad_tol, r.plan.max_steps
         )
     };
-    Some(format!("note: {why}"))
+    // After a descent the walkers started where it ended: its line says how it went.
+    let after = r.descent.as_ref().map_or(String::new(), |d| {
+        format!(
+            " (the walk started where {} steps of --descent {} ended; see its line, and try \
+             a smaller lr there or --descent none)",
+            d.steps,
+            d.opt.spec()
+        )
+    });
+    Some(format!("note: {why}{after}"))
 }
 
 /// Walker-steps per second of a walk (the steps walkers actually took).
@@ -276,14 +403,126 @@ pub fn run(spec: &SampleSpec, r: &Resolved, ctx: &mut Ctx) -> anyhow::Result<Rep
         first_walker: first,
         ..r.plan.clone()
     };
+    let descent = match &r.descent {
+        Some(d) => Some(walk_descent(d, r, range.clone(), &plan, &starts, ctx)?),
+        None => None,
+    };
+    let from = descent.as_ref().map_or(&starts, |(e, _)| &e.x);
     let t_walk = Instant::now();
-    let ends = ctx.walk_instances("walk", &[r.obj.as_ref()], &r.opt, &plan, &starts, &hyper, 0)?;
+    let base = descent_work(r) * range.len() as u64 / r.walkers.max(1) as u64;
+    let ends = ctx.walk_instances("walk", &[r.obj.as_ref()], &r.opt, &plan, from, &hyper, base)?;
     let seconds_walk = t_walk.elapsed().as_secs_f64();
     ctx.timings.add("walk", seconds_walk);
-    match r.shard {
+    let mut report = match r.shard {
         Some(shard) => write_shard(spec, r, shard, &starts, &ends, seconds_walk, ctx),
         None => finish(spec, r, &starts, &ends, seconds_walk, ctx),
+    }?;
+    if let (Some(d), Some((e, secs))) = (&r.descent, &descent) {
+        report
+            .results
+            .insert("descent".into(), descent_json(d, e, *secs));
+        report.summary.insert(1, descent_line(d, e, &r.opt, *secs));
     }
+    Ok(report)
+}
+
+/// The descent walk of a run's walkers `range` from `starts`: its end states (where the
+/// optimizer's walk starts) and its seconds.
+fn walk_descent(
+    d: &Descent,
+    r: &Resolved,
+    range: std::ops::Range<usize>,
+    plan: &WalkPlan,
+    starts: &[f64],
+    ctx: &mut Ctx,
+) -> anyhow::Result<(EndStates, f64)> {
+    let all = d.opt.hyper_rows(r.walkers);
+    let hyper = crate::walk::Hyper {
+        rows: all
+            .rows
+            .iter()
+            .map(|row| row[range.clone()].to_vec())
+            .collect(),
+    };
+    let plan = WalkPlan {
+        max_steps: d.steps,
+        ..plan.clone()
+    };
+    let t = Instant::now();
+    let ends = ctx.walk_instances(
+        "descent",
+        &[r.obj.as_ref()],
+        &d.opt,
+        &plan,
+        starts,
+        &hyper,
+        0,
+    )?;
+    let secs = t.elapsed().as_secs_f64();
+    ctx.timings.add("descent", secs);
+    Ok((ends, secs))
+}
+
+/// The manifest's `descent`: what ran before the optimizer and how its walkers ended.
+fn descent_json(d: &Descent, ends: &EndStates, secs: f64) -> serde_json::Value {
+    serde_json::json!({
+        "optimizer": d.opt.spec(),
+        "steps": d.steps,
+        "status_counts": status_counts(ends),
+        "seconds": secs,
+    })
+}
+
+/// The shards' descents as one: their status counts summed into the merged manifest's
+/// `descent` and summary line; returns their seconds.
+fn merged_descent(shards: &[run::merge::ShardFolder], d: &Descent, report: &mut Report) -> f64 {
+    let mut counts = [0u64; 3];
+    let mut secs = 0.0;
+    for s in shards {
+        let Some(desc) = s.manifest.results.get("descent") else {
+            continue;
+        };
+        secs += desc["seconds"].as_f64().unwrap_or(0.0);
+        for (c, name) in counts
+            .iter_mut()
+            .zip(["converged", "max_steps", "diverged"])
+        {
+            *c += desc["status_counts"][name].as_u64().unwrap_or(0);
+        }
+    }
+    report.results.insert(
+        "descent".into(),
+        serde_json::json!({
+            "optimizer": d.opt.spec(),
+            "steps": d.steps,
+            "status_counts": {"converged": counts[0], "max_steps": counts[1], "diverged": counts[2]},
+            "seconds": secs,
+        }),
+    );
+    report.summary.insert(
+        1,
+        format!(
+            "descent: {} steps of {}  converged: {}  max_steps: {}  diverged: {}  (its shards)",
+            d.steps,
+            d.opt.spec(),
+            counts[0],
+            counts[1],
+            counts[2]
+        ),
+    );
+    secs
+}
+
+/// The summary line of the descent walk.
+fn descent_line(d: &Descent, ends: &EndStates, opt: &Optimizer, secs: f64) -> String {
+    let [(_, converged), (_, max_steps), (_, diverged)] = ends.counts();
+    format!(
+        "descent before {}: {} steps of {}  converged: {converged}  max_steps: {max_steps}  \
+         diverged: {diverged}  ({secs:.3} s; the walkers above start where it ended)",
+        opt.rule.name,
+        d.steps,
+        d.opt.spec()
+    )
 }
 
 /// A shard's folder: its walkers' starts, end states and walkers.csv rows (global walker ids,
@@ -443,6 +682,13 @@ fn resolved_of(spec: &SampleSpec, r: &Resolved) -> anyhow::Result<run::Resolved>
     };
     let rest = &mut resolved.rest;
     rest.insert("optimizer".into(), r.opt.spec().into());
+    rest.insert(
+        "descent".into(),
+        r.descent.as_ref().map_or(
+            serde_json::Value::Null,
+            |d| serde_json::json!({"optimizer": d.opt.spec(), "steps": d.steps}),
+        ),
+    );
     rest.insert("init".into(), serde_json::to_value(&r.init)?);
     rest.insert("plan".into(), serde_json::to_value(&r.plan)?);
     rest.insert(
@@ -798,6 +1044,10 @@ pub fn merge(
     let mut ctx = Ctx::new(&backend, &folder, &run::Silent);
     let seconds = run::merge::walk_seconds(shards);
     ctx.timings.add("walk", seconds);
-    let done = finish(&spec, &r, &starts, &ends, seconds, &mut ctx);
+    let mut done = finish(&spec, &r, &starts, &ends, seconds, &mut ctx);
+    if let (Some(d), Ok(report)) = (&r.descent, done.as_mut()) {
+        let secs = merged_descent(shards, d, report);
+        ctx.timings.add("descent", secs);
+    }
     run::merge::complete(&spec, &r, ctx, done, shards, &folder, inv)
 }

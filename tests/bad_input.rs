@@ -1702,6 +1702,8 @@ mod never_panic {
             let sample = saddlescope::sample::SampleSpec {
                 objective: "himmelblau".into(),
                 optimizer: "gd".into(),
+                descent: "auto".into(),
+                descent_steps: None,
                 walkers,
                 init: "auto".into(),
                 walk: walk.clone(),

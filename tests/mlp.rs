@@ -28,11 +28,13 @@ fn rank_k_minimum(x: &DMatrix<f64>, y: &DMatrix<f64>, k: usize) -> f64 {
 /// A linear network D-K-O with K < min(D, O) has no spurious local minima: every critical
 /// point newton-mr finds with no negative Hessian eigenvalue (minima; degenerate, since
 /// W1 → A W1, W2 → W2 A⁻¹ leaves f unchanged: K² zero eigenvalues) has the rank-K global
-/// minimum loss, and every other one (saddles) lies above it.
+/// minimum loss, and every other one (saddles) lies above it. The theorem is about the loss
+/// without weight decay, so the spec sets `l2=0` (the default decay moves the minima), and
+/// newton-mr walks alone (`--descent none`), from starts that reach both kinds.
 #[test]
 fn every_minimum_of_a_deep_linear_network_is_global() {
     let dir = tmp("deep-linear");
-    let spec = "mlp:widths=4-2-3,act=linear,bias=0,teacher=4-4-3,samples=40,noise=0.3,seed=3";
+    let spec = "mlp:widths=4-2-3,act=linear,bias=0,teacher=4-4-3,samples=40,noise=0.3,l2=0,seed=3";
     let o = run(&[
         "sample",
         "--objective",
@@ -47,6 +49,8 @@ fn every_minimum_of_a_deep_linear_network_is_global() {
         "cpu",
         "--init",
         "normal:sigma=1",
+        "--descent",
+        "none",
         "--out",
         dir.to_str().unwrap(),
     ]);
@@ -172,18 +176,20 @@ fn user_data_round_trips_and_malformed_files_exit_2() {
     }
 }
 
-/// newton-mr on a small tanh network stalls at some gradient-flat end states: they are listed
-/// in gradient_flat.csv with r > 1/2 and a nonzero gradient, counted in the manifest, and
-/// none of their walkers is assigned a critical point.
+/// newton-mr alone on a small tanh network without weight decay stalls at some gradient-flat
+/// end states: they are listed in gradient_flat.csv with r > 1/2 and a nonzero gradient,
+/// counted in the manifest, and none of their walkers is assigned a critical point.
 #[test]
 fn gradient_flat_end_states_are_reported_and_never_critical() {
     let dir = tmp("gradient-flat");
     let o = run(&[
         "sample",
         "--objective",
-        "mlp:widths=2-4-1,samples=32",
+        "mlp:widths=2-4-1,samples=32,l2=0",
         "--optimizer",
         "newton-mr",
+        "--descent",
+        "none",
         "--walkers",
         "128",
         "--steps",

@@ -70,6 +70,17 @@ pub fn list() {
         print_entry(e.name, e.summary, e.params);
         if e.name == "mlp" {
             println!("      {:<12} {}", "sweep", saddlescope::sweep::MLP_DIMS);
+            let descent = objective::parse("mlp")
+                .ok()
+                .and_then(|o| o.finder_descent());
+            if let Some((rule, steps)) = descent {
+                println!(
+                    "      {:<12} sample (default --optimizer newton-mr, --descent auto) walks \
+                     {rule} for {steps} steps first, then newton-mr from where it ended: minima \
+                     and the saddles above them",
+                    "descent"
+                );
+            }
         }
     }
     println!("  {}", objective::expr::grammar());

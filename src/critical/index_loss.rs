@@ -49,12 +49,27 @@ pub struct Fit {
     /// Points fitted and their distinct losses.
     pub points: usize,
     pub distinct_losses: usize,
+    /// The loss of the lowest nondegenerate minimum fitted, when there is one. By the form,
+    /// points below ε_c are minima; an ε_c below this loss gives every minimum found α > 0,
+    /// which the note of index_loss_fit.csv and the summary say (on small networks the index
+    /// can rise faster just above the lowest minimum than a 3/2 power allows).
+    pub lowest_minimum: Option<f64>,
 }
 
 impl Fit {
     /// The fitted α at loss ε.
     pub fn value(&self, eps: f64) -> f64 {
         self.amplitude * (eps - self.eps_c).max(0.0).powf(1.5)
+    }
+    /// The caveat when ε_c lies below the lowest minimum found (see `lowest_minimum`).
+    pub fn caveat(&self) -> Option<String> {
+        let m = self.lowest_minimum.filter(|&m| self.eps_c < m)?;
+        Some(format!(
+            "ε_c lies below the lowest minimum found (f = {}), where the curve gives α = {:.3} \
+             instead of 0",
+            short(m),
+            self.value(m)
+        ))
     }
 }
 
@@ -261,6 +276,7 @@ pub fn fit(points: &[LossPoint]) -> FitOutcome {
         residual_rms: (rss_min / n as f64).sqrt(),
         points: n,
         distinct_losses: d,
+        lowest_minimum: Some(lowest_minimum),
     })
 }
 
@@ -292,14 +308,25 @@ pub fn fit_fields(n: usize, o: &FitOutcome) -> Vec<String> {
             num(f.eps_c_se),
             num(f.residual_rms),
             "fitted".into(),
-            "alpha = alpha0 * ((f - eps_c) / |eps_c|)^1.5 above eps_c and 0 below; over the nondegenerate minima and saddles".into(),
+            {
+                let mut note = "alpha = alpha0 * ((f - eps_c) / |eps_c|)^1.5 above eps_c and 0 below; over the nondegenerate minima and saddles".to_string();
+                if let Some(c) = f.caveat() {
+                    note.push_str("; ");
+                    note.push_str(&c.replace(',', ";"));
+                }
+                note
+            },
         ],
         FitOutcome::NotApplicable {
             reason,
             points,
             distinct_losses,
         } => {
-            let mut v = vec![n.to_string(), points.to_string(), distinct_losses.to_string()];
+            let mut v = vec![
+                n.to_string(),
+                points.to_string(),
+                distinct_losses.to_string(),
+            ];
             v.extend((0..5).map(|_| String::new()));
             v.push("not_applicable".into());
             v.push(reason.replace(',', ";"));
@@ -340,7 +367,7 @@ pub fn summary_line(what: &str, o: &FitOutcome) -> String {
             f.points,
             f.distinct_losses,
             f.residual_rms
-        ),
+        ) + &f.caveat().map_or(String::new(), |c| format!("; {c}")),
         FitOutcome::NotApplicable { reason, .. } => {
             format!("{what}: the fit α ≈ α₀ |(f − ε_c)/ε_c|^(3/2) does not apply: {reason}")
         }

@@ -163,6 +163,14 @@ pub trait Objective: Send + Sync {
     fn saved_arrays(&self) -> Vec<SavedArray> {
         Vec::new()
     }
+    /// The descent `sample --descent auto` runs before a critical-point finder (newton-mr,
+    /// gradnorm, newton) on this landscape, when it has one: an optimizer spec and its steps.
+    /// Finders converge to the critical point nearest their start; where random starts lie far
+    /// from every minimum (network losses), a descent first lets the finder start at every
+    /// stage of training, so it reaches minima as well as the saddles above them.
+    fn finder_descent(&self) -> Option<(&'static str, u32)> {
+        None
+    }
     /// Known saddle used by `escape --from saddle`, when the objective has a natural one.
     fn known_saddle(&self) -> Option<Vec<f64>> {
         None

@@ -93,7 +93,17 @@ const TABLE: &[Param] = &[
         Range::NonNegative,
         "label noise (teacher), input jitter (xor, spirals, blobs)",
     ),
-    Param::new("l2", 0.0, Range::NonNegative, "weight decay (l2/2)|x|^2"),
+    // The default decay is small against the data term (f ≈ 0.008 at the default landscape's
+    // minimum, of which the decay is about a third) but makes the critical points isolated:
+    // at l2 = 0 a tanh net's minima run off to |x| of 20 to 100 (saturated units), with five
+    // to eleven zero Hessian eigenvalues, and hidden units whose output weight vanishes leave
+    // whole families of saddles. README's network-loss walkthrough gives the numbers.
+    Param::new(
+        "l2",
+        1e-3,
+        Range::NonNegative,
+        "weight decay (l2/2)|x|^2; 0 leaves minima at infinity and families of points",
+    ),
     Param::new(
         "skip",
         0.0,
@@ -102,6 +112,12 @@ const TABLE: &[Param] = &[
     ),
     SEED,
 ];
+
+/// The descent `sample --descent auto` runs before a finder on a network loss
+/// ([`Objective::finder_descent`]).
+pub const FINDER_DESCENT: &str = "adam:lr=0.001..0.03";
+/// Its steps.
+pub const FINDER_DESCENT_STEPS: u32 = 1000;
 
 pub fn entry() -> Entry {
     Entry {
@@ -438,6 +454,14 @@ impl Objective for Mlp {
             *o = self.l2 * vi;
         }
         self.net.gather(&self.data, &t, &b, true, out);
+    }
+    /// Adam with a spread of step sizes over the walkers: walkers with small steps stop early in
+    /// training and those with large ones near its end, so the finder that follows starts at
+    /// every stage of it and reaches the saddles along the way as well as the minima. Adam's
+    /// step is about `lr` per weight whatever the gradient's scale, so one range fits networks
+    /// of any size.
+    fn finder_descent(&self) -> Option<(&'static str, u32)> {
+        Some((FINDER_DESCENT, FINDER_DESCENT_STEPS))
     }
     /// LeCun's uniform initialisation scale: [−a, a] with a = √(3 / the widest fan-in).
     fn domain(&self) -> Domain {

@@ -89,10 +89,10 @@ fn derivatives_match_finite_differences_for_every_activation_and_loss() {
     check_derivatives("mlp:widths=2-3-3-3-1,data=spirals,loss=logistic,samples=6,skip=1");
 }
 
-/// act=linear, bias=0: f is exactly (1/2P)|W2 W1 X − Y|² computed with matrices.
+/// act=linear, bias=0, l2=0: f is exactly (1/2P)|W2 W1 X − Y|² computed with matrices.
 #[test]
 fn a_linear_network_is_the_matrix_product() {
-    let spec = "mlp:widths=3-2-4,act=linear,bias=0,samples=11,seed=5";
+    let spec = "mlp:widths=3-2-4,act=linear,bias=0,samples=11,l2=0,seed=5";
     let obj = parse(spec).unwrap();
     let m = super::Mlp::new(
         &crate::spec::resolve(&crate::spec::RawSpec::parse(spec).unwrap(), super::TABLE).unwrap(),
