@@ -406,7 +406,26 @@ fn finish(
         start_point(r.obj.as_ref(), &r.centre.x, &cat, &opts)
     });
 
-    let ends_class = tables::classify_ends(ends, &cat, start_point);
+    // Beyond the escape criterion from the start point (see tables::classify_ends).
+    let start_at = start_point.map(|id| (cat.points[id].x.clone(), cat.points[id].f));
+    let away = |w: usize| {
+        let Some((x0, f0)) = &start_at else {
+            return false;
+        };
+        match r.criterion {
+            Criterion::Radius(rad) => {
+                let d2: f64 = ends
+                    .point(w)
+                    .iter()
+                    .zip(x0)
+                    .map(|(a, b)| (a - b) * (a - b))
+                    .sum();
+                d2.sqrt() >= rad
+            }
+            Criterion::Drop(d) => f0 - ends.f[w] >= d,
+        }
+    };
+    let ends_class = tables::classify_ends(ends, &cat, start_point, &away);
     let swept = tables::swept(r, hypers);
     let summaries = tables::summarise(r, ends, &ends_class);
 

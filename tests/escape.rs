@@ -100,6 +100,58 @@ fn gd_escapes_from_near_the_saddle_at_the_closed_form_step() {
 }
 
 /// With --escape-drop δ: f(start) − f = y_t² − y0² ≥ δ first at y0 (1 + 2η)^t ≥ √(δ + y0²).
+/// A walker that escaped and is still descending when --steps runs out may polish back to the
+/// saddle (the nearest critical point of the slope just below it); it has not come back and
+/// is unsettled, not at the start. On the six-hump camel from its saddle at the origin, with a
+/// step budget that ends mid-descent, every walker counted at the start lies within the
+/// escape radius of it (none converges), and some walkers are beyond it.
+#[test]
+fn walkers_still_descending_beyond_the_escape_radius_are_not_at_the_start() {
+    let out = tmp("escape-descending");
+    escape(
+        &out,
+        &[
+            "--objective",
+            "camel6",
+            "--from",
+            "saddle",
+            "--optimizers",
+            "gd:lr=0.002",
+            "--walkers",
+            "128",
+            "--steps",
+            "400",
+            "--seed",
+            "7",
+            "--backend",
+            "cpu",
+        ],
+    );
+    let radius = manifest(&out)["resolved"]["criterion"]["radius"]
+        .as_f64()
+        .unwrap();
+    let (shape, x) = common::cli::npy_f64(&out.join("end_states.npy"));
+    assert_eq!(shape, vec![128, 2]);
+    let within = x
+        .chunks(2)
+        .filter(|p| (p[0] * p[0] + p[1] * p[1]).sqrt() < radius)
+        .count();
+    let (h, rows) = fields(&out.join("escape.csv"));
+    let at_start: f64 = col(&h, &rows, "at_start")[0].parse().unwrap();
+    let unsettled: f64 = col(&h, &rows, "unsettled")[0].parse().unwrap();
+    let counted = (at_start * 128.0).round() as usize;
+    assert!(
+        within > 0 && within < 128,
+        "{within} of 128 within R = {radius}"
+    );
+    assert_eq!(
+        counted, within,
+        "at_start {at_start}, {within} walkers within R"
+    );
+    assert!(unsettled > 0.0);
+    let _ = std::fs::remove_dir_all(&out);
+}
+
 #[test]
 fn escape_by_a_drop_in_f_follows_the_closed_form() {
     let (y0, eta, delta) = (1e-3f64, 0.1f64, 0.25f64);

@@ -31,8 +31,9 @@ pub enum End {
     /// At a critical point with a zero Hessian eigenvalue (a plateau, a flat valley, a
     /// higher-order saddle) other than the start.
     Degenerate,
-    /// Not diverged, but its end state does not polish to a nearby critical point: still on a
-    /// slope when --steps ran out.
+    /// Not diverged, but still on a slope when --steps ran out: its end state does not polish
+    /// to a nearby critical point, or it polishes back to the start point from beyond the
+    /// escape criterion.
     Unsettled,
     /// Stopped as diverged (|x_i| > --bound, or a non-finite value).
     Diverged,
@@ -79,8 +80,18 @@ impl End {
     }
 }
 
-/// Where every walker ended (walker order as in `ends`).
-pub fn classify_ends(ends: &EndStates, cat: &Catalogue, start: Option<usize>) -> Vec<End> {
+/// Where every walker ended (walker order as in `ends`). `away(w)`: walker w's end state is
+/// beyond the escape criterion from the start point (farther than the escape radius, or lower
+/// by the escape drop). A walker that did not converge and ends away from the start point is
+/// still on its way down, even when its end state polishes back to the start point (the
+/// nearest critical point of a slope just below a saddle may be the saddle): it counts as
+/// unsettled, not as at the start.
+pub fn classify_ends(
+    ends: &EndStates,
+    cat: &Catalogue,
+    start: Option<usize>,
+    away: &dyn Fn(usize) -> bool,
+) -> Vec<End> {
     let lowest = lowest_minima(cat);
     (0..ends.len())
         .map(|w| {
@@ -89,7 +100,13 @@ pub fn classify_ends(ends: &EndStates, cat: &Catalogue, start: Option<usize>) ->
             }
             match cat.point_of(w) {
                 None => End::Unsettled,
-                Some(id) if Some(id) == start => End::AtStart,
+                Some(id) if Some(id) == start => {
+                    if ends.status[w] != Status::Converged && away(w) {
+                        End::Unsettled
+                    } else {
+                        End::AtStart
+                    }
+                }
                 Some(id) => match cat.points[id].kind {
                     Kind::Minimum if lowest[id] => End::LowestMinimum,
                     Kind::Minimum => End::OtherMinimum,
