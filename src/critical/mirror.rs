@@ -175,7 +175,9 @@ impl MirrorCheck {
             if self.balanced() {
                 ""
             } else {
-                ": unbalanced, so points were missed"
+                ": unbalanced, so the catalogue misses points (as it must for a descent rule, \
+                 which does not reach maxima and high-index saddles; a finder such as newton-mr \
+                 aims at every index)"
             }
         )
     }
