@@ -501,12 +501,22 @@ fn resolve_inner(raw: &RawSpec, table: &[Param], allow_ranges: bool) -> Result<V
             Err(_) if value.trim().parse::<f64>().is_ok() => f64::INFINITY,
             other => other?,
         };
-        param.range.check(v).map_err(|rule| SpecError::OutOfRange {
-            context: context.clone(),
-            key: param.key.to_string(),
-            value: value.clone(),
-            rule,
-        })?;
+        // An integer written out is held to an integer range exactly: as an f64,
+        // 9007199254740993 would round to 2^53 and pass a range ending there.
+        let exact = match (&param.range, value.trim().parse::<i128>()) {
+            (Range::Int(lo, hi), Ok(i)) if i < i128::from(*lo) || i > i128::from(*hi) => {
+                Err(format!("valid: {}", param.range))
+            }
+            _ => Ok(()),
+        };
+        exact
+            .and_then(|()| param.range.check(v))
+            .map_err(|rule| SpecError::OutOfRange {
+                context: context.clone(),
+                key: param.key.to_string(),
+                value: value.clone(),
+                rule,
+            })?;
         values.insert(param.key.to_string(), v);
     }
     for p in table {

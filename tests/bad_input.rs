@@ -233,6 +233,11 @@ fn shared_cases() -> Vec<Case> {
                 ("nosuch", "unknown objective 'nosuch'"),
                 ("rastrigin:n=0", "n=0 is out of range"),
                 ("rastrigin:n=2.5", "n=2.5 is out of range"),
+                // One above the range's end: as an f64 it would round onto the end.
+                (
+                    "field:seed=9007199254740993",
+                    "seed=9007199254740993 is out of range",
+                ),
                 ("rastrigin:a=1..2", "rastrigin"),
                 ("field:n=4,features=99999999", "features=99999999"),
                 ("pspin:p=3,n=1290", "'pspin': n=1290 with p=3 needs"),
@@ -1722,7 +1727,7 @@ mod never_panic {
                 plane: None,
                 catalogue: None,
                 walk: walk.clone(),
-                box_size: 5,
+                box_size: Some(5),
                 paths: 0,
                 shade_steps: false,
                 shard: None,
