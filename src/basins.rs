@@ -64,10 +64,11 @@ pub struct BasinsSpec {
     #[command(flatten)]
     #[serde(flatten)]
     pub walk: WalkOptions,
-    /// Box side in pixels for the basin entropy S_b and boundary basin entropy S_bb.
-    #[arg(long = "box", default_value_t = 5)]
+    /// Box side in pixels for the basin entropy S_b and boundary basin entropy S_bb
+    /// [default: 5, or the image's shorter side when that is smaller]
+    #[arg(long = "box")]
     #[serde(rename = "box")]
-    pub box_size: usize,
+    pub box_size: Option<usize>,
     /// Draw this many walker paths (CPU twin, spread over the grid) on landscape.png.
     #[arg(long, default_value_t = 0)]
     #[serde(default)]
@@ -101,7 +102,18 @@ pub struct Resolved {
     pub shard: Option<Shard>,
 }
 
+/// The basin entropy's box side unless `--box` gives one.
+pub const DEFAULT_BOX: usize = 5;
+
 impl BasinsSpec {
+    /// The entropy's box side: `--box`, or [`DEFAULT_BOX`] capped at the image's shorter side
+    /// (at least 2; on an image narrower than that the entropy has no box and says the grid is
+    /// too small).
+    pub fn box_side(&self, grid: &plane::Grid) -> usize {
+        self.box_size
+            .unwrap_or_else(|| DEFAULT_BOX.min(grid.width.min(grid.height)).max(2))
+    }
+
     pub fn resolve(&self) -> Result<Resolved, SpecError> {
         let obj = objective::parse(&self.objective)?;
         let opt = rules::parse(&self.optimizer)?;
@@ -144,11 +156,18 @@ impl BasinsSpec {
         )?;
         let plan = self.walk.plan()?;
         let side = grid.width.min(grid.height);
-        if self.box_size < 2 || self.box_size > side {
+        if let Some(b) = self.box_size.filter(|&b| b < 2 || b > side) {
             return Err(SpecError::flag(
                 "--box",
-                self.box_size,
-                format!("2..={side} pixels (the image's shorter side)"),
+                b,
+                if side < 2 {
+                    format!(
+                        "none: the image's shorter side is {side} pixel, too small for boxes of \
+                         2 or more (leave out --box, and the entropy reports a grid too small)"
+                    )
+                } else {
+                    format!("2..={side} pixels (the image's shorter side)")
+                },
             ));
         }
         if self.paths > MAX_PATHS.min(grid.pixels()) {
@@ -332,7 +351,7 @@ fn label(
     })?;
     let labels: Vec<i32> = cat.labels().iter().map(|&l| l as i32).collect();
     let fractions = stats::fractions(&labels, cat.points.len());
-    let entropy = stats::basin_entropy(&labels, grid.width, grid.height, spec.box_size);
+    let entropy = stats::basin_entropy(&labels, grid.width, grid.height, spec.box_side(&grid));
     let pos_tol = CatalogueOptions::default().pos_tol;
     let mirror = MirrorCheck::for_objective(r.obj.as_ref(), &cat, pos_tol);
     Ok(Labelled {

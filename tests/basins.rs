@@ -270,6 +270,34 @@ fn himmelblau_labels_match_the_minima_and_colours_map_one_to_one() {
     }
 }
 
+/// Pictures smaller than the entropy's default box of 5 take the box of their shorter side
+/// (or none, at one pixel) instead of refusing the default; a --box given is still checked.
+#[test]
+fn tiny_pictures_run_with_the_default_box() {
+    for (res, side) in [("3", 3), ("1x4", 2)] {
+        let out = tmp(&format!("tiny-{res}"));
+        run_ok_stdout(&[
+            "basins",
+            "--objective",
+            "himmelblau",
+            "--optimizer",
+            "gd",
+            "--resolution",
+            res,
+            "--steps",
+            "20",
+            "--backend",
+            "cpu",
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        let m = common::cli::manifest(&out);
+        let e = &m["statistics"]["entropy"];
+        assert_eq!(e["box_size"].as_u64(), Some(side), "{e}");
+        let _ = std::fs::remove_dir_all(&out);
+    }
+}
+
 #[test]
 fn the_same_command_twice_gives_identical_labels() {
     let mut outs = vec![];
