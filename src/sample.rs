@@ -187,7 +187,8 @@ impl SampleSpec {
                 if self.descent_steps.is_some() {
                     return Err(SpecError::Spec {
                         context: "--descent-steps".into(),
-                        problem: "there is no descent to take them (--descent none); valid:                                   --descent auto or an optimizer spec, or no --descent-steps"
+                        problem: "there is no descent to take them (--descent none); valid: --descent auto or an \
+                                  optimizer spec, or no --descent-steps"
                             .into(),
                     });
                 }
@@ -352,16 +353,47 @@ fn no_convergence_hint(ends: &EndStates, r: &Resolved) -> Option<String> {
     if converged > 0 || ends.is_empty() {
         return None;
     }
-    let why = if diverged >= max_steps {
-        "most walkers diverged (|x_i| beyond --bound, or f not finite): the step is too large \
-         for this landscape; try a smaller lr, clip=, or --optimizer newton-mr (no step size)"
-            .to_string()
+    let rule = r.opt.rule;
+    let has_lr = rule.params.iter().any(|p| p.key == "lr");
+    // A rule whose noise is on keeps moving: its gradient rarely meets the tolerance.
+    let noise = rule
+        .params
+        .iter()
+        .zip(r.opt.hyper())
+        .find(|(p, v)| matches!(p.key, "noise" | "temperature" | "t0") && *v > 0.0)
+        .map(|(p, _)| p.key);
+    let why = if let Some(key) = noise.filter(|_| diverged < max_steps) {
+        format!(
+            "no walker reached |grad| <= --grad-tol {}: {} moves by its {key} at every step, so \
+             its gradient rarely gets that small, and the catalogue holds converged walkers \
+             only; to classify where its walkers end, run it as the stage before a finder \
+             (--descent '{}' --optimizer newton-mr), or turn its {key} down with a schedule",
+            r.plan.grad_tol,
+            rule.name,
+            r.opt.spec()
+        )
+    } else if diverged >= max_steps {
+        format!(
+            "most walkers diverged (|x_i| beyond --bound, or f not finite): {}or the landscape \
+             falls without bound along their way (descent then runs off whatever the step: \
+             saddle, monkey-saddle); --optimizer newton-mr looks for the critical points instead",
+            if has_lr {
+                "the step is too large for this landscape (try a smaller lr, or clip=), "
+            } else {
+                "the rule's moves are too large for this landscape, "
+            }
+        )
     } else {
         format!(
             "no walker reached |grad| <= --grad-tol {} within --steps {}: try more --steps, a \
-             larger --grad-tol, a smaller lr (a step above 2/curvature oscillates), or \
-             --optimizer newton-mr",
-            r.plan.grad_tol, r.plan.max_steps
+             larger --grad-tol, {}or --optimizer newton-mr",
+            r.plan.grad_tol,
+            r.plan.max_steps,
+            if has_lr {
+                "a smaller lr (a step above 2/curvature oscillates), "
+            } else {
+                ""
+            }
         )
     };
     // After a descent the walkers started where it ended: its line says how it went.

@@ -8,7 +8,8 @@ use saddlescope::run::folder::{Manifest, RunFolder};
 use saddlescope::spec::SpecError;
 use saddlescope::{objective, rules};
 
-/// `bench`: time the workloads of peer_bench.py (plain GD) on this tool's backend.
+/// `bench`: time the workloads of the NumPy/JAX reference script of BENCHMARKS.md
+/// (peer_bench.py: plain GD on field, pspin3, rastrigin) on this tool's backends.
 #[derive(clap::Args)]
 pub struct BenchArgs {
     #[arg(long, value_enum)]
@@ -26,7 +27,7 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 3)]
     repeat: usize,
     /// Run to convergence: every walker stops at |grad f| <= TOL (or --steps); prints the time
-    /// until the last walker is done and the useful walker-steps/s, as peer_bench.py --until.
+    /// until the last walker is done and the useful walker-steps/s (the reference script's --until).
     #[arg(long, value_name = "TOL")]
     until: Option<f64>,
     /// The backend; a comma list (e.g. cpu,gpu,twin) times each.
@@ -210,6 +211,8 @@ fn time_one(
     let name = workload_name(a.workload);
     let tag = if backend.is_gpu() {
         "saddlescope-gpu"
+    } else if backend.engine_key() == "cpu twin" {
+        "saddlescope-twin"
     } else {
         "saddlescope-cpu"
     };

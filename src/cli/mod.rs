@@ -45,7 +45,8 @@ pub enum Command {
     List,
     /// List the GPU adapters wgpu finds and their relevant limits.
     Devices,
-    /// Time the workloads of peer_bench.py (plain GD) on this tool's backend.
+    /// Time plain GD on field, pspin3 and rastrigin (the workloads of BENCHMARKS.md's NumPy/JAX
+    /// reference script), or the eigenvalue stage, on this tool's backends.
     Bench(info::BenchArgs),
     /// Start walkers at a saddle, a plateau or a given point, one arm per optimizer: how many
     /// escape, how fast, and where they end.

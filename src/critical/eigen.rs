@@ -88,7 +88,7 @@ impl SortedEigen {
 /// Which symmetric eigensolver computes eigenvalues.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Solver {
-    /// nalgebra below [`FAER_FROM`], faer from there on (what the pipeline uses).
+    /// nalgebra below N = 64 (`FAER_FROM`), faer from there on (what the pipeline uses).
     Auto,
     Nalgebra,
     Faer,

@@ -181,7 +181,9 @@ impl RunFolder {
         if !dir.is_dir() || contents(dir).is_empty() {
             return Err(SpecError::folder(
                 dir,
-                "--resume: there is no interrupted run here (the folder is absent or empty);                  valid: the --out folder of an interrupted run, or leave out --resume to start                  a new run",
+                "--resume: there is no interrupted run here (the folder is absent or empty); \
+                 valid: the --out folder of an interrupted run, or leave out --resume to start \
+                 a new run",
             ));
         }
         let stale = match LockInfo::read(dir) {
