@@ -278,7 +278,13 @@ fn walk_block(
         // the step-major loop below, bit for bit.
         let mut still = Vec::with_capacity(running.len());
         buf.f.resize(1, 0.0);
-        for &w in running.iter() {
+        // Walker-steps done, handed to the shared progress every 64 walkers (one atomic add
+        // per walker was a visible part of a short walk).
+        let mut done = 0u64;
+        for (k, &w) in running.iter().enumerate() {
+            if k % 64 == 63 {
+                progress.add(std::mem::take(&mut done));
+            }
             let hp = &hps[w];
             let s = &mut states[w];
             let mut tw = t;
@@ -305,9 +311,8 @@ fn walk_block(
                 if status != Status::Running {
                     s.ct[CT_STEPS] = tw;
                     s.ct[CT_STATUS] = status as u32;
-                    progress.add(
-                        u64::from(tw - t) + 1 + per_walker - (u64::from(tw) + 1).min(per_walker),
-                    );
+                    done +=
+                        u64::from(tw - t) + 1 + per_walker - (u64::from(tw) + 1).min(per_walker);
                     stopped = true;
                     break;
                 }
@@ -316,10 +321,11 @@ fn walk_block(
             }
             if !stopped {
                 s.ct[CT_STEPS] = tw;
-                progress.add(u64::from(tw - t));
+                done += u64::from(tw - t);
                 still.push(w);
             }
         }
+        progress.add(done);
         *running = still;
         return;
     }
