@@ -354,7 +354,6 @@ fn no_convergence_hint(ends: &EndStates, r: &Resolved) -> Option<String> {
         return None;
     }
     let rule = r.opt.rule;
-    let has_lr = rule.params.iter().any(|p| p.key == "lr");
     // A rule whose noise is on keeps moving: its gradient rarely meets the tolerance.
     let noise = rule
         .params
@@ -362,38 +361,65 @@ fn no_convergence_hint(ends: &EndStates, r: &Resolved) -> Option<String> {
         .zip(r.opt.hyper())
         .find(|(p, v)| matches!(p.key, "noise" | "temperature" | "t0") && *v > 0.0)
         .map(|(p, _)| p.key);
+    // The step a rule with an lr may take: below 2 / the largest curvature where the walkers
+    // start (plain gradient descent oscillates above it, and diverges where it grows).
+    let lr_value = rule
+        .params
+        .iter()
+        .zip(r.opt.hyper())
+        .find(|(p, _)| p.key == "lr")
+        .map(|(_, v)| v);
+    let lr_advice = match (lr_value, largest_curvature(r)) {
+        (Some(lr), Some(c)) if c > 0.0 && lr > 1.0 / c => format!(
+            "lr = {lr} is above 1/curvature = {:.1e} where the walkers start (the largest \
+             Hessian eigenvalue at {CURVATURE_STARTS} of the starts is {c:.2e}; a step above \
+             2/curvature oscillates): try lr={:.1e}, or clip=; else ",
+            1.0 / c,
+            0.5 / c
+        ),
+        (Some(lr), Some(c)) if c > 0.0 => format!(
+            "lr = {lr} is below 1/curvature = {:.1e} where the walkers start, so the walk is \
+             slow there rather than unstable; ",
+            1.0 / c
+        ),
+        (Some(_), _) => {
+            "try a smaller lr (a step above 2/curvature oscillates), or clip=; else ".to_string()
+        }
+        (None, _) => String::new(),
+    };
     let why = if let Some(key) = noise.filter(|_| diverged < max_steps) {
         format!(
             "no walker reached |grad| <= --grad-tol {}: {} moves by its {key} at every step, so \
              its gradient rarely gets that small, and the catalogue holds converged walkers \
              only; to classify where its walkers end, run it as the stage before a finder \
-             (--descent '{}' --optimizer newton-mr), or turn its {key} down with a schedule",
+             (--descent '{}' --optimizer newton-mr), or lower its {key}",
             r.plan.grad_tol,
             rule.name,
             r.opt.spec()
         )
     } else if diverged >= max_steps {
+        let unbounded = "the landscape falls without bound along their way (descent then runs \
+                         off whatever the step: saddle, monkey-saddle)";
+        let cause = match (lr_value, largest_curvature(r)) {
+            (Some(lr), Some(c)) if c > 0.0 && lr <= 1.0 / c => format!(
+                "lr = {lr} is below 1/curvature = {:.1e} where the walkers start, so most likely \
+                 {unbounded}, or its curvature grows past 1/lr away from the starts",
+                1.0 / c
+            ),
+            _ => format!(
+                "the steps are too large for this landscape ({}) or {unbounded}",
+                lr_advice.trim_end_matches("; else ").trim_end_matches("; ")
+            ),
+        };
         format!(
-            "most walkers diverged (|x_i| beyond --bound, or f not finite): {}or the landscape \
-             falls without bound along their way (descent then runs off whatever the step: \
-             saddle, monkey-saddle); --optimizer newton-mr looks for the critical points instead",
-            if has_lr {
-                "the step is too large for this landscape (try a smaller lr, or clip=), "
-            } else {
-                "the rule's moves are too large for this landscape, "
-            }
+            "most walkers diverged (|x_i| beyond --bound, or f not finite): {cause}; \
+             --optimizer newton-mr looks for the critical points instead"
         )
     } else {
         format!(
-            "no walker reached |grad| <= --grad-tol {} within --steps {}: try more --steps, a \
-             larger --grad-tol, {}or --optimizer newton-mr",
-            r.plan.grad_tol,
-            r.plan.max_steps,
-            if has_lr {
-                "a smaller lr (a step above 2/curvature oscillates), "
-            } else {
-                ""
-            }
+            "no walker reached |grad| <= --grad-tol {} within --steps {}: {lr_advice}try more \
+             --steps, a larger --grad-tol, or --optimizer newton-mr",
+            r.plan.grad_tol, r.plan.max_steps
         )
     };
     // After a descent the walkers started where it ended: its line says how it went.
@@ -406,6 +432,43 @@ fn no_convergence_hint(ends: &EndStates, r: &Resolved) -> Option<String> {
         )
     });
     Some(format!("note: {why}{after}"))
+}
+
+/// Starts at which [`largest_curvature`] looks.
+const CURVATURE_STARTS: usize = 16;
+
+/// The largest |Hessian eigenvalue| of the objective at the first [`CURVATURE_STARTS`] of the
+/// run's starting points (power iteration on Hessian-vector products, 40 rounds each): the
+/// scale a step size must stay below. None on a sphere (its walkers retract) or when no start
+/// gives a finite value.
+fn largest_curvature(r: &Resolved) -> Option<f64> {
+    let obj = r.obj.as_ref();
+    if obj.sphere() {
+        return None;
+    }
+    let n = obj.dim();
+    let k = CURVATURE_STARTS.min(r.walkers.max(1));
+    let starts = r.init.starts(obj, r.plan.seed, r.plan.first_walker, k);
+    let mut largest: Option<f64> = None;
+    for x in starts.chunks(n) {
+        let mut v: Vec<f64> = (0..n).map(|i| 1.0 + 0.1 * (i % 7) as f64).collect();
+        let mut hv = vec![0.0; n];
+        let mut lambda = f64::NAN;
+        for _ in 0..40 {
+            let norm = v.iter().map(|a| a * a).sum::<f64>().sqrt();
+            if !(norm.is_finite() && norm > 0.0) {
+                break;
+            }
+            v.iter_mut().for_each(|a| *a /= norm);
+            obj.hvp(x, &v, &mut hv);
+            lambda = hv.iter().map(|a| a * a).sum::<f64>().sqrt();
+            std::mem::swap(&mut v, &mut hv);
+        }
+        if lambda.is_finite() {
+            largest = Some(largest.map_or(lambda, |l: f64| l.max(lambda)));
+        }
+    }
+    largest
 }
 
 /// Walker-steps per second of a walk (the steps walkers actually took).

@@ -381,6 +381,61 @@ fn plot_redraws_samples_with_and_without_coordinates_in_the_catalogue() {
     let _ = std::fs::remove_dir_all(&root);
 }
 
+/// With gd's default lr, rastrigin (curvature up to 2 + 40π² ≈ 397) and Müller–Brown oscillate
+/// or diverge; the note names the curvature at the starts and an lr below it, and that lr
+/// gives converged walkers.
+#[test]
+fn the_no_convergence_note_suggests_a_step_that_works() {
+    let root = tmp("lr-advice");
+    for obj in ["rastrigin", "muller-brown"] {
+        let out = root.join(obj);
+        let o = run(&[
+            "sample",
+            "--objective",
+            obj,
+            "--optimizer",
+            "gd",
+            "--walkers",
+            "64",
+            "--backend",
+            "cpu",
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let text =
+            String::from_utf8_lossy(&o.stdout).to_string() + &String::from_utf8_lossy(&o.stderr);
+        let lr = text
+            .split("try lr=")
+            .nth(1)
+            .and_then(|t| t.split(',').next())
+            .unwrap_or_else(|| panic!("{obj}: no lr suggested: {text}"));
+        let spec = format!("gd:lr={lr}");
+        let again = root.join(format!("{obj}-again"));
+        let o = run(&[
+            "sample",
+            "--objective",
+            obj,
+            "--optimizer",
+            &spec,
+            "--walkers",
+            "64",
+            "--backend",
+            "cpu",
+            "--out",
+            again.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let m = manifest(&again);
+        let converged = m["status_counts"]["converged"].as_u64().unwrap();
+        assert!(
+            converged > 32,
+            "{obj} at {spec}: {converged} of 64 converged"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&root);
+}
+
 #[test]
 fn list_shows_every_objective_and_rule() {
     let o = run(&["list"]);

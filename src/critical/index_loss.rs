@@ -211,8 +211,8 @@ pub fn fit(points: &[LossPoint]) -> FitOutcome {
     // extrapolation of the saddles' curve, not a located threshold (Himmelblau: ε_c 57% of
     // the span below its minima; a field at N = 8: 83%). A smaller gap is a small model's
     // discreteness (the default 33-weight network: its index jumps from 0 to 1–4 just above
-    // the minimum, and ε_c falls 21% of the span below it): a fit, with the caveat.
-    const MAX_GAP: f64 = 0.25;
+    // the minimum, and ε_c falls 21–23% of the span below it): a fit, with the caveat.
+    const MAX_GAP: f64 = 1.0 / 3.0;
     let lowest_minimum = eps
         .iter()
         .zip(&alpha)
@@ -222,11 +222,10 @@ pub fn fit(points: &[LossPoint]) -> FitOutcome {
     if lowest_minimum - eps_c > MAX_GAP * span {
         return not(format!(
             "the fit puts ε_c at {}, below every minimum found (the lowest at {}) by more than \
-             {}% of the losses' span: the points do not locate ε_c (the form needs minima at \
-             losses near or below it)",
+             a third of the losses' span: the points do not locate ε_c (the form needs minima \
+             at losses near or below it)",
             short(eps_c),
-            short(lowest_minimum),
-            MAX_GAP * 100.0
+            short(lowest_minimum)
         ));
     }
     let (amp, rss_min) = profile(&eps, &alpha, eps_c);
