@@ -561,10 +561,14 @@ impl Command for SweepSpec {
             .try_for_each(|&n| backend.check(r.instance(n, 0)?.as_ref(), &r.opt))
     }
     fn describe(&self, r: &Resolved) -> String {
+        // For mlp --dims are hidden widths d, and N is the parameter count at each.
+        let over = match r.widths {
+            Some(_) => format!("hidden width d = {:?} (N = {:?})", r.dims, r.ns),
+            None => format!("N = {:?}", r.dims),
+        };
         format!(
-            "{} over N = {:?}, {} instances x {} walkers of {}",
+            "{} over {over}, {} instances x {} walkers of {}",
             r.template,
-            r.dims,
             r.instances,
             r.walkers,
             r.opt.spec()
