@@ -381,13 +381,7 @@ pub fn run(spec: &BasinsSpec, r: &Resolved, ctx: &mut Ctx) -> anyhow::Result<Rep
 fn walk_shard(r: &Resolved, shard: Shard, starts: &[f64], ctx: &mut Ctx) -> anyhow::Result<Report> {
     let (n, range) = (r.obj.dim(), shard.range(r.grid.pixels()));
     let all = r.opt.hyper_rows(r.grid.pixels());
-    let hyper = crate::walk::Hyper {
-        rows: all
-            .rows
-            .iter()
-            .map(|row| row[range.clone()].to_vec())
-            .collect(),
-    };
+    let hyper = all.slice(range.clone());
     let plan = WalkPlan {
         first_walker: r.plan.first_walker + range.start as u32,
         ..r.plan.clone()

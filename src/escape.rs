@@ -719,13 +719,7 @@ fn walk_shard(
     let t_walk = Instant::now();
     for group in &r.groups {
         for (j, &a) in group.iter().enumerate() {
-            let hyper = Hyper {
-                rows: hypers[a]
-                    .rows
-                    .iter()
-                    .map(|row| row[range.clone()].to_vec())
-                    .collect(),
-            };
+            let hyper = hypers[a].slice(range.clone());
             let plan = WalkPlan {
                 first_walker: (first_id + j * w + range.start) as u32,
                 ..r.plan.clone()

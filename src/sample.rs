@@ -487,13 +487,7 @@ pub fn run(spec: &SampleSpec, r: &Resolved, ctx: &mut Ctx) -> anyhow::Result<Rep
     // Ranges in the optimizer spec spread over all the run's walkers (walker k of W, see
     // hyper_rows), of which a shard takes its slice.
     let all = r.opt.hyper_rows(r.walkers);
-    let hyper = crate::walk::Hyper {
-        rows: all
-            .rows
-            .iter()
-            .map(|row| row[range.clone()].to_vec())
-            .collect(),
-    };
+    let hyper = all.slice(range.clone());
     let plan = WalkPlan {
         first_walker: first,
         ..r.plan.clone()
@@ -532,13 +526,7 @@ fn walk_descent(
     ctx: &mut Ctx,
 ) -> anyhow::Result<(EndStates, f64)> {
     let all = d.opt.hyper_rows(r.walkers);
-    let hyper = crate::walk::Hyper {
-        rows: all
-            .rows
-            .iter()
-            .map(|row| row[range.clone()].to_vec())
-            .collect(),
-    };
+    let hyper = all.slice(range.clone());
     let plan = WalkPlan {
         max_steps: d.steps,
         ..plan.clone()

@@ -70,6 +70,16 @@ impl Hyper {
     pub fn walker(&self, w: usize) -> Vec<f64> {
         self.rows.iter().map(|r| r[w]).collect()
     }
+    /// The rows of the walkers in `range` (a shard's slice of a run's walkers).
+    pub fn slice(&self, range: std::ops::Range<usize>) -> Hyper {
+        Hyper {
+            rows: self
+                .rows
+                .iter()
+                .map(|r| r[range.clone()].to_vec())
+                .collect(),
+        }
+    }
 }
 
 /// Where every walker ended.
