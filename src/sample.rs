@@ -369,7 +369,9 @@ fn no_convergence_hint(ends: &EndStates, r: &Resolved) -> Option<String> {
         .zip(r.opt.hyper())
         .find(|(p, _)| p.key == "lr")
         .map(|(_, v)| v);
-    let lr_advice = match (lr_value, largest_curvature(r)) {
+    // Measured once (16 power iterations of H v), only when there is an lr to advise on.
+    let curvature = lr_value.and_then(|_| largest_curvature(r));
+    let lr_advice = match (lr_value, curvature) {
         (Some(lr), Some(c)) if c > 0.0 && lr > 1.0 / c => format!(
             "lr = {lr} is above 1/curvature = {:.1e} where the walkers start (the largest \
              Hessian eigenvalue at {CURVATURE_STARTS} of the starts is {c:.2e}; a step above \
@@ -400,7 +402,7 @@ fn no_convergence_hint(ends: &EndStates, r: &Resolved) -> Option<String> {
     } else if diverged >= max_steps {
         let unbounded = "the landscape falls without bound along their way (descent then runs \
                          off whatever the step: saddle, monkey-saddle)";
-        let cause = match (lr_value, largest_curvature(r)) {
+        let cause = match (lr_value, curvature) {
             (Some(lr), Some(c)) if c > 0.0 && lr <= 1.0 / c => format!(
                 "lr = {lr} is below 1/curvature = {:.1e} where the walkers start, so most likely \
                  {unbounded}, or its curvature grows past 1/lr away from the starts",

@@ -23,6 +23,11 @@ struct Outcome {
     seconds: f64,
 }
 
+/// Owned arguments.
+fn strings(args: &[&str]) -> Vec<String> {
+    args.iter().map(|s| s.to_string()).collect()
+}
+
 /// Runs `saddlescope ARGS` in `cwd` under the memory limit.
 fn run_case(cwd: &Path, args: &[String], env: &[(&str, &str)]) -> Outcome {
     let t = Instant::now();
@@ -846,7 +851,7 @@ fn the_memory_limit_comes_from_the_machine_or_the_variable() {
         "{}",
         o.stderr
     );
-    let small: Vec<String> = [
+    let small = strings(&[
         "sample",
         "--objective",
         "himmelblau",
@@ -861,10 +866,7 @@ fn the_memory_limit_comes_from_the_machine_or_the_variable() {
         "cpu",
         "--out",
         "small",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
+    ]);
     let o = run_case(&cwd, &small, &[("SADDLESCOPE_MEMORY_LIMIT", "1M")]);
     assert!(
         o.code == Some(2) && o.stderr.contains("sample --walkers 20000"),
@@ -893,7 +895,7 @@ fn a_landscape_larger_than_the_memory_available_is_refused_before_it_is_drawn() 
             ["'field' with features=20000, n=500", "lower features or n"],
         ),
     ] {
-        let args: Vec<String> = [
+        let args = strings(&[
             "sample",
             "--objective",
             spec,
@@ -908,10 +910,7 @@ fn a_landscape_larger_than_the_memory_available_is_refused_before_it_is_drawn() 
             "cpu",
             "--out",
             "out",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+        ]);
         let o = run_case(&cwd, &args, &[("SADDLESCOPE_MEMORY_LIMIT", "64M")]);
         assert_eq!(o.code, Some(2), "{spec}: {}", o.stderr);
         for n in names
