@@ -11,6 +11,11 @@
 // output sum (-s_m sin(phase_m) for the gradient, -s_m cos(phase_m) (w_m . v) for H v).
 // Loops over N run 4 terms per trip and loops over M 16, so one invocation stays far inside the
 // software adapter's loop budget (common.wgsl, loop_guard) for every size the table allows.
+//
+// The phases (X W^T), the w_m . v (V W^T) and the output sums (C W) are matrix products: each
+// such pass NAME also has NAME_b (the walker's operand, term k) and NAME_end (what NAME writes,
+// from the sum), from which the GPU builds tiled kernels (src/gpu/tile.rs) for walks on one
+// landscape; NAME itself is the per-row kernel's pass.
 
 fn field_sc(k: u32, w: u32) -> u32 {
     return k * walk.stride + w;
@@ -39,20 +44,39 @@ fn field_phase_of(p0: u32, m: u32, x: u32, w: u32) -> f32 {
     return ph - 6.28318530717959 * round(ph * 0.159154943091895);
 }
 
-// Pass (rows M): the phase of feature r at x; scratch gets s cos and -s sin.
-fn field_phase(w: u32, r: u32, x: u32, v: u32, out: u32) {
-    let p0 = param_base(w);
-    let ph = field_phase_of(p0, r, x, w);
-    let s = params[p0 + FIELD_S + r];
+// scratch gets s cos and -s sin of feature r's phase ph (reduced to [-pi, pi]).
+fn field_phase_store(w: u32, r: u32, ph: f32) {
+    let s = params[param_base(w) + FIELD_S + r];
     scratch[field_sc(r, w)] = s * cos(ph);
     scratch[field_sc(FIELD_M + r, w)] = -s * sin(ph);
 }
 
-// Pass (rows M): the coefficient of w_r in H v, -s_r cos(phase_r) (w_r . v).
-fn field_hvp_coef(w: u32, r: u32, x: u32, v: u32, out: u32) {
-    let p0 = param_base(w);
-    let ph = field_phase_of(p0, r, x, w);
-    scratch[field_sc(FIELD_M + r, w)] = -params[p0 + FIELD_S + r] * cos(ph) * field_dot(p0 + r * N, v, w);
+// Pass (rows M): the phase of feature r at x; scratch gets s cos and -s sin.
+fn field_phase(w: u32, r: u32, x: u32, v: u32, out: u32) {
+    field_phase_store(w, r, field_phase_of(param_base(w), r, x, w));
+}
+
+fn field_phase_b(w: u32, k: u32, x: u32, v: u32) -> f32 {
+    return state[at(x, k, w)];
+}
+
+fn field_phase_end(w: u32, r: u32, acc: f32, x: u32, v: u32, out: u32) {
+    let ph = params[param_base(w) + FIELD_B + r] + acc;
+    field_phase_store(w, r, ph - 6.28318530717959 * round(ph * 0.159154943091895));
+}
+
+// Pass (rows M), after field_phase at x: the coefficient of w_r in H v,
+// -s_r cos(phase_r) (w_r . v) = -scratch[r] (w_r . v).
+fn field_vdot(w: u32, r: u32, x: u32, v: u32, out: u32) {
+    field_vdot_end(w, r, field_dot(param_base(w) + r * N, v, w), x, v, out);
+}
+
+fn field_vdot_b(w: u32, k: u32, x: u32, v: u32) -> f32 {
+    return state[at(v, k, w)];
+}
+
+fn field_vdot_end(w: u32, r: u32, acc: f32, x: u32, v: u32, out: u32) {
+    scratch[field_sc(FIELD_M + r, w)] = -scratch[field_sc(r, w)] * acc;
 }
 
 // out_i = mu y_i + sum_m c_m w_{m,i}, with the coefficients c_m in scratch rows M + m.
@@ -85,9 +109,25 @@ fn field_apply_x(w: u32, r: u32, x: u32, v: u32, out: u32) {
     field_apply(w, r, x, out);
 }
 
+fn field_apply_x_b(w: u32, k: u32, x: u32, v: u32) -> f32 {
+    return scratch[field_sc(FIELD_M + k, w)];
+}
+
+fn field_apply_x_end(w: u32, r: u32, acc: f32, x: u32, v: u32, out: u32) {
+    state[at(out, r, w)] = FIELD_MU * state[at(x, r, w)] + acc;
+}
+
 // Pass (rows N): component r of H v.
 fn field_apply_v(w: u32, r: u32, x: u32, v: u32, out: u32) {
     field_apply(w, r, v, out);
+}
+
+fn field_apply_v_b(w: u32, k: u32, x: u32, v: u32) -> f32 {
+    return scratch[field_sc(FIELD_M + k, w)];
+}
+
+fn field_apply_v_end(w: u32, r: u32, acc: f32, x: u32, v: u32, out: u32) {
+    state[at(out, r, w)] = FIELD_MU * state[at(v, r, w)] + acc;
 }
 
 // Pass (rows 1): f = mu/2 |x|^2 + sum_m s_m cos(phase_m), into SC_EVAL.

@@ -22,6 +22,12 @@
 // (common.wgsl, loop_guard) for p = 3 at every size its 128 MiB buffers hold; the guard
 // reports the p = 4 sizes that are not. The vectors are read from the walker state directly:
 // a private copy of N floats, indexed dynamically, compiles to very slow code on llvmpipe.
+//
+// The row passes are also matrix products, rows N x terms T: sum_t jt[i, t] B_w(t) with B the
+// monomials m_t(x) (gradient, value) or their derivatives Dm_t(x)[v] (H v). NAME_b forms B
+// from the tuple's indices, computed from t (pspin_pair, pspin_triple), and NAME_end writes
+// what NAME writes; from these the GPU builds tiled kernels (src/gpu/tile.rs) for walks on one
+// landscape.
 
 fn pspin_p4(b: u32) -> vec4<f32> {
     return vec4<f32>(params[b], params[b + 1u], params[b + 2u], params[b + 3u]);
@@ -151,4 +157,96 @@ fn pspin_value_f(w: u32, r: u32, x: u32, v: u32, out: u32) {
 // Pass (rows N): component r of (Hess H) v = p c sum_t jt[r, t] Dm_t(x)[v].
 fn pspin_hvp_rows(w: u32, r: u32, x: u32, v: u32, out: u32) {
     state[at(out, r, w)] = f32(PSPIN_P) * PSPIN_C * pspin_hvp_row(w, r, x, v);
+}
+
+// C(m + 1, 2) and C(m + 2, 3): the pairs and triples (nondecreasing) over m values.
+fn pspin_c2(m: u32) -> u32 {
+    return m * (m + 1u) / 2u;
+}
+
+fn pspin_c3(m: u32) -> u32 {
+    return m * (m + 1u) * (m + 2u) / 6u;
+}
+
+// The u-th nondecreasing pair (a, b) over 0..n in lexicographic order. With m = n - a values
+// left, the pairs from (a, a) to the end number C(m + 1, 2), so r = C(n + 1, 2) - u (the pairs
+// from u on) lies in (C(m, 2), C(m + 1, 2)]: m is the ceiling of the root of m (m + 1) / 2 = r,
+// estimated in f32 and corrected by one either way in exact integers (the estimate's error is
+// far below one: 8 r + 1 < 2^24 for every n the couplings allow). CPU mirror:
+// src/objective/pspin.rs, tests::pair_mirror.
+fn pspin_pair(u: u32, n: u32) -> vec2<u32> {
+    let r = pspin_c2(n) - u;
+    var m = u32(ceil((sqrt(f32(8u * r + 1u)) - 1.0) * 0.5));
+    m = select(m, m + 1u, pspin_c2(m) < r);
+    m = select(m, m - 1u, m > 1u && pspin_c2(m - 1u) >= r);
+    let a = n - m;
+    return vec2<u32>(a, a + u - (pspin_c2(n) - pspin_c2(m)));
+}
+
+// The t-th nondecreasing triple over 0..N: as pspin_pair, with r = T - t in
+// (C(m + 1, 3), C(m + 2, 3)] for m = N - a. The estimate floor(cbrt(6 r) - 1.5) is m - 1 or
+// m - 2 (m - 3 with f32 rounding): three exact corrections up. The rest is the pair over the
+// m values from a on.
+fn pspin_triple(t: u32) -> vec3<u32> {
+    let r = PSPIN_T - t;
+    var m = u32(max(floor(pow(f32(6u * r), 1.0 / 3.0) - 1.5), 0.0));
+    m = select(m, m + 1u, pspin_c3(m) < r);
+    m = select(m, m + 1u, pspin_c3(m) < r);
+    m = select(m, m + 1u, pspin_c3(m) < r);
+    let a = N - m;
+    let bc = pspin_pair(t - (PSPIN_T - pspin_c3(m)), m);
+    return vec3<u32>(a, a + bc.x, a + bc.y);
+}
+
+// The monomial m_t(x) = x_{t_1}..x_{t_{p-1}}.
+fn pspin_mono(w: u32, t: u32, x: u32) -> f32 {
+    if PSPIN_P == 2u {
+        return state[at(x, t, w)];
+    }
+    if PSPIN_P == 3u {
+        let ab = pspin_pair(t, N);
+        return state[at(x, ab.x, w)] * state[at(x, ab.y, w)];
+    }
+    let abc = pspin_triple(t);
+    return state[at(x, abc.x, w)] * state[at(x, abc.y, w)] * state[at(x, abc.z, w)];
+}
+
+// Its derivative along v, Dm_t(x)[v].
+fn pspin_dmono(w: u32, t: u32, x: u32, v: u32) -> f32 {
+    if PSPIN_P == 2u {
+        return state[at(v, t, w)];
+    }
+    if PSPIN_P == 3u {
+        let ab = pspin_pair(t, N);
+        return state[at(x, ab.x, w)] * state[at(v, ab.y, w)] + state[at(v, ab.x, w)] * state[at(x, ab.y, w)];
+    }
+    let abc = pspin_triple(t);
+    let xa = state[at(x, abc.x, w)];
+    let xb = state[at(x, abc.y, w)];
+    let xc = state[at(x, abc.z, w)];
+    return xa * xb * state[at(v, abc.z, w)] + (state[at(v, abc.x, w)] * xb + xa * state[at(v, abc.y, w)]) * xc;
+}
+
+fn pspin_grad_rows_b(w: u32, k: u32, x: u32, v: u32) -> f32 {
+    return pspin_mono(w, k, x);
+}
+
+fn pspin_grad_rows_end(w: u32, r: u32, acc: f32, x: u32, v: u32, out: u32) {
+    state[at(out, r, w)] = f32(PSPIN_P) * PSPIN_C * acc;
+}
+
+fn pspin_value_rows_b(w: u32, k: u32, x: u32, v: u32) -> f32 {
+    return pspin_mono(w, k, x);
+}
+
+fn pspin_value_rows_end(w: u32, r: u32, acc: f32, x: u32, v: u32, out: u32) {
+    scratch[r * walk.stride + w] = acc;
+}
+
+fn pspin_hvp_rows_b(w: u32, k: u32, x: u32, v: u32) -> f32 {
+    return pspin_dmono(w, k, x, v);
+}
+
+fn pspin_hvp_rows_end(w: u32, r: u32, acc: f32, x: u32, v: u32, out: u32) {
+    state[at(out, r, w)] = f32(PSPIN_P) * PSPIN_C * acc;
 }

@@ -5,6 +5,7 @@ pub mod context;
 pub mod contract;
 pub mod program;
 pub mod shader;
+pub mod tile;
 pub mod twin_check;
 pub mod walker;
 

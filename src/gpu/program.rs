@@ -12,6 +12,7 @@
 //!   A step dispatches: the gradient passes at x, the observe-and-first-stages kernel, then for
 //!   each further evaluation its passes and the next stage kernel.
 
+use super::tile;
 use crate::objective::{Pass, Passes};
 use crate::rules::{Eval, Op};
 use crate::walk::state::{SLOT_AUX, SLOT_GRAD, SLOT_START, SLOT_X};
@@ -25,6 +26,9 @@ pub const ROW_SPLIT: usize = 32768;
 pub struct Kernel {
     pub entry: String,
     pub rows: usize,
+    /// A tiled matrix-product kernel (src/gpu/tile.rs): a workgroup covers tile::TW walkers
+    /// and tile::TR rows; otherwise 64 walkers and one row.
+    pub tiled: bool,
 }
 
 /// The generated kernels and the dispatch order of one step and of one evaluation.
@@ -89,10 +93,12 @@ pub fn fused(ops: &[Op], n: usize) -> Program {
             Kernel {
                 entry: "walk_segment".into(),
                 rows: 1,
+                tiled: false,
             },
             Kernel {
                 entry: "eval_grad".into(),
                 rows: 1,
+                tiled: false,
             },
         ],
         step: vec![0],
@@ -126,6 +132,8 @@ fn passes_of<'a>(p: &'a Passes, e: &Eval, mini: bool) -> &'a [Pass] {
 struct Builder {
     source: String,
     kernels: Vec<Kernel>,
+    /// Run the passes that are matrix products as tiled kernels (one landscape per dispatch).
+    tiled: bool,
 }
 
 impl Builder {
@@ -136,7 +144,11 @@ impl Builder {
         self.source.push_str(&format!(
             "\n@compute @workgroup_size(64)\nfn {entry}(@builtin(global_invocation_id) gid: vec3<u32>) {{\n{body}    loop_guard();\n}}\n"
         ));
-        self.kernels.push(Kernel { entry, rows });
+        self.kernels.push(Kernel {
+            entry,
+            rows,
+            tiled: false,
+        });
         self.kernels.len() - 1
     }
 
@@ -152,6 +164,22 @@ impl Builder {
     /// The kernel of pass `p` on slots (x, v, out), over (running walkers x rows).
     fn pass(&mut self, p: &Pass, x: usize, v: usize, out: usize) -> usize {
         let entry = format!("pass_{}_{x}_{v}_{out}", p.func);
+        if let Some(t) = tile::worth_tiling(p).filter(|_| self.tiled) {
+            if let Some(k) = self.kernels.iter().position(|k| k.entry == entry) {
+                return k;
+            }
+            if !self.kernels.iter().any(|k| k.tiled) {
+                self.source.push_str(&tile::workgroup_arrays());
+            }
+            self.source
+                .push_str(&tile::kernel(&entry, p, t, x, v, out, ROW_SPLIT));
+            self.kernels.push(Kernel {
+                entry,
+                rows: p.rows,
+                tiled: true,
+            });
+            return self.kernels.len() - 1;
+        }
         let body = format!(
             "    let r = gid.y + gid.z * {ROW_SPLIT}u;\n\
              \x20   if gid.x < walk.active_count && r < {rows}u {{\n\
@@ -194,7 +222,9 @@ fn stage_calls(stages: &[&str], last: bool, pad: &str) -> String {
 }
 
 /// The multi-pass engine for an objective with `passes`, a rule program `ops` and dimension
-/// `n` (repeats are written out: one dispatch sequence per iteration, the stage kernels shared).
+/// `n` (repeats are written out: one dispatch sequence per iteration, the stage kernels shared);
+/// with `tiled`, passes that are large matrix products run as tiled kernels (src/gpu/tile.rs),
+/// which need one landscape per dispatch.
 /// With `minibatch` (some walker has `batch=B > 0`), a step is: the full-batch gradient at x
 /// and observe (the stop tests see the full-batch loss), the minibatch rows, the minibatch
 /// gradient at x whose f and |grad| replace the observed ones, then the rule's stages with
@@ -204,6 +234,7 @@ pub fn multi_pass(
     ops: &[Op],
     n: usize,
     minibatch: bool,
+    tiled: bool,
 ) -> Result<Program, String> {
     if minibatch && passes.minibatch.is_none() {
         return Err("minibatches (batch=B) need an objective with data (mlp)".into());
@@ -235,6 +266,7 @@ pub fn multi_pass(
     let mut b = Builder {
         source: String::from("// Generated multi-pass kernels (src/gpu/program.rs).\n"),
         kernels: vec![],
+        tiled,
     };
     let mut step = b.eval(passes, &Eval::Grad { x: SLOT_X }, false);
     let last = segments.len() - 1;
@@ -317,9 +349,9 @@ mod tests {
 
     fn passes() -> Passes {
         Passes {
-            grad: vec![Pass { func: "g", rows: 8 }],
-            value: vec![Pass { func: "v", rows: 1 }],
-            hvp: vec![Pass { func: "h", rows: 8 }],
+            grad: vec![Pass::rows("g", 8)],
+            value: vec![Pass::rows("v", 1)],
+            hvp: vec![Pass::rows("h", 8)],
             scratch: 0,
             minibatch: None,
         }
@@ -340,7 +372,7 @@ mod tests {
             Op::Eval(Eval::Value { x: 1 }),
             Op::Stage("accept"),
         ];
-        let p = multi_pass(&passes(), &ops, 8, false).unwrap();
+        let p = multi_pass(&passes(), &ops, 8, false, false).unwrap();
         let names = step_entries(&p);
         assert_eq!(
             names,
@@ -363,26 +395,17 @@ mod tests {
     fn a_minibatch_step_observes_the_full_batch_then_steps_on_the_minibatch() {
         let mut ps = passes();
         ps.minibatch = Some(crate::objective::Minibatch {
-            index: Pass { func: "i", rows: 8 },
-            grad: vec![Pass {
-                func: "mg",
-                rows: 8,
-            }],
-            value: vec![Pass {
-                func: "mv",
-                rows: 1,
-            }],
-            hvp: vec![Pass {
-                func: "mh",
-                rows: 8,
-            }],
+            index: Pass::rows("i", 8),
+            grad: vec![Pass::rows("mg", 8)],
+            value: vec![Pass::rows("mv", 1)],
+            hvp: vec![Pass::rows("mh", 8)],
         });
         let ops = [
             Op::Stage("propose"),
             Op::Eval(Eval::Value { x: 1 }),
             Op::Stage("accept"),
         ];
-        let p = multi_pass(&ps, &ops, 8, true).unwrap();
+        let p = multi_pass(&ps, &ops, 8, true, false).unwrap();
         assert_eq!(
             step_entries(&p),
             [
@@ -406,19 +429,19 @@ mod tests {
         assert!(eval.iter().all(|e| !e.contains("pass_m")), "{eval:?}");
         // Without minibatches the program is the full batch's; an objective without
         // minibatch passes is refused.
-        let plain = multi_pass(&ps, &ops, 8, false).unwrap();
+        let plain = multi_pass(&ps, &ops, 8, false, false).unwrap();
         assert!(step_entries(&plain).iter().all(|e| !e.contains("pass_m")));
-        assert!(multi_pass(&passes(), &ops, 8, true).is_err());
+        assert!(multi_pass(&passes(), &ops, 8, true, false).is_err());
     }
 
     #[test]
     fn programs_the_engine_cannot_run_are_refused() {
         let alias = [Op::Eval(Eval::Hvp { x: 0, v: 2, out: 2 }), Op::Stage("s")];
-        assert!(multi_pass(&passes(), &alias, 8, false)
+        assert!(multi_pass(&passes(), &alias, 8, false, false)
             .unwrap_err()
             .contains("overwrites"));
         let dangling = [Op::Stage("s"), Op::Eval(Eval::Value { x: 1 })];
-        assert!(multi_pass(&passes(), &dangling, 8, false).is_err());
+        assert!(multi_pass(&passes(), &dangling, 8, false, false).is_err());
     }
 
     #[test]
@@ -447,7 +470,7 @@ mod tests {
         ];
         let f = fused_rule_step(&ops, 8);
         assert!(f.contains("for (var rep0 = 0u; rep0 < 3u;") && f.matches("iterate(").count() == 1);
-        let p = multi_pass(&passes(), &ops, 2, false).unwrap();
+        let p = multi_pass(&passes(), &ops, 2, false, false).unwrap();
         let names = step_entries(&p);
         assert_eq!(
             names,

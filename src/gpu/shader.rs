@@ -156,6 +156,17 @@ pub fn walk_module(
     obj: &dyn Objective,
     opt: &Optimizer,
 ) -> Result<(Assembled, Program), String> {
+    walk_module_with(label, obj, opt, true)
+}
+
+/// As [`walk_module`]; `tiled` says whether the multi-pass engine may run matrix-product
+/// passes as tiled kernels (src/gpu/tile.rs; only for walks on one landscape).
+pub fn walk_module_with(
+    label: &str,
+    obj: &dyn Objective,
+    opt: &Optimizer,
+    tiled: bool,
+) -> Result<(Assembled, Program), String> {
     let wgsl = opt.rule.wgsl.ok_or_else(|| {
         format!(
             "step rule '{}' has no WGSL; it runs on the CPU twin only",
@@ -164,7 +175,7 @@ pub fn walk_module(
     })?;
     let minibatch = opt.batch_range().1 > 0;
     let program = match obj.wgsl().passes {
-        Some(ps) => program::multi_pass(&ps, opt.rule.program, obj.dim(), minibatch)?,
+        Some(ps) => program::multi_pass(&ps, opt.rule.program, obj.dim(), minibatch, tiled)?,
         None if minibatch => {
             return Err(format!(
                 "minibatches (batch=B) need an objective with data (mlp); {} has none",
@@ -238,6 +249,42 @@ mod tests {
             }
         }
         assert!(modules >= objective::registry().len());
+    }
+
+    /// The tiled kernels (src/gpu/tile.rs) of the matrix-shaped objectives, at sizes where
+    /// every one of their passes is tiled, with a rule that evaluates f, the gradient and H v:
+    /// the module validates and keeps the contract; without tiles no kernel is tiled.
+    #[test]
+    fn tiled_modules_validate_and_keep_the_contract() {
+        let opt = rules::parse("newton-mr").unwrap();
+        for spec in [
+            "field:n=64,features=256",
+            "field:n=17,features=33",
+            "pspin:p=2,n=40",
+            "pspin:p=3,n=20",
+            "pspin:p=4,n=16",
+        ] {
+            let obj = objective::parse(spec).unwrap();
+            let (a, p) = walk_module_with(spec, obj.as_ref(), &opt, true).unwrap();
+            let tiled: Vec<&str> = p
+                .kernels
+                .iter()
+                .filter(|k| k.tiled)
+                .map(|k| k.entry.as_str())
+                .collect();
+            let passes = obj.wgsl().passes.unwrap();
+            let products = passes.grad.iter().chain(&passes.hvp);
+            assert!(
+                products.filter(|q| q.tile.is_some()).all(|q| tiled
+                    .iter()
+                    .any(|e| e.starts_with(&format!("pass_{}_", q.func)))),
+                "{spec}: {tiled:?}"
+            );
+            let module = validate(&a).unwrap_or_else(|e| panic!("{spec}: {e}"));
+            contract::check(&module).unwrap_or_else(|e| panic!("{spec}: {e}"));
+            let (_, per_row) = walk_module_with(spec, obj.as_ref(), &opt, false).unwrap();
+            assert!(per_row.kernels.iter().all(|k| !k.tiled), "{spec}");
+        }
     }
 
     #[test]

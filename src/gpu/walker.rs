@@ -17,6 +17,7 @@ use super::context::{GpuContext, GpuError};
 use super::contract::{self, Field, WgslScalar};
 use super::program::{Program, ROW_SPLIT};
 use super::shader::{self, Assembled};
+use super::tile;
 use crate::objective::{Objective, PARAM_TAIL};
 use crate::rules::Optimizer;
 use crate::walk::snapshot::{Checkpoints, DeviceSnapshot};
@@ -288,6 +289,15 @@ fn layout_entry(binding: u32, b: Binding) -> wgpu::BindGroupLayoutEntry {
     }
 }
 
+/// The environment variable that turns the tiled matrix-product kernels off (`0`): every pass
+/// then runs one invocation per (walker, row), as walks on several landscape instances do. For
+/// measuring one against the other (BENCHMARKS.md); both are held to the twin by the tests.
+pub const TILES_ENV: &str = "SADDLESCOPE_GPU_TILES";
+
+fn tiles_enabled() -> bool {
+    std::env::var(TILES_ENV).map_or(true, |v| v.trim() != "0")
+}
+
 /// f64 host parameters as f32 for the GPU, followed by the zero tail every batched kernel
 /// may read into.
 fn params_f32(p: &[f64]) -> Vec<f32> {
@@ -315,7 +325,18 @@ impl GpuWalk {
         objs: &[&dyn Objective],
         opt: &Optimizer,
     ) -> Result<GpuWalk, GpuError> {
-        Self::build(ctx, objs, opt, None)
+        Self::build(ctx, objs, opt, None, true)
+    }
+
+    /// As [`GpuWalk::new`], with every pass of a multi-pass objective as the per-row kernel
+    /// (one invocation per walker and row), as walks on several landscape instances run: for
+    /// holding those kernels to the twin at research sizes, and for measuring them.
+    pub fn per_row(
+        ctx: Arc<GpuContext>,
+        obj: &dyn Objective,
+        opt: &Optimizer,
+    ) -> Result<GpuWalk, GpuError> {
+        Self::build(ctx, &[obj], opt, None, false)
     }
 
     /// As [`GpuWalk::new_instances`], with the kernels taken from `cache` when an earlier walk
@@ -326,7 +347,7 @@ impl GpuWalk {
         objs: &[&dyn Objective],
         opt: &Optimizer,
     ) -> Result<GpuWalk, GpuError> {
-        Self::build(ctx, objs, opt, Some(cache))
+        Self::build(ctx, objs, opt, Some(cache), true)
     }
 
     fn build(
@@ -334,6 +355,7 @@ impl GpuWalk {
         objs: &[&dyn Objective],
         opt: &Optimizer,
         cache: Option<&PipelineCache>,
+        tiles: bool,
     ) -> Result<GpuWalk, GpuError> {
         let (obj, rest) = objs
             .split_first()
@@ -361,10 +383,14 @@ impl GpuWalk {
             )));
         }
         let label = format!("walk[{} | {}]", obj.spec(), opt.spec());
+        // The tiled kernels read one landscape at a fixed offset of params.
+        let tiled = tiles && objs.len() == 1 && tiles_enabled();
         let (assembled, program) =
-            shader::walk_module(&label, obj, opt).map_err(|message| GpuError::Validation {
-                kernel: label.clone(),
-                message,
+            shader::walk_module_with(&label, obj, opt, tiled).map_err(|message| {
+                GpuError::Validation {
+                    kernel: label.clone(),
+                    message,
+                }
             })?;
         let kernels = match cache {
             Some(c) => c.kernels(&ctx, &assembled, program)?,
@@ -395,10 +421,14 @@ impl GpuWalk {
         })
     }
 
-    /// "fused" (one kernel, many steps per invocation) or "multi-pass".
+    /// "fused" (one kernel, many steps per invocation), "multi-pass, tiled" (matrix-product
+    /// passes as tiled kernels) or "multi-pass".
     pub fn engine(&self) -> &'static str {
-        if self.kernels.program.fused {
+        let p = &self.kernels.program;
+        if p.fused {
             "fused"
+        } else if p.kernels.iter().any(|k| k.tiled) {
+            "multi-pass, tiled"
         } else {
             "multi-pass"
         }
@@ -443,7 +473,12 @@ impl GpuWalk {
         let sizes = self.per_walker_bytes();
         let widest = sizes.iter().copied().max().unwrap_or(4).max(1);
         let by_memory = (max_binding / widest) as usize;
-        let by_dispatch = l.max_compute_workgroups_per_dimension as usize * WORKGROUP as usize;
+        let per_group = if self.kernels.program.kernels.iter().any(|k| k.tiled) {
+            tile::TW.min(WORKGROUP as usize)
+        } else {
+            WORKGROUP as usize
+        };
+        let by_dispatch = l.max_compute_workgroups_per_dimension as usize * per_group;
         // Keep a chunk's device memory moderate: 2 GiB in all (with the snapshot copies).
         let mut per_walker: u64 = sizes.iter().sum();
         if self.snapshots {
@@ -576,15 +611,22 @@ impl GpuWalk {
         kernels: &[usize],
         active: u32,
     ) {
-        let groups = active.div_ceil(WORKGROUP);
         pass.set_bind_group(0, &b.bind, &[]);
         for &k in kernels {
-            let rows = self.kernels.program.kernels[k].rows;
+            let kernel = &self.kernels.program.kernels[k];
+            let (groups, row_groups) = if kernel.tiled {
+                (
+                    active.div_ceil(tile::TW as u32),
+                    kernel.rows.div_ceil(tile::TR),
+                )
+            } else {
+                (active.div_ceil(WORKGROUP), kernel.rows)
+            };
             pass.set_pipeline(&self.kernels.pipelines[k]);
             pass.dispatch_workgroups(
                 groups,
-                rows.min(ROW_SPLIT) as u32,
-                rows.div_ceil(ROW_SPLIT) as u32,
+                row_groups.min(ROW_SPLIT) as u32,
+                row_groups.div_ceil(ROW_SPLIT) as u32,
             );
         }
     }

@@ -259,38 +259,18 @@ impl Objective for Field {
             body: std::borrow::Cow::Borrowed(include_str!("../../shaders/objectives/field.wgsl")),
             passes: Some(Passes {
                 grad: vec![
-                    Pass {
-                        func: "field_phase",
-                        rows: m,
-                    },
-                    Pass {
-                        func: "field_apply_x",
-                        rows: n,
-                    },
-                    Pass {
-                        func: "field_f",
-                        rows: 1,
-                    },
+                    Pass::tiled("field_phase", m, n, 0),
+                    Pass::tiled("field_apply_x", n, m, m * n),
+                    Pass::rows("field_f", 1),
                 ],
                 value: vec![
-                    Pass {
-                        func: "field_phase",
-                        rows: m,
-                    },
-                    Pass {
-                        func: "field_f",
-                        rows: 1,
-                    },
+                    Pass::tiled("field_phase", m, n, 0),
+                    Pass::rows("field_f", 1),
                 ],
                 hvp: vec![
-                    Pass {
-                        func: "field_hvp_coef",
-                        rows: m,
-                    },
-                    Pass {
-                        func: "field_apply_v",
-                        rows: n,
-                    },
+                    Pass::tiled("field_phase", m, n, 0),
+                    Pass::tiled("field_vdot", m, n, 0),
+                    Pass::tiled("field_apply_v", n, m, m * n),
                 ],
                 scratch: 2 * m,
                 minibatch: None,

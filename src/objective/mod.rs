@@ -47,6 +47,40 @@ pub enum Const {
 pub struct Pass {
     pub func: &'static str,
     pub rows: usize,
+    /// `Some`: the pass is also a matrix product that the GPU may run as a tiled kernel.
+    pub tile: Option<Tile>,
+}
+
+/// A pass that is a matrix product, out(w, r) = end(sum_k A[r, k] B_w(k)): A is a row-major
+/// `rows x k` matrix in params at offset `a` (one landscape), B_w(k) the WGSL function
+/// `fn NAME_b(w: u32, k: u32, x: u32, v: u32) -> f32` and `end` the function
+/// `fn NAME_end(w: u32, r: u32, acc: f32, x: u32, v: u32, out: u32)`, which writes what NAME
+/// writes. The tiled kernel (src/gpu/tile.rs) stages tiles of A and of B in workgroup memory;
+/// NAME stays the pass of the per-row kernel, so both must compute the same thing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tile {
+    pub k: usize,
+    pub a: usize,
+}
+
+impl Pass {
+    /// A pass run as one invocation per (walker, row).
+    pub const fn rows(func: &'static str, rows: usize) -> Pass {
+        Pass {
+            func,
+            rows,
+            tile: None,
+        }
+    }
+
+    /// A pass that is a matrix product with `k` terms per row and A at offset `a` of params.
+    pub const fn tiled(func: &'static str, rows: usize, k: usize, a: usize) -> Pass {
+        Pass {
+            func,
+            rows,
+            tile: Some(Tile { k, a }),
+        }
+    }
 }
 
 /// The passes of an objective evaluated over all walkers at once (the multi-pass engine):

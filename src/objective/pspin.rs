@@ -416,29 +416,14 @@ impl Objective for PSpin {
             body: std::borrow::Cow::Borrowed(include_str!("../../shaders/objectives/pspin.wgsl")),
             passes: Some(Passes {
                 grad: vec![
-                    Pass {
-                        func: "pspin_grad_rows",
-                        rows: n,
-                    },
-                    Pass {
-                        func: "pspin_grad_f",
-                        rows: 1,
-                    },
+                    Pass::tiled("pspin_grad_rows", n, self.t, 0),
+                    Pass::rows("pspin_grad_f", 1),
                 ],
                 value: vec![
-                    Pass {
-                        func: "pspin_value_rows",
-                        rows: n,
-                    },
-                    Pass {
-                        func: "pspin_value_f",
-                        rows: 1,
-                    },
+                    Pass::tiled("pspin_value_rows", n, self.t, 0),
+                    Pass::rows("pspin_value_f", 1),
                 ],
-                hvp: vec![Pass {
-                    func: "pspin_hvp_rows",
-                    rows: n,
-                }],
+                hvp: vec![Pass::tiled("pspin_hvp_rows", n, self.t, 0)],
                 scratch: n,
                 minibatch: None,
             }),
@@ -447,5 +432,77 @@ impl Objective for PSpin {
     /// The packed couplings jt, N x T row-major; keep in sync with pspin.wgsl.
     fn params(&self) -> Vec<f64> {
         self.jt.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{max_n, Tuples};
+
+    fn c2(m: u32) -> u32 {
+        m * (m + 1) / 2
+    }
+
+    fn c3(m: u32) -> u32 {
+        m * (m + 1) * (m + 2) / 6
+    }
+
+    /// pspin_pair of shaders/objectives/pspin.wgsl, in the same f32 and u32 arithmetic.
+    fn pair_mirror(u: u32, n: u32) -> (u32, u32) {
+        let r = c2(n) - u;
+        let mut m = ((((8 * r + 1) as f32).sqrt() - 1.0) * 0.5).ceil() as u32;
+        if c2(m) < r {
+            m += 1;
+        }
+        if m > 1 && c2(m - 1) >= r {
+            m -= 1;
+        }
+        let a = n - m;
+        (a, a + u - (c2(n) - c2(m)))
+    }
+
+    /// pspin_triple of shaders/objectives/pspin.wgsl.
+    fn triple_mirror(t: u32, n: u32) -> (u32, u32, u32) {
+        let r = c3(n) - t;
+        let mut m = (((6 * r) as f32).powf(1.0 / 3.0) - 1.5).floor().max(0.0) as u32;
+        for _ in 0..3 {
+            if c3(m) < r {
+                m += 1;
+            }
+        }
+        let a = n - m;
+        let (b, c) = pair_mirror(t - (c3(n) - c3(m)), m);
+        (a, a + b, a + c)
+    }
+
+    /// The kernels' tuple of each column t, computed from t, is the t-th tuple of the packed
+    /// couplings, for every t at small sizes and at the largest N the coupling cap allows
+    /// (beyond what the software adapter's buffers hold, so the GPU tests cannot reach it).
+    #[test]
+    fn the_tuple_of_each_column_is_computed_exactly_from_its_index() {
+        let (n3, n4) = (max_n(3) as u32, max_n(4) as u32);
+        assert!(
+            8 * c2(n3) + 1 < 1 << 24,
+            "the pair estimate's argument is exact"
+        );
+        for n in (1..=70).chain([255, 406, n3]) {
+            let mut t = 0u32;
+            Tuples::new(n as usize, 2).each(|tu| {
+                assert_eq!(
+                    pair_mirror(t, n),
+                    (tu[0] as u32, tu[1] as u32),
+                    "n={n} t={t}"
+                );
+                t += 1;
+            });
+        }
+        for n in (1..=40).chain([118, n4]) {
+            let mut t = 0u32;
+            Tuples::new(n as usize, 3).each(|tu| {
+                let want = (tu[0] as u32, tu[1] as u32, tu[2] as u32);
+                assert_eq!(triple_mirror(t, n), want, "n={n} t={t}");
+                t += 1;
+            });
+        }
     }
 }

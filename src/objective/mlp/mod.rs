@@ -229,26 +229,14 @@ impl Mlp {
     fn passes(&self, names: &Names) -> (Vec<Pass>, Vec<Pass>, Vec<Pass>) {
         let (p, n) = (self.data.p, self.net.n);
         let mut value = self.layer_passes(names.fwd, false);
-        value.push(Pass {
-            func: names.losses,
-            rows: p,
-        });
-        value.push(Pass {
-            func: names.f,
-            rows: 1,
-        });
+        value.push(Pass::rows(names.losses, p));
+        value.push(Pass::rows(names.f, 1));
         let mut grad = value.clone();
         grad.extend(self.layer_passes(names.bwd, true));
-        grad.push(Pass {
-            func: names.grad,
-            rows: n,
-        });
+        grad.push(Pass::rows(names.grad, n));
         let mut hvp = self.layer_passes(names.hfwd, false);
         hvp.extend(self.layer_passes(names.hbwd, true));
-        hvp.push(Pass {
-            func: names.hvp,
-            rows: n,
-        });
+        hvp.push(Pass::rows(names.hvp, n));
         (grad, value, hvp)
     }
 
@@ -259,10 +247,7 @@ impl Mlp {
             .layers
             .iter()
             .enumerate()
-            .map(|(l, ly)| Pass {
-                func: names[l],
-                rows: p * ly.out,
-            })
+            .map(|(l, ly)| Pass::rows(names[l], p * ly.out))
             .collect();
         if rev {
             v.reverse();
@@ -550,10 +535,7 @@ impl Objective for Mlp {
                 hvp,
                 scratch: self.scratch(),
                 minibatch: Some(Minibatch {
-                    index: Pass {
-                        func: "mlp_batch_index",
-                        rows: self.data.p,
-                    },
+                    index: Pass::rows("mlp_batch_index", self.data.p),
                     grad: mgrad,
                     value: mvalue,
                     hvp: mhvp,
