@@ -43,7 +43,7 @@ const INVOCATIONS: usize = LX * LY;
 
 /// Whether pass `p` runs tiled: it is a matrix product with at least 16 rows and 16 terms.
 /// Measured on llvmpipe (W = 4096, plain GD, field and pspin3, BENCHMARKS.md): tiled kernels
-/// run 1.1-1.4x the per-row ones at N = 16, 1.6-3.5x at N = 32 and 2.5-4.7x at N = 64; below 16
+/// run 1.1-1.4x the per-row ones at N = 16, 1.6-3.5x at N = 32 and 2.3-2.8x at N = 64; below 16
 /// rows or terms most of a tile is padding and the per-row sums are short.
 pub fn worth_tiling(p: &Pass) -> Option<Tile> {
     p.tile.filter(|t| p.rows >= 16 && t.k >= 16)
