@@ -129,6 +129,19 @@ impl WalkerState {
             ct,
         }
     }
+    /// The state [`WalkerState::new`] makes from `start`, in place (same length).
+    pub fn reset(&mut self, start: &[f64]) {
+        for (k, v) in self.slots.iter_mut().enumerate() {
+            if k == SLOT_X || k == SLOT_START {
+                v.copy_from_slice(start);
+            } else {
+                v.fill(0.0);
+            }
+        }
+        self.sc = [0.0; SCALARS];
+        self.ct = [0; COUNTERS];
+        self.ct[CT_ESCAPE] = NO_ESCAPE;
+    }
     pub fn x(&self) -> &[f64] {
         &self.slots[SLOT_X]
     }
