@@ -122,7 +122,10 @@ fn wgsl_objectives_match_their_f64_twins_at_every_size() {
     let opt = rules::parse("gd").unwrap();
     for spec in cases() {
         let obj = objective::parse(&spec).unwrap();
-        let g = GpuWalk::new(ctx(), obj.as_ref(), &opt).unwrap();
+        // Tiled kernels from one walker on: they are held to the twin with the walkers here.
+        let g = GpuWalk::new(ctx(), obj.as_ref(), &opt)
+            .unwrap()
+            .tiles_from(1);
         let products = obj
             .wgsl()
             .passes
@@ -399,6 +402,56 @@ fn tiny_chunks_give_the_same_end_states_as_one_chunk() {
         assert_eq!(a.x, b.x, "{obj}");
         assert_eq!(a.steps, b.steps);
         assert_eq!(a.status, b.status);
+    }
+}
+
+/// 50-step walks on the tiled kernels (one landscape and at least 64 walkers, so every
+/// matrix-product pass of at least 16 rows and terms runs tiled) against the twin at the sizes the 50-step rule test does
+/// not cover: N = 33 (a partial tile of rows and of terms), N = 256 and M = 4096 features, with
+/// plain GD (the Hessian-vector kernels at these sizes: newton_mr_matches_its_twin_on_the_
+/// multi_pass_engine).
+#[test]
+fn fifty_step_walks_on_the_tiled_kernels_match_the_twin() {
+    let plan = WalkPlan {
+        max_steps: 50,
+        grad_tol: 0.0,
+        seed: 3,
+        ..WalkPlan::default()
+    };
+    for (obj, init, walkers, opts) in [
+        (
+            "field:n=33,features=256,seed=2",
+            "uniform:lo=-2,hi=2",
+            70,
+            &["gd:lr=0.01"][..],
+        ),
+        (
+            "field:n=64,features=4096,seed=4",
+            "uniform:lo=-2,hi=2",
+            64,
+            &["gd:lr=0.002"][..],
+        ),
+        (
+            "field:n=256,features=256,length=1,mu=0.1,seed=3",
+            "auto",
+            64,
+            &["gd:lr=0.01"][..],
+        ),
+        ("pspin:p=3,n=33,seed=4", "auto", 70, &["gd:lr=0.05"][..]),
+        ("pspin:p=4,n=33,seed=5", "auto", 64, &["gd:lr=0.02"][..]),
+    ] {
+        let o = objective::parse(obj).unwrap();
+        let g = GpuWalk::new(ctx(), o.as_ref(), &rules::parse("gd").unwrap()).unwrap();
+        assert_eq!(g.engine(), "multi-pass, tiled", "{obj}");
+        for opt in opts {
+            let (g, c) = run_both(obj, opt, init, walkers, &plan);
+            let bad = walkers_apart(&g, &c);
+            assert!(
+                bad == 0,
+                "{opt} on {obj}: {bad} of {} walkers differ between GPU and CPU",
+                g.len()
+            );
+        }
     }
 }
 
@@ -732,6 +785,8 @@ fn newton_mr_matches_its_twin_on_the_multi_pass_engine() {
         ("pspin:p=3,n=64,seed=1", "auto"),
         ("field:n=64,features=256,seed=2", "uniform:lo=-2,hi=2"),
         ("field:n=100,features=256,seed=2", "uniform:lo=-2,hi=2"),
+        ("field:n=33,features=256,seed=2", "uniform:lo=-2,hi=2"),
+        ("pspin:p=3,n=33,seed=4", "auto"),
     ];
     for (spec, init) in cases {
         let n = objective::parse(spec).unwrap().dim();

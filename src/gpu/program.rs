@@ -29,6 +29,9 @@ pub struct Kernel {
     /// A tiled matrix-product kernel (src/gpu/tile.rs): a workgroup covers tile::TW walkers
     /// and tile::TR rows; otherwise 64 walkers and one row.
     pub tiled: bool,
+    /// For a tiled kernel: the per-row kernel of the same pass, dispatched instead when fewer
+    /// walkers run than fill one tile.
+    pub per_row: Option<usize>,
 }
 
 /// The generated kernels and the dispatch order of one step and of one evaluation.
@@ -94,11 +97,13 @@ pub fn fused(ops: &[Op], n: usize) -> Program {
                 entry: "walk_segment".into(),
                 rows: 1,
                 tiled: false,
+                per_row: None,
             },
             Kernel {
                 entry: "eval_grad".into(),
                 rows: 1,
                 tiled: false,
+                per_row: None,
             },
         ],
         step: vec![0],
@@ -148,6 +153,7 @@ impl Builder {
             entry,
             rows,
             tiled: false,
+            per_row: None,
         });
         self.kernels.len() - 1
     }
@@ -163,11 +169,12 @@ impl Builder {
 
     /// The kernel of pass `p` on slots (x, v, out), over (running walkers x rows).
     fn pass(&mut self, p: &Pass, x: usize, v: usize, out: usize) -> usize {
-        let entry = format!("pass_{}_{x}_{v}_{out}", p.func);
         if let Some(t) = tile::worth_tiling(p).filter(|_| self.tiled) {
+            let entry = format!("tile_{}_{x}_{v}_{out}", p.func);
             if let Some(k) = self.kernels.iter().position(|k| k.entry == entry) {
                 return k;
             }
+            let per_row = self.per_row(p, x, v, out);
             if !self.kernels.iter().any(|k| k.tiled) {
                 self.source.push_str(&tile::workgroup_arrays());
             }
@@ -177,9 +184,16 @@ impl Builder {
                 entry,
                 rows: p.rows,
                 tiled: true,
+                per_row: Some(per_row),
             });
             return self.kernels.len() - 1;
         }
+        self.per_row(p, x, v, out)
+    }
+
+    /// The per-row kernel of pass `p`: one invocation per (running walker, row).
+    fn per_row(&mut self, p: &Pass, x: usize, v: usize, out: usize) -> usize {
+        let entry = format!("pass_{}_{x}_{v}_{out}", p.func);
         let body = format!(
             "    let r = gid.y + gid.z * {ROW_SPLIT}u;\n\
              \x20   if gid.x < walk.active_count && r < {rows}u {{\n\

@@ -277,7 +277,7 @@ mod tests {
             assert!(
                 products.filter(|q| q.tile.is_some()).all(|q| tiled
                     .iter()
-                    .any(|e| e.starts_with(&format!("pass_{}_", q.func)))),
+                    .any(|e| e.starts_with(&format!("tile_{}_", q.func)))),
                 "{spec}: {tiled:?}"
             );
             let module = validate(&a).unwrap_or_else(|e| panic!("{spec}: {e}"));

@@ -254,6 +254,8 @@ pub struct GpuWalk {
     /// The adapter may cut long loops short (software adapters): snapshot before each fused
     /// submission so that a cut one can be retried.
     snapshots: bool,
+    /// Tiled kernels run when at least this many walkers run (tile::TW unless told otherwise).
+    tiles_from: usize,
 }
 
 /// Buffers of one chunk.
@@ -418,7 +420,16 @@ impl GpuWalk {
             label,
             instances: objs.len(),
             instance_params: p.len() / objs.len(),
+            tiles_from: tile::TW,
         })
+    }
+
+    /// Runs the tiled kernels whenever at least `walkers` walkers run (by default: when they
+    /// fill one tile, tile::TW; below, a tile is mostly empty and the per-row kernels were 2x
+    /// faster on llvmpipe at 4 walkers). For tests of the tiled kernels with few walkers.
+    pub fn tiles_from(mut self, walkers: usize) -> Self {
+        self.tiles_from = walkers.max(1);
+        self
     }
 
     /// "fused" (one kernel, many steps per invocation), "multi-pass, tiled" (matrix-product
@@ -612,8 +623,14 @@ impl GpuWalk {
         active: u32,
     ) {
         pass.set_bind_group(0, &b.bind, &[]);
+        let all = &self.kernels.program.kernels;
         for &k in kernels {
-            let kernel = &self.kernels.program.kernels[k];
+            // Fewer running walkers than fill a tile: the pass's per-row kernel.
+            let k = match all[k].per_row {
+                Some(r) if (active as usize) < self.tiles_from => r,
+                _ => k,
+            };
+            let kernel = &all[k];
             let (groups, row_groups) = if kernel.tiled {
                 (
                     active.div_ceil(tile::TW as u32),
