@@ -122,10 +122,8 @@ fn wgsl_objectives_match_their_f64_twins_at_every_size() {
     let opt = rules::parse("gd").unwrap();
     for spec in cases() {
         let obj = objective::parse(&spec).unwrap();
-        // Tiled kernels from one walker on: they are held to the twin with the walkers here.
-        let g = GpuWalk::new(ctx(), obj.as_ref(), &opt)
-            .unwrap()
-            .tiles_from(1);
+        // GpuWalk::eval runs the tiled kernels whatever the walker count.
+        let g = GpuWalk::new(ctx(), obj.as_ref(), &opt).unwrap();
         let products = obj
             .wgsl()
             .passes

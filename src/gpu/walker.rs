@@ -79,6 +79,11 @@ uniform_struct! {
 }
 
 const WORKGROUP: u32 = 64;
+/// A walk's tiled passes run their per-row kernel while fewer walkers run than fill one tile
+/// (a tile is then mostly empty: newton-mr with 4 walkers took 2x as long tiled on llvmpipe).
+/// Evaluations ([`GpuWalk::eval`]: the twin check, tests) always run the tiled kernels, so
+/// that the twin check of a run holds the kernels its walk runs at scale.
+const WALK_TILES_FROM: usize = tile::TW;
 const GUARD_TRIPS: u32 = 2;
 /// Target wall time of one submission: long enough to amortise submission and the status
 /// readback, short enough for live progress and no driver watchdog.
@@ -254,8 +259,6 @@ pub struct GpuWalk {
     /// The adapter may cut long loops short (software adapters): snapshot before each fused
     /// submission so that a cut one can be retried.
     snapshots: bool,
-    /// Tiled kernels run when at least this many walkers run (tile::TW unless told otherwise).
-    tiles_from: usize,
 }
 
 /// Buffers of one chunk.
@@ -420,16 +423,7 @@ impl GpuWalk {
             label,
             instances: objs.len(),
             instance_params: p.len() / objs.len(),
-            tiles_from: tile::TW,
         })
-    }
-
-    /// Runs the tiled kernels whenever at least `walkers` walkers run (by default: when they
-    /// fill one tile, tile::TW; below, a tile is mostly empty and the per-row kernels were 2x
-    /// faster on llvmpipe at 4 walkers). For tests of the tiled kernels with few walkers.
-    pub fn tiles_from(mut self, walkers: usize) -> Self {
-        self.tiles_from = walkers.max(1);
-        self
     }
 
     /// "fused" (one kernel, many steps per invocation), "multi-pass, tiled" (matrix-product
@@ -615,19 +609,21 @@ impl GpuWalk {
     }
 
     /// Records the dispatches of `kernels` over `active` walkers into `pass`.
+    /// A tiled pass runs its per-row kernel when fewer than `tiles_from` walkers run.
     fn dispatch(
         &self,
         pass: &mut wgpu::ComputePass,
         b: &ChunkBuffers,
         kernels: &[usize],
         active: u32,
+        tiles_from: usize,
     ) {
         pass.set_bind_group(0, &b.bind, &[]);
         let all = &self.kernels.program.kernels;
         for &k in kernels {
             // Fewer running walkers than fill a tile: the pass's per-row kernel.
             let k = match all[k].per_row {
-                Some(r) if (active as usize) < self.tiles_from => r,
+                Some(r) if (active as usize) < tiles_from => r,
                 _ => k,
             };
             let kernel = &all[k];
@@ -677,10 +673,22 @@ impl GpuWalk {
         {
             let mut pass = enc.begin_compute_pass(&Default::default());
             if self.kernels.program.fused {
-                self.dispatch(&mut pass, b, &self.kernels.program.step, active);
+                self.dispatch(
+                    &mut pass,
+                    b,
+                    &self.kernels.program.step,
+                    active,
+                    WALK_TILES_FROM,
+                );
             } else {
                 for _ in 0..steps {
-                    self.dispatch(&mut pass, b, &self.kernels.program.step, active);
+                    self.dispatch(
+                        &mut pass,
+                        b,
+                        &self.kernels.program.step,
+                        active,
+                        WALK_TILES_FROM,
+                    );
                 }
             }
         }
@@ -1047,7 +1055,7 @@ impl GpuWalk {
         enc.clear_buffer(&b.control, 0, None);
         {
             let mut pass = enc.begin_compute_pass(&Default::default());
-            self.dispatch(&mut pass, &b, &self.kernels.program.eval, wc as u32);
+            self.dispatch(&mut pass, &b, &self.kernels.program.eval, wc as u32, 1);
         }
         enc.copy_buffer_to_buffer(&b.control, 0, &b.control_read, 0, CONTROL_BYTES);
         self.ctx.queue.submit([enc.finish()]);
