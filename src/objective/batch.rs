@@ -89,10 +89,11 @@ pub struct FieldBatch<'a> {
 impl BatchGrad for FieldBatch<'_> {
     fn grad(&self, x: &[f64], rows: usize, f: &mut [f64], g: &mut [f64], scratch: &mut Vec<f64>) {
         let (n, m) = (self.n, self.m);
-        scratch.resize(rows * m, 0.0);
-        let w = MatRef::from_row_major_slice(self.w, m, n);
-        gemm(scratch, x, w.transpose(), rows, n, 1.0);
+        // One size for the phases and one row of terms (growing it between the two would
+        // copy the phases).
         scratch.resize(rows * m + m, 0.0);
+        let w = MatRef::from_row_major_slice(self.w, m, n);
+        gemm(&mut scratch[..rows * m], x, w.transpose(), rows, n, 1.0);
         let (phases, terms) = scratch.split_at_mut(rows * m);
         for (r, fr) in f.iter_mut().enumerate().take(rows) {
             field_terms(

@@ -49,12 +49,23 @@ pub fn round_fast(x: f64) -> f64 {
     (x + ROUNDER) - ROUNDER
 }
 
+/// x rounded to the nearest integer q (as [`round_fast`]) and q mod 4. The shifted sum
+/// x + 1.5 * 2^52 holds the integer 1.5 * 2^52 + q in its mantissa, whose two low bits are
+/// q mod 4 for negative q too (1.5 * 2^52 is a multiple of 4): a bit mask, where `q as i64`
+/// would be a scalar conversion per lane on AVX2 (packed f64-to-i64 needs AVX-512DQ), which
+/// kept the whole loop from vectorising there.
+#[inline(always)]
+fn round_quadrant(x: f64) -> (f64, u64) {
+    let shifted = x + ROUNDER;
+    (shifted - ROUNDER, shifted.to_bits() & 3)
+}
+
 /// (sin x, cos x) for |x| up to about 1.6e6 (beyond, the reduction loses accuracy).
 #[inline(always)]
 pub fn sin_cos(x: f64) -> (f64, f64) {
-    let q = round_fast(x * FRAC_2_PI);
+    let (q, quadrant) = round_quadrant(x * FRAC_2_PI);
     let r = (-q).mul_add(PIO2_3, (-q).mul_add(PIO2_2, (-q).mul_add(PIO2_1, x)));
-    kernel(r, q)
+    kernel(r, quadrant)
 }
 
 /// (sin 2πu, cos 2πu) for u in turns, |u| < 2^50: the reduction is exact in turns (u minus
@@ -62,14 +73,14 @@ pub fn sin_cos(x: f64) -> (f64, f64) {
 /// — no three-part π/2 as [`sin_cos`] needs for radians.
 #[inline(always)]
 pub fn sin_cos_turns(u: f64) -> (f64, f64) {
-    let q = round_fast(4.0 * u);
+    let (q, quadrant) = round_quadrant(4.0 * u);
     let v = (-0.25f64).mul_add(q, u);
-    kernel(std::f64::consts::TAU * v, q)
+    kernel(std::f64::consts::TAU * v, quadrant)
 }
 
-/// sin and cos of r + qπ/2 from r in [−π/4, π/4] and the quadrant count q.
+/// sin and cos of r + qπ/2 from r in [−π/4, π/4] and the quadrant q mod 4.
 #[inline(always)]
-fn kernel(r: f64, q: f64) -> (f64, f64) {
+fn kernel(r: f64, quadrant: u64) -> (f64, f64) {
     let z = r * r;
     let z2 = z * z;
     // Estrin's scheme: three independent pairs, then two levels (shorter dependency chains
@@ -78,7 +89,6 @@ fn kernel(r: f64, q: f64) -> (f64, f64) {
     let pc = z.mul_add(C2, C1) + z2 * (z.mul_add(C4, C3) + z2 * z.mul_add(C6, C5));
     let s = (r * z).mul_add(ps, r);
     let c = z2.mul_add(pc, (-0.5f64).mul_add(z, 1.0));
-    let quadrant = (q as i64) & 3;
     // quadrant 0: (s, c), 1: (c, -s), 2: (-s, -c), 3: (-c, s).
     let (a, b) = if quadrant & 1 == 1 { (c, s) } else { (s, c) };
     let sin = if quadrant & 2 == 2 { -a } else { a };
