@@ -130,6 +130,10 @@ pub fn devices() {
             "    max_storage_buffers_per_shader_stage: {}",
             s.max_storage_buffers_per_shader_stage
         );
+        match s.subgroups {
+            Some((lo, hi)) => println!("    subgroups: {lo}..={hi} invocations"),
+            None => println!("    subgroups: none"),
+        }
     }
 }
 

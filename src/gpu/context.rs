@@ -57,6 +57,8 @@ pub struct AdapterSummary {
     pub max_compute_workgroups_per_dimension: u32,
     pub max_compute_invocations_per_workgroup: u32,
     pub max_storage_buffers_per_shader_stage: u32,
+    /// Subgroup operations (wgpu `Features::SUBGROUP`) and the subgroup sizes, when it has them.
+    pub subgroups: Option<(u32, u32)>,
 }
 
 impl AdapterSummary {
@@ -75,6 +77,10 @@ impl AdapterSummary {
             max_compute_workgroups_per_dimension: l.max_compute_workgroups_per_dimension,
             max_compute_invocations_per_workgroup: l.max_compute_invocations_per_workgroup,
             max_storage_buffers_per_shader_stage: l.max_storage_buffers_per_shader_stage,
+            subgroups: a
+                .features()
+                .contains(wgpu::Features::SUBGROUP)
+                .then_some((info.subgroup_min_size, info.subgroup_max_size)),
         }
     }
     pub fn line(&self) -> String {
@@ -116,6 +122,24 @@ pub struct GpuContext {
     pub queue: wgpu::Queue,
     pub adapter: AdapterSummary,
     pub limits: wgpu::Limits,
+    /// The device was opened with subgroup operations (wgpu `Features::SUBGROUP`) and every
+    /// subgroup holds a multiple of 8 invocations: the split-sum kernels (src/gpu/tile.rs)
+    /// then add their lanes' partial sums by subgroup shuffles instead of workgroup memory.
+    pub subgroups: bool,
+}
+
+/// The environment variable that keeps subgroup operations off (`0`): the split-sum kernels
+/// then reduce through workgroup memory, as on adapters without subgroups. For measuring one
+/// against the other and for testing the fallback on an adapter that has them.
+pub const SUBGROUPS_ENV: &str = "SADDLESCOPE_GPU_SUBGROUPS";
+
+/// Whether the split-sum kernels can use subgroup shuffles on `adapter`: it has
+/// `Features::SUBGROUP` and its smallest subgroup is at least 8 invocations (a power of two,
+/// so 8 consecutive invocations lie in one subgroup), unless SADDLESCOPE_GPU_SUBGROUPS=0.
+fn subgroups_usable(adapter: &wgpu::Adapter) -> bool {
+    let off = std::env::var(SUBGROUPS_ENV).is_ok_and(|v| v.trim() == "0");
+    !off && adapter.features().contains(wgpu::Features::SUBGROUP)
+        && adapter.get_info().subgroup_min_size >= 8
 }
 
 impl GpuContext {
@@ -164,9 +188,14 @@ impl GpuContext {
                 ),
             });
         }
+        let subgroups = subgroups_usable(&adapter);
         let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
             label: Some("saddlescope"),
-            required_features: wgpu::Features::empty(),
+            required_features: if subgroups {
+                wgpu::Features::SUBGROUP
+            } else {
+                wgpu::Features::empty()
+            },
             required_limits: limits.clone(),
             ..Default::default()
         }))
@@ -184,6 +213,7 @@ impl GpuContext {
             queue,
             adapter: summary,
             limits,
+            subgroups,
         }))
     }
 }

@@ -10,4 +10,4 @@ pub mod twin_check;
 pub mod walker;
 
 pub use context::{AdapterSummary, GpuContext, GpuError};
-pub use walker::{GpuWalk, PipelineCache};
+pub use walker::{GpuWalk, PipelineCache, SPLIT_BELOW};

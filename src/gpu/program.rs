@@ -32,6 +32,13 @@ pub struct Kernel {
     /// For a tiled kernel: the per-row kernel of the same pass, dispatched instead when fewer
     /// walkers run than fill one tile.
     pub per_row: Option<usize>,
+    /// For a tiled kernel whose product allows it (`Tile::split_sum`): the split-sum kernel
+    /// of the same pass, dispatched instead of the per-row one for fewer walkers than fill a
+    /// tile (unless src/gpu/walker.rs's `SPLIT_ENV` turns it off).
+    pub split_sum: Option<usize>,
+    /// A split-sum kernel (src/gpu/tile.rs, `lanes_kernel`): a workgroup covers one walker and
+    /// tile::LANE_ROWS rows.
+    pub lanes: bool,
 }
 
 /// The generated kernels and the dispatch order of one step and of one evaluation.
@@ -98,12 +105,16 @@ pub fn fused(ops: &[Op], n: usize) -> Program {
                 rows: 1,
                 tiled: false,
                 per_row: None,
+                split_sum: None,
+                lanes: false,
             },
             Kernel {
                 entry: "eval_grad".into(),
                 rows: 1,
                 tiled: false,
                 per_row: None,
+                split_sum: None,
+                lanes: false,
             },
         ],
         step: vec![0],
@@ -139,6 +150,8 @@ struct Builder {
     kernels: Vec<Kernel>,
     /// Run the passes that are matrix products as tiled kernels (one landscape per dispatch).
     tiled: bool,
+    /// The split-sum kernels reduce by subgroup shuffles (the device has them).
+    subgroups: bool,
 }
 
 impl Builder {
@@ -154,6 +167,8 @@ impl Builder {
             rows,
             tiled: false,
             per_row: None,
+            split_sum: None,
+            lanes: false,
         });
         self.kernels.len() - 1
     }
@@ -175,6 +190,7 @@ impl Builder {
                 return k;
             }
             let per_row = self.per_row(p, x, v, out);
+            let split_sum = t.split_sum.then(|| self.lanes(p, t, x, v, out));
             if !self.kernels.iter().any(|k| k.tiled) {
                 self.source.push_str(&tile::workgroup_arrays());
             }
@@ -185,10 +201,48 @@ impl Builder {
                 rows: p.rows,
                 tiled: true,
                 per_row: Some(per_row),
+                split_sum,
+                lanes: false,
             });
             return self.kernels.len() - 1;
         }
         self.per_row(p, x, v, out)
+    }
+
+    /// The split-sum kernel of pass `p`, a matrix product `t` (dispatched for fewer walkers
+    /// than fill a tile).
+    fn lanes(
+        &mut self,
+        p: &Pass,
+        t: crate::objective::Tile,
+        x: usize,
+        v: usize,
+        out: usize,
+    ) -> usize {
+        let entry = format!("lanes_{}_{x}_{v}_{out}", p.func);
+        if let Some(k) = self.kernels.iter().position(|k| k.entry == entry) {
+            return k;
+        }
+        if !self.subgroups && !self.kernels.iter().any(|k| k.lanes) {
+            self.source.push_str(&tile::lane_arrays());
+        }
+        self.source.push_str(&tile::lanes_kernel(
+            &entry,
+            p,
+            t,
+            (x, v, out),
+            ROW_SPLIT,
+            self.subgroups,
+        ));
+        self.kernels.push(Kernel {
+            entry,
+            rows: p.rows,
+            tiled: false,
+            per_row: None,
+            split_sum: None,
+            lanes: true,
+        });
+        self.kernels.len() - 1
     }
 
     /// The per-row kernel of pass `p`: one invocation per (running walker, row).
@@ -238,7 +292,8 @@ fn stage_calls(stages: &[&str], last: bool, pad: &str) -> String {
 /// The multi-pass engine for an objective with `passes`, a rule program `ops` and dimension
 /// `n` (repeats are written out: one dispatch sequence per iteration, the stage kernels shared);
 /// with `tiled`, passes that are large matrix products run as tiled kernels (src/gpu/tile.rs),
-/// which need one landscape per dispatch.
+/// which need one landscape per dispatch, and as split-sum kernels for dispatches with fewer
+/// walkers than fill a tile (reducing by subgroup shuffles with `subgroups`).
 /// With `minibatch` (some walker has `batch=B > 0`), a step is: the full-batch gradient at x
 /// and observe (the stop tests see the full-batch loss), the minibatch rows, the minibatch
 /// gradient at x whose f and |grad| replace the observed ones, then the rule's stages with
@@ -249,6 +304,7 @@ pub fn multi_pass(
     n: usize,
     minibatch: bool,
     tiled: bool,
+    subgroups: bool,
 ) -> Result<Program, String> {
     if minibatch && passes.minibatch.is_none() {
         return Err("minibatches (batch=B) need an objective with data (mlp)".into());
@@ -281,6 +337,7 @@ pub fn multi_pass(
         source: String::from("// Generated multi-pass kernels (src/gpu/program.rs).\n"),
         kernels: vec![],
         tiled,
+        subgroups,
     };
     let mut step = b.eval(passes, &Eval::Grad { x: SLOT_X }, false);
     let last = segments.len() - 1;
@@ -386,7 +443,7 @@ mod tests {
             Op::Eval(Eval::Value { x: 1 }),
             Op::Stage("accept"),
         ];
-        let p = multi_pass(&passes(), &ops, 8, false, false).unwrap();
+        let p = multi_pass(&passes(), &ops, 8, false, false, false).unwrap();
         let names = step_entries(&p);
         assert_eq!(
             names,
@@ -419,7 +476,7 @@ mod tests {
             Op::Eval(Eval::Value { x: 1 }),
             Op::Stage("accept"),
         ];
-        let p = multi_pass(&ps, &ops, 8, true, false).unwrap();
+        let p = multi_pass(&ps, &ops, 8, true, false, false).unwrap();
         assert_eq!(
             step_entries(&p),
             [
@@ -443,19 +500,19 @@ mod tests {
         assert!(eval.iter().all(|e| !e.contains("pass_m")), "{eval:?}");
         // Without minibatches the program is the full batch's; an objective without
         // minibatch passes is refused.
-        let plain = multi_pass(&ps, &ops, 8, false, false).unwrap();
+        let plain = multi_pass(&ps, &ops, 8, false, false, false).unwrap();
         assert!(step_entries(&plain).iter().all(|e| !e.contains("pass_m")));
-        assert!(multi_pass(&passes(), &ops, 8, true, false).is_err());
+        assert!(multi_pass(&passes(), &ops, 8, true, false, false).is_err());
     }
 
     #[test]
     fn programs_the_engine_cannot_run_are_refused() {
         let alias = [Op::Eval(Eval::Hvp { x: 0, v: 2, out: 2 }), Op::Stage("s")];
-        assert!(multi_pass(&passes(), &alias, 8, false, false)
+        assert!(multi_pass(&passes(), &alias, 8, false, false, false)
             .unwrap_err()
             .contains("overwrites"));
         let dangling = [Op::Stage("s"), Op::Eval(Eval::Value { x: 1 })];
-        assert!(multi_pass(&passes(), &dangling, 8, false, false).is_err());
+        assert!(multi_pass(&passes(), &dangling, 8, false, false, false).is_err());
     }
 
     #[test]
@@ -484,7 +541,7 @@ mod tests {
         ];
         let f = fused_rule_step(&ops, 8);
         assert!(f.contains("for (var rep0 = 0u; rep0 < 3u;") && f.matches("iterate(").count() == 1);
-        let p = multi_pass(&passes(), &ops, 2, false, false).unwrap();
+        let p = multi_pass(&passes(), &ops, 2, false, false, false).unwrap();
         let names = step_entries(&p);
         assert_eq!(
             names,

@@ -156,16 +156,18 @@ pub fn walk_module(
     obj: &dyn Objective,
     opt: &Optimizer,
 ) -> Result<(Assembled, Program), String> {
-    walk_module_with(label, obj, opt, true)
+    walk_module_with(label, obj, opt, true, false)
 }
 
 /// As [`walk_module`]; `tiled` says whether the multi-pass engine may run matrix-product
-/// passes as tiled kernels (src/gpu/tile.rs; only for walks on one landscape).
+/// passes as tiled kernels (src/gpu/tile.rs; only for walks on one landscape), and
+/// `subgroups` whether their split-sum kernels may use subgroup shuffles (the device has them).
 pub fn walk_module_with(
     label: &str,
     obj: &dyn Objective,
     opt: &Optimizer,
     tiled: bool,
+    subgroups: bool,
 ) -> Result<(Assembled, Program), String> {
     let wgsl = opt.rule.wgsl.ok_or_else(|| {
         format!(
@@ -175,7 +177,14 @@ pub fn walk_module_with(
     })?;
     let minibatch = opt.batch_range().1 > 0;
     let program = match obj.wgsl().passes {
-        Some(ps) => program::multi_pass(&ps, opt.rule.program, obj.dim(), minibatch, tiled)?,
+        Some(ps) => program::multi_pass(
+            &ps,
+            opt.rule.program,
+            obj.dim(),
+            minibatch,
+            tiled,
+            subgroups,
+        )?,
         None if minibatch => {
             return Err(format!(
                 "minibatches (batch=B) need an objective with data (mlp); {} has none",
@@ -196,7 +205,9 @@ pub fn validate(a: &Assembled) -> Result<naga::Module, ShaderError> {
     })?;
     let mut v = naga::valid::Validator::new(
         naga::valid::ValidationFlags::all(),
-        naga::valid::Capabilities::empty(),
+        // Subgroup operations validate; only a device opened with them gets a module that
+        // uses them (gpu::context::GpuContext::subgroups).
+        naga::valid::Capabilities::SUBGROUP,
     );
     v.validate(&module).map_err(|e| ShaderError {
         kernel: a.label.clone(),
@@ -265,24 +276,48 @@ mod tests {
             "pspin:p=4,n=16",
         ] {
             let obj = objective::parse(spec).unwrap();
-            let (a, p) = walk_module_with(spec, obj.as_ref(), &opt, true).unwrap();
-            let tiled: Vec<&str> = p
-                .kernels
-                .iter()
-                .filter(|k| k.tiled)
-                .map(|k| k.entry.as_str())
-                .collect();
-            let passes = obj.wgsl().passes.unwrap();
-            let products = passes.grad.iter().chain(&passes.hvp);
-            assert!(
-                products.filter(|q| q.tile.is_some()).all(|q| tiled
+            for subgroups in [false, true] {
+                let (a, p) = walk_module_with(spec, obj.as_ref(), &opt, true, subgroups).unwrap();
+                let tiled: Vec<&str> = p
+                    .kernels
                     .iter()
-                    .any(|e| e.starts_with(&format!("tile_{}_", q.func)))),
-                "{spec}: {tiled:?}"
-            );
-            let module = validate(&a).unwrap_or_else(|e| panic!("{spec}: {e}"));
-            contract::check(&module).unwrap_or_else(|e| panic!("{spec}: {e}"));
-            let (_, per_row) = walk_module_with(spec, obj.as_ref(), &opt, false).unwrap();
+                    .filter(|k| k.tiled)
+                    .map(|k| k.entry.as_str())
+                    .collect();
+                let passes = obj.wgsl().passes.unwrap();
+                let products = passes.grad.iter().chain(&passes.hvp);
+                assert!(
+                    products.filter(|q| q.tile.is_some()).all(|q| tiled
+                        .iter()
+                        .any(|e| e.starts_with(&format!("tile_{}_", q.func)))),
+                    "{spec}: {tiled:?}"
+                );
+                // Every tiled kernel has its per-row kernel for small dispatches, and the
+                // field's (cheap B) its split-sum kernel; p-spin's packed monomials none.
+                let field = spec.starts_with("field");
+                for k in p.kernels.iter().filter(|k| k.tiled) {
+                    let row = &p.kernels[k.per_row.unwrap()];
+                    assert!(!row.lanes && row.entry.starts_with("pass_"), "{spec}");
+                    assert_eq!(k.split_sum.is_some(), field, "{spec}");
+                    if let Some(s) = k.split_sum {
+                        let s = &p.kernels[s];
+                        assert!(s.lanes && s.entry.starts_with("lanes_"), "{spec}");
+                    }
+                }
+                assert_eq!(
+                    a.source.contains("subgroupShuffleXor"),
+                    subgroups && field,
+                    "{spec}"
+                );
+                assert_eq!(
+                    a.source.contains("lane_sums"),
+                    !subgroups && field,
+                    "{spec}"
+                );
+                let module = validate(&a).unwrap_or_else(|e| panic!("{spec}: {e}"));
+                contract::check(&module).unwrap_or_else(|e| panic!("{spec}: {e}"));
+            }
+            let (_, per_row) = walk_module_with(spec, obj.as_ref(), &opt, false, false).unwrap();
             assert!(per_row.kernels.iter().all(|k| !k.tiled), "{spec}");
         }
     }

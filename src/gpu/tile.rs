@@ -19,6 +19,10 @@
 //! walks on one landscape; a walk with several landscape instances per dispatch uses the
 //! per-row kernels (GpuWalk builds the program accordingly).
 //!
+//! Dispatches with fewer running walkers than a tile holds (the tail of a run to convergence,
+//! small runs) would leave a tile mostly empty: they run [`lanes_kernel`], which splits each
+//! output's sum over [`LANES`] invocations instead (docs/engine-notes.md).
+//!
 //! Both kernels compute the same sums in a different order, so their results differ by f32
 //! rounding only; tests/gpu_twins.rs holds both to the f64 twin. Each chunk's KC terms are
 //! summed on their own and then added to the total (two-level summation): a sum of K terms
@@ -173,9 +177,130 @@ pub fn kernel(
     s
 }
 
+/// Lanes per output of the split-sum kernel and outputs per workgroup (64 invocations).
+pub const LANES: usize = 8;
+pub const LANE_ROWS: usize = 64 / LANES;
+/// Terms per lane per loop trip of the split-sum kernel.
+const LANE_UNROLL: usize = 8;
+
+/// The split-sum kernel `entry` for pass `p` (a matrix product `t`) on slots (x, v, out), for
+/// dispatches with fewer running walkers than fill a tile: a workgroup is one walker (grid x)
+/// and [`LANE_ROWS`] rows (grid y, beyond `split` the grid's z), and each output's sum over k
+/// is split over [`LANES`] invocations, lane l taking the terms k = l (mod LANES), so lanes
+/// read consecutive elements of A's row. With `subgroups` the lanes' partial sums are added
+/// by three subgroupShuffleXor steps (an output's 8 lanes are consecutive invocations, inside
+/// one subgroup when the subgroup size is a multiple of 8); without, through workgroup memory.
+/// Both add the 8 partials as ((0+1)+(2+3))+((4+5)+(6+7)). The per-row kernel gives one
+/// invocation a whole sum, so a dispatch with 4 walkers left 60 of every 64 invocations idle.
+pub fn lanes_kernel(
+    entry: &str,
+    p: &Pass,
+    t: Tile,
+    (x, v, out): (usize, usize, usize),
+    split: usize,
+    subgroups: bool,
+) -> String {
+    let (f, rows, k, a) = (p.func, p.rows, t.k, t.a);
+    let (step, km) = (LANES * LANE_UNROLL, k - 1);
+    // With subgroups the invocation's place is counted in subgroups (its subgroup, then its
+    // place in it), so an output's 8 lanes are one subgroup's invocations 8j..8j+7 whatever
+    // order the driver fills subgroups in; 64 is a multiple of every subgroup size of at
+    // least 8 (powers of two), so the places are 0..63 once each.
+    let (args, place) = if subgroups {
+        (
+            "@builtin(subgroup_id) sg: u32, @builtin(subgroup_size) sg_size: u32, \
+             @builtin(subgroup_invocation_id) sg_lane: u32",
+            "sg * sg_size + sg_lane",
+        )
+    } else {
+        ("@builtin(local_invocation_index) li: u32", "li")
+    };
+    let mut s = format!(
+        "\n@compute @workgroup_size(64)\n\
+         fn {entry}({args}, @builtin(workgroup_id) wid: vec3<u32>) {{\n\
+         \x20   let at = {place};\n\
+         \x20   let lane = at % {LANES}u;\n\
+         \x20   let r = (wid.y + wid.z * {split}u) * {LANE_ROWS}u + at / {LANES}u;\n\
+         \x20   let cols = walk.active_count;\n\
+         \x20   let w = walkers[min(wid.x, max(cols, 1u) - 1u)];\n\
+         \x20   let run = wid.x < cols && r < {rows}u && counters[sc(CT_STATUS, w)] == RUNNING;\n\
+         \x20   var acc = 0.0;\n\
+         \x20   if run {{\n\
+         \x20       let base = {a}u + r * {k}u;\n\
+         \x20       for (var k0 = lane; k0 < {k}u; k0 += {step}u) {{\n"
+    );
+    for u in 0..LANE_UNROLL {
+        s.push_str(&format!(
+            "            {{\n\
+             \x20               let k = k0 + {o}u;\n\
+             \x20               acc = fma(select(0.0, params[base + min(k, {km}u)], k < {k}u), {f}_b(w, min(k, {km}u), {x}u, {v}u), acc);\n\
+             \x20           }}\n",
+            o = u * LANES
+        ));
+    }
+    s.push_str("        }\n    }\n");
+    if subgroups {
+        s.push_str(
+            "    let s1 = acc + subgroupShuffleXor(acc, 1u);\n\
+             \x20   let s2 = s1 + subgroupShuffleXor(s1, 2u);\n\
+             \x20   let sum = s2 + subgroupShuffleXor(s2, 4u);\n\
+             \x20   if run && lane == 0u {\n",
+        );
+    } else {
+        s.push_str(
+            "    lane_sums[at] = acc;\n\
+             \x20   workgroupBarrier();\n\
+             \x20   if run && lane == 0u {\n\
+             \x20       let sum = ((lane_sums[at] + lane_sums[at + 1u]) + (lane_sums[at + 2u] + lane_sums[at + 3u]))\n\
+             \x20           + ((lane_sums[at + 4u] + lane_sums[at + 5u]) + (lane_sums[at + 6u] + lane_sums[at + 7u]));\n",
+        );
+    }
+    s.push_str(&format!(
+        "        {f}_end(w, r, sum, {x}u, {v}u, {out}u);\n    }}\n    loop_guard();\n}}\n"
+    ));
+    s
+}
+
+/// The workgroup array of the split-sum kernels without subgroups.
+pub fn lane_arrays() -> String {
+    "\n// Partial sums of the split-sum kernels (src/gpu/tile.rs).\nvar<workgroup> lane_sums: array<f32, 64>;\n".into()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The split-sum kernel's loop, mirrored: lane l takes k0 = l, l + STEP, ... and terms
+    /// k0 + u * LANES for u < LANE_UNROLL (those at or past K masked), so the lanes together
+    /// take every term once, at K = 33 (partial trips) and 4096.
+    #[test]
+    fn split_sum_lanes_take_every_term_once() {
+        let step = LANES * LANE_UNROLL;
+        for k in [1, 33, 64, 100, 4096] {
+            let mut seen = vec![0; k];
+            for lane in 0..LANES {
+                let mut k0 = lane;
+                while k0 < k {
+                    for u in 0..LANE_UNROLL {
+                        if k0 + u * LANES < k {
+                            seen[k0 + u * LANES] += 1;
+                        }
+                    }
+                    k0 += step;
+                }
+            }
+            assert!(seen.iter().all(|&c| c == 1), "K = {k}");
+        }
+        let p = Pass::tiled("g", 40, 33, 7);
+        let t = p.tile.unwrap();
+        let s = lanes_kernel("lanes_g", &p, t, (0, 0, 2), 2048, true);
+        assert!(
+            s.contains(&format!("k0 += {step}u")) && s.contains("k0 = lane"),
+            "{s}"
+        );
+        assert_eq!(s.matches("let k = k0 + ").count(), LANE_UNROLL, "{s}");
+        assert_eq!(s.matches("subgroupShuffleXor").count(), 3, "{s}");
+    }
 
     #[test]
     fn small_products_keep_the_per_row_kernel() {
@@ -184,7 +309,11 @@ mod tests {
         assert!(worth_tiling(&Pass::tiled("f", 256, 8, 0)).is_none());
         assert_eq!(
             worth_tiling(&Pass::tiled("f", 64, 33, 5)),
-            Some(Tile { k: 33, a: 5 })
+            Some(Tile {
+                k: 33,
+                a: 5,
+                split_sum: true
+            })
         );
     }
 

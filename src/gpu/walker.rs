@@ -79,8 +79,9 @@ uniform_struct! {
 }
 
 const WORKGROUP: u32 = 64;
-/// A walk's tiled passes run their per-row kernel while fewer walkers run than fill one tile
-/// (a tile is then mostly empty: newton-mr with 4 walkers took 2x as long tiled on llvmpipe).
+/// A walk's tiled passes run their split-sum kernel (the per-row kernel where the product has
+/// none, `Tile::split_sum`) while fewer walkers run than fill one tile (a tile is then mostly
+/// empty: newton-mr with 4 walkers took 2x as long tiled on llvmpipe).
 /// Evaluations ([`GpuWalk::eval`]: the twin check, tests) always run the tiled kernels, so
 /// that the twin check of a run holds the kernels its walk runs at scale.
 const WALK_TILES_FROM: usize = tile::TW;
@@ -259,6 +260,11 @@ pub struct GpuWalk {
     /// The adapter may cut long loops short (software adapters): snapshot before each fused
     /// submission so that a cut one can be retried.
     snapshots: bool,
+    /// Small dispatches of a tiled pass run its split-sum kernel where it has one
+    /// ([`SPLIT_ENV`]).
+    split_sum: bool,
+    /// The split-sum kernels reduce by subgroup shuffles.
+    subgroups: bool,
 }
 
 /// Buffers of one chunk.
@@ -303,6 +309,21 @@ fn tiles_enabled() -> bool {
     std::env::var(TILES_ENV).map_or(true, |v| v.trim() != "0")
 }
 
+/// Dispatches of a tiled pass for fewer running walkers than this run its split-sum kernel
+/// (where it has one), from here to a full tile its per-row kernel. Measured on llvmpipe
+/// (BENCHMARKS.md, "Small dispatches"): split-sum 1.1-2.1x the per-row kernel's
+/// walker-steps/s at 4 walkers, 0.96-1.2x at 16, 0.83-0.92x at 48.
+pub const SPLIT_BELOW: usize = 32;
+
+/// The environment variable that turns the split-sum kernels off (`0`): small dispatches of
+/// tiled passes then run their per-row kernel. For measuring one against the other
+/// (BENCHMARKS.md, "Small dispatches"); both are held to the twin by the tests.
+pub const SPLIT_ENV: &str = "SADDLESCOPE_GPU_SPLIT";
+
+fn split_enabled() -> bool {
+    std::env::var(SPLIT_ENV).map_or(true, |v| v.trim() != "0")
+}
+
 /// f64 host parameters as f32 for the GPU, followed by the zero tail every batched kernel
 /// may read into.
 fn params_f32(p: &[f64]) -> Vec<f32> {
@@ -330,7 +351,8 @@ impl GpuWalk {
         objs: &[&dyn Objective],
         opt: &Optimizer,
     ) -> Result<GpuWalk, GpuError> {
-        Self::build(ctx, objs, opt, None, true)
+        let sg = ctx.subgroups;
+        Self::build(ctx, objs, opt, None, true, sg)
     }
 
     /// As [`GpuWalk::new`], with every pass of a multi-pass objective as the per-row kernel
@@ -341,7 +363,18 @@ impl GpuWalk {
         obj: &dyn Objective,
         opt: &Optimizer,
     ) -> Result<GpuWalk, GpuError> {
-        Self::build(ctx, &[obj], opt, None, false)
+        Self::build(ctx, &[obj], opt, None, false, false)
+    }
+
+    /// As [`GpuWalk::new`], with the split-sum kernels reducing through workgroup memory
+    /// even where the device has subgroup operations (the fallback of adapters without
+    /// them): for holding the fallback to the twin on every adapter, and for measuring it.
+    pub fn without_subgroups(
+        ctx: Arc<GpuContext>,
+        obj: &dyn Objective,
+        opt: &Optimizer,
+    ) -> Result<GpuWalk, GpuError> {
+        Self::build(ctx, &[obj], opt, None, true, false)
     }
 
     /// As [`GpuWalk::new_instances`], with the kernels taken from `cache` when an earlier walk
@@ -352,7 +385,8 @@ impl GpuWalk {
         objs: &[&dyn Objective],
         opt: &Optimizer,
     ) -> Result<GpuWalk, GpuError> {
-        Self::build(ctx, objs, opt, Some(cache), true)
+        let sg = ctx.subgroups;
+        Self::build(ctx, objs, opt, Some(cache), true, sg)
     }
 
     fn build(
@@ -361,6 +395,7 @@ impl GpuWalk {
         opt: &Optimizer,
         cache: Option<&PipelineCache>,
         tiles: bool,
+        subgroups: bool,
     ) -> Result<GpuWalk, GpuError> {
         let (obj, rest) = objs
             .split_first()
@@ -390,12 +425,10 @@ impl GpuWalk {
         let label = format!("walk[{} | {}]", obj.spec(), opt.spec());
         // The tiled kernels read one landscape at a fixed offset of params.
         let tiled = tiles && objs.len() == 1 && tiles_enabled();
-        let (assembled, program) =
-            shader::walk_module_with(&label, obj, opt, tiled).map_err(|message| {
-                GpuError::Validation {
-                    kernel: label.clone(),
-                    message,
-                }
+        let (assembled, program) = shader::walk_module_with(&label, obj, opt, tiled, subgroups)
+            .map_err(|message| GpuError::Validation {
+                kernel: label.clone(),
+                message,
             })?;
         let kernels = match cache {
             Some(c) => c.kernels(&ctx, &assembled, program)?,
@@ -417,6 +450,8 @@ impl GpuWalk {
             k: opt.rule.params.len(),
             scratch: obj.wgsl().passes.map_or(0, |p| p.scratch),
             snapshots: kernels.program.fused && ctx.adapter.may_limit_loops(),
+            split_sum: split_enabled(),
+            subgroups: subgroups && tiled,
             ctx,
             kernels,
             params,
@@ -426,16 +461,31 @@ impl GpuWalk {
         })
     }
 
-    /// "fused" (one kernel, many steps per invocation), "multi-pass, tiled" (matrix-product
-    /// passes as tiled kernels) or "multi-pass".
-    pub fn engine(&self) -> &'static str {
+    /// "fused" (one kernel, many steps per invocation), "multi-pass" or "multi-pass, tiled"
+    /// (matrix-product passes as tiled kernels), the last followed by what runs the tiled
+    /// passes' dispatches for fewer walkers than fill a tile: split-sum kernels (with subgroup
+    /// shuffles where the device has them) or per-row kernels.
+    pub fn engine(&self) -> String {
         let p = &self.kernels.program;
         if p.fused {
-            "fused"
-        } else if p.kernels.iter().any(|k| k.tiled) {
-            "multi-pass, tiled"
+            return "fused".into();
+        }
+        if !p.kernels.iter().any(|k| k.tiled) {
+            return "multi-pass".into();
+        }
+        let split = self.split_sum && p.kernels.iter().any(|k| k.split_sum.is_some());
+        let small = if self.subgroups {
+            "split-sum (subgroup shuffles)"
         } else {
-            "multi-pass"
+            "split-sum"
+        };
+        if split {
+            format!(
+                "multi-pass, tiled; {small} below {SPLIT_BELOW} walkers, per-row below \
+                 {WALK_TILES_FROM}"
+            )
+        } else {
+            format!("multi-pass, tiled; per-row below {WALK_TILES_FROM} walkers")
         }
     }
 
@@ -609,7 +659,8 @@ impl GpuWalk {
     }
 
     /// Records the dispatches of `kernels` over `active` walkers into `pass`.
-    /// A tiled pass runs its per-row kernel when fewer than `tiles_from` walkers run.
+    /// A tiled pass runs its split-sum or per-row kernel when fewer than `tiles_from` walkers
+    /// run.
     fn dispatch(
         &self,
         pass: &mut wgpu::ComputePass,
@@ -621,9 +672,13 @@ impl GpuWalk {
         pass.set_bind_group(0, &b.bind, &[]);
         let all = &self.kernels.program.kernels;
         for &k in kernels {
-            // Fewer running walkers than fill a tile: the pass's per-row kernel.
-            let k = match all[k].per_row {
-                Some(r) if (active as usize) < tiles_from => r,
+            // Fewer running walkers than fill a tile: the pass's split-sum kernel below
+            // SPLIT_BELOW walkers, else its per-row kernel.
+            let small = (active as usize) < tiles_from;
+            let split = self.split_sum && (active as usize) < SPLIT_BELOW;
+            let k = match (all[k].split_sum, all[k].per_row) {
+                (Some(s), _) if small && split => s,
+                (_, Some(r)) if small => r,
                 _ => k,
             };
             let kernel = &all[k];
@@ -632,6 +687,8 @@ impl GpuWalk {
                     active.div_ceil(tile::TW as u32),
                     kernel.rows.div_ceil(tile::TR),
                 )
+            } else if kernel.lanes {
+                (active, kernel.rows.div_ceil(tile::LANE_ROWS))
             } else {
                 (active.div_ceil(WORKGROUP), kernel.rows)
             };

@@ -61,6 +61,9 @@ pub struct Pass {
 pub struct Tile {
     pub k: usize,
     pub a: usize,
+    /// B_w(k) is cheap enough for the split-sum kernel (src/gpu/tile.rs, `lanes_kernel`),
+    /// which evaluates it once per (row, k) where the tiled kernel stages it once per tile.
+    pub split_sum: bool,
 }
 
 impl Pass {
@@ -78,7 +81,26 @@ impl Pass {
         Pass {
             func,
             rows,
-            tile: Some(Tile { k, a }),
+            tile: Some(Tile {
+                k,
+                a,
+                split_sum: true,
+            }),
+        }
+    }
+
+    /// This matrix product without the split-sum kernel: small dispatches run the per-row
+    /// kernel (for a B_w(k) that costs far more than a load, e.g. p-spin's packed monomials).
+    pub const fn per_row_when_small(self) -> Pass {
+        match self.tile {
+            Some(t) => Pass {
+                tile: Some(Tile {
+                    split_sum: false,
+                    ..t
+                }),
+                ..self
+            },
+            None => self,
         }
     }
 }
