@@ -306,21 +306,14 @@ fn walk_and_label(
     spec: &BasinsSpec,
     r: &Resolved,
     starts: &[f64],
+    key: &str,
     ctx: &mut Ctx,
 ) -> anyhow::Result<Labelled> {
     let grid = r.grid;
     // Ranges in the optimizer spec spread over the pixels in walker (row-major pixel) order.
     let hyper = r.opt.hyper_rows(grid.pixels());
     let t_walk = Instant::now();
-    let ends = ctx.walk_instances(
-        "walk",
-        &[r.obj.as_ref()],
-        &r.opt,
-        &r.plan,
-        starts,
-        &hyper,
-        0,
-    )?;
+    let ends = ctx.walk_instances(key, &[r.obj.as_ref()], &r.opt, &r.plan, starts, &hyper, 0)?;
     let seconds_walk = t_walk.elapsed().as_secs_f64();
     ctx.timings.add("walk", seconds_walk);
     label(spec, r, ends, seconds_walk, ctx)
@@ -372,8 +365,74 @@ pub fn run(spec: &BasinsSpec, r: &Resolved, ctx: &mut Ctx) -> anyhow::Result<Rep
     if let Some(shard) = r.shard {
         return walk_shard(r, shard, &starts, ctx);
     }
-    let l = walk_and_label(spec, r, &starts, ctx)?;
+    let l = walk_and_label(spec, r, &starts, "walk", ctx)?;
+    if let Some((again, note)) = stable_step(spec, r, &starts, &l.ends) {
+        let r2 = again.resolve()?;
+        ctx.observer.finish();
+        ctx.observer.line(&format!("note: {note}"));
+        ctx.observer.start(
+            "walking again",
+            r2.grid.pixels() as u64 * (u64::from(r2.plan.max_steps) + 1),
+        );
+        let l = walk_and_label(&again, &r2, &starts, "walk-stable-step", ctx)?;
+        let mut report = finish(&again, &r2, &starts, l, ctx)?;
+        report.summary.push(format!("note: {note}"));
+        return Ok(report);
+    }
     finish(spec, r, &starts, l, ctx)
+}
+
+/// Rules whose step is lr times the gradient (plus momentum or noise): stable below
+/// 2 / the largest curvature, whatever the landscape.
+const GRADIENT_STEP_RULES: [&str; 5] = ["gd", "momentum", "nesterov", "sgd", "pgd"];
+
+/// When more than half the walkers diverged with a gradient-step rule at its *default* lr
+/// (the optimizer spec gives no lr) and that lr is above 1/curvature at starts spread over
+/// the grid: the spec with lr = 1/(2 curvature) and a note saying so, for the walk to be run
+/// again (a default that leaves every walker diverging on Müller-Brown or Rosenbrock is no
+/// default). An lr the user gave is kept (the summary then says which would be stable).
+fn stable_step(
+    spec: &BasinsSpec,
+    r: &Resolved,
+    starts: &[f64],
+    ends: &EndStates,
+) -> Option<(BasinsSpec, String)> {
+    let given_lr = spec
+        .optimizer
+        .split_once(':')
+        .is_some_and(|(_, kv)| kv.split(',').any(|p| p.trim().starts_with("lr=")));
+    if given_lr || !GRADIENT_STEP_RULES.contains(&r.opt.rule.name) {
+        return None;
+    }
+    // Only where the note says the step is the cause (most diverged, lr above 1/curvature).
+    crate::sample::diverged_step_note(r.obj.as_ref(), &r.opt, starts, ends)?;
+    let c = crate::sample::largest_curvature_of_note(r.obj.as_ref(), starts)?;
+    let lr = format!("{:.1e}", 0.5 / c);
+    let old_lr = r
+        .opt
+        .rule
+        .params
+        .iter()
+        .zip(r.opt.hyper())
+        .find(|(p, _)| p.key == "lr")
+        .map_or(f64::NAN, |(_, v)| v);
+    let [_, _, (_, diverged)] = ends.counts();
+    let mut again = spec.clone();
+    again.optimizer = if spec.optimizer.contains(':') {
+        format!("{},lr={lr}", spec.optimizer)
+    } else {
+        format!("{}:lr={lr}", spec.optimizer)
+    };
+    let note = format!(
+        "with the default lr = {old_lr}, {diverged} of {} walkers diverged (the largest \
+         Hessian eigenvalue at the starts is {c:.2e}, so a step above 2/curvature = {:.1e} \
+         grows); walking the pixels again with --optimizer {} (1/(2 curvature)): the \
+         figures and files are that walk's; give lr= to choose the step",
+        ends.len(),
+        2.0 / c,
+        again.optimizer
+    );
+    Some((again, note))
 }
 
 /// A shard's folder: its pixels' end states (end_states.npy, walkers.csv with global walker =
@@ -492,7 +551,11 @@ fn finish(
         draw(folder, r, &l, &landscape, &points, &paths, &figure)
     })?;
     let results = results_of(r, &l, &landscape, &points, &paths, &figure)?;
-    let summary = summary_lines(&l);
+    let mut summary = summary_lines(&l);
+    summary.extend(
+        crate::sample::diverged_step_note(r.obj.as_ref(), &r.opt, starts, &l.ends)
+            .map(|note| format!("note: {note}")),
+    );
     Ok(Report {
         resolved: resolved_of(r),
         results,

@@ -498,3 +498,49 @@ fn bad_input_exits_2_and_writes_nothing() {
         assert!(!out.exists(), "{args:?} created the output folder");
     }
 }
+
+/// Plain gradient descent at its default step on Müller-Brown (curvature up to ~1.4e3 on the
+/// default extent) diverges from every pixel; the run walks the pixels again at
+/// lr = 1/(2 curvature), says so, and finds the three minima. An lr the user gives is kept:
+/// the same run at lr=0.01 diverges and the summary says which step would be stable.
+#[test]
+fn the_default_step_is_lowered_where_it_diverges_everywhere() {
+    let out = tmp("default-step");
+    let o = out.to_str().unwrap();
+    let base = [
+        "basins",
+        "--objective",
+        "muller-brown",
+        "--resolution",
+        "48",
+        "--out",
+        o,
+    ];
+    let stdout = run_ok_stdout(&[&base[..], &["--optimizer", "gd"]].concat());
+    assert!(stdout.contains("walking the pixels again"), "{stdout}");
+    let m = manifest(&out);
+    let used = m["resolved"]["optimizer"].as_str().unwrap().to_string();
+    assert!(
+        used.starts_with("gd:lr=") && !used.starts_with("gd:lr=0.01,"),
+        "{used}"
+    );
+    let rows = basins_csv(&out);
+    let minima = rows.iter().filter(|r| r.0 >= 0 && r.5 == "minimum").count();
+    let reached: usize = rows.iter().filter(|r| r.0 >= 0).map(|r| r.1).sum();
+    assert_eq!(minima, 3, "{rows:?}");
+    assert!(
+        reached * 10 >= 9 * 48 * 48,
+        "{reached} of {} pixels",
+        48 * 48
+    );
+
+    let _ = std::fs::remove_dir_all(&out);
+    let stdout = run_ok_stdout(&[&base[..], &["--optimizer", "gd:lr=0.01"]].concat());
+    assert!(!stdout.contains("walking the pixels again"), "{stdout}");
+    assert!(
+        stdout.contains("diverged") && stdout.contains("try lr="),
+        "{stdout}"
+    );
+    assert_eq!(manifest(&out)["resolved"]["optimizer"], "gd:lr=0.01,clip=0");
+    let _ = std::fs::remove_dir_all(&out);
+}
