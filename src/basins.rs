@@ -382,56 +382,23 @@ pub fn run(spec: &BasinsSpec, r: &Resolved, ctx: &mut Ctx) -> anyhow::Result<Rep
     finish(spec, r, &starts, l, ctx)
 }
 
-/// Rules whose step is lr times the gradient (plus momentum or noise): stable below
-/// 2 / the largest curvature, whatever the landscape.
-const GRADIENT_STEP_RULES: [&str; 5] = ["gd", "momentum", "nesterov", "sgd", "pgd"];
-
-/// When more than half the walkers diverged with a gradient-step rule at its *default* lr
-/// (the optimizer spec gives no lr) and that lr is above 1/curvature at starts spread over
-/// the grid: the spec with lr = 1/(2 curvature) and a note saying so, for the walk to be run
-/// again (a default that leaves every walker diverging on Müller-Brown or Rosenbrock is no
-/// default). An lr the user gave is kept (the summary then says which would be stable).
+/// [`crate::sample::stable_default_step`] for a basins run: the spec to walk again with.
 fn stable_step(
     spec: &BasinsSpec,
     r: &Resolved,
     starts: &[f64],
     ends: &EndStates,
 ) -> Option<(BasinsSpec, String)> {
-    let given_lr = spec
-        .optimizer
-        .split_once(':')
-        .is_some_and(|(_, kv)| kv.split(',').any(|p| p.trim().starts_with("lr=")));
-    if given_lr || !GRADIENT_STEP_RULES.contains(&r.opt.rule.name) {
-        return None;
-    }
-    // Only where the note says the step is the cause (most diverged, lr above 1/curvature).
-    crate::sample::diverged_step_note(r.obj.as_ref(), &r.opt, starts, ends)?;
-    let c = crate::sample::largest_curvature_of_note(r.obj.as_ref(), starts)?;
-    let lr = format!("{:.1e}", 0.5 / c);
-    let old_lr = r
-        .opt
-        .rule
-        .params
-        .iter()
-        .zip(r.opt.hyper())
-        .find(|(p, _)| p.key == "lr")
-        .map_or(f64::NAN, |(_, v)| v);
-    let [_, _, (_, diverged)] = ends.counts();
+    let (optimizer, note) = crate::sample::stable_default_step(
+        &spec.optimizer,
+        r.obj.as_ref(),
+        &r.opt,
+        starts,
+        ends,
+        "pixels",
+    )?;
     let mut again = spec.clone();
-    again.optimizer = if spec.optimizer.contains(':') {
-        format!("{},lr={lr}", spec.optimizer)
-    } else {
-        format!("{}:lr={lr}", spec.optimizer)
-    };
-    let note = format!(
-        "with the default lr = {old_lr}, {diverged} of {} walkers diverged (the largest \
-         Hessian eigenvalue at the starts is {c:.2e}, so a step above 2/curvature = {:.1e} \
-         grows); walking the pixels again with --optimizer {} (1/(2 curvature)): the \
-         figures and files are that walk's; give lr= to choose the step",
-        ends.len(),
-        2.0 / c,
-        again.optimizer
-    );
+    again.optimizer = optimizer;
     Some((again, note))
 }
 

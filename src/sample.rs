@@ -480,6 +480,59 @@ pub fn largest_curvature_at(obj: &dyn Objective, starts: &[f64]) -> Option<f64> 
     largest
 }
 
+/// Rules whose step is lr times the gradient (plus momentum or noise): stable below
+/// 2 / the largest curvature, whatever the landscape.
+const GRADIENT_STEP_RULES: [&str; 5] = ["gd", "momentum", "nesterov", "sgd", "pgd"];
+
+/// When more than half the walkers diverged with a gradient-step rule at its *default* lr
+/// (`optimizer`, the spec as given, sets no lr) and that lr is above 1/curvature at starts
+/// spread over `starts`: the optimizer spec with lr = 1/(2 curvature) and a note saying so,
+/// for the walk to be run again (a default that leaves every walker diverging on
+/// Müller-Brown or Rosenbrock is no default). An lr the user gave is kept (the summary then
+/// says which would be stable, [`diverged_step_note`]). `what`: what the walkers are
+/// ("starts", "pixels").
+pub fn stable_default_step(
+    optimizer: &str,
+    obj: &dyn Objective,
+    opt: &Optimizer,
+    starts: &[f64],
+    ends: &EndStates,
+    what: &str,
+) -> Option<(String, String)> {
+    let given_lr = optimizer
+        .split_once(':')
+        .is_some_and(|(_, kv)| kv.split(',').any(|p| p.trim().starts_with("lr=")));
+    if given_lr || !GRADIENT_STEP_RULES.contains(&opt.rule.name) {
+        return None;
+    }
+    // Only where the note says the step is the cause (most diverged, lr above 1/curvature).
+    diverged_step_note(obj, opt, starts, ends)?;
+    let c = largest_curvature_of_note(obj, starts)?;
+    let old_lr = opt
+        .rule
+        .params
+        .iter()
+        .zip(opt.hyper())
+        .find(|(p, _)| p.key == "lr")
+        .map_or(f64::NAN, |(_, v)| v);
+    let [_, _, (_, diverged)] = ends.counts();
+    let lr = format!("{:.1e}", 0.5 / c);
+    let again = if optimizer.contains(':') {
+        format!("{optimizer},lr={lr}")
+    } else {
+        format!("{optimizer}:lr={lr}")
+    };
+    let note = format!(
+        "with the default lr = {old_lr}, {diverged} of {} walkers diverged (the largest \
+         Hessian eigenvalue at the starts is {c:.2e}, so a step above 2/curvature = {:.1e} \
+         grows); walking again from the same {what} with --optimizer {again} (1/(2 curvature)): the \
+         files are that walk's; give lr= to choose the step",
+        ends.len(),
+        2.0 / c,
+    );
+    Some((again, note))
+}
+
 /// The largest curvature ([`largest_curvature_at`]) at starts spread evenly over `starts`
 /// (W x N), the largest that [`diverged_step_note`] reports.
 pub fn largest_curvature_of_note(obj: &dyn Objective, starts: &[f64]) -> Option<f64> {
@@ -562,6 +615,50 @@ pub fn run(spec: &SampleSpec, r: &Resolved, ctx: &mut Ctx) -> anyhow::Result<Rep
     let ends = ctx.walk_instances("walk", &[r.obj.as_ref()], &r.opt, &plan, from, &hyper, base)?;
     let seconds_walk = t_walk.elapsed().as_secs_f64();
     ctx.timings.add("walk", seconds_walk);
+    // A default step that made most walkers diverge: walked again at a stable one (one run
+    // only: shards walk once each, so that all walk with one step; after a descent the walk
+    // starts elsewhere than the starts the curvature is measured at).
+    let again = (r.shard.is_none() && r.descent.is_none())
+        .then(|| {
+            stable_default_step(
+                &spec.optimizer,
+                r.obj.as_ref(),
+                &r.opt,
+                &starts,
+                &ends,
+                "starts",
+            )
+        })
+        .flatten();
+    if let Some((optimizer, note)) = again {
+        let spec2 = SampleSpec {
+            optimizer,
+            ..spec.clone()
+        };
+        let r2 = spec2.resolve()?;
+        ctx.observer.finish();
+        ctx.observer.line(&format!("note: {note}"));
+        ctx.observer.start(
+            "walking again",
+            r2.walkers as u64 * (u64::from(r2.plan.max_steps) + 1),
+        );
+        let hyper2 = r2.opt.hyper_rows(r2.walkers);
+        let t_walk = Instant::now();
+        let ends = ctx.walk_instances(
+            "walk-stable-step",
+            &[r2.obj.as_ref()],
+            &r2.opt,
+            &plan,
+            &starts,
+            &hyper2,
+            0,
+        )?;
+        let seconds_walk = t_walk.elapsed().as_secs_f64();
+        ctx.timings.add("walk", seconds_walk);
+        let mut report = finish(&spec2, &r2, &starts, &ends, seconds_walk, ctx)?;
+        report.summary.push(format!("note: {note}"));
+        return Ok(report);
+    }
     let mut report = match r.shard {
         Some(shard) => write_shard(spec, r, shard, &starts, &ends, seconds_walk, ctx),
         None => finish(spec, r, &starts, &ends, seconds_walk, ctx),

@@ -517,7 +517,10 @@ fn the_default_step_is_lowered_where_it_diverges_everywhere() {
         o,
     ];
     let stdout = run_ok_stdout(&[&base[..], &["--optimizer", "gd"]].concat());
-    assert!(stdout.contains("walking the pixels again"), "{stdout}");
+    assert!(
+        stdout.contains("walking again from the same pixels"),
+        "{stdout}"
+    );
     let m = manifest(&out);
     let used = m["resolved"]["optimizer"].as_str().unwrap().to_string();
     assert!(
@@ -536,7 +539,10 @@ fn the_default_step_is_lowered_where_it_diverges_everywhere() {
 
     let _ = std::fs::remove_dir_all(&out);
     let stdout = run_ok_stdout(&[&base[..], &["--optimizer", "gd:lr=0.01"]].concat());
-    assert!(!stdout.contains("walking the pixels again"), "{stdout}");
+    assert!(
+        !stdout.contains("walking again from the same pixels"),
+        "{stdout}"
+    );
     assert!(
         stdout.contains("diverged") && stdout.contains("try lr="),
         "{stdout}"

@@ -531,3 +531,47 @@ fn tolerance_flags_reach_the_classification() {
         assert!(!out.exists(), "nothing written for a usage error");
     }
 }
+
+/// sample with gd at its default step on Müller-Brown (curvature ~3.6e4 over the default
+/// start domain) diverges from every start; the run walks again from the same starts at
+/// lr = 1/(2 curvature), says so, and finds the three minima. An lr the user gives is kept.
+#[test]
+fn sample_lowers_a_default_step_that_diverges_everywhere() {
+    let out = tmp("default-step");
+    let o = out.to_str().unwrap();
+    let base = [
+        "sample",
+        "--objective",
+        "muller-brown",
+        "--walkers",
+        "256",
+        "--out",
+        o,
+    ];
+    let r = run(&[&base[..], &["--optimizer", "gd"]].concat());
+    let stdout = String::from_utf8_lossy(&r.stdout);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    assert!(
+        stdout.contains("walking again from the same starts"),
+        "{stdout}"
+    );
+    let m = manifest(&out);
+    let used = m["resolved"]["optimizer"].as_str().unwrap();
+    assert!(
+        used.starts_with("gd:lr=") && !used.starts_with("gd:lr=0.01,"),
+        "{used}"
+    );
+    assert_eq!(m["status_counts"]["converged"], 256, "{stdout}");
+    assert_eq!(
+        m["critical_points"]["points_by_kind"],
+        serde_json::json!({"minimum": 3}),
+        "{stdout}"
+    );
+    let _ = std::fs::remove_dir_all(&out);
+    let r = run(&[&base[..], &["--optimizer", "gd:lr=0.01"]].concat());
+    let stdout = String::from_utf8_lossy(&r.stdout);
+    assert!(!stdout.contains("walking again"), "{stdout}");
+    assert!(stdout.contains("try lr="), "{stdout}");
+    assert_eq!(manifest(&out)["status_counts"]["converged"], 0);
+    let _ = std::fs::remove_dir_all(&out);
+}
