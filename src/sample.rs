@@ -363,12 +363,7 @@ fn no_convergence_hint(ends: &EndStates, r: &Resolved) -> Option<String> {
         .map(|(p, _)| p.key);
     // The step a rule with an lr may take: below 2 / the largest curvature where the walkers
     // start (plain gradient descent oscillates above it, and diverges where it grows).
-    let lr_value = rule
-        .params
-        .iter()
-        .zip(r.opt.hyper())
-        .find(|(p, _)| p.key == "lr")
-        .map(|(_, v)| v);
+    let lr_value = lr_of(&r.opt);
     // Measured once (16 power iterations of H v), only when there is an lr to advise on.
     let curvature = lr_value.and_then(|_| largest_curvature(r));
     let lr_advice = match (lr_value, curvature) {
@@ -480,6 +475,16 @@ pub fn largest_curvature_at(obj: &dyn Objective, starts: &[f64]) -> Option<f64> 
     largest
 }
 
+/// The optimizer's step size `lr` (a range's lower end), if its rule has one.
+fn lr_of(opt: &Optimizer) -> Option<f64> {
+    opt.rule
+        .params
+        .iter()
+        .zip(opt.hyper())
+        .find(|(p, _)| p.key == "lr")
+        .map(|(_, v)| v)
+}
+
 /// Rules whose step is lr times the gradient (plus momentum or noise): stable below
 /// 2 / the largest curvature, whatever the landscape.
 const GRADIENT_STEP_RULES: [&str; 5] = ["gd", "momentum", "nesterov", "sgd", "pgd"];
@@ -508,13 +513,7 @@ pub fn stable_default_step(
     // Only where the note says the step is the cause (most diverged, lr above 1/curvature).
     diverged_step_note(obj, opt, starts, ends)?;
     let c = largest_curvature_of_note(obj, starts)?;
-    let old_lr = opt
-        .rule
-        .params
-        .iter()
-        .zip(opt.hyper())
-        .find(|(p, _)| p.key == "lr")
-        .map_or(f64::NAN, |(_, v)| v);
+    let old_lr = lr_of(opt).unwrap_or(f64::NAN);
     let [_, _, (_, diverged)] = ends.counts();
     let lr = format!("{:.1e}", 0.5 / c);
     let again = if optimizer.contains(':') {
@@ -565,13 +564,7 @@ pub fn diverged_step_note(
     if ends.is_empty() || 2 * diverged <= ends.len() {
         return None;
     }
-    let lr = opt
-        .rule
-        .params
-        .iter()
-        .zip(opt.hyper())
-        .find(|(p, _)| p.key == "lr")
-        .map(|(_, v)| v)?;
+    let lr = lr_of(opt)?;
     let (k, c) = spread_curvature(obj, starts);
     let c = c.filter(|&c| c > 0.0 && lr > 1.0 / c)?;
     Some(format!(
