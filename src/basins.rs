@@ -520,8 +520,14 @@ fn finish(
     let results = results_of(r, &l, &landscape, &points, &paths, &figure)?;
     let mut summary = summary_lines(&l);
     summary.extend(
-        crate::sample::diverged_step_note(r.obj.as_ref(), &r.opt, starts, &l.ends)
-            .map(|note| format!("note: {note}")),
+        crate::sample::diverged_step_note(
+            r.obj.as_ref(),
+            &r.opt,
+            starts,
+            l.ends.counts()[2].1,
+            l.ends.len(),
+        )
+        .map(|note| format!("note: {note}")),
     );
     Ok(Report {
         resolved: resolved_of(r),

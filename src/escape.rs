@@ -453,7 +453,21 @@ fn finish(
             .flat_map(|f| [format!("{f}.png"), format!("{f}.svg")])
             .collect::<Vec<_>>(),
     );
-    let summary = summary_lines(r, &summaries);
+    let mut summary = summary_lines(r, &summaries);
+    // An arm whose walkers mostly diverged at a step above 1/curvature: its escape rate is
+    // a blow-up, not an escape; say which step would be stable (the arms' steps are the
+    // comparison, so none is changed).
+    for (a, arm) in r.arms.iter().enumerate() {
+        let diverged = ends.status[a * w..(a + 1) * w]
+            .iter()
+            .filter(|&&s| s == Status::Diverged)
+            .count();
+        if let Some(note) =
+            crate::sample::diverged_step_note(r.obj.as_ref(), &arm.opt, starts, diverged, w)
+        {
+            summary.push(format!("note: arm {}: {note}", arm.label));
+        }
+    }
     Ok(Report {
         resolved,
         results,

@@ -511,10 +511,10 @@ pub fn stable_default_step(
         return None;
     }
     // Only where the note says the step is the cause (most diverged, lr above 1/curvature).
-    diverged_step_note(obj, opt, starts, ends)?;
+    let [_, _, (_, diverged)] = ends.counts();
+    diverged_step_note(obj, opt, starts, diverged, ends.len())?;
     let c = largest_curvature_of_note(obj, starts)?;
     let old_lr = lr_of(opt).unwrap_or(f64::NAN);
-    let [_, _, (_, diverged)] = ends.counts();
     let lr = format!("{:.1e}", 0.5 / c);
     let again = if optimizer.contains(':') {
         format!("{optimizer},lr={lr}")
@@ -558,10 +558,10 @@ pub fn diverged_step_note(
     obj: &dyn Objective,
     opt: &Optimizer,
     starts: &[f64],
-    ends: &EndStates,
+    diverged: usize,
+    walkers: usize,
 ) -> Option<String> {
-    let [_, _, (_, diverged)] = ends.counts();
-    if ends.is_empty() || 2 * diverged <= ends.len() {
+    if walkers == 0 || 2 * diverged <= walkers {
         return None;
     }
     let lr = lr_of(opt)?;
@@ -571,7 +571,7 @@ pub fn diverged_step_note(
         "{diverged} of {} walkers diverged: lr = {lr} is above 1/curvature = {:.1e} where \
          they start (the largest Hessian eigenvalue at {k} of the starts is {c:.2e}; a step \
          above 2/curvature oscillates and grows): try lr={:.1e}, or clip=",
-        ends.len(),
+        walkers,
         1.0 / c,
         0.5 / c
     ))

@@ -460,3 +460,41 @@ fn bad_input_exits_2_naming_the_problem_and_writes_nothing() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("--optimizers"));
     std::fs::remove_dir_all(&cat).ok();
 }
+
+/// From Müller–Brown's saddle (curvature ~7.6e2 around it) gd and momentum at lr = 0.01 blow
+/// up within a few steps: their 100% "escaped" is divergence, and the summary says so per arm
+/// with a stable step, which then ends its walkers at the minima instead. Adam's arm (a
+/// bounded step) gets no note.
+#[test]
+fn arms_that_diverge_at_their_step_say_which_step_is_stable() {
+    let out = tmp("diverging-arms");
+    let args = [
+        "--objective",
+        "muller-brown",
+        "--from",
+        "saddle",
+        "--walkers",
+        "256",
+    ];
+    let o = escape(&out, &[&args[..], &["--optimizers", "gd", "adam"]].concat());
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = String::from_utf8_lossy(&o.stdout).to_string();
+    let note = text
+        .lines()
+        .find(|l| l.starts_with("note: arm gd"))
+        .unwrap_or_else(|| panic!("no note for gd: {text}"));
+    assert!(!text.contains("note: arm adam"), "{text}");
+    let lr = note
+        .split("try lr=")
+        .nth(1)
+        .and_then(|t| t.split(',').next())
+        .unwrap_or_else(|| panic!("no lr in {note}"));
+    let _ = std::fs::remove_dir_all(&out);
+    let stable = format!("gd:lr={lr}");
+    let o = escape(&out, &[&args[..], &["--optimizers", &stable]].concat());
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = String::from_utf8_lossy(&o.stdout).to_string();
+    assert!(!text.contains("note: arm"), "{text}");
+    assert_eq!(manifest(&out)["status_counts"]["diverged"], 0, "{text}");
+    let _ = std::fs::remove_dir_all(&out);
+}
