@@ -180,8 +180,14 @@ pub fn kernel(
 /// Lanes per output of the split-sum kernel and outputs per workgroup (64 invocations).
 pub const LANES: usize = 8;
 pub const LANE_ROWS: usize = 64 / LANES;
-/// Terms per lane per loop trip of the split-sum kernel.
+/// Terms per lane per loop trip of the split-sum kernel, at most.
 const LANE_UNROLL: usize = 8;
+
+/// Terms per lane per loop trip of the split-sum kernel for `k` terms: [`LANE_UNROLL`], fewer
+/// where one trip would cover more than k (at k = 32 a full trip of 64 was half masked).
+fn lane_unroll(k: usize) -> usize {
+    k.div_ceil(LANES).clamp(1, LANE_UNROLL)
+}
 
 /// The split-sum kernel `entry` for pass `p` (a matrix product `t`) on slots (x, v, out), for
 /// dispatches with fewer running walkers than fill a tile: a workgroup is one walker (grid x)
@@ -201,7 +207,8 @@ pub fn lanes_kernel(
     subgroups: bool,
 ) -> String {
     let (f, rows, k, a) = (p.func, p.rows, t.k, t.a);
-    let (step, km) = (LANES * LANE_UNROLL, k - 1);
+    let unroll = lane_unroll(k);
+    let (step, km) = (LANES * unroll, k - 1);
     // With subgroups the invocation's place is counted in subgroups (its subgroup, then its
     // place in it), so an output's 8 lanes are one subgroup's invocations 8j..8j+7 whatever
     // order the driver fills subgroups in; 64 is a multiple of every subgroup size of at
@@ -229,7 +236,7 @@ pub fn lanes_kernel(
          \x20       let base = {a}u + r * {k}u;\n\
          \x20       for (var k0 = lane; k0 < {k}u; k0 += {step}u) {{\n"
     );
-    for u in 0..LANE_UNROLL {
+    for u in 0..unroll {
         s.push_str(&format!(
             "            {{\n\
              \x20               let k = k0 + {o}u;\n\
@@ -271,34 +278,44 @@ mod tests {
     use super::*;
 
     /// The split-sum kernel's loop, mirrored: lane l takes k0 = l, l + STEP, ... and terms
-    /// k0 + u * LANES for u < LANE_UNROLL (those at or past K masked), so the lanes together
-    /// take every term once, at K = 33 (partial trips) and 4096.
+    /// k0 + u * LANES for u < lane_unroll(K) (those at or past K masked), so the lanes together
+    /// take every term once, at K = 33 (partial trips), 32 (one trip, none masked) and 4096.
     #[test]
     fn split_sum_lanes_take_every_term_once() {
-        let step = LANES * LANE_UNROLL;
-        for k in [1, 33, 64, 100, 4096] {
+        for k in [1, 16, 32, 33, 64, 100, 4096] {
+            let unroll = lane_unroll(k);
+            let step = LANES * unroll;
             let mut seen = vec![0; k];
+            let mut masked = 0;
             for lane in 0..LANES {
                 let mut k0 = lane;
                 while k0 < k {
-                    for u in 0..LANE_UNROLL {
+                    for u in 0..unroll {
                         if k0 + u * LANES < k {
                             seen[k0 + u * LANES] += 1;
+                        } else {
+                            masked += 1;
                         }
                     }
                     k0 += step;
                 }
             }
             assert!(seen.iter().all(|&c| c == 1), "K = {k}");
+            // At most one partial trip per lane is masked.
+            assert!(masked < LANES * unroll, "K = {k}: {masked} masked");
+            if k % step == 0 {
+                assert_eq!(masked, 0, "K = {k}");
+            }
         }
         let p = Pass::tiled("g", 40, 33, 7);
         let t = p.tile.unwrap();
         let s = lanes_kernel("lanes_g", &p, t, (0, 0, 2), 2048, true);
+        let step = LANES * lane_unroll(33);
         assert!(
             s.contains(&format!("k0 += {step}u")) && s.contains("k0 = lane"),
             "{s}"
         );
-        assert_eq!(s.matches("let k = k0 + ").count(), LANE_UNROLL, "{s}");
+        assert_eq!(s.matches("let k = k0 + ").count(), lane_unroll(33), "{s}");
         assert_eq!(s.matches("subgroupShuffleXor").count(), 3, "{s}");
     }
 
