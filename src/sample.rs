@@ -348,7 +348,7 @@ pub fn status_line(ends: &EndStates, seconds_walk: f64) -> String {
 
 /// A line saying what to change when no walker converged (the catalogue then holds only what
 /// the polish could reach from where the walkers stopped).
-fn no_convergence_hint(ends: &EndStates, r: &Resolved) -> Option<String> {
+fn no_convergence_hint(ends: &EndStates, r: &Resolved, starts: &[f64]) -> Option<String> {
     let [(_, converged), (_, max_steps), (_, diverged)] = ends.counts();
     if converged > 0 || ends.is_empty() {
         return None;
@@ -364,12 +364,16 @@ fn no_convergence_hint(ends: &EndStates, r: &Resolved) -> Option<String> {
     // The step a rule with an lr may take: below 2 / the largest curvature where the walkers
     // start (plain gradient descent oscillates above it, and diverges where it grows).
     let lr_value = lr_of(&r.opt);
-    // Measured once (16 power iterations of H v), only when there is an lr to advise on.
-    let curvature = lr_value.and_then(|_| largest_curvature(r));
+    // Measured once (40 power iterations of H v at spread starts), only when there is an lr
+    // to advise on.
+    let (k, curvature) = match lr_value {
+        Some(_) => spread_curvature(r.obj.as_ref(), starts),
+        None => (0, None),
+    };
     let lr_advice = match (lr_value, curvature) {
         (Some(lr), Some(c)) if c > 0.0 && lr > 1.0 / c => format!(
             "lr = {lr} is above 1/curvature = {:.1e} where the walkers start (the largest \
-             Hessian eigenvalue at {CURVATURE_STARTS} of the starts is {c:.2e}; a step above \
+             Hessian eigenvalue at {k} of the starts is {c:.2e}; a step above \
              2/curvature oscillates): try lr={:.1e}, or clip=; else ",
             1.0 / c,
             0.5 / c
@@ -431,24 +435,13 @@ fn no_convergence_hint(ends: &EndStates, r: &Resolved) -> Option<String> {
     Some(format!("note: {why}{after}"))
 }
 
-/// Starts at which [`largest_curvature`] looks.
+/// Starts at which the curvature is measured above N = 100 ([`spread_curvature`]).
 const CURVATURE_STARTS: usize = 16;
-
-/// The largest |Hessian eigenvalue| of the objective at the first [`CURVATURE_STARTS`] of the
-/// run's starting points (power iteration on Hessian-vector products, 40 rounds each): the
-/// scale a step size must stay below. None on a sphere (its walkers retract) or when no start
-/// gives a finite value.
-fn largest_curvature(r: &Resolved) -> Option<f64> {
-    let obj = r.obj.as_ref();
-    let k = CURVATURE_STARTS.min(r.walkers.max(1));
-    let starts = r.init.starts(obj, r.plan.seed, r.plan.first_walker, k);
-    largest_curvature_at(obj, &starts)
-}
 
 /// The largest |Hessian eigenvalue| of `obj` over the points `starts` (W x N; power iteration
 /// on Hessian-vector products, 40 rounds each). None on a sphere or when no point gives a
 /// finite value.
-pub fn largest_curvature_at(obj: &dyn Objective, starts: &[f64]) -> Option<f64> {
+fn largest_curvature_at(obj: &dyn Objective, starts: &[f64]) -> Option<f64> {
     if obj.sphere() {
         return None;
     }
@@ -510,11 +503,9 @@ pub fn stable_default_step(
     if given_lr || !GRADIENT_STEP_RULES.contains(&opt.rule.name) {
         return None;
     }
-    // Only where the note says the step is the cause (most diverged, lr above 1/curvature).
+    // Only where the step is the cause (most diverged, lr above 1/curvature).
     let [_, _, (_, diverged)] = ends.counts();
-    diverged_step_note(obj, opt, starts, diverged, ends.len())?;
-    let c = largest_curvature_of_note(obj, starts)?;
-    let old_lr = lr_of(opt).unwrap_or(f64::NAN);
+    let Unstable { c, lr: old_lr, .. } = unstable_step(obj, opt, starts, diverged, ends.len())?;
     let lr = format!("{:.1e}", 0.5 / c);
     let again = if optimizer.contains(':') {
         format!("{optimizer},lr={lr}")
@@ -532,12 +523,6 @@ pub fn stable_default_step(
     Some((again, note))
 }
 
-/// The largest curvature ([`largest_curvature_at`]) at starts spread evenly over `starts`
-/// (W x N), the largest that [`diverged_step_note`] reports.
-pub fn largest_curvature_of_note(obj: &dyn Objective, starts: &[f64]) -> Option<f64> {
-    spread_curvature(obj, starts).1
-}
-
 /// How many starts spread over `starts` were looked at, and their largest curvature: 256 in
 /// low dimensions (basins' planes), so that the domain's largest curvature is not missed
 /// (on Müller-Brown 16 gave a step at which 43% of the walkers still oscillated), else
@@ -552,8 +537,34 @@ fn spread_curvature(obj: &dyn Objective, starts: &[f64]) -> (usize, Option<f64>)
     (k, largest_curvature_at(obj, &picked))
 }
 
-/// A note when more than half the walkers diverged under a rule with a step size above
-/// 1/curvature at starts spread over `starts` (W x N): the step that would be stable there. None otherwise (fewer diverged, no lr, or a step already below it).
+/// A step found unstable: the largest curvature `c` at `k` spread starts and the rule's `lr`.
+struct Unstable {
+    k: usize,
+    c: f64,
+    lr: f64,
+}
+
+/// More than half of `walkers` diverged under a rule with a step size above 1/curvature at
+/// starts spread over `starts` (W x N). None otherwise (fewer diverged, no lr, or a step
+/// already below it).
+fn unstable_step(
+    obj: &dyn Objective,
+    opt: &Optimizer,
+    starts: &[f64],
+    diverged: usize,
+    walkers: usize,
+) -> Option<Unstable> {
+    if walkers == 0 || 2 * diverged <= walkers {
+        return None;
+    }
+    let lr = lr_of(opt)?;
+    let (k, c) = spread_curvature(obj, starts);
+    let c = c.filter(|&c| c > 0.0 && lr > 1.0 / c)?;
+    Some(Unstable { k, c, lr })
+}
+
+/// A note when [`unstable_step`] finds the step the cause of the divergence: the step that
+/// would be stable there.
 pub fn diverged_step_note(
     obj: &dyn Objective,
     opt: &Optimizer,
@@ -561,17 +572,11 @@ pub fn diverged_step_note(
     diverged: usize,
     walkers: usize,
 ) -> Option<String> {
-    if walkers == 0 || 2 * diverged <= walkers {
-        return None;
-    }
-    let lr = lr_of(opt)?;
-    let (k, c) = spread_curvature(obj, starts);
-    let c = c.filter(|&c| c > 0.0 && lr > 1.0 / c)?;
+    let Unstable { k, c, lr } = unstable_step(obj, opt, starts, diverged, walkers)?;
     Some(format!(
-        "{diverged} of {} walkers diverged: lr = {lr} is above 1/curvature = {:.1e} where \
-         they start (the largest Hessian eigenvalue at {k} of the starts is {c:.2e}; a step \
-         above 2/curvature oscillates and grows): try lr={:.1e}, or clip=",
-        walkers,
+        "{diverged} of {walkers} walkers diverged: lr = {lr} is above 1/curvature = {:.1e} \
+         where they start (the largest Hessian eigenvalue at {k} of the starts is {c:.2e}; a \
+         step above 2/curvature oscillates and grows): try lr={:.1e}, or clip=",
         1.0 / c,
         0.5 / c
     ))
@@ -872,7 +877,7 @@ pub fn finish(
             .map_or(serde_json::Value::Null, critical::files::summary),
     );
     let mut summary = vec![status_line(ends, seconds_walk)];
-    summary.extend(no_convergence_hint(ends, r));
+    summary.extend(no_convergence_hint(ends, r, starts));
     if let Some(cat) = &catalogue {
         results.insert("coverage".into(), critical::files::coverage_json(cat));
         summary.extend(critical::files::summary_lines(cat));
