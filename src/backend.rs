@@ -1,5 +1,6 @@
 //! Backend choice: a wgpu adapter (hardware, or Mesa's software Vulkan), the batched CPU
-//! engine (f64, blocks of walkers through GEMM) or the per-walker CPU twin (the f64 oracle).
+//! engine (f64, blocks of walkers through GEMM; `--precision f32` runs the matrix products of
+//! field and p-spin in f32) or the per-walker CPU twin (the f64 oracle).
 //!
 //! `auto` takes a hardware adapter when there is one; with only a software adapter (or none)
 //! it takes the batched CPU engine, which was faster than llvmpipe on the same cores on every
@@ -12,6 +13,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::gpu::twin_check::{self, TwinReport};
 use crate::gpu::{shader, GpuContext, GpuError, GpuWalk, PipelineCache};
+use crate::objective::batch::Precision;
 use crate::objective::Objective;
 use crate::rules::Optimizer;
 use crate::spec::SpecError;
@@ -49,6 +51,26 @@ impl BackendChoice {
             _ => Ok(BackendChoice::Cpu),
         }
     }
+
+    /// The choice with `--precision`: a GPU walks in f32 and the twin in f64, so `gpu` refuses
+    /// f64, `twin` refuses f32, and `auto` with f64 is the batched CPU engine (no adapter is
+    /// opened); f32 under `auto` keeps a hardware GPU, else the batched engine in f32.
+    pub fn with_precision(self, p: Option<Precision>) -> Result<BackendChoice, SpecError> {
+        match (self, p) {
+            (BackendChoice::Gpu, Some(Precision::F64)) => Err(SpecError::Invalid(
+                "--precision f64 with --backend gpu: GPU walks run in f32; valid: --precision \
+                 f32 (or none) on the GPU, f64 with --backend cpu, twin or auto"
+                    .into(),
+            )),
+            (BackendChoice::Twin, Some(Precision::F32)) => Err(SpecError::Invalid(
+                "--precision f32 with --backend twin: the twin is the f64 oracle; valid: \
+                 --precision f32 with --backend cpu, gpu or auto"
+                    .into(),
+            )),
+            (BackendChoice::Auto, Some(Precision::F64)) => Ok(BackendChoice::Cpu),
+            _ => Ok(self),
+        }
+    }
 }
 
 /// How one walk ran, for the manifest.
@@ -80,6 +102,8 @@ pub const AUTO_SOFTWARE_ENV: &str = "SADDLESCOPE_AUTO_SOFTWARE_GPU";
 pub struct Backend {
     gpu: Option<Arc<GpuContext>>,
     cpu: CpuEngine,
+    /// The batched CPU engine's matrix products.
+    precision: Precision,
     /// Why this backend (for the manifest).
     reason: String,
     /// `--backend auto`: fall back to the CPU engine when the adapter cannot run a walk correctly.
@@ -96,6 +120,7 @@ impl Backend {
         Backend {
             gpu: None,
             cpu: CpuEngine::Batched(crate::walk::batched::BLOCK),
+            precision: Precision::F64,
             reason: "--backend cpu".into(),
             fallback: false,
             twin_check: true,
@@ -128,6 +153,13 @@ impl Backend {
         self
     }
 
+    /// The batched CPU engine's matrix products in `p` (the GPU always walks in f32, the
+    /// twin in f64).
+    pub fn with_precision(mut self, p: Precision) -> Backend {
+        self.precision = p;
+        self
+    }
+
     pub fn select(choice: BackendChoice) -> Result<Backend, GpuError> {
         match choice {
             BackendChoice::Cpu => Ok(Backend::cpu()),
@@ -135,6 +167,18 @@ impl Backend {
             BackendChoice::Gpu => Ok(Backend::gpu(GpuContext::new()?)),
             BackendChoice::Auto => Ok(Self::auto()),
         }
+    }
+
+    /// The backend for `--backend choice --precision p`: `choice` as
+    /// [`BackendChoice::with_precision`] resolves it (a usage error there is the caller's to
+    /// report first), the CPU engine's products in `p` (f64 when not given).
+    pub fn open(choice: BackendChoice, p: Option<Precision>) -> Result<Backend, GpuError> {
+        let resolved = choice.with_precision(p).unwrap_or(choice);
+        let mut b = Backend::select(resolved)?.with_precision(p.unwrap_or_default());
+        if choice == BackendChoice::Auto && resolved == BackendChoice::Cpu {
+            b.reason = "auto with --precision f64: GPU walks run in f32".into();
+        }
+        Ok(b)
     }
 
     /// `--backend auto`: a hardware adapter, else the batched CPU engine.
@@ -248,9 +292,18 @@ impl Backend {
     }
 
     fn cpu_name(&self) -> &'static str {
+        match (self.cpu, self.precision) {
+            (CpuEngine::Batched(_), Precision::F64) => "cpu batched",
+            (CpuEngine::Batched(_), Precision::F32) => "cpu batched, f32 matrix products",
+            (CpuEngine::Twin, _) => "cpu twin",
+        }
+    }
+
+    /// The batched CPU engine's precision (f64 for the twin and unless told).
+    pub fn precision(&self) -> Precision {
         match self.cpu {
-            CpuEngine::Batched(_) => "cpu batched",
-            CpuEngine::Twin => "cpu twin",
+            CpuEngine::Batched(_) => self.precision,
+            CpuEngine::Twin => Precision::F64,
         }
     }
 
@@ -259,7 +312,10 @@ impl Backend {
     pub fn engine_key(&self) -> String {
         match (&self.gpu, self.cpu) {
             (Some(c), _) => format!("gpu {}", c.adapter.name),
-            (None, CpuEngine::Batched(block)) => format!("cpu batched, blocks of {block}"),
+            (None, CpuEngine::Batched(block)) => match self.precision {
+                Precision::F64 => format!("cpu batched, blocks of {block}"),
+                Precision::F32 => format!("cpu batched, f32 products, blocks of {block}"),
+            },
             (None, CpuEngine::Twin) => "cpu twin".into(),
         }
     }
@@ -269,7 +325,11 @@ impl Backend {
             Some(c) => c.adapter.line(),
             None => match self.cpu {
                 CpuEngine::Batched(_) => format!(
-                    "the batched CPU engine (f64, {} threads)",
+                    "the batched CPU engine ({}, {} threads)",
+                    match self.precision {
+                        Precision::F64 => "f64",
+                        Precision::F32 => "f32 matrix products, f64 elsewhere",
+                    },
                     rayon::current_num_threads()
                 ),
                 CpuEngine::Twin => {
@@ -390,7 +450,10 @@ impl Backend {
                     if self.fallback
                         && (e.is_usage() || matches!(e, GpuError::TwinMismatch(_))) =>
                 {
-                    log::warn!("{e}; running on the batched CPU engine (f64) instead");
+                    log::warn!(
+                        "{e}; running on the batched CPU engine ({}) instead",
+                        self.precision().name()
+                    );
                     fallback = Some(e.to_string());
                 }
                 Err(e) => return Err(e),
@@ -405,14 +468,25 @@ impl Backend {
                 hyper,
                 progress,
                 block,
+                self.precision,
                 checkpoints,
             ),
             CpuEngine::Twin => {
                 cpu::run_instances_from(objs, opt, plan, starts, hyper, progress, checkpoints)
             }
         };
+        // Objectives without an f32 form (all but field and p-spin) walk in f64 whatever
+        // --precision says; the report says what ran.
+        let f32_form = self.precision == Precision::F32
+            && matches!(self.cpu, CpuEngine::Batched(_))
+            && objs[0].batch(Precision::F32).map(|b| b.precision()) == Some(Precision::F32);
         self.record(WalkReport {
-            engine: self.cpu_name().into(),
+            engine: match (self.precision(), f32_form) {
+                (Precision::F32, false) => {
+                    "cpu batched (f64: the objective has no f32 form)".into()
+                }
+                _ => self.cpu_name().into(),
+            },
             twin_check: None,
             fallback,
         });

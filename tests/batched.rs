@@ -5,6 +5,7 @@
 
 use saddlescope::backend::Backend;
 use saddlescope::objective;
+use saddlescope::objective::batch::Precision;
 use saddlescope::rules;
 use saddlescope::walk::init::Init;
 use saddlescope::walk::{EndStates, WalkPlan};
@@ -38,7 +39,7 @@ fn batched_evaluations_match_the_twin() {
         let obj = objective::parse(&spec).unwrap();
         let n = obj.dim();
         let eval = obj
-            .batch()
+            .batch(Precision::F64)
             .unwrap_or_else(|| panic!("{spec} has no batched evaluator"));
         let rows = 17;
         let x = Init::Auto.starts(obj.as_ref(), 7, 0, rows);
@@ -160,5 +161,116 @@ fn results_do_not_depend_on_blocks_or_threads() {
             .unwrap();
         let one = pool.install(|| walk(&Backend::cpu().with_block(64), obj, opt, init, 300));
         assert!(max_diff(&one, &reference) < 1e-10, "{obj}: one thread");
+    }
+}
+
+/// `--precision f32`: the f32 matrix products of field and p-spin against the f64 twin at
+/// N = 2, 33, 64, 256 and M up to 4096. Tolerance 1e-4 of the terms' scale (as the GPU's f32
+/// kernels, tests/gpu_twins.rs): f32 carries 24 bits (6e-8 relative) and the longest sums here
+/// have 4096 (field) or C(257, 2) = 32896 (3-spin) terms, so rounding stays below ~1e-5 of the
+/// scale, while a wrong formula or a dropped run of monomials is off by order one. The f32
+/// result must also differ from the f64 one: it really ran in f32.
+#[test]
+fn f32_products_match_the_twin_at_research_sizes() {
+    let mut cases = Vec::new();
+    for n in [2, 33, 64, 256] {
+        cases.push(format!("field:n={n},features=1024,seed=1"));
+        cases.push(format!("pspin:p=2,n={n},seed=2"));
+        cases.push(format!("pspin:p=3,n={n},seed=3"));
+    }
+    cases.push("field:n=64,features=4096,seed=4".into());
+    cases.push("field:n=256,features=4096,seed=4".into());
+    cases.push("pspin:p=4,n=24,seed=5".into());
+    for spec in cases {
+        let obj = objective::parse(&spec).unwrap();
+        let n = obj.dim();
+        let e32 = obj.batch(Precision::F32).unwrap();
+        let e64 = obj.batch(Precision::F64).unwrap();
+        assert_eq!(e32.precision(), Precision::F32, "{spec}");
+        let rows = 17;
+        let x = Init::Auto.starts(obj.as_ref(), 7, 0, rows);
+        let mut scratch = Vec::new();
+        let (mut f, mut g) = (vec![0.0; rows], vec![0.0; rows * n]);
+        let (mut f64_, mut g64) = (vec![0.0; rows], vec![0.0; rows * n]);
+        e32.grad(&x, rows, &mut f, &mut g, &mut scratch);
+        e64.grad(&x, rows, &mut f64_, &mut g64, &mut scratch);
+        assert_ne!(g, g64, "{spec}: the f32 products gave the f64 result");
+        for r in 0..rows {
+            let xr = &x[r * n..(r + 1) * n];
+            let mut gt = vec![0.0; n];
+            let ft = obj.gradient(xr, &mut gt);
+            let gs = 1.0 + gt.iter().map(|v| v.abs()).sum::<f64>();
+            let fs = 1.0 + ft.abs() + gs;
+            assert!((f[r] - ft).abs() <= 1e-4 * fs, "{spec}: f {} vs {ft}", f[r]);
+            for i in 0..n {
+                assert!(
+                    (g[r * n + i] - gt[i]).abs() <= 1e-4 * gs,
+                    "{spec}: g[{i}] {} vs {}",
+                    g[r * n + i],
+                    gt[i]
+                );
+            }
+        }
+    }
+}
+
+/// 50-step walks with f32 products end within 1e-3 of the twin's ends (the GPU's criterion for
+/// 50-step walks, tests/gpu_twins.rs: f32 rounding amplified over 50 contracting steps),
+/// at N = 33, 64 and 256; and whatever the block size or thread count, within 1e-4 of each
+/// other (the GEMM's blocking orders the f32 sums differently, so not bit for bit).
+#[test]
+fn f32_walks_match_the_twin_and_do_not_depend_on_blocks() {
+    let cases = [
+        (
+            "field:n=33,features=512,seed=2",
+            "gd:lr=0.01",
+            "uniform:lo=-2,hi=2",
+        ),
+        (
+            "field:n=64,features=4096,seed=3",
+            "adam:lr=0.01,eps=1e-3",
+            "uniform:lo=-2,hi=2",
+        ),
+        (
+            "field:n=256,features=1024,seed=3",
+            "gd:lr=0.01",
+            "uniform:lo=-2,hi=2",
+        ),
+        ("pspin:p=3,n=64,seed=1", "gd:lr=0.01", "auto"),
+        ("pspin:p=3,n=256,seed=1", "momentum:lr=0.005", "auto"),
+    ];
+    for (obj, opt, init) in cases {
+        let f32 = Backend::cpu().with_precision(Precision::F32);
+        let b = walk(&f32, obj, opt, init, 24);
+        let t = walk(&Backend::twin(), obj, opt, init, 24);
+        assert_eq!(b.status, t.status, "{opt} on {obj}");
+        let d = max_diff(&b, &t);
+        assert!(
+            d < 1e-3,
+            "{opt} on {obj}: f32 ends differ from the twin's by {d}"
+        );
+        assert!(
+            d > 0.0,
+            "{opt} on {obj}: f32 walk equals the twin's bit for bit"
+        );
+        for block in [1, 7] {
+            let e = walk(
+                &Backend::cpu()
+                    .with_precision(Precision::F32)
+                    .with_block(block),
+                obj,
+                opt,
+                init,
+                24,
+            );
+            let d = max_diff(&e, &b);
+            assert!(d < 1e-4, "{obj}: f32 block {block} differs by {d}");
+        }
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap();
+        let one = pool.install(|| walk(&f32, obj, opt, init, 24));
+        assert!(max_diff(&one, &b) < 1e-4, "{obj}: f32 on one thread");
     }
 }

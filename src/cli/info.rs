@@ -4,6 +4,7 @@ use saddlescope::backend::{Backend, BackendChoice};
 use saddlescope::bench::{self, Workload};
 use saddlescope::critical::eigen::Solver;
 use saddlescope::gpu::context::{enumerate, AdapterSummary};
+use saddlescope::objective::batch::Precision;
 use saddlescope::run::folder::{Manifest, RunFolder};
 use saddlescope::spec::SpecError;
 use saddlescope::{objective, rules};
@@ -33,6 +34,10 @@ pub struct BenchArgs {
     /// The backend; a comma list (e.g. cpu,gpu,twin) times each.
     #[arg(long, value_enum, value_delimiter = ',', default_value = "auto")]
     backend: Vec<BackendChoice>,
+    /// Arithmetic of the batched CPU engine's matrix products (field, pspin3), as for the
+    /// walking commands: f64 by default, f32 with twice the lanes.
+    #[arg(long, value_enum)]
+    precision: Option<Precision>,
     /// A scan's run folder: bench.csv (one row per timing) and scaling.png/.svg (walker-steps/s
     /// against W and against N). A scan (a list in --walkers, --dim or --backend) without
     /// --out writes outputs/bench-<workload>-<UTC time>.
@@ -144,6 +149,9 @@ pub fn bench(a: BenchArgs) -> anyhow::Result<()> {
         )
         .into());
     }
+    for c in &a.backend {
+        c.with_precision(a.precision)?;
+    }
     let scan = a.walkers.len() > 1 || a.dim.len() > 1 || a.backend.len() > 1 || a.out.is_some();
     if a.workload == Workload::Eigen {
         if scan {
@@ -170,7 +178,7 @@ pub fn bench(a: BenchArgs) -> anyhow::Result<()> {
         return bench_scan(&a);
     }
     bench::check(a.workload, a.walkers[0], a.dim[0], a.features, a.steps)?;
-    let backend = Backend::select(a.backend[0])?.with_twin_check(!a.no_twin_check);
+    let backend = Backend::open(a.backend[0], a.precision)?.with_twin_check(!a.no_twin_check);
     eprintln!("bench on {}", backend.name());
     let t = time_one(&a, &backend, a.walkers[0], a.dim[0])?;
     println!("{}", t.line);
@@ -217,6 +225,8 @@ fn time_one(
         "saddlescope-gpu"
     } else if backend.engine_key() == "cpu twin" {
         "saddlescope-twin"
+    } else if backend.precision() == Precision::F32 {
+        "saddlescope-cpu-f32"
     } else {
         "saddlescope-cpu"
     };
@@ -283,7 +293,7 @@ fn bench_scan(a: &BenchArgs) -> anyhow::Result<()> {
     let mut rows: Vec<ScanRow> = Vec::new();
     let mut first_error = None;
     for &choice in &a.backend {
-        let backend = match Backend::select(choice) {
+        let backend = match Backend::open(choice, a.precision) {
             Ok(b) => b.with_twin_check(!a.no_twin_check),
             Err(e) => {
                 folder.abandon();

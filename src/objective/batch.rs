@@ -2,6 +2,14 @@
 //! (`walk::batched`): the matrix-shaped families through one matrix product per step (faer's
 //! GEMM), the separable ones through vectorising elementwise loops. Each is held against the
 //! per-walker f64 twin (`Objective::gradient`) in the tests below and in tests/batched.rs.
+//!
+//! With [`Precision::F32`] the matrix products of field and p-spin run in f32 (twice the lanes
+//! of a vector register, half the bytes of the landscape streamed): the walkers' coordinates
+//! are rounded to f32 for the product, the product's sums are f32, and everything else (the
+//! field's sin/cos and its f, the p-spin's f, the walker state and the step) stays f64.
+//! Gradients then carry f32 rounding (about 1e-6 of the terms' scale, as the GPU's), and a
+//! walk's result depends on the GEMM's blocking to that rounding. The separable objectives
+//! have no f32 form (their cost is one sin/cos pair per coordinate in f64).
 
 use faer::linalg::matmul::matmul;
 use faer::{Accum, MatMut, MatRef, Par};
@@ -47,6 +55,26 @@ macro_rules! multiversion {
 }
 pub(crate) use multiversion;
 
+/// The arithmetic of the batched engine's matrix products (`--precision`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Precision {
+    /// f64 throughout.
+    #[default]
+    F64,
+    /// f32 matrix products (field, p-spin), f64 elsewhere.
+    F32,
+}
+
+impl Precision {
+    pub fn name(self) -> &'static str {
+        match self {
+            Precision::F64 => "f64",
+            Precision::F32 => "f32",
+        }
+    }
+}
+
 /// f and the Euclidean gradient of `rows` points at once.
 pub trait BatchGrad: Send + Sync {
     /// `x` and `g` are rows x N row-major; `f` has `rows` entries.
@@ -56,6 +84,10 @@ pub trait BatchGrad: Send + Sync {
     /// gradient, without gathering the block into one matrix and scattering it back.
     fn rowwise(&self) -> bool {
         false
+    }
+    /// The precision its matrix products run in.
+    fn precision(&self) -> Precision {
+        Precision::F64
     }
 }
 
@@ -73,6 +105,34 @@ pub fn gemm(dst: &mut [f64], lhs: &[f64], rhs: MatRef<'_, f64>, m: usize, k: usi
     );
 }
 
+/// [`gemm`] in f32.
+pub fn gemm32(dst: &mut [f32], lhs: &[f32], rhs: MatRef<'_, f32>, m: usize, k: usize) {
+    let n = rhs.ncols();
+    matmul(
+        MatMut::from_row_major_slice_mut(dst, m, n),
+        Accum::Replace,
+        MatRef::from_row_major_slice(lhs, m, k),
+        rhs,
+        1.0,
+        Par::Seq,
+    );
+}
+
+/// `len` f32 of scratch after `offset` f64 of it (the f64 vector grown to hold both; an f64
+/// is two f32 and its alignment is the larger).
+fn f32_scratch(scratch: &mut Vec<f64>, offset: usize, len: usize) -> (&mut [f64], &mut [f32]) {
+    scratch.resize(offset + len.div_ceil(2), 0.0);
+    let (a, b) = scratch.split_at_mut(offset);
+    (a, &mut bytemuck::cast_slice_mut(b)[..len])
+}
+
+/// Rounds `src` into `dst` (f64 to f32).
+fn to_f32(dst: &mut [f32], src: &[f64]) {
+    for (d, s) in dst.iter_mut().zip(src) {
+        *d = *s as f32;
+    }
+}
+
 /// The random field f = mu/2 |x|^2 + sum_m s_m cos(w_m . x + b_m) for a block: phases
 /// P = X W^T + b (one GEMM), then C = -s sin(P), G = mu X + C W (a second GEMM).
 pub struct FieldBatch<'a> {
@@ -81,13 +141,62 @@ pub struct FieldBatch<'a> {
     pub mu: f64,
     /// W, M x N row-major (the objective's own).
     pub w: &'a [f64],
+    /// W in f32 (`Precision::F32`): the products run in f32.
+    pub w32: Option<&'a [f32]>,
     /// s_m = sqrt(2/M) a_m.
     pub s: Vec<f64>,
     pub b: Vec<f64>,
 }
 
+impl FieldBatch<'_> {
+    /// `grad` with f32 products: X and the gradient coefficients rounded to f32 for them, the
+    /// phases and products back in f64 for the sin/cos, f and mu x.
+    fn grad32(
+        &self,
+        w32: &[f32],
+        x: &[f64],
+        rows: usize,
+        f: &mut [f64],
+        g: &mut [f64],
+        scratch: &mut Vec<f64>,
+    ) {
+        let (n, m) = (self.n, self.m);
+        let (row, s32) = f32_scratch(scratch, 2 * m, rows * (2 * n + m));
+        let (x32, rest) = s32.split_at_mut(rows * n);
+        let (ph32, g32) = rest.split_at_mut(rows * m);
+        to_f32(x32, &x[..rows * n]);
+        let w = MatRef::from_row_major_slice(w32, m, n);
+        gemm32(ph32, x32, w.transpose(), rows, n);
+        let (phases, terms) = row.split_at_mut(m);
+        for (r, fr) in f.iter_mut().enumerate().take(rows) {
+            let pr = &mut ph32[r * m..(r + 1) * m];
+            for (d, s) in phases.iter_mut().zip(pr.iter()) {
+                *d = f64::from(*s);
+            }
+            field_terms(phases, terms, &self.s, &self.b);
+            to_f32(pr, phases);
+            let xr = &x[r * n..(r + 1) * n];
+            *fr = 0.5 * self.mu * xr.iter().map(|v| v * v).sum::<f64>() + sum8(terms);
+        }
+        gemm32(g32, ph32, w, rows, m);
+        for ((gi, xi), g32i) in g.iter_mut().zip(x).zip(g32.iter()).take(rows * n) {
+            *gi = f64::from(*g32i) + self.mu * xi;
+        }
+    }
+}
+
 impl BatchGrad for FieldBatch<'_> {
+    fn precision(&self) -> Precision {
+        match self.w32 {
+            Some(_) => Precision::F32,
+            None => Precision::F64,
+        }
+    }
+
     fn grad(&self, x: &[f64], rows: usize, f: &mut [f64], g: &mut [f64], scratch: &mut Vec<f64>) {
+        if let Some(w32) = self.w32 {
+            return self.grad32(w32, x, rows, f, g, scratch);
+        }
         let (n, m) = (self.n, self.m);
         // One size for the phases and one row of terms (growing it between the two would
         // copy the phases).
@@ -147,6 +256,8 @@ pub struct PSpinBatch<'a> {
     pub c: f64,
     /// The packed couplings, N x T row-major (row i, column t: orders(t) Jsym(i, t)).
     pub jt: &'a [f64],
+    /// The couplings in f32 (`Precision::F32`): the products run in f32.
+    pub jt32: Option<&'a [f32]>,
 }
 
 impl PSpinBatch<'_> {
@@ -158,7 +269,13 @@ impl PSpinBatch<'_> {
 /// The monomials of x of degree k (1, 2 or 3) with nondecreasing indices whose first index
 /// is in `j0..j1`, in the order of the packed couplings' columns (`super::pspin::Tuples`).
 #[inline(always)]
-fn monomials_body(x: &[f64], k: usize, j0: usize, j1: usize, out: &mut [f64]) {
+fn monomials_body<T: Copy + std::ops::Mul<Output = T>>(
+    x: &[T],
+    k: usize,
+    j0: usize,
+    j1: usize,
+    out: &mut [T],
+) {
     let n = x.len();
     let mut o = 0;
     match k {
@@ -187,6 +304,7 @@ fn monomials_body(x: &[f64], k: usize, j0: usize, j1: usize, out: &mut [f64]) {
 }
 
 multiversion!(monomials, monomials_body, (x: &[f64], k: usize, j0: usize, j1: usize, out: &mut [f64]));
+multiversion!(monomials32, monomials_body, (x: &[f32], k: usize, j0: usize, j1: usize, out: &mut [f32]));
 
 /// Monomials held at once for a block (rows x columns): about 8 MB of scratch.
 const MONOMIAL_SCRATCH: usize = 1 << 20;
@@ -200,27 +318,104 @@ fn monomials_from(n: usize, k: usize, j: usize) -> usize {
     }
 }
 
+/// The runs of whole first indices j0..j1 whose monomials (of degree k, of n) fit `budget`
+/// columns (one first index at least): (j0, j1, first column, columns).
+fn monomial_runs(
+    n: usize,
+    k: usize,
+    budget: usize,
+) -> impl Iterator<Item = (usize, usize, usize, usize)> {
+    let (mut j0, mut c0) = (0, 0);
+    std::iter::from_fn(move || {
+        if j0 >= n {
+            return None;
+        }
+        let (mut j1, mut cols) = (j0, 0);
+        while j1 < n && (j1 == j0 || cols + monomials_from(n, k, j1) <= budget) {
+            cols += monomials_from(n, k, j1);
+            j1 += 1;
+        }
+        let run = (j0, j1, c0, cols);
+        (j0, c0) = (j1, c0 + cols);
+        Some(run)
+    })
+}
+
+impl PSpinBatch<'_> {
+    /// `grad` with f32 products: the monomials formed from x rounded to f32, the gradient's
+    /// sums in f32, f from it in f64.
+    fn grad32(
+        &self,
+        jt32: &[f32],
+        x: &[f64],
+        rows: usize,
+        f: &mut [f64],
+        g: &mut [f64],
+        scratch: &mut Vec<f64>,
+    ) {
+        let (n, k) = (self.n, self.p as usize - 1);
+        let jt = MatRef::from_row_major_slice(jt32, n, self.monomials());
+        let pc = (f64::from(self.p) * self.c) as f32;
+        let budget = (MONOMIAL_SCRATCH / rows.max(1)).max(1);
+        let most = monomial_runs(n, k, budget).map(|r| r.3).max().unwrap_or(0);
+        let (_, s32) = f32_scratch(scratch, 0, 2 * rows * n + rows * most);
+        let (x32, rest) = s32.split_at_mut(rows * n);
+        let (g32, mono) = rest.split_at_mut(rows * n);
+        to_f32(x32, &x[..rows * n]);
+        for (j0, j1, c0, cols) in monomial_runs(n, k, budget) {
+            for r in 0..rows {
+                let xr = &x32[r * n..(r + 1) * n];
+                monomials32(xr, k, j0, j1, &mut mono[r * cols..(r + 1) * cols]);
+            }
+            let acc = if c0 == 0 { Accum::Replace } else { Accum::Add };
+            matmul(
+                MatMut::from_row_major_slice_mut(g32, rows, n),
+                acc,
+                MatRef::from_row_major_slice(&mono[..rows * cols], rows, cols),
+                jt.subcols(c0, cols).transpose(),
+                pc,
+                Par::Seq,
+            );
+        }
+        for (gi, g32i) in g[..rows * n].iter_mut().zip(g32.iter()) {
+            *gi = f64::from(*g32i);
+        }
+        self.values(x, rows, f, g);
+    }
+
+    /// f = x . grad / p of every row.
+    fn values(&self, x: &[f64], rows: usize, f: &mut [f64], g: &[f64]) {
+        let n = self.n;
+        for r in 0..rows {
+            let (xr, gr) = (&x[r * n..(r + 1) * n], &g[r * n..(r + 1) * n]);
+            f[r] = xr.iter().zip(gr).map(|(a, b)| a * b).sum::<f64>() / f64::from(self.p);
+        }
+    }
+}
+
 impl BatchGrad for PSpinBatch<'_> {
+    fn precision(&self) -> Precision {
+        match self.jt32 {
+            Some(_) => Precision::F32,
+            None => Precision::F64,
+        }
+    }
+
     /// The monomial columns go in runs of whole first indices j0..j1, each run's monomials
     /// for all rows of the block at once (at most `MONOMIAL_SCRATCH` floats), multiplied into
     /// the gradient with the run's coupling columns and accumulated: every coupling is read
     /// once per block and step, however large N (at N = 500 the couplings are 500 MB; a run
     /// of rows against all of them at a time would read them once per few rows).
     fn grad(&self, x: &[f64], rows: usize, f: &mut [f64], g: &mut [f64], scratch: &mut Vec<f64>) {
+        if let Some(jt32) = self.jt32 {
+            return self.grad32(jt32, x, rows, f, g, scratch);
+        }
         let (n, k) = (self.n, self.p as usize - 1);
-        let mono = self.monomials();
-        let jt = MatRef::from_row_major_slice(self.jt, n, mono);
+        let jt = MatRef::from_row_major_slice(self.jt, n, self.monomials());
         let pc = f64::from(self.p) * self.c;
         let budget = (MONOMIAL_SCRATCH / rows.max(1)).max(1);
         let g = &mut g[..rows * n];
-        let (mut j0, mut c0) = (0, 0);
-        while j0 < n {
-            // The longest run of first indices whose monomials fit the budget (one at least).
-            let (mut j1, mut cols) = (j0, 0);
-            while j1 < n && (j1 == j0 || cols + monomials_from(n, k, j1) <= budget) {
-                cols += monomials_from(n, k, j1);
-                j1 += 1;
-            }
+        for (j0, j1, c0, cols) in monomial_runs(n, k, budget) {
             scratch.resize(rows * cols, 0.0);
             for r in 0..rows {
                 let xr = &x[r * n..(r + 1) * n];
@@ -235,12 +430,8 @@ impl BatchGrad for PSpinBatch<'_> {
                 pc,
                 Par::Seq,
             );
-            (j0, c0) = (j1, c0 + cols);
         }
-        for r in 0..rows {
-            let (xr, gr) = (&x[r * n..(r + 1) * n], &g[r * n..(r + 1) * n]);
-            f[r] = xr.iter().zip(gr).map(|(a, b)| a * b).sum::<f64>() / f64::from(self.p);
-        }
+        self.values(x, rows, f, g);
     }
 }
 

@@ -8,6 +8,7 @@ use std::f64::consts::TAU;
 
 use nalgebra::DMatrix;
 
+use super::batch::Precision;
 use super::rounding::{gamma, norm, TRIG_ABS, U};
 use super::{Const, Domain, Entry, F32Error, Objective, Pass, Passes, Wgsl, SEED};
 
@@ -59,6 +60,8 @@ pub struct Field {
     pub(crate) w: Vec<f64>,
     /// b_m, M values.
     pub(crate) b: Vec<f64>,
+    /// w in f32, made on the first walk that asks for it (`Precision::F32`).
+    w32: std::sync::OnceLock<Vec<f32>>,
 }
 
 impl Field {
@@ -102,6 +105,7 @@ impl Field {
             a,
             w,
             b,
+            w32: Default::default(),
         })
     }
 
@@ -234,12 +238,17 @@ impl Objective for Field {
         }
         F32Error { f, grad: norm(g) }
     }
-    fn batch(&self) -> Option<Box<dyn super::batch::BatchGrad + '_>> {
+    fn batch(&self, precision: Precision) -> Option<Box<dyn super::batch::BatchGrad + '_>> {
+        let w32 = (precision == Precision::F32).then(|| {
+            self.w32
+                .get_or_init(|| self.w.iter().map(|&v| v as f32).collect())
+        });
         Some(Box::new(super::batch::FieldBatch {
             n: self.n,
             m: self.m,
             mu: self.mu,
             w: &self.w,
+            w32: w32.map(|v| &v[..]),
             s: self.a.iter().map(|a| self.scale() * a).collect(),
             b: self.b.clone(),
         }))

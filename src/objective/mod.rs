@@ -199,9 +199,10 @@ pub trait Objective: Send + Sync {
     /// How far f32 arithmetic on the GPU may move f and the gradient at x (the twin check's
     /// tolerance; `gpu::twin_check`).
     fn f32_error(&self, x: &[f64]) -> F32Error;
-    /// An evaluator of a block of walkers at once for the batched CPU engine; `None`: the
-    /// engine calls [`Objective::gradient`] per walker.
-    fn batch(&self) -> Option<Box<dyn batch::BatchGrad + '_>> {
+    /// An evaluator of a block of walkers at once for the batched CPU engine, its matrix
+    /// products in `precision` where it has an f32 form (`BatchGrad::precision` says); `None`:
+    /// the engine calls [`Objective::gradient`] per walker.
+    fn batch(&self, _precision: batch::Precision) -> Option<Box<dyn batch::BatchGrad + '_>> {
         None
     }
     /// The samples a data loss averages over (`mlp`: P); 0 for a landscape without data.

@@ -5,6 +5,7 @@ use std::f64::consts::{E, PI, TAU};
 
 use nalgebra::DMatrix;
 
+use super::batch::Precision;
 use super::rounding::{exp_rel, gamma, norm, TRIG_ABS};
 use super::{Domain, Entry, F32Error, Objective, Wgsl};
 use crate::spec::{Param, Range, SpecError, Values};
@@ -229,7 +230,7 @@ impl Objective for Separable {
     fn domain(&self) -> Domain {
         self.term.domain()
     }
-    fn batch(&self) -> Option<Box<dyn super::batch::BatchGrad + '_>> {
+    fn batch(&self, _: Precision) -> Option<Box<dyn super::batch::BatchGrad + '_>> {
         use super::batch::{rastrigin_term, SeparableBatch};
         let n = self.n;
         Some(match self.term {

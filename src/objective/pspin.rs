@@ -17,6 +17,7 @@
 
 use nalgebra::DMatrix;
 
+use super::batch::Precision;
 use super::rounding::{gamma, norm};
 use super::{Const, Domain, Entry, F32Error, Objective, Pass, Passes, Wgsl, SEED};
 use crate::rng::{Sampler, Stream};
@@ -221,6 +222,8 @@ pub struct PSpin {
     t: usize,
     /// Packed couplings, N x T row-major: orders(t) Jsym(i, t).
     jt: Vec<f64>,
+    /// jt in f32, made on the first walk that asks for it (`Precision::F32`).
+    jt32: std::sync::OnceLock<Vec<f32>>,
 }
 
 impl PSpin {
@@ -272,6 +275,7 @@ impl PSpin {
             c: (n as f64).powf(-(f64::from(p) - 1.0) / 2.0),
             t: jt.len() / n,
             jt,
+            jt32: Default::default(),
         }
     }
 
@@ -395,12 +399,17 @@ impl Objective for PSpin {
             grad: norm(g),
         }
     }
-    fn batch(&self) -> Option<Box<dyn super::batch::BatchGrad + '_>> {
+    fn batch(&self, precision: Precision) -> Option<Box<dyn super::batch::BatchGrad + '_>> {
+        let jt32 = (precision == Precision::F32).then(|| {
+            self.jt32
+                .get_or_init(|| self.jt.iter().map(|&v| v as f32).collect())
+        });
         Some(Box::new(super::batch::PSpinBatch {
             p: self.p,
             n: self.n,
             c: self.c,
             jt: &self.jt,
+            jt32: jt32.map(|v| &v[..]),
         }))
     }
     /// Rows of the gradient (or of H v) in parallel, one invocation per (walker, component),

@@ -188,8 +188,11 @@ pub struct Finished {
 }
 
 /// The backend for a command's optimizers: rules that exist only on the CPU twin refuse
-/// `--backend gpu`, and when every optimizer is such a rule, `auto` opens no adapter.
-fn choose(choice: BackendChoice, opts: &[&Optimizer]) -> Result<BackendChoice, SpecError> {
+/// `--backend gpu`, and when every optimizer is such a rule, `auto` opens no adapter; a
+/// `--precision` the backend cannot walk in is refused (`BackendChoice::with_precision`).
+fn choose(exec: &ExecOptions, opts: &[&Optimizer]) -> Result<BackendChoice, SpecError> {
+    exec.backend.with_precision(exec.precision)?;
+    let choice = exec.backend;
     for o in opts {
         choice.for_optimizer(o)?;
     }
@@ -205,7 +208,7 @@ fn choose(choice: BackendChoice, opts: &[&Optimizer]) -> Result<BackendChoice, S
 /// adapter checks are theirs).
 pub fn check<C: Command>(cmd: &C, exec: &ExecOptions) -> Result<C::Resolved, SpecError> {
     let r = cmd.resolve()?;
-    choose(exec.backend, &cmd.optimizers(&r))?;
+    choose(exec, &cmd.optimizers(&r))?;
     Ok(r)
 }
 
@@ -219,8 +222,8 @@ pub fn execute<C: Command>(
 ) -> anyhow::Result<Finished> {
     let r = cmd.resolve()?;
     cmd.memory(&r).check()?;
-    let choice = choose(exec.backend, &cmd.optimizers(&r))?;
-    let backend = Backend::select(choice)?.with_twin_check(!exec.no_twin_check);
+    let choice = choose(exec, &cmd.optimizers(&r))?;
+    let backend = Backend::open(choice, exec.precision)?.with_twin_check(!exec.no_twin_check);
     cmd.check(&r, &backend)?;
     let record = resume::RunRecord {
         command: C::NAME.to_string(),

@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 
 use crate::backend::BackendChoice;
+use crate::objective::batch::Precision;
 use crate::spec::SpecError;
 use crate::walk::WalkPlan;
 
@@ -82,6 +83,13 @@ impl WalkOptions {
 pub struct ExecOptions {
     #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
     pub backend: BackendChoice,
+    /// Arithmetic of the batched CPU engine's matrix products (field and p-spin): f64 by
+    /// default; f32 has twice the vector lanes (gradients then carry f32 rounding, about 1e-6
+    /// of their scale, as a GPU walk's; walker state, steps and polishing stay f64). A GPU
+    /// walks in f32 (f64 refuses --backend gpu, and makes auto take the CPU engine), the twin in
+    /// f64 (f32 refuses --backend twin).
+    #[arg(long, value_enum)]
+    pub precision: Option<Precision>,
     /// Skip the twin check: by default every GPU walk evaluates f and the gradient of 8
     /// walkers on the adapter and on the f64 twin, and f again at their end states.
     #[arg(long)]
@@ -99,6 +107,7 @@ impl Default for ExecOptions {
     fn default() -> Self {
         ExecOptions {
             backend: BackendChoice::Auto,
+            precision: None,
             no_twin_check: false,
             out: None,
             resume: false,

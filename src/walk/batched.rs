@@ -9,7 +9,8 @@
 //! through the GEMM, whose sums may be ordered differently for another block size or another
 //! set of running walkers; end states then agree to f64 rounding (1e-10 absolute over the
 //! walks tested in tests/batched.rs), not bit for bit. Rule steps that evaluate the objective
-//! themselves (gradnorm's H v, anneal's proposal value) call the twin per walker.
+//! themselves (gradnorm's H v, anneal's proposal value) call the twin per walker. With
+//! `Precision::F32` products the same holds to f32 rounding (1e-4 in tests/batched.rs).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -20,7 +21,7 @@ use super::cpu::{minibatch_step, observe_at};
 use super::snapshot::Checkpoints;
 use super::state::*;
 use super::{EndStates, Hyper, WalkPlan};
-use crate::objective::batch::BatchGrad;
+use crate::objective::batch::{BatchGrad, Precision};
 use crate::objective::Objective;
 use crate::rules::{schedule, Ctx, Optimizer};
 
@@ -55,7 +56,9 @@ impl Progress<'_> {
 }
 
 /// Runs every walker to the end; the walkers split into K equal consecutive blocks over the
-/// instances `objs` (as `walk::cpu::run_instances`). `block`: walkers per block.
+/// instances `objs` (as `walk::cpu::run_instances`). `block`: walkers per block; `precision`:
+/// of the matrix products, where the objective has an f32 form (`objective::batch`).
+#[allow(clippy::too_many_arguments)]
 pub fn run_instances(
     objs: &[&dyn Objective],
     opt: &Optimizer,
@@ -64,8 +67,11 @@ pub fn run_instances(
     hyper: &Hyper,
     progress: &(dyn Fn(u64) + Sync),
     block: usize,
+    precision: Precision,
 ) -> EndStates {
-    run_instances_from(objs, opt, plan, starts, hyper, progress, block, None)
+    run_instances_from(
+        objs, opt, plan, starts, hyper, progress, block, precision, None,
+    )
 }
 
 /// [`run_instances`] in segments with checkpoints: the walk continues from the state
@@ -83,12 +89,14 @@ pub fn run_instances_from(
     hyper: &Hyper,
     progress: &(dyn Fn(u64) + Sync),
     block: usize,
+    precision: Precision,
     checkpoints: Option<&dyn Checkpoints>,
 ) -> EndStates {
     let n = objs[0].dim();
     let total = starts.len() / n;
     let per_instance = total.div_ceil(objs.len()).max(1);
-    let evals: Vec<Option<Box<dyn BatchGrad + '_>>> = objs.iter().map(|o| o.batch()).collect();
+    let evals: Vec<Option<Box<dyn BatchGrad + '_>>> =
+        objs.iter().map(|o| o.batch(precision)).collect();
     let mut blocks = Vec::new();
     for k in 0..objs.len() {
         let (lo, hi) = (k * per_instance, ((k + 1) * per_instance).min(total));
