@@ -670,3 +670,51 @@ fn bench_scans_write_a_table_and_the_scaling_figure() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("for a scan"));
 }
+
+/// `--precision`: a combination no backend walks in is refused before anything is written, and
+/// f32 on the CPU engine runs and says so in the manifest.
+#[test]
+fn precision_is_refused_where_it_cannot_run_and_recorded_where_it_does() {
+    for (backend, p) in [("twin", "f32"), ("gpu", "f64")] {
+        let out = tmp("precision-bad");
+        let o = run(&[
+            "sample",
+            "--objective",
+            "field:n=8,features=32",
+            "--walkers",
+            "8",
+            "--steps",
+            "10",
+            "--backend",
+            backend,
+            "--precision",
+            p,
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{backend} {p}: {err}");
+        assert!(err.contains("--precision"), "{err}");
+        assert!(!out.exists(), "{backend} {p}: wrote {}", out.display());
+    }
+    let out = tmp("precision-f32");
+    let o = run(&[
+        "sample",
+        "--objective",
+        "field:n=8,features=32",
+        "--walkers",
+        "8",
+        "--steps",
+        "10",
+        "--backend",
+        "cpu",
+        "--precision",
+        "f32",
+        "--no-critical",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let m = manifest(&out).to_string();
+    assert!(m.contains("f32 matrix products"), "{m}");
+}
