@@ -294,7 +294,7 @@ impl Backend {
     fn cpu_name(&self) -> &'static str {
         match (self.cpu, self.precision) {
             (CpuEngine::Batched(_), Precision::F64) => "cpu batched",
-            (CpuEngine::Batched(_), Precision::F32) => "cpu batched, f32 matrix products",
+            (CpuEngine::Batched(_), Precision::F32) => "cpu batched, f32 evaluation",
             (CpuEngine::Twin, _) => "cpu twin",
         }
     }
@@ -314,7 +314,7 @@ impl Backend {
             (Some(c), _) => format!("gpu {}", c.adapter.name),
             (None, CpuEngine::Batched(block)) => match self.precision {
                 Precision::F64 => format!("cpu batched, blocks of {block}"),
-                Precision::F32 => format!("cpu batched, f32 products, blocks of {block}"),
+                Precision::F32 => format!("cpu batched, f32 evaluation, blocks of {block}"),
             },
             (None, CpuEngine::Twin) => "cpu twin".into(),
         }
@@ -328,7 +328,7 @@ impl Backend {
                     "the batched CPU engine ({}, {} threads)",
                     match self.precision {
                         Precision::F64 => "f64",
-                        Precision::F32 => "f32 matrix products, f64 elsewhere",
+                        Precision::F32 => "f32 evaluation, f64 state and steps",
                     },
                     rayon::current_num_threads()
                 ),
@@ -475,7 +475,7 @@ impl Backend {
                 cpu::run_instances_from(objs, opt, plan, starts, hyper, progress, checkpoints)
             }
         };
-        // Objectives without an f32 form (all but field and p-spin) walk in f64 whatever
+        // Objectives without an f32 form (all but field, p-spin and rastrigin) walk in f64 whatever
         // --precision says; the report says what ran.
         let f32_form = self.precision == Precision::F32
             && matches!(self.cpu, CpuEngine::Batched(_))

@@ -164,20 +164,24 @@ fn results_do_not_depend_on_blocks_or_threads() {
     }
 }
 
-/// `--precision f32`: the f32 matrix products of field and p-spin against the f64 twin at
-/// N = 2, 33, 64, 256 and M up to 4096. Tolerance 1e-4 of the terms' scale (as the GPU's f32
-/// kernels, tests/gpu_twins.rs): f32 carries 24 bits (6e-8 relative) and the longest sums here
-/// have 4096 (field) or C(257, 2) = 32896 (3-spin) terms, so rounding stays below ~1e-5 of the
-/// scale, while a wrong formula or a dropped run of monomials is off by order one. The f32
-/// result must also differ from the f64 one: it really ran in f32.
+/// `--precision f32`: the f32 evaluations of field (products and sin/cos), p-spin (products)
+/// and rastrigin (sin/cos) against the f64 twin at N = 2, 33, 64, 256 (rastrigin also at its
+/// largest N, 65536) and M up to 4096. Tolerance 1e-4 of the terms' scale (as the GPU's f32
+/// kernels, tests/gpu_twins.rs): f32 carries 24 bits (6e-8 relative), the f32 sin/cos are
+/// within 1.2e-7, and the longest f32 sums here have 4096 (field) or C(257, 2) = 32896
+/// (3-spin) terms (f's sums are f64), so rounding stays below ~1e-5 of the scale, while a wrong
+/// formula or a dropped run of monomials is off by order one. The f32 result must also differ
+/// from the f64 one: it really ran in f32.
 #[test]
-fn f32_products_match_the_twin_at_research_sizes() {
+fn f32_evaluations_match_the_twin_at_research_sizes() {
     let mut cases = Vec::new();
     for n in [2, 33, 64, 256] {
         cases.push(format!("field:n={n},features=1024,seed=1"));
         cases.push(format!("pspin:p=2,n={n},seed=2"));
         cases.push(format!("pspin:p=3,n={n},seed=3"));
+        cases.push(format!("rastrigin:n={n}"));
     }
+    cases.push("rastrigin:n=65536".into());
     cases.push("field:n=64,features=4096,seed=4".into());
     cases.push("field:n=256,features=4096,seed=4".into());
     cases.push("pspin:p=4,n=24,seed=5".into());
@@ -194,7 +198,7 @@ fn f32_products_match_the_twin_at_research_sizes() {
         let (mut f64_, mut g64) = (vec![0.0; rows], vec![0.0; rows * n]);
         e32.grad(&x, rows, &mut f, &mut g, &mut scratch);
         e64.grad(&x, rows, &mut f64_, &mut g64, &mut scratch);
-        assert_ne!(g, g64, "{spec}: the f32 products gave the f64 result");
+        assert_ne!(g, g64, "{spec}: the f32 evaluation gave the f64 result");
         for r in 0..rows {
             let xr = &x[r * n..(r + 1) * n];
             let mut gt = vec![0.0; n];
@@ -214,7 +218,7 @@ fn f32_products_match_the_twin_at_research_sizes() {
     }
 }
 
-/// 50-step walks with f32 products end within 1e-3 of the twin's ends (the GPU's criterion for
+/// 50-step walks in f32 end within 1e-3 of the twin's ends (the GPU's criterion for
 /// 50-step walks, tests/gpu_twins.rs: f32 rounding amplified over 50 contracting steps),
 /// at N = 33, 64 and 256; and whatever the block size or thread count, within 1e-4 of each
 /// other (the GEMM's blocking orders the f32 sums differently, so not bit for bit).
@@ -238,6 +242,8 @@ fn f32_walks_match_the_twin_and_do_not_depend_on_blocks() {
         ),
         ("pspin:p=3,n=64,seed=1", "gd:lr=0.01", "auto"),
         ("pspin:p=3,n=256,seed=1", "momentum:lr=0.005", "auto"),
+        ("rastrigin:n=64", "gd:lr=0.002", "uniform:lo=-2,hi=2"),
+        ("rastrigin:n=256", "nesterov:lr=0.001", "uniform:lo=-2,hi=2"),
     ];
     for (obj, opt, init) in cases {
         let f32 = Backend::cpu().with_precision(Precision::F32);

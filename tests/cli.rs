@@ -716,5 +716,5 @@ fn precision_is_refused_where_it_cannot_run_and_recorded_where_it_does() {
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let m = manifest(&out).to_string();
-    assert!(m.contains("f32 matrix products"), "{m}");
+    assert!(m.contains("f32 evaluation"), "{m}");
 }

@@ -3,18 +3,18 @@
 //! GEMM), the separable ones through vectorising elementwise loops. Each is held against the
 //! per-walker f64 twin (`Objective::gradient`) in the tests below and in tests/batched.rs.
 //!
-//! With [`Precision::F32`] the matrix products of field and p-spin run in f32 (twice the lanes
-//! of a vector register, half the bytes of the landscape streamed): the walkers' coordinates
-//! are rounded to f32 for the product, the product's sums are f32, and everything else (the
-//! field's sin/cos and its f, the p-spin's f, the walker state and the step) stays f64.
-//! Gradients then carry f32 rounding (about 1e-6 of the terms' scale, as the GPU's), and a
-//! walk's result depends on the GEMM's blocking to that rounding. The separable objectives
-//! have no f32 form (their cost is one sin/cos pair per coordinate in f64).
+//! With [`Precision::F32`] field, p-spin and rastrigin evaluate in f32 (twice the lanes of a
+//! vector register, half the bytes of the landscape streamed): the walkers' coordinates are
+//! rounded to f32, the matrix products' sums and the field's and rastrigin's sin/cos
+//! (`vecmath::sin_cos_f32`) are f32; f is summed in f64 from f32 terms, and the walker state
+//! and the step stay f64. Gradients then carry f32 rounding (about 1e-6 of the terms' scale,
+//! as the GPU's), and a walk's result depends on the GEMM's blocking to that rounding. The
+//! other separable objectives (a few multiplications per coordinate) have no f32 form.
 
 use faer::linalg::matmul::matmul;
 use faer::{Accum, MatMut, MatRef, Par};
 
-use super::vecmath::{sin_cos, sin_cos_turns};
+use super::vecmath::{sin_cos, sin_cos_f32, sin_cos_turns, sin_cos_turns_f32};
 
 /// Defines `$name`, which runs the `#[inline(always)]` function `$body` compiled for AVX-512F
 /// or AVX2 (with FMA) when the CPU has them (checked at run time), else for the baseline
@@ -62,7 +62,8 @@ pub enum Precision {
     /// f64 throughout.
     #[default]
     F64,
-    /// f32 matrix products (field, p-spin), f64 elsewhere.
+    /// f32 evaluation where the objective has an f32 form (field, p-spin: the matrix
+    /// products, and the field's sin/cos; rastrigin), f64 state and steps.
     F32,
 }
 
@@ -136,21 +137,50 @@ fn to_f32(dst: &mut [f32], src: &[f64]) {
 /// The random field f = mu/2 |x|^2 + sum_m s_m cos(w_m . x + b_m) for a block: phases
 /// P = X W^T + b (one GEMM), then C = -s sin(P), G = mu X + C W (a second GEMM).
 pub struct FieldBatch<'a> {
-    pub n: usize,
-    pub m: usize,
-    pub mu: f64,
+    n: usize,
+    m: usize,
+    mu: f64,
     /// W, M x N row-major (the objective's own).
-    pub w: &'a [f64],
-    /// W in f32 (`Precision::F32`): the products run in f32.
-    pub w32: Option<&'a [f32]>,
+    w: &'a [f64],
+    /// W in f32 (`Precision::F32`): the products and the sin/cos run in f32.
+    w32: Option<&'a [f32]>,
     /// s_m = sqrt(2/M) a_m.
-    pub s: Vec<f64>,
-    pub b: Vec<f64>,
+    s: Vec<f64>,
+    b: Vec<f64>,
+    /// s and b in f32, with `w32`.
+    s32: Vec<f32>,
+    b32: Vec<f32>,
+}
+
+impl<'a> FieldBatch<'a> {
+    /// The batch form of the field f = mu/2 |x|^2 + sum_m s_m cos(w_m . x + b_m), W being
+    /// M x N row-major; with `w32` its products and sin/cos run in f32.
+    pub fn new(mu: f64, w: &'a [f64], w32: Option<&'a [f32]>, s: Vec<f64>, b: Vec<f64>) -> Self {
+        let (m, n) = (s.len(), w.len() / s.len().max(1));
+        let (s32, b32) = match w32 {
+            Some(_) => (
+                s.iter().map(|&v| v as f32).collect(),
+                b.iter().map(|&v| v as f32).collect(),
+            ),
+            None => (Vec::new(), Vec::new()),
+        };
+        FieldBatch {
+            n,
+            m,
+            mu,
+            w,
+            w32,
+            s,
+            b,
+            s32,
+            b32,
+        }
+    }
 }
 
 impl FieldBatch<'_> {
-    /// `grad` with f32 products: X and the gradient coefficients rounded to f32 for them, the
-    /// phases and products back in f64 for the sin/cos, f and mu x.
+    /// `grad` in f32: X rounded to f32, the phases, their sin/cos and the gradient's product
+    /// in f32; f summed in f64 from the f32 terms, mu x added in f64.
     fn grad32(
         &self,
         w32: &[f32],
@@ -161,22 +191,17 @@ impl FieldBatch<'_> {
         scratch: &mut Vec<f64>,
     ) {
         let (n, m) = (self.n, self.m);
-        let (row, s32) = f32_scratch(scratch, 2 * m, rows * (2 * n + m));
+        let (_, s32) = f32_scratch(scratch, 0, rows * (2 * n + m) + m);
         let (x32, rest) = s32.split_at_mut(rows * n);
-        let (ph32, g32) = rest.split_at_mut(rows * m);
+        let (ph32, rest) = rest.split_at_mut(rows * m);
+        let (g32, terms) = rest.split_at_mut(rows * n);
         to_f32(x32, &x[..rows * n]);
         let w = MatRef::from_row_major_slice(w32, m, n);
         gemm32(ph32, x32, w.transpose(), rows, n);
-        let (phases, terms) = row.split_at_mut(m);
         for (r, fr) in f.iter_mut().enumerate().take(rows) {
-            let pr = &mut ph32[r * m..(r + 1) * m];
-            for (d, s) in phases.iter_mut().zip(pr.iter()) {
-                *d = f64::from(*s);
-            }
-            field_terms(phases, terms, &self.s, &self.b);
-            to_f32(pr, phases);
+            field_terms32(&mut ph32[r * m..(r + 1) * m], terms, &self.s32, &self.b32);
             let xr = &x[r * n..(r + 1) * n];
-            *fr = 0.5 * self.mu * xr.iter().map(|v| v * v).sum::<f64>() + sum8(terms);
+            *fr = 0.5 * self.mu * xr.iter().map(|v| v * v).sum::<f64>() + sum8_f32(terms);
         }
         gemm32(g32, ph32, w, rows, m);
         for ((gi, xi), g32i) in g.iter_mut().zip(x).zip(g32.iter()).take(rows * n) {
@@ -233,6 +258,34 @@ fn field_terms_body(p: &mut [f64], cos: &mut [f64], s: &[f64], b: &[f64]) {
 }
 
 multiversion!(field_terms, field_terms_body, (p: &mut [f64], cos: &mut [f64], s: &[f64], b: &[f64]));
+
+/// [`field_terms_body`] in f32.
+#[inline(always)]
+fn field_terms32_body(p: &mut [f32], cos: &mut [f32], s: &[f32], b: &[f32]) {
+    for (((pi, ci), &si), &bi) in p.iter_mut().zip(cos.iter_mut()).zip(s).zip(b) {
+        let (sn, cs) = sin_cos_f32(*pi + bi);
+        *ci = si * cs;
+        *pi = -si * sn;
+    }
+}
+
+multiversion!(field_terms32, field_terms32_body, (p: &mut [f32], cos: &mut [f32], s: &[f32], b: &[f32]));
+
+/// [`sum8`] of f32 terms, summed in f64.
+#[inline(always)]
+fn sum8_f32_body(v: &[f32]) -> f64 {
+    let mut acc = [0.0f64; 8];
+    let chunks = v.chunks_exact(8);
+    let rest: f64 = chunks.remainder().iter().map(|&t| f64::from(t)).sum();
+    for c in chunks {
+        for (a, x) in acc.iter_mut().zip(c) {
+            *a += f64::from(*x);
+        }
+    }
+    ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + rest
+}
+
+multiversion!(sum8_f32, sum8_f32_body, (v: &[f32]) -> f64);
 
 /// sin and cos of every phase (into `sin`, `cos`), vectorised; exact to rounding for
 /// |phase| up to about 1.6e6 (`vecmath::sin_cos`).
@@ -546,6 +599,117 @@ unsafe fn separable_avx512<T: Fn(f64) -> (f64, f64)>(
     separable(b, x, rows, f, g, terms)
 }
 
+/// A separable objective in f32 (`Precision::F32`): `term` gives (t, t') of one coordinate
+/// rounded to f32; f is summed in f64 from the f32 terms, t' widened to f64. Sixteen lanes per
+/// AVX-512 vector where [`SeparableBatch`] has eight.
+pub struct SeparableBatch32<T: Fn(f32) -> (f32, f32)> {
+    pub n: usize,
+    pub term: T,
+}
+
+impl<T: Fn(f32) -> (f32, f32) + Send + Sync> BatchGrad for SeparableBatch32<T> {
+    fn grad(&self, x: &[f64], rows: usize, f: &mut [f64], g: &mut [f64], scratch: &mut Vec<f64>) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            let fma = std::arch::is_x86_feature_detected!("fma");
+            if fma && std::arch::is_x86_feature_detected!("avx512f") {
+                // SAFETY: the CPU has AVX-512F and FMA (checked just above).
+                return unsafe { separable32_avx512(self, x, rows, f, g, scratch) };
+            }
+            if fma && std::arch::is_x86_feature_detected!("avx2") {
+                // SAFETY: the CPU has AVX2 and FMA (checked just above).
+                return unsafe { separable32_avx2(self, x, rows, f, g, scratch) };
+            }
+        }
+        separable32(self, x, rows, f, g, scratch)
+    }
+    fn rowwise(&self) -> bool {
+        true
+    }
+    fn precision(&self) -> Precision {
+        Precision::F32
+    }
+}
+
+/// [`separable`] in f32, each row in three loops that stay in f32 or convert whole vectors
+/// (a conversion per lane inside the term loop made the compiler split it into 8-lane halves):
+/// x rounded to f32; the terms, each lane summing 16 of them in f32 before adding them to its
+/// f64 sum (so f's rounding does not grow with N), the derivatives into f32; the derivatives
+/// widened into g.
+#[inline(always)]
+fn separable32<T: Fn(f32) -> (f32, f32)>(
+    b: &SeparableBatch32<T>,
+    x: &[f64],
+    rows: usize,
+    f: &mut [f64],
+    g: &mut [f64],
+    scratch: &mut Vec<f64>,
+) {
+    const L: usize = 16;
+    const RUN: usize = 16 * L;
+    let n = b.n;
+    let (_, buf) = f32_scratch(scratch, 0, 2 * n);
+    let (x32, d32) = buf.split_at_mut(n);
+    for r in 0..rows {
+        let (xr, gr) = (&x[r * n..(r + 1) * n], &mut g[r * n..(r + 1) * n]);
+        to_f32(x32, xr);
+        let mut acc = [0.0f64; L];
+        let body = n / L * L;
+        for (xs, ds) in x32[..body].chunks(RUN).zip(d32[..body].chunks_mut(RUN)) {
+            let mut lanes = [0.0f32; L];
+            for (xc, dc) in xs.chunks_exact(L).zip(ds.chunks_exact_mut(L)) {
+                for l in 0..L {
+                    let (t, d) = (b.term)(xc[l]);
+                    lanes[l] += t;
+                    dc[l] = d;
+                }
+            }
+            for (a, t) in acc.iter_mut().zip(lanes) {
+                *a += f64::from(t);
+            }
+        }
+        let mut rest = 0.0;
+        for (di, &xi) in d32[body..].iter_mut().zip(&x32[body..]) {
+            let (t, d) = (b.term)(xi);
+            rest += f64::from(t);
+            *di = d;
+        }
+        for (gi, di) in gr.iter_mut().zip(d32.iter()) {
+            *gi = f64::from(*di);
+        }
+        let half: [f64; 8] = std::array::from_fn(|l| acc[l] + acc[l + 8]);
+        f[r] = ((half[0] + half[4]) + (half[1] + half[5]))
+            + ((half[2] + half[6]) + (half[3] + half[7]))
+            + rest;
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn separable32_avx2<T: Fn(f32) -> (f32, f32)>(
+    b: &SeparableBatch32<T>,
+    x: &[f64],
+    rows: usize,
+    f: &mut [f64],
+    g: &mut [f64],
+    scratch: &mut Vec<f64>,
+) {
+    separable32(b, x, rows, f, g, scratch)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,fma")]
+unsafe fn separable32_avx512<T: Fn(f32) -> (f32, f32)>(
+    b: &SeparableBatch32<T>,
+    x: &[f64],
+    rows: usize,
+    f: &mut [f64],
+    g: &mut [f64],
+    scratch: &mut Vec<f64>,
+) {
+    separable32(b, x, rows, f, g, scratch)
+}
+
 /// Rastrigin's term with the vectorising sin and cos of 2πx, reduced exactly in turns.
 #[inline(always)]
 pub fn rastrigin_term(x: f64) -> (f64, f64) {
@@ -553,5 +717,15 @@ pub fn rastrigin_term(x: f64) -> (f64, f64) {
     (
         10.0 + x * x - 10.0 * c,
         2.0 * x + 20.0 * std::f64::consts::PI * s,
+    )
+}
+
+/// [`rastrigin_term`] in f32.
+#[inline(always)]
+pub fn rastrigin_term32(x: f32) -> (f32, f32) {
+    let (s, c) = sin_cos_turns_f32(x);
+    (
+        10.0 + x * x - 10.0 * c,
+        2.0 * x + 20.0 * std::f32::consts::PI * s,
     )
 }

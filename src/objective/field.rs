@@ -243,15 +243,13 @@ impl Objective for Field {
             self.w32
                 .get_or_init(|| self.w.iter().map(|&v| v as f32).collect())
         });
-        Some(Box::new(super::batch::FieldBatch {
-            n: self.n,
-            m: self.m,
-            mu: self.mu,
-            w: &self.w,
-            w32: w32.map(|v| &v[..]),
-            s: self.a.iter().map(|a| self.scale() * a).collect(),
-            b: self.b.clone(),
-        }))
+        Some(Box::new(super::batch::FieldBatch::new(
+            self.mu,
+            &self.w,
+            w32.map(|v| &v[..]),
+            self.a.iter().map(|a| self.scale() * a).collect(),
+            self.b.clone(),
+        )))
     }
     /// Three passes for f and the gradient: the phases of every feature (rows M), then the
     /// output's N components, then f. See shaders/objectives/field.wgsl.

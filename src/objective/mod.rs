@@ -199,8 +199,8 @@ pub trait Objective: Send + Sync {
     /// How far f32 arithmetic on the GPU may move f and the gradient at x (the twin check's
     /// tolerance; `gpu::twin_check`).
     fn f32_error(&self, x: &[f64]) -> F32Error;
-    /// An evaluator of a block of walkers at once for the batched CPU engine, its matrix
-    /// products in `precision` where it has an f32 form (`BatchGrad::precision` says); `None`:
+    /// An evaluator of a block of walkers at once for the batched CPU engine, in `precision`
+    /// where it has an f32 form (`BatchGrad::precision` says); `None`:
     /// the engine calls [`Objective::gradient`] per walker.
     fn batch(&self, _precision: batch::Precision) -> Option<Box<dyn batch::BatchGrad + '_>> {
         None

@@ -230,10 +230,17 @@ impl Objective for Separable {
     fn domain(&self) -> Domain {
         self.term.domain()
     }
-    fn batch(&self, _: Precision) -> Option<Box<dyn super::batch::BatchGrad + '_>> {
-        use super::batch::{rastrigin_term, SeparableBatch};
+    /// Rastrigin has an f32 form (its cost is the sin/cos of every coordinate); the other
+    /// terms are a few multiplications, which f32 would not make faster than the walk's own
+    /// per-coordinate work, and walk in f64 whatever the precision asked.
+    fn batch(&self, precision: Precision) -> Option<Box<dyn super::batch::BatchGrad + '_>> {
+        use super::batch::{rastrigin_term, rastrigin_term32, SeparableBatch, SeparableBatch32};
         let n = self.n;
         Some(match self.term {
+            Term::Rastrigin if precision == Precision::F32 => Box::new(SeparableBatch32 {
+                n,
+                term: rastrigin_term32,
+            }),
             Term::Rastrigin => Box::new(SeparableBatch {
                 n,
                 term: rastrigin_term,

@@ -96,6 +96,65 @@ fn kernel(r: f64, quadrant: u64) -> (f64, f64) {
     (sin, cos)
 }
 
+// f32: the same scheme with single-precision polynomials, for `--precision f32` (twice the
+// lanes per vector). The minimax polynomials on [−π/4, π/4] are those of Cephes' `sinf` and
+// `cosf` (S. L. Moshier), within about one f32 ulp there. The reduction for radians subtracts
+// q·π/2 with π/2 in three parts by fused multiply-adds (the first two have 9 and 16 significant
+// bits, so their products with q are exact for |q| below 2^16 and 2^8). Measured against f64
+// over |x| ≤ 1e3 (tests below): within f32's epsilon.
+
+const PIO2_1F: f32 = 1.570_312_5;
+const PIO2_2F: f32 = 4.837_512_969_970_703_125e-4;
+const PIO2_3F: f32 = 7.549_789_954_891_882e-8;
+
+const S1F: f32 = -1.666_665_461_1e-1;
+const S2F: f32 = 8.332_160_873_6e-3;
+const S3F: f32 = -1.951_529_589_1e-4;
+
+const C1F: f32 = 4.166_664_568_298_827e-2;
+const C2F: f32 = -1.388_731_625_493_765e-3;
+const C3F: f32 = 2.443_315_711_809_948e-5;
+
+/// 1.5 * 2^23, the f32 [`ROUNDER`]: rounds an f32 of magnitude below 2^22.
+const ROUNDER_F32: f32 = 12_582_912.0;
+
+/// [`round_quadrant`] in f32, for |x| < 2^22.
+#[inline(always)]
+fn round_quadrant_f32(x: f32) -> (f32, u32) {
+    let shifted = x + ROUNDER_F32;
+    (shifted - ROUNDER_F32, shifted.to_bits() & 3)
+}
+
+/// [`sin_cos`] in f32, for |x| up to about 1e5.
+#[inline(always)]
+pub fn sin_cos_f32(x: f32) -> (f32, f32) {
+    let (q, quadrant) = round_quadrant_f32(x * std::f32::consts::FRAC_2_PI);
+    let r = (-q).mul_add(PIO2_3F, (-q).mul_add(PIO2_2F, (-q).mul_add(PIO2_1F, x)));
+    kernel_f32(r, quadrant)
+}
+
+/// [`sin_cos_turns`] in f32, for |u| < 2^20: u minus the nearest quarter is exact in f32 too.
+#[inline(always)]
+pub fn sin_cos_turns_f32(u: f32) -> (f32, f32) {
+    let (q, quadrant) = round_quadrant_f32(4.0 * u);
+    let v = (-0.25f32).mul_add(q, u);
+    kernel_f32(std::f32::consts::TAU * v, quadrant)
+}
+
+/// [`kernel`] in f32.
+#[inline(always)]
+fn kernel_f32(r: f32, quadrant: u32) -> (f32, f32) {
+    let z = r * r;
+    let ps = z.mul_add(z.mul_add(S3F, S2F), S1F);
+    let pc = z.mul_add(z.mul_add(C3F, C2F), C1F);
+    let s = (r * z).mul_add(ps, r);
+    let c = (z * z).mul_add(pc, (-0.5f32).mul_add(z, 1.0));
+    let (a, b) = if quadrant & 1 == 1 { (c, s) } else { (s, c) };
+    let sin = if quadrant & 2 == 2 { -a } else { a };
+    let cos = if (quadrant + 1) & 2 == 2 { -b } else { b };
+    (sin, cos)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -142,5 +201,41 @@ mod tests {
         ] {
             assert_eq!(round_fast(x), r, "{x}");
         }
+    }
+
+    #[test]
+    fn f32_forms_are_within_a_few_f32_ulps() {
+        let mut s = Sampler::new(5, 0, Stream::Init);
+        let (mut worst, mut worst_turns) = (0f64, 0f64);
+        for k in 0..200_000 {
+            // Radians up to 1e3 (field phases at N = 1024 reach a few hundred) and turns up
+            // to 1e3 (rastrigin's coordinates).
+            let x = match k % 3 {
+                0 => (s.uniform() - 0.5) * 8.0,
+                1 => (s.uniform() - 0.5) * 2000.0,
+                _ => (k as f64 - 1e5) * std::f64::consts::FRAC_PI_4 / 100.0,
+            } as f32;
+            let (a, b) = sin_cos_f32(x);
+            let e = f64::from(x);
+            worst = worst
+                .max((f64::from(a) - e.sin()).abs())
+                .max((f64::from(b) - e.cos()).abs());
+            let (a, b) = sin_cos_turns_f32(x);
+            let exact = std::f64::consts::TAU * (e - e.round());
+            worst_turns = worst_turns
+                .max((f64::from(a) - exact.sin()).abs())
+                .max((f64::from(b) - exact.cos()).abs());
+        }
+        // Within about f32's epsilon (1.19e-7) of the exact value of the f32 argument: the
+        // polynomial and the rounding of the reduced argument (of 2π·v in turns). Measured
+        // 9.1e-8 in radians and 1.03e-7 in turns.
+        assert!(worst < 1.5e-7, "radians: worst absolute error {worst:e}");
+        assert!(
+            worst_turns < 1.5e-7,
+            "turns: worst absolute error {worst_turns:e}"
+        );
+        assert_eq!(sin_cos_turns_f32(0.25), (1.0, 0.0));
+        assert_eq!(sin_cos_turns_f32(-3.0), (0.0, 1.0));
+        assert_eq!(sin_cos_f32(0.0), (0.0, 1.0));
     }
 }
