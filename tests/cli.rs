@@ -671,6 +671,61 @@ fn bench_scans_write_a_table_and_the_scaling_figure() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("for a scan"));
 }
 
+/// `bench --precision f64,f32`: every backend in each precision it runs (the twin, f64 only,
+/// once), one series each in bench.csv; a backend that runs none of the list is refused.
+#[test]
+fn bench_scans_each_precision_a_backend_runs() {
+    let out = tmp("bench-precisions");
+    let o = run(&[
+        "bench",
+        "--workload",
+        "rastrigin",
+        "--walkers",
+        "8",
+        "--dim",
+        "16",
+        "--steps",
+        "2",
+        "--repeat",
+        "1",
+        "--backend",
+        "cpu,twin",
+        "--precision",
+        "f64,f32",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let (_, rows) = common::cli::fields(&out.join("bench.csv"));
+    let series: Vec<(&str, &str)> = rows.iter().map(|r| (&r[0][..], &r[1][..])).collect();
+    assert_eq!(series.len(), 3, "{series:?}");
+    assert_eq!(series[0].0, "cpu f64");
+    assert_eq!(series[1].0, "cpu f32");
+    assert!(series[1].1.contains("f32 evaluation"), "{series:?}");
+    assert_eq!(series[2].0, "twin f64");
+    assert!(String::from_utf8_lossy(&o.stdout).contains("saddlescope-cpu-f32 rastrigin"));
+    let m = manifest(&out);
+    assert_eq!(m["spec"]["precision"], serde_json::json!(["f64", "f32"]));
+
+    let out = tmp("bench-precisions-bad");
+    let o = run(&[
+        "bench",
+        "--workload",
+        "rastrigin",
+        "--walkers",
+        "8,16",
+        "--backend",
+        "twin",
+        "--precision",
+        "f32,f32",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--precision f32 with --backend twin"));
+    assert!(!out.exists());
+}
+
 /// `--precision`: a combination no backend walks in is refused before anything is written, and
 /// f32 on the CPU engine runs and says so in the manifest.
 #[test]

@@ -34,12 +34,13 @@ pub struct BenchArgs {
     /// The backend; a comma list (e.g. cpu,gpu,twin) times each.
     #[arg(long, value_enum, value_delimiter = ',', default_value = "auto")]
     backend: Vec<BackendChoice>,
-    /// Arithmetic of the batched CPU engine's matrix products (field, pspin3), as for the
-    /// walking commands: f64 by default, f32 with twice the lanes.
-    #[arg(long, value_enum)]
-    precision: Option<Precision>,
+    /// Arithmetic of the batched CPU engine's evaluation (field, pspin3, rastrigin), as for the
+    /// walking commands: f64 by default, f32 with twice the lanes. A comma list (f64,f32) times
+    /// each backend in each precision it runs (a scan; a pair it cannot run is left out).
+    #[arg(long, value_enum, value_delimiter = ',')]
+    precision: Vec<Precision>,
     /// A scan's run folder: bench.csv (one row per timing) and scaling.png/.svg (walker-steps/s
-    /// against W and against N). A scan (a list in --walkers, --dim or --backend) without
+    /// against W and against N). A scan (a list in --walkers, --dim, --backend or --precision) without
     /// --out writes outputs/bench-<workload>-<UTC time>.
     #[arg(long)]
     out: Option<std::path::PathBuf>,
@@ -149,16 +150,18 @@ pub fn bench(a: BenchArgs) -> anyhow::Result<()> {
         )
         .into());
     }
-    for c in &a.backend {
-        c.with_precision(a.precision)?;
-    }
-    let scan = a.walkers.len() > 1 || a.dim.len() > 1 || a.backend.len() > 1 || a.out.is_some();
+    pairs(&a.backend, &a.precision)?;
+    let scan = a.walkers.len() > 1
+        || a.dim.len() > 1
+        || a.backend.len() > 1
+        || a.precision.len() > 1
+        || a.out.is_some();
     if a.workload == Workload::Eigen {
         if scan {
             return Err(SpecError::flag(
                 "--workload",
                 "eigen",
-                "field, pspin3 or rastrigin for a scan (lists in --walkers, --dim, --backend, or --out)",
+                "field, pspin3 or rastrigin for a scan (lists in --walkers, --dim, --backend, --precision, or --out)",
             )
             .into());
         }
@@ -178,11 +181,56 @@ pub fn bench(a: BenchArgs) -> anyhow::Result<()> {
         return bench_scan(&a);
     }
     bench::check(a.workload, a.walkers[0], a.dim[0], a.features, a.steps)?;
-    let backend = Backend::open(a.backend[0], a.precision)?.with_twin_check(!a.no_twin_check);
+    let backend = Backend::open(a.backend[0], a.precision.first().copied())?
+        .with_twin_check(!a.no_twin_check);
     eprintln!("bench on {}", backend.name());
     let t = time_one(&a, &backend, a.walkers[0], a.dim[0])?;
     println!("{}", t.line);
     Ok(())
+}
+
+/// The (backend, precision) pairs a bench times: every backend in every precision asked for
+/// (none: its default). With one precision a backend that cannot run it is an error (as for
+/// the walking commands); with a list the pairs it cannot run are left out, and a backend that
+/// runs none of them is an error.
+fn pairs(
+    backends: &[BackendChoice],
+    precisions: &[Precision],
+) -> Result<Vec<(BackendChoice, Option<Precision>)>, SpecError> {
+    if precisions.len() <= 1 {
+        let p = precisions.first().copied();
+        return backends
+            .iter()
+            .map(|&b| b.with_precision(p).map(|_| (b, p)))
+            .collect();
+    }
+    let mut out = Vec::new();
+    for &b in backends {
+        let mut first_error = None;
+        for &p in precisions {
+            if out.contains(&(b, Some(p))) {
+                continue;
+            }
+            match b.with_precision(Some(p)) {
+                Ok(_) => out.push((b, Some(p))),
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        if let Some(e) = first_error.filter(|_| !out.iter().any(|&(c, _)| c == b)) {
+            return Err(e);
+        }
+    }
+    Ok(out)
+}
+
+/// A scan series' name: the backend, and its precision where the scan has several.
+fn pair_name(b: BackendChoice, p: Option<Precision>, several: bool) -> String {
+    match p.filter(|_| several) {
+        Some(p) => format!("{} {}", choice_name(b), p.name()),
+        None => choice_name(b).to_string(),
+    }
 }
 
 fn workload_name(w: Workload) -> &'static str {
@@ -265,6 +313,7 @@ fn time_one(
 /// One row of a scan's bench.csv.
 struct ScanRow {
     backend: BackendChoice,
+    precision: Option<Precision>,
     engine: String,
     walkers: usize,
     dim: usize,
@@ -292,8 +341,9 @@ fn bench_scan(a: &BenchArgs) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     let mut rows: Vec<ScanRow> = Vec::new();
     let mut first_error = None;
-    for &choice in &a.backend {
-        let backend = match Backend::open(choice, a.precision) {
+    let several = a.precision.len() > 1;
+    for (choice, precision) in pairs(&a.backend, &a.precision)? {
+        let backend = match Backend::open(choice, precision) {
             Ok(b) => b.with_twin_check(!a.no_twin_check),
             Err(e) => {
                 folder.abandon();
@@ -309,6 +359,7 @@ fn bench_scan(a: &BenchArgs) -> anyhow::Result<()> {
             for &w in &walkers {
                 let mut row = ScanRow {
                     backend: choice,
+                    precision,
                     engine: engine.clone(),
                     walkers: w,
                     dim: n,
@@ -345,7 +396,7 @@ fn bench_scan(a: &BenchArgs) -> anyhow::Result<()> {
                 if !row.skipped.is_empty() {
                     println!(
                         "skipped {name} backend={} W={w} N={n}: {}",
-                        choice_name(choice),
+                        pair_name(choice, precision, several),
                         row.skipped
                     );
                 }
@@ -389,6 +440,7 @@ fn write_scan(
     use saddlescope::figure::{scaling, ScalingPanel, ScalingSeries};
     use saddlescope::output::{num, Csv};
     let name = workload_name(a.workload);
+    let several = a.precision.len() > 1;
     let mut csv = Csv::new(
         "backend,engine,workload,walkers,dim,features,steps,repeat,seconds,walker_steps_per_s,gflops,skipped",
     );
@@ -396,7 +448,7 @@ fn write_scan(
         let t = r.timing.as_ref();
         let opt = |v: Option<f64>| v.map(num).unwrap_or_default();
         csv.row(&[
-            choice_name(r.backend).to_string(),
+            pair_name(r.backend, r.precision, several),
             r.engine.replace(',', ";"),
             name.to_string(),
             r.walkers.to_string(),
@@ -413,13 +465,14 @@ fn write_scan(
     folder.write_csv("bench.csv", &csv)?;
     let series = |fixed_dim: bool| -> Vec<ScalingSeries> {
         let mut out = Vec::new();
-        for &b in &a.backend {
+        for (b, p) in pairs(&a.backend, &a.precision).unwrap_or_default() {
             let fixed: &[usize] = if fixed_dim { dims } else { walkers };
             for &f in fixed {
                 let points: Vec<(f64, f64)> = rows
                     .iter()
                     .filter(|r| {
                         r.backend == b
+                            && r.precision == p
                             && if fixed_dim {
                                 r.dim == f
                             } else {
@@ -433,7 +486,7 @@ fn write_scan(
                     .collect();
                 let what = if fixed_dim { "N" } else { "W" };
                 out.push(ScalingSeries {
-                    label: format!("{}, {what} = {f}", choice_name(b)),
+                    label: format!("{}, {what} = {f}", pair_name(b, p, several)),
                     points,
                 });
             }
@@ -484,11 +537,12 @@ fn write_scan(
             "repeat": a.repeat,
             "until": a.until,
             "backend": a.backend.iter().map(|&b| choice_name(b)).collect::<Vec<_>>(),
+            "precision": a.precision.iter().map(|p| p.name()).collect::<Vec<_>>(),
             "max_seconds": a.max_seconds,
         }),
         backend: serde_json::json!(rows
             .iter()
-            .map(|r| (choice_name(r.backend), r.engine.clone()))
+            .map(|r| (pair_name(r.backend, r.precision, several), r.engine.clone()))
             .collect::<std::collections::BTreeMap<_, _>>()),
         timings_s: [("total".to_string(), total)].into_iter().collect(),
         files: folder.files(),

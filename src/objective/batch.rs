@@ -22,7 +22,7 @@ use super::vecmath::{sin_cos, sin_cos_f32, sin_cos_turns, sin_cos_turns_f32};
 /// code says `mul_add`, never by contraction), so results do not depend on the CPU.
 macro_rules! multiversion {
     ($name:ident, $body:ident, ($($arg:ident: $t:ty),*)) => {
-        multiversion!($name, $body, ($($arg: $t),*) -> ());
+        $crate::objective::batch::multiversion!($name, $body, ($($arg: $t),*) -> ());
     };
     ($name:ident, $body:ident, ($($arg:ident: $t:ty),*) -> $ret:ty) => {
         pub(crate) fn $name($($arg: $t),*) -> $ret {

@@ -23,7 +23,16 @@ pub static GD: Rule = Rule {
 fn step(ctx: &Ctx, s: &mut WalkerState, hp: &[f64]) {
     let k = hp[LR] * ctx.lr_scale * clip_scale(s.sc[SC_GNORM], hp[CLIP_]);
     let [x, _, g, ..] = &mut s.slots;
-    for (xi, gi) in x.iter_mut().zip(g.iter()) {
+    descend(x, g, k);
+}
+
+/// x <- x - k g, compiled for the widest vectors the CPU has (the same multiplication and
+/// subtraction per coordinate in every version, so the result does not depend on the CPU).
+#[inline(always)]
+fn descend_body(x: &mut [f64], g: &[f64], k: f64) {
+    for (xi, gi) in x.iter_mut().zip(g) {
         *xi -= k * gi;
     }
 }
+
+crate::objective::batch::multiversion!(descend, descend_body, (x: &mut [f64], g: &[f64], k: f64));
