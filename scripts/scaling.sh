@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The scaling figures of BENCHMARKS.md: walker-steps/s against the number of walkers W (at
 # N = 64) and against the dimension N (at W = 4096), for every workload of peer_bench.py, on
-# the batched CPU engine, the GPU adapter and the per-walker twin. Timings predicted to take
+# the batched CPU engine (f64 and f32), the GPU adapter and the per-walker twin. Timings predicted to take
 # more than 30 s are skipped (bench.csv says so).
 #   bash scripts/scaling.sh [OUT]      (default OUT: outputs/scaling)
 set -euo pipefail
@@ -11,7 +11,7 @@ bin=./target/release/saddlescope
 out=${1:-outputs/scaling}
 for w in rastrigin field pspin3; do
   "$bin" bench --workload "$w" --walkers 100,1000,10000,100000,1000000 --dim 64 --steps 10 \
-    --repeat 1 --backend cpu,gpu,twin --max-seconds 30 --out "$out/$w-walkers"
+    --repeat 1 --backend cpu,gpu,twin --precision f64,f32 --max-seconds 30 --out "$out/$w-walkers"
   "$bin" bench --workload "$w" --walkers 4096 --dim 8,16,32,64,128,256,512,1024 --steps 10 \
-    --repeat 1 --backend cpu,gpu,twin --max-seconds 30 --out "$out/$w-dim"
+    --repeat 1 --backend cpu,gpu,twin --precision f64,f32 --max-seconds 30 --out "$out/$w-dim"
 done

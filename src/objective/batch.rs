@@ -488,6 +488,60 @@ impl BatchGrad for PSpinBatch<'_> {
     }
 }
 
+/// An evaluation of rows whose body is `#[inline(always)]` and generic (over the term), so
+/// that [`dispatch_rows`] compiles it for AVX-512 or AVX2 (`multiversion!` takes only plain
+/// functions).
+trait Rows {
+    fn rows(&self, x: &[f64], rows: usize, f: &mut [f64], g: &mut [f64], scratch: &mut Vec<f64>);
+}
+
+/// Runs `r.rows` compiled for AVX-512F or AVX2 (with FMA) when the CPU has them, else for the
+/// baseline target (as `multiversion!`).
+fn dispatch_rows<R: Rows>(
+    r: &R,
+    x: &[f64],
+    rows: usize,
+    f: &mut [f64],
+    g: &mut [f64],
+    scratch: &mut Vec<f64>,
+) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[target_feature(enable = "avx512f,fma")]
+        unsafe fn avx512<R: Rows>(
+            r: &R,
+            x: &[f64],
+            rows: usize,
+            f: &mut [f64],
+            g: &mut [f64],
+            scratch: &mut Vec<f64>,
+        ) {
+            r.rows(x, rows, f, g, scratch)
+        }
+        #[target_feature(enable = "avx2,fma")]
+        unsafe fn avx2<R: Rows>(
+            r: &R,
+            x: &[f64],
+            rows: usize,
+            f: &mut [f64],
+            g: &mut [f64],
+            scratch: &mut Vec<f64>,
+        ) {
+            r.rows(x, rows, f, g, scratch)
+        }
+        let fma = std::arch::is_x86_feature_detected!("fma");
+        if fma && std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU has AVX-512F and FMA (checked just above).
+            return unsafe { avx512(r, x, rows, f, g, scratch) };
+        }
+        if fma && std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU has AVX2 and FMA (checked just above).
+            return unsafe { avx2(r, x, rows, f, g, scratch) };
+        }
+    }
+    r.rows(x, rows, f, g, scratch)
+}
+
 /// A separable objective f = sum_i t(x_i): `term` gives (t, t') of one coordinate.
 pub struct SeparableBatch<T: Fn(f64) -> (f64, f64)> {
     pub n: usize,
@@ -496,29 +550,23 @@ pub struct SeparableBatch<T: Fn(f64) -> (f64, f64)> {
 
 impl<T: Fn(f64) -> (f64, f64) + Send + Sync> BatchGrad for SeparableBatch<T> {
     fn grad(&self, x: &[f64], rows: usize, f: &mut [f64], g: &mut [f64], scratch: &mut Vec<f64>) {
-        scratch.resize(self.n, 0.0);
-        #[cfg(target_arch = "x86_64")]
-        {
-            let fma = std::arch::is_x86_feature_detected!("fma");
-            if fma && std::arch::is_x86_feature_detected!("avx512f") {
-                // SAFETY: the CPU has AVX-512F and FMA (checked just above).
-                return unsafe { separable_avx512(self, x, rows, f, g, scratch) };
-            }
-            if fma && std::arch::is_x86_feature_detected!("avx2") {
-                // SAFETY: the CPU has AVX2 and FMA (checked just above).
-                return unsafe { separable_avx2(self, x, rows, f, g, scratch) };
-            }
-        }
-        separable(self, x, rows, f, g, scratch)
+        dispatch_rows(self, x, rows, f, g, scratch)
     }
     fn rowwise(&self) -> bool {
         true
     }
 }
 
+impl<T: Fn(f64) -> (f64, f64)> Rows for SeparableBatch<T> {
+    #[inline(always)]
+    fn rows(&self, x: &[f64], rows: usize, f: &mut [f64], g: &mut [f64], _: &mut Vec<f64>) {
+        separable(self, x, rows, f, g)
+    }
+}
+
 /// The separable rows: one loop of terms and derivatives (no loop-carried dependence, so it
 /// vectorises), then each row's sum with eight accumulators. (Generic over the term, so
-/// written out rather than through `multiversion!`.)
+/// compiled per CPU through [`dispatch_rows`] rather than `multiversion!`.)
 #[inline(always)]
 fn separable<T: Fn(f64) -> (f64, f64)>(
     b: &SeparableBatch<T>,
@@ -526,11 +574,9 @@ fn separable<T: Fn(f64) -> (f64, f64)>(
     rows: usize,
     f: &mut [f64],
     g: &mut [f64],
-    terms: &mut [f64],
 ) {
     let n = b.n;
     let body = n / 8 * 8;
-    let _ = terms;
     for r in 0..rows {
         let (xr, gr) = (&x[r * n..(r + 1) * n], &mut g[r * n..(r + 1) * n]);
         // The terms summed as `sum8` sums them (lane i mod 8, then the remainder in order),
@@ -573,32 +619,6 @@ pub fn sum8(v: &[f64]) -> f64 {
     ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + rest
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn separable_avx2<T: Fn(f64) -> (f64, f64)>(
-    b: &SeparableBatch<T>,
-    x: &[f64],
-    rows: usize,
-    f: &mut [f64],
-    g: &mut [f64],
-    terms: &mut [f64],
-) {
-    separable(b, x, rows, f, g, terms)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,fma")]
-unsafe fn separable_avx512<T: Fn(f64) -> (f64, f64)>(
-    b: &SeparableBatch<T>,
-    x: &[f64],
-    rows: usize,
-    f: &mut [f64],
-    g: &mut [f64],
-    terms: &mut [f64],
-) {
-    separable(b, x, rows, f, g, terms)
-}
-
 /// A separable objective in f32 (`Precision::F32`): `term` gives (t, t') of one coordinate
 /// rounded to f32; f is summed in f64 from the f32 terms, t' widened to f64. Sixteen lanes per
 /// AVX-512 vector where [`SeparableBatch`] has eight.
@@ -609,25 +629,20 @@ pub struct SeparableBatch32<T: Fn(f32) -> (f32, f32)> {
 
 impl<T: Fn(f32) -> (f32, f32) + Send + Sync> BatchGrad for SeparableBatch32<T> {
     fn grad(&self, x: &[f64], rows: usize, f: &mut [f64], g: &mut [f64], scratch: &mut Vec<f64>) {
-        #[cfg(target_arch = "x86_64")]
-        {
-            let fma = std::arch::is_x86_feature_detected!("fma");
-            if fma && std::arch::is_x86_feature_detected!("avx512f") {
-                // SAFETY: the CPU has AVX-512F and FMA (checked just above).
-                return unsafe { separable32_avx512(self, x, rows, f, g, scratch) };
-            }
-            if fma && std::arch::is_x86_feature_detected!("avx2") {
-                // SAFETY: the CPU has AVX2 and FMA (checked just above).
-                return unsafe { separable32_avx2(self, x, rows, f, g, scratch) };
-            }
-        }
-        separable32(self, x, rows, f, g, scratch)
+        dispatch_rows(self, x, rows, f, g, scratch)
     }
     fn rowwise(&self) -> bool {
         true
     }
     fn precision(&self) -> Precision {
         Precision::F32
+    }
+}
+
+impl<T: Fn(f32) -> (f32, f32)> Rows for SeparableBatch32<T> {
+    #[inline(always)]
+    fn rows(&self, x: &[f64], rows: usize, f: &mut [f64], g: &mut [f64], scratch: &mut Vec<f64>) {
+        separable32(self, x, rows, f, g, scratch)
     }
 }
 
@@ -682,32 +697,6 @@ fn separable32<T: Fn(f32) -> (f32, f32)>(
             + ((half[2] + half[6]) + (half[3] + half[7]))
             + rest;
     }
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn separable32_avx2<T: Fn(f32) -> (f32, f32)>(
-    b: &SeparableBatch32<T>,
-    x: &[f64],
-    rows: usize,
-    f: &mut [f64],
-    g: &mut [f64],
-    scratch: &mut Vec<f64>,
-) {
-    separable32(b, x, rows, f, g, scratch)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,fma")]
-unsafe fn separable32_avx512<T: Fn(f32) -> (f32, f32)>(
-    b: &SeparableBatch32<T>,
-    x: &[f64],
-    rows: usize,
-    f: &mut [f64],
-    g: &mut [f64],
-    scratch: &mut Vec<f64>,
-) {
-    separable32(b, x, rows, f, g, scratch)
 }
 
 /// Rastrigin's term with the vectorising sin and cos of 2πx, reduced exactly in turns.
