@@ -14,7 +14,7 @@
 use faer::linalg::matmul::matmul;
 use faer::{Accum, MatMut, MatRef, Par};
 
-use super::vecmath::{sin_cos, sin_cos_f32, sin_cos_turns, sin_cos_turns_f32};
+use super::vecmath::{round_fast, sin_cos, sin_cos_f32, sin_cos_turns, sin_cos_turns_f32};
 
 /// Defines `$name`, which runs the `#[inline(always)]` function `$body` compiled for AVX-512F
 /// or AVX2 (with FMA) when the CPU has them (checked at run time), else for the baseline
@@ -619,15 +619,23 @@ pub fn sum8(v: &[f64]) -> f64 {
     ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + rest
 }
 
-/// A separable objective in f32 (`Precision::F32`): `term` gives (t, t') of one coordinate
-/// rounded to f32; f is summed in f64 from the f32 terms, t' widened to f64. Sixteen lanes per
-/// AVX-512 vector where [`SeparableBatch`] has eight.
-pub struct SeparableBatch32<T: Fn(f32) -> (f32, f32)> {
+/// A separable objective in f32 (`Precision::F32`) whose term is periodic in x with period 1
+/// plus a smooth part: `term(x, u)` gives (t, t') from x rounded to f32 and u = x − round(x),
+/// the fraction reduced in f64 (exact) before it is rounded to f32. f is summed in f64 from the
+/// f32 terms, t' widened to f64. Sixteen lanes per AVX-512 vector where [`SeparableBatch`] has
+/// eight.
+///
+/// Why u: near a minimum the periodic part's curvature is large (rastrigin's 40π² ≈ 395), and
+/// x rounded to f32 (|x| ≈ 3: an error of 1.2e-7) moved its derivative by 5e-5 per
+/// coordinate, a floor of about 4e-4 under |∇f| at N = 64: no walker reached the default
+/// tolerance of 1e-4. u is small near a minimum and keeps its f32 rounding relative, so the
+/// floor falls to the smooth part's (2x in f32: a few 1e-7 per coordinate).
+pub struct SeparableBatch32<T: Fn(f32, f32) -> (f32, f32)> {
     pub n: usize,
     pub term: T,
 }
 
-impl<T: Fn(f32) -> (f32, f32) + Send + Sync> BatchGrad for SeparableBatch32<T> {
+impl<T: Fn(f32, f32) -> (f32, f32) + Send + Sync> BatchGrad for SeparableBatch32<T> {
     fn grad(&self, x: &[f64], rows: usize, f: &mut [f64], g: &mut [f64], scratch: &mut Vec<f64>) {
         dispatch_rows(self, x, rows, f, g, scratch)
     }
@@ -639,7 +647,7 @@ impl<T: Fn(f32) -> (f32, f32) + Send + Sync> BatchGrad for SeparableBatch32<T> {
     }
 }
 
-impl<T: Fn(f32) -> (f32, f32)> Rows for SeparableBatch32<T> {
+impl<T: Fn(f32, f32) -> (f32, f32)> Rows for SeparableBatch32<T> {
     #[inline(always)]
     fn rows(&self, x: &[f64], rows: usize, f: &mut [f64], g: &mut [f64], scratch: &mut Vec<f64>) {
         separable32(self, x, rows, f, g, scratch)
@@ -648,11 +656,11 @@ impl<T: Fn(f32) -> (f32, f32)> Rows for SeparableBatch32<T> {
 
 /// [`separable`] in f32, each row in three loops that stay in f32 or convert whole vectors
 /// (a conversion per lane inside the term loop made the compiler split it into 8-lane halves):
-/// x rounded to f32; the terms, each lane summing 16 of them in f32 before adding them to its
-/// f64 sum (so f's rounding does not grow with N), the derivatives into f32; the derivatives
-/// widened into g.
+/// x and its fraction u (in f64) rounded to f32; the terms, each lane summing 16 of them in f32
+/// before adding them to its f64 sum (so f's rounding does not grow with N), the derivatives
+/// into f32; the derivatives widened into g.
 #[inline(always)]
-fn separable32<T: Fn(f32) -> (f32, f32)>(
+fn separable32<T: Fn(f32, f32) -> (f32, f32)>(
     b: &SeparableBatch32<T>,
     x: &[f64],
     rows: usize,
@@ -663,18 +671,30 @@ fn separable32<T: Fn(f32) -> (f32, f32)>(
     const L: usize = 16;
     const RUN: usize = 16 * L;
     let n = b.n;
-    let (_, buf) = f32_scratch(scratch, 0, 2 * n);
-    let (x32, d32) = buf.split_at_mut(n);
+    let (_, buf) = f32_scratch(scratch, 0, 3 * n);
+    let (x32, rest) = buf.split_at_mut(n);
+    let (u32, d32) = rest.split_at_mut(n);
     for r in 0..rows {
         let (xr, gr) = (&x[r * n..(r + 1) * n], &mut g[r * n..(r + 1) * n]);
-        to_f32(x32, xr);
+        for ((x32i, u32i), &xi) in x32.iter_mut().zip(u32.iter_mut()).zip(xr) {
+            *x32i = xi as f32;
+            *u32i = (xi - round_fast(xi)) as f32;
+        }
         let mut acc = [0.0f64; L];
         let body = n / L * L;
-        for (xs, ds) in x32[..body].chunks(RUN).zip(d32[..body].chunks_mut(RUN)) {
+        for ((xs, us), ds) in x32[..body]
+            .chunks(RUN)
+            .zip(u32[..body].chunks(RUN))
+            .zip(d32[..body].chunks_mut(RUN))
+        {
             let mut lanes = [0.0f32; L];
-            for (xc, dc) in xs.chunks_exact(L).zip(ds.chunks_exact_mut(L)) {
+            for ((xc, uc), dc) in xs
+                .chunks_exact(L)
+                .zip(us.chunks_exact(L))
+                .zip(ds.chunks_exact_mut(L))
+            {
                 for l in 0..L {
-                    let (t, d) = (b.term)(xc[l]);
+                    let (t, d) = (b.term)(xc[l], uc[l]);
                     lanes[l] += t;
                     dc[l] = d;
                 }
@@ -684,8 +704,8 @@ fn separable32<T: Fn(f32) -> (f32, f32)>(
             }
         }
         let mut rest = 0.0;
-        for (di, &xi) in d32[body..].iter_mut().zip(&x32[body..]) {
-            let (t, d) = (b.term)(xi);
+        for ((di, &xi), &ui) in d32[body..].iter_mut().zip(&x32[body..]).zip(&u32[body..]) {
+            let (t, d) = (b.term)(xi, ui);
             rest += f64::from(t);
             *di = d;
         }
@@ -709,10 +729,11 @@ pub fn rastrigin_term(x: f64) -> (f64, f64) {
     )
 }
 
-/// [`rastrigin_term`] in f32.
+/// [`rastrigin_term`] in f32: x rounded to f32 and u = x − round(x) reduced in f64
+/// ([`SeparableBatch32`]); sin and cos of 2πx are those of 2πu.
 #[inline(always)]
-pub fn rastrigin_term32(x: f32) -> (f32, f32) {
-    let (s, c) = sin_cos_turns_f32(x);
+pub fn rastrigin_term32(x: f32, u: f32) -> (f32, f32) {
+    let (s, c) = sin_cos_turns_f32(u);
     (
         10.0 + x * x - 10.0 * c,
         2.0 * x + 20.0 * std::f32::consts::PI * s,

@@ -99,8 +99,8 @@ fn kernel(r: f64, quadrant: u64) -> (f64, f64) {
 // f32: the same scheme with single-precision polynomials, for `--precision f32` (twice the
 // lanes per vector). The minimax polynomials on [−π/4, π/4] are those of Cephes' `sinf` and
 // `cosf` (S. L. Moshier), within about one f32 ulp there. The reduction for radians subtracts
-// q·π/2 with π/2 in three parts by fused multiply-adds (the first two have 9 and 16 significant
-// bits, so their products with q are exact for |q| below 2^16 and 2^8). Measured against f64
+// q·π/2 with π/2 in three parts by fused multiply-adds (the first two have 8 and 11 significant
+// bits, so their products with q are exact for |q| below 2^16 and 2^13). Measured against f64
 // over |x| ≤ 1e3 (tests below): within f32's epsilon.
 
 const PIO2_1F: f32 = 1.570_312_5;

@@ -153,19 +153,26 @@ pub fn run_instances_from(
     // rayon job, and rayon splits a loop of 16 blocks into up to 16 jobs: each block then
     // allocated fresh buffers of a megabyte or more, and the kernel zeroed their pages — 7–20%
     // of a 10-step f32 field walk at W = 4096, N = 64, M = 1024.)
-    let pool: Vec<std::sync::Mutex<Buffers>> = (0..rayon::current_num_threads() + 1)
+    let pool: Vec<std::sync::Mutex<Buffers>> = (0..rayon::current_num_threads().max(1))
         .map(|_| Default::default())
         .collect();
     loop {
         let t0 = Instant::now();
         walks.par_iter_mut().zip(&blocks).for_each(|(bw, b)| {
-            // Outside the pool (index None) the last set; a lock never waits but there.
-            let slot =
-                rayon::current_thread_index().map_or(pool.len() - 1, |i| i.min(pool.len() - 1));
-            let mut buf = pool[slot].lock().unwrap_or_else(|e| e.into_inner());
+            let slot = rayon::current_thread_index().unwrap_or(0) % pool.len();
+            // A set that is held already is not waited for: a thread holds its own set only
+            // while it walks a block, and were an objective ever to use rayon inside its
+            // evaluation, this thread could take up another block meanwhile; it then walks
+            // that one with a fresh set instead of deadlocking on its own lock.
+            let mut guard = pool[slot].try_lock().ok();
+            let mut fresh = None;
+            let buf = match guard.as_deref_mut() {
+                Some(b) => b,
+                None => fresh.insert(Buffers::default()),
+            };
             let obj = objs[b.instance];
             let eval = evals[b.instance].as_deref();
-            walk_block(obj, eval, opt, plan, b, bw, &mut buf, t, segment, &shared);
+            walk_block(obj, eval, opt, plan, b, bw, buf, t, segment, &shared);
         });
         t = t.saturating_add(segment);
         let run: usize = walks.iter().map(|b| b.running.len()).sum();
