@@ -69,20 +69,31 @@ fn batched_evaluations_match_the_twin() {
 }
 
 fn walk(backend: &Backend, obj: &str, opt: &str, init: &str, walkers: usize) -> EndStates {
-    let o = objective::parse(obj).unwrap();
-    let opt = rules::parse(opt).unwrap();
     let plan = WalkPlan {
         max_steps: 50,
         grad_tol: 0.0,
         seed: 9,
         ..WalkPlan::default()
     };
+    walk_plan(backend, obj, opt, init, walkers, &plan)
+}
+
+fn walk_plan(
+    backend: &Backend,
+    obj: &str,
+    opt: &str,
+    init: &str,
+    walkers: usize,
+    plan: &WalkPlan,
+) -> EndStates {
+    let o = objective::parse(obj).unwrap();
+    let opt = rules::parse(opt).unwrap();
     let starts = Init::parse(init).unwrap().starts(o.as_ref(), 9, 0, walkers);
     backend
         .walk(
             o.as_ref(),
             &opt,
-            &plan,
+            plan,
             &starts,
             &opt.hyper_rows(walkers),
             &|_| {},
@@ -303,8 +314,6 @@ fn f32_walks_converge_where_f64_walks_do() {
         ("rastrigin:n=1024", "gd:lr=0.002", 2000),
         ("field:n=64,features=256,seed=2", "gd:lr=0.05", 2000),
     ] {
-        let o = objective::parse(obj).unwrap();
-        let opt = rules::parse(opt).unwrap();
         let plan = WalkPlan {
             max_steps: steps,
             grad_tol: 1e-4,
@@ -312,19 +321,9 @@ fn f32_walks_converge_where_f64_walks_do() {
             ..WalkPlan::default()
         };
         let walkers = 48;
-        let starts = Init::Auto.starts(o.as_ref(), 9, 0, walkers);
         let converged = |b: Backend| {
-            let e = b
-                .walk(
-                    o.as_ref(),
-                    &opt,
-                    &plan,
-                    &starts,
-                    &opt.hyper_rows(walkers),
-                    &|_| {},
-                )
-                .unwrap();
-            e.status
+            walk_plan(&b, obj, opt, "auto", walkers, &plan)
+                .status
                 .iter()
                 .filter(|&&s| s == saddlescope::walk::state::Status::Converged)
                 .count()
