@@ -416,6 +416,19 @@ fn no_convergence_hint(ends: &EndStates, r: &Resolved, starts: &[f64]) -> Option
             "most walkers diverged (|x_i| beyond --bound, or f not finite): {cause}; \
              --optimizer newton-mr looks for the critical points instead"
         )
+    } else if let Some(floor) = f32_resolution_floor(r.obj.as_ref(), ends).filter(|&floor| {
+        floor >= 0.5 * r.plan.grad_tol && median_stalled_gradient(ends) <= 4.0 * floor
+    }) {
+        format!(
+            "no walker reached |grad| <= --grad-tol {}: the walk kept x in f32, and where the \
+             walkers stopped, rounding each coordinate of x by half an f32 ulp alone moves \
+             |grad| by about {floor:.1e} (the Hessian times that rounding), so no f32 point \
+             there meets the tolerance and the steps no longer move x; use --grad-tol {:.0e} \
+             or more, or --backend cpu (the walker state in f64; its --precision f32 rounds \
+             only the evaluation)",
+            r.plan.grad_tol,
+            significant_up(2.0 * floor)
+        )
     } else {
         format!(
             "no walker reached |grad| <= --grad-tol {} within --steps {}: {lr_advice}try more \
@@ -527,6 +540,71 @@ pub fn stable_default_step(
 /// low dimensions (basins' planes), so that the domain's largest curvature is not missed
 /// (on Müller-Brown 16 gave a step at which 43% of the walkers still oscillated), else
 /// [`CURVATURE_STARTS`].
+/// For a walk whose state was f32 (a GPU walk): the median, over up to 16 end states spread
+/// over the walkers that ran out of steps, of |H δ| with δ_i = ± half an f32 ulp of x_i
+/// (alternating signs): how far f32 rounding of x alone moves the gradient there, the floor
+/// under |∇f| such a walk can reach. None for an f64 walk or without such walkers.
+fn f32_resolution_floor(obj: &dyn Objective, ends: &EndStates) -> Option<f64> {
+    if ends.precision != "f32" {
+        return None;
+    }
+    let n = obj.dim();
+    let stalled: Vec<usize> = (0..ends.len())
+        .filter(|&w| ends.status[w] == crate::walk::state::Status::MaxSteps)
+        .collect();
+    let k = stalled.len().min(16);
+    let mut floors: Vec<f64> = (0..k)
+        .filter_map(|i| {
+            let x = ends.point(stalled[i * stalled.len() / k]);
+            let d: Vec<f64> = x
+                .iter()
+                .enumerate()
+                .map(|(j, &xj)| {
+                    let v = xj as f32;
+                    let ulp = f64::from(f32::from_bits(v.abs().to_bits() + 1) - v.abs());
+                    if j % 2 == 0 {
+                        0.5 * ulp
+                    } else {
+                        -0.5 * ulp
+                    }
+                })
+                .collect();
+            let mut hd = vec![0.0; n];
+            obj.hvp(x, &d, &mut hd);
+            let norm = hd.iter().map(|v| v * v).sum::<f64>().sqrt();
+            norm.is_finite().then_some(norm)
+        })
+        .collect();
+    if floors.is_empty() {
+        return None;
+    }
+    floors.sort_by(f64::total_cmp);
+    Some(floors[floors.len() / 2])
+}
+
+/// The median |∇f| of the walkers that ran out of steps (infinite without any): whether they
+/// stopped at the f32 floor ([`f32_resolution_floor`]) or far above it, still descending.
+fn median_stalled_gradient(ends: &EndStates) -> f64 {
+    let mut g: Vec<f64> = (0..ends.len())
+        .filter(|&w| ends.status[w] == crate::walk::state::Status::MaxSteps)
+        .map(|w| ends.grad_norm[w])
+        .collect();
+    if g.is_empty() {
+        return f64::INFINITY;
+    }
+    g.sort_by(f64::total_cmp);
+    g[g.len() / 2]
+}
+
+/// `v` rounded up to one significant digit (for advice: 2.3e-4 -> 3e-4).
+fn significant_up(v: f64) -> f64 {
+    if !(v.is_finite() && v > 0.0) {
+        return v;
+    }
+    let scale = 10f64.powf(v.log10().floor());
+    (v / scale).ceil() * scale
+}
+
 fn spread_curvature(obj: &dyn Objective, starts: &[f64]) -> (usize, Option<f64>) {
     let n = obj.dim().max(1);
     let w = starts.len() / n;

@@ -773,3 +773,54 @@ fn precision_is_refused_where_it_cannot_run_and_recorded_where_it_does() {
     let m = manifest(&out).to_string();
     assert!(m.contains("f32 evaluation"), "{m}");
 }
+
+/// A GPU walk keeps x in f32: on rastrigin at N = 64 half an f32 ulp of x moves |∇f| by
+/// ~3e-4 near a minimum, above the default --grad-tol 1e-4, so no walker can converge. The note
+/// says so (not "try more --steps", which cannot help) and advises a tolerance that works; the
+/// CPU engine, whose state is f64, converges at the default.
+#[test]
+fn an_f32_resolution_floor_above_the_tolerance_is_named_with_a_tolerance_that_works() {
+    let walk = |backend: &str, extra: &[&str]| {
+        let out = tmp(&format!("f32-floor-{backend}-{}", extra.len()));
+        let mut args = vec![
+            "sample",
+            "--objective",
+            "rastrigin:n=64",
+            "--walkers",
+            "64",
+            "--steps",
+            "300",
+            "--optimizer",
+            "gd:lr=0.002",
+            "--backend",
+            backend,
+            "--no-critical",
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        let o = run(&args);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stdout).to_string()
+    };
+    let gpu = walk("gpu", &[]);
+    assert!(gpu.contains("converged: 0 "), "{gpu}");
+    let note = gpu
+        .lines()
+        .find(|l| l.starts_with("note: no walker reached"))
+        .unwrap_or_else(|| panic!("no note: {gpu}"));
+    assert!(note.contains("kept x in f32"), "{note}");
+    assert!(!note.contains("more --steps"), "{note}");
+    let tol = note
+        .split("use --grad-tol ")
+        .nth(1)
+        .and_then(|t| t.split(' ').next())
+        .unwrap_or_else(|| panic!("no tolerance advised: {note}"));
+    let advised = walk("gpu", &["--grad-tol", tol]);
+    assert!(
+        advised.contains("converged: 64 "),
+        "--grad-tol {tol}: {advised}"
+    );
+    let cpu = walk("cpu", &[]);
+    assert!(cpu.contains("converged: 64 "), "{cpu}");
+}
