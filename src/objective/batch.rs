@@ -5,8 +5,8 @@
 //!
 //! With [`Precision::F32`] field, p-spin and rastrigin evaluate in f32 (twice the lanes of a
 //! vector register, half the bytes of the landscape streamed): the walkers' coordinates are
-//! rounded to f32, the matrix products' sums and the field's and rastrigin's sin/cos
-//! (`vecmath::sin_cos_f32`) are f32; f is summed in f64 from f32 terms, and the walker state
+//! rounded to f32 (rastrigin's sin/cos take x − round(x), reduced in f64 first), the matrix
+//! products' sums and the field's and rastrigin's sin/cos (`vecmath::sin_cos_f32`) are f32; f is summed in f64 from f32 terms, and the walker state
 //! and the step stay f64. Gradients then carry f32 rounding (about 1e-6 of the terms' scale,
 //! as the GPU's), and a walk's result depends on the GEMM's blocking to that rounding. The
 //! other separable objectives (a few multiplications per coordinate) have no f32 form.
@@ -274,15 +274,7 @@ multiversion!(field_terms32, field_terms32_body, (p: &mut [f32], cos: &mut [f32]
 /// [`sum8`] of f32 terms, summed in f64.
 #[inline(always)]
 fn sum8_f32_body(v: &[f32]) -> f64 {
-    let mut acc = [0.0f64; 8];
-    let chunks = v.chunks_exact(8);
-    let rest: f64 = chunks.remainder().iter().map(|&t| f64::from(t)).sum();
-    for c in chunks {
-        for (a, x) in acc.iter_mut().zip(c) {
-            *a += f64::from(*x);
-        }
-    }
-    ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + rest
+    sum8(v)
 }
 
 multiversion!(sum8_f32, sum8_f32_body, (v: &[f32]) -> f64);
@@ -604,16 +596,16 @@ fn separable<T: Fn(f64) -> (f64, f64)>(
     }
 }
 
-/// A sum with eight independent accumulators (vectorises; the order differs from a plain sum
-/// by rounding only).
+/// A sum in f64 with eight independent accumulators (vectorises; the order differs from a
+/// plain sum by rounding only), of f64 terms or of f32 terms widened.
 #[inline(always)]
-pub fn sum8(v: &[f64]) -> f64 {
+pub fn sum8<T: Copy + Into<f64>>(v: &[T]) -> f64 {
     let mut acc = [0.0f64; 8];
     let chunks = v.chunks_exact(8);
-    let rest: f64 = chunks.remainder().iter().sum();
+    let rest: f64 = chunks.remainder().iter().map(|&t| t.into()).sum();
     for c in chunks {
-        for (a, x) in acc.iter_mut().zip(c) {
-            *a += x;
+        for (a, &x) in acc.iter_mut().zip(c) {
+            *a += x.into();
         }
     }
     ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + rest
