@@ -299,6 +299,8 @@ struct Labelled {
     seconds_walk: f64,
     /// The symmetry check of odd objectives.
     mirror: Option<MirrorCheck>,
+    /// Walkers of an f32 walk labelled from the f32 resolution floor (`critical::floor`).
+    at_floor: critical::floor::AtFloor,
 }
 
 /// Walks one walker per pixel and labels each by the critical point it reached.
@@ -328,11 +330,8 @@ fn label(
     ctx: &mut Ctx,
 ) -> anyhow::Result<Labelled> {
     let grid = r.grid;
-    let eligible: Vec<bool> = ends
-        .status
-        .iter()
-        .map(|&s| s == Status::Converged)
-        .collect();
+    let at_floor = critical::floor::timed(r.obj.as_ref(), &ends, &mut ctx.timings);
+    let eligible = at_floor.eligible(&ends.status);
     let (cat, label_stats) = ctx.timings.time("label", || {
         attract::label(
             r.obj.as_ref(),
@@ -356,6 +355,7 @@ fn label(
         entropy,
         seconds_walk,
         mirror,
+        at_floor,
     })
 }
 
@@ -519,6 +519,7 @@ fn finish(
     })?;
     let results = results_of(r, &l, &landscape, &points, &paths, &figure)?;
     let mut summary = summary_lines(&l);
+    summary.extend(l.at_floor.note());
     summary.extend(
         crate::sample::diverged_step_note(
             r.obj.as_ref(),
@@ -614,6 +615,7 @@ fn results_of(
         "walker_steps_per_s": crate::sample::walker_steps_per_s(&l.ends, l.seconds_walk),
         "status_counts": crate::sample::status_counts(&l.ends),
         "attractors": l.cat.points.len(),
+        "f32_floor_walkers": l.at_floor.count,
         "critical_points": critical::files::summary(&l.cat),
         "coverage": critical::files::coverage_json(&l.cat),
         "labelling": l.label_stats,

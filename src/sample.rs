@@ -536,43 +536,20 @@ pub fn stable_default_step(
     Some((again, note))
 }
 
-/// How many starts spread over `starts` were looked at, and their largest curvature: 256 in
-/// low dimensions (basins' planes), so that the domain's largest curvature is not missed
-/// (on Müller-Brown 16 gave a step at which 43% of the walkers still oscillated), else
-/// [`CURVATURE_STARTS`].
 /// For a walk whose state was f32 (a GPU walk): the median, over up to 16 end states spread
-/// over the walkers that ran out of steps, of |H δ| with δ_i = ± half an f32 ulp of x_i
-/// (alternating signs): how far f32 rounding of x alone moves the gradient there, the floor
+/// over the walkers that ran out of steps, of `critical::floor::resolution_floor`, the floor
 /// under |∇f| such a walk can reach. None for an f64 walk or without such walkers.
 fn f32_resolution_floor(obj: &dyn Objective, ends: &EndStates) -> Option<f64> {
     if ends.precision != "f32" {
         return None;
     }
-    let n = obj.dim();
     let stalled: Vec<usize> = (0..ends.len())
         .filter(|&w| ends.status[w] == crate::walk::state::Status::MaxSteps)
         .collect();
     let k = stalled.len().min(16);
     let mut floors: Vec<f64> = (0..k)
         .filter_map(|i| {
-            let x = ends.point(stalled[i * stalled.len() / k]);
-            let d: Vec<f64> = x
-                .iter()
-                .enumerate()
-                .map(|(j, &xj)| {
-                    let v = xj as f32;
-                    let ulp = f64::from(f32::from_bits(v.abs().to_bits() + 1) - v.abs());
-                    if j % 2 == 0 {
-                        0.5 * ulp
-                    } else {
-                        -0.5 * ulp
-                    }
-                })
-                .collect();
-            let mut hd = vec![0.0; n];
-            obj.hvp(x, &d, &mut hd);
-            let norm = hd.iter().map(|v| v * v).sum::<f64>().sqrt();
-            norm.is_finite().then_some(norm)
+            critical::floor::resolution_floor(obj, ends.point(stalled[i * stalled.len() / k]))
         })
         .collect();
     if floors.is_empty() {
@@ -605,6 +582,10 @@ fn significant_up(v: f64) -> f64 {
     (v / scale).ceil() * scale
 }
 
+/// How many starts spread over `starts` were looked at, and their largest curvature: 256 in
+/// low dimensions (basins' planes), so that the domain's largest curvature is not missed
+/// (on Müller-Brown 16 gave a step at which 43% of the walkers still oscillated), else
+/// [`CURVATURE_STARTS`].
 fn spread_curvature(obj: &dyn Objective, starts: &[f64]) -> (usize, Option<f64>) {
     let n = obj.dim().max(1);
     let w = starts.len() / n;
@@ -902,15 +883,12 @@ pub fn finish(
     let folder = ctx.folder;
     folder.write_positions("starts.npy", r.walkers, n, starts, ends.precision)?;
     folder.write_positions("end_states.npy", r.walkers, n, &ends.x, ends.precision)?;
-    // Only converged walkers can become critical points.
-    let catalogue = if spec.no_critical {
-        None
-    } else {
-        let eligible: Vec<bool> = ends
-            .status
-            .iter()
-            .map(|&s| s == Status::Converged)
-            .collect();
+    // Only converged walkers, and those of an f32 walk that stopped at its resolution floor,
+    // can become critical points.
+    let at_floor =
+        (!spec.no_critical).then(|| critical::floor::timed(r.obj.as_ref(), ends, &mut ctx.timings));
+    let catalogue = if let Some(at_floor) = &at_floor {
+        let eligible = at_floor.eligible(&ends.status);
         let (cat, secs) =
             critical::catalogue_timed(r.obj.as_ref(), &ends.x, &eligible, &r.catalogue)?;
         critical::files::add_timings(&mut ctx.timings, &secs);
@@ -920,6 +898,8 @@ pub fn finish(
         let density =
             critical::files::write_eigenvalue_density(folder, &cat, &title, &mut ctx.timings)?;
         Some((cat, fit, density))
+    } else {
+        None
     };
     let (catalogue, loss_fit) = match catalogue {
         Some((cat, fit, density)) => (Some(cat), Some((fit, density))),
@@ -956,6 +936,10 @@ pub fn finish(
     );
     let mut summary = vec![status_line(ends, seconds_walk)];
     summary.extend(no_convergence_hint(ends, r, starts));
+    if let Some(at) = &at_floor {
+        results.insert("f32_floor_walkers".into(), at.count.into());
+        summary.extend(at.note());
+    }
     if let Some(cat) = &catalogue {
         results.insert("coverage".into(), critical::files::coverage_json(cat));
         summary.extend(critical::files::summary_lines(cat));

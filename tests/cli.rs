@@ -824,3 +824,108 @@ fn an_f32_resolution_floor_above_the_tolerance_is_named_with_a_tolerance_that_wo
     let cpu = walk("cpu", &[]);
     assert!(cpu.contains("converged: 64 "), "{cpu}");
 }
+
+/// Walkers of a GPU walk stalled at the f32 floor sit at critical points to f32 resolution: every
+/// command catalogues them (f64 polish) as it does converged walkers, so the GPU finds what the
+/// f64 CPU walk finds, point for point, though none of its walkers met --grad-tol.
+#[test]
+fn walkers_stalled_at_the_f32_floor_are_catalogued_as_the_f64_walk_catalogues_them() {
+    let go = |cmd: &[&str], backend: &str| {
+        let out = tmp(&format!("f32-floor-cat-{}-{backend}", cmd[0]));
+        let mut args = cmd.to_vec();
+        args.extend_from_slice(&[
+            "--steps",
+            "300",
+            "--optimizer",
+            "gd:lr=0.002",
+            "--backend",
+            backend,
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        let o = run(&args);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let stdout = String::from_utf8_lossy(&o.stdout).to_string();
+        (stdout, manifest(&out), out)
+    };
+    let sorted_f = |path: std::path::PathBuf| {
+        let text = std::fs::read_to_string(path).unwrap();
+        let mut lines = text.lines();
+        let head: Vec<&str> = lines.next().unwrap().split(',').collect();
+        let col = head.iter().position(|&h| h == "f").unwrap();
+        let mut f: Vec<f64> = lines
+            .map(|l| l.split(',').nth(col).unwrap().parse().unwrap())
+            .collect();
+        f.sort_by(f64::total_cmp);
+        f
+    };
+    let same = |a: &[f64], b: &[f64], what: &str| {
+        assert_eq!(a.len(), b.len(), "{what}: {a:?} against {b:?}");
+        for (x, y) in a.iter().zip(b) {
+            assert!(
+                (x - y).abs() <= 1e-9 * (1.0 + y.abs()),
+                "{what}: f {x} against {y}"
+            );
+        }
+    };
+    let sample = ["sample", "--objective", "rastrigin:n=64", "--walkers", "64"];
+    let (gpu, m, dir) = go(&sample, "gpu");
+    assert!(gpu.contains("converged: 0 "), "{gpu}");
+    assert!(
+        gpu.contains("note: 64 walkers ran out of steps at the f32"),
+        "{gpu}"
+    );
+    assert_eq!(m["f32_floor_walkers"], 64, "{m}");
+    let (cpu, mc, dir_cpu) = go(&sample, "cpu");
+    assert!(cpu.contains("converged: 64 "), "{cpu}");
+    assert_eq!(mc["f32_floor_walkers"], 0);
+    let (a, b) = (
+        sorted_f(dir.join("critical_points.csv")),
+        sorted_f(dir_cpu.join("critical_points.csv")),
+    );
+    assert_eq!(a.len(), 64);
+    same(&a, &b, "sample");
+
+    let sweep = [
+        "sweep",
+        "--objective",
+        "rastrigin",
+        "--dims",
+        "64",
+        "--walkers",
+        "32",
+    ];
+    let (gpu, m, dir) = go(&sweep, "gpu");
+    assert!(gpu.contains("walkers ran out of steps at the f32"), "{gpu}");
+    assert!(m["f32_floor_walkers"].as_u64().unwrap() > 16, "{m}");
+    let (_, _, dir_cpu) = go(&sweep, "cpu");
+    same(
+        &sorted_f(dir.join("points.csv")),
+        &sorted_f(dir_cpu.join("points.csv")),
+        "sweep",
+    );
+
+    // A plane near the origin: half an ulp is smaller there, so the floor is met at 1e-5 by
+    // some walkers only.
+    let basins = [
+        "basins",
+        "--objective",
+        "rastrigin:n=64",
+        "--plane",
+        "random",
+        "--resolution",
+        "8x8",
+        "--grad-tol",
+        "1e-5",
+    ];
+    let (gpu, m, dir) = go(&basins, "gpu");
+    assert!(gpu.contains("walkers ran out of steps at the f32"), "{gpu}");
+    assert!(m["f32_floor_walkers"].as_u64().unwrap() > 8, "{m}");
+    let (_, mc, dir_cpu) = go(&basins, "cpu");
+    assert_eq!(m["attractors"], mc["attractors"]);
+    same(
+        &sorted_f(dir.join("basins.csv")),
+        &sorted_f(dir_cpu.join("basins.csv")),
+        "basins",
+    );
+}

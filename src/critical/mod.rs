@@ -11,6 +11,7 @@ pub mod coverage;
 pub mod eigen;
 pub mod files;
 pub mod flat;
+pub mod floor;
 pub mod index_loss;
 pub mod load;
 pub mod mirror;

@@ -668,6 +668,10 @@ struct Gathered {
     mirrors: Vec<(usize, MirrorCheck)>,
     seconds_walk: f64,
     precision: &'static str,
+    /// Walkers of an f32 walk catalogued from the f32 resolution floor (`critical::floor`),
+    /// over all instances, and each such instance's median floor.
+    at_floor: usize,
+    floors: Vec<f64>,
     /// A shard's end states of the dimension being walked (catalogued by `merge`, not here).
     shard: Option<ShardEnds>,
 }
@@ -682,14 +686,7 @@ struct ShardEnds {
 
 /// Runs the sweep and writes its files; progress counts walker-steps.
 pub fn run(_spec: &SweepSpec, r: &Resolved, ctx: &mut Ctx) -> anyhow::Result<Report> {
-    let mut g = Gathered {
-        points: Vec::new(),
-        insts: Vec::new(),
-        mirrors: Vec::new(),
-        seconds_walk: 0.0,
-        precision: "f64",
-        shard: None,
-    };
+    let mut g = Gathered::new(0.0);
     let mut timings = serde_json::Map::new();
     let mut dispatches = serde_json::Map::new();
     let mut walkers = Csv::new("dim,instance,walker,status");
@@ -854,7 +851,16 @@ fn finish(
                 .into(),
         );
     }
+    results.insert("f32_floor_walkers".into(), g.at_floor.into());
     let mut summary = summary_lines(&stats, g.seconds_walk);
+    let mut floors = g.floors.clone();
+    floors.sort_by(f64::total_cmp);
+    let at_floor = critical::floor::AtFloor {
+        walkers: Vec::new(),
+        count: g.at_floor,
+        median_floor: floors.get(floors.len() / 2).copied(),
+    };
+    summary.extend(at_floor.note());
     for s in &stats {
         let pts: Vec<crate::critical::index_loss::LossPoint> = g
             .points
@@ -921,14 +927,7 @@ fn gather_shards(
     seconds: f64,
     ctx: &mut Ctx,
 ) -> anyhow::Result<Gathered> {
-    let mut g = Gathered {
-        points: Vec::new(),
-        insts: Vec::new(),
-        mirrors: Vec::new(),
-        seconds_walk: seconds,
-        precision: "f64",
-        shard: None,
-    };
+    let mut g = Gathered::new(seconds);
     let names: Vec<&str> = (0..4).map(|c| Status::from_code(c).name()).collect();
     let tables: Vec<crate::table::Table> = shards
         .iter()
@@ -1192,6 +1191,19 @@ fn walk_instances(
 }
 
 impl Gathered {
+    fn new(seconds_walk: f64) -> Gathered {
+        Gathered {
+            points: Vec::new(),
+            insts: Vec::new(),
+            mirrors: Vec::new(),
+            seconds_walk,
+            precision: "f64",
+            at_floor: 0,
+            floors: Vec::new(),
+            shard: None,
+        }
+    }
+
     /// Catalogues instance k of dimension n from its walkers' end states `x` (W x n) and
     /// statuses (only converged walkers count), and adds its rows.
     fn add_instance(
@@ -1203,7 +1215,10 @@ impl Gathered {
         status: &[Status],
         timings: &mut run::Timings,
     ) -> anyhow::Result<()> {
-        let eligible: Vec<bool> = status.iter().map(|&s| s == Status::Converged).collect();
+        let at = critical::floor::at_floor(obj, x, status, self.precision);
+        let eligible = at.eligible(status);
+        self.at_floor += at.count;
+        self.floors.extend(at.median_floor);
         let opts = CatalogueOptions::default();
         let (cat, secs) = critical::catalogue_timed(obj, x, &eligible, &opts)?;
         critical::files::add_timings(timings, &secs);
@@ -1230,7 +1245,7 @@ impl Gathered {
             // 0: a deterministic family has no landscape seed (the manifest says so).
             seed: if r.random { r.seed_of(n, k) } else { 0 },
             walkers: r.walkers,
-            converged: eligible.iter().filter(|&&e| e).count(),
+            converged: status.iter().filter(|&&s| s == Status::Converged).count(),
             walkers_at_points: cat.points.iter().map(|p| p.walkers).sum(),
             points: cat.points.len(),
             coverage: cat.coverage().overall,
