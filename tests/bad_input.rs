@@ -1737,6 +1737,8 @@ mod never_panic {
                 dims,
                 instances,
                 optimizer: "gd".into(),
+                descent: "auto".into(),
+                descent_steps: None,
                 walkers: walkers.min(1 << 40),
                 init: "auto".into(),
                 walk,

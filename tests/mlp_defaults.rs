@@ -240,3 +240,103 @@ fn shards_with_a_descent_merge_into_one_run() {
     assert_eq!(m1["resolved"]["descent"], mm["resolved"]["descent"]);
     let _ = std::fs::remove_dir_all(&root);
 }
+
+/// `sweep` over the hidden width runs the network's descent before newton-mr by default, as
+/// `sample` does: each width's walkers descend first (every walker of every instance counted
+/// once), the finder starts where they ended, and `--descent none` walks the finder alone from
+/// the starts. Shards, each descending its own instances, merge into the one sweep.
+#[test]
+fn sweep_runs_the_descent_before_the_finder_and_its_shards_merge_into_one_sweep() {
+    let root = tmp("mlp-sweep-descent");
+    let go = |out: &std::path::Path, extra: &[&str]| {
+        let mut args = vec![
+            "sweep",
+            "--objective",
+            "mlp:widths=2-3-1,samples=16",
+            "--dims",
+            "2,3",
+            "--instances",
+            "2",
+            "--walkers",
+            "8",
+            "--steps",
+            "200",
+            "--backend",
+            "cpu",
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        args.extend(extra);
+        run(&args)
+    };
+    let one = root.join("one");
+    let o = go(&one, &["--descent-steps", "100"]);
+    ok(&o);
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    let m = manifest(&one);
+    assert_eq!(m["resolved"]["descent"]["steps"], 100, "{}", m["resolved"]);
+    assert!(m["resolved"]["descent"]["optimizer"]
+        .as_str()
+        .unwrap()
+        .starts_with("adam"));
+    for d in ["2", "3"] {
+        let c = &m["descent"]["per_dim"][d];
+        let total: u64 = ["converged", "max_steps", "diverged"]
+            .iter()
+            .map(|k| c[k].as_u64().unwrap())
+            .sum();
+        assert_eq!(total, 16, "width {d}: {c}");
+        assert!(
+            stdout.contains(&format!(
+                "N =    {d}: descent before newton-mr: 100 steps of adam"
+            )),
+            "{stdout}"
+        );
+    }
+    // The finder alone, from the starts, ends elsewhere.
+    let none = root.join("none");
+    ok(&go(&none, &["--descent", "none"]));
+    let mn = manifest(&none);
+    assert!(mn["resolved"]["descent"].is_null(), "{}", mn["resolved"]);
+    assert!(mn.get("descent").is_none());
+    let points = |d: &std::path::Path| std::fs::read_to_string(d.join("points.csv")).unwrap();
+    assert_ne!(points(&one), points(&none));
+    // --descent-steps without a descent is a usage error.
+    let o = run(&[
+        "sweep",
+        "--objective",
+        "mlp:widths=2-3-1,samples=16",
+        "--dims",
+        "2",
+        "--descent",
+        "none",
+        "--descent-steps",
+        "10",
+        "--out",
+        root.join("refused").to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--descent-steps"));
+
+    let (a, b, merged) = (root.join("a"), root.join("b"), root.join("merged"));
+    ok(&go(&a, &["--descent-steps", "100", "--shard", "1/2"]));
+    ok(&go(&b, &["--descent-steps", "100", "--shard", "2/2"]));
+    ok(&run(&[
+        "merge",
+        "--out",
+        merged.to_str().unwrap(),
+        b.to_str().unwrap(),
+        a.to_str().unwrap(),
+    ]));
+    assert_eq!(points(&one), points(&merged));
+    let mm = manifest(&merged);
+    for d in ["2", "3"] {
+        for k in ["converged", "max_steps", "diverged"] {
+            assert_eq!(
+                m["descent"]["per_dim"][d][k], mm["descent"]["per_dim"][d][k],
+                "width {d} {k}"
+            );
+        }
+    }
+    let _ = std::fs::remove_dir_all(&root);
+}

@@ -82,7 +82,7 @@ pub fn list() {
                 .and_then(|o| o.finder_descent());
             if let Some((rule, steps)) = descent {
                 println!(
-                    "      {:<12} sample (default --optimizer newton-mr, --descent auto) walks \
+                    "      {:<12} sample and sweep (default --optimizer newton-mr, --descent auto) walk \
                      {rule} for {steps} steps first, then newton-mr from where it ended: minima \
                      and the saddles above them",
                     "descent"

@@ -20,6 +20,7 @@ use crate::rules::{self, Optimizer};
 use crate::run::memory::{Estimate, Need};
 use crate::run::shard::Shard;
 use crate::run::{self, Command, Ctx, Manifest, Report, WalkOptions};
+use crate::sample::Descent;
 use crate::spec::{self, RawSpec, SpecError};
 use crate::walk::init::Init;
 use crate::walk::state::Status;
@@ -47,6 +48,18 @@ pub struct SweepSpec {
     /// every index. A range (lo..hi) spreads over the walkers of every instance alike.
     #[arg(long, default_value = "newton-mr")]
     pub optimizer: String,
+    /// Walk this optimizer first, then the --optimizer from where it ended: auto | none |
+    /// OPTIMIZER. auto: the objective's own descent before a critical-point finder (newton-mr,
+    /// gradnorm, newton) on landscapes that have one (mlp: adam:lr=0.001..0.03 for 1000
+    /// steps), none elsewhere; as `sample`'s
+    #[arg(long, default_value = "auto")]
+    #[serde(default = "default_descent")]
+    pub descent: String,
+    /// Steps of the --descent walk (default: the objective's under auto, else 1000); its walkers
+    /// stop early only when converged or diverged
+    #[arg(long)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub descent_steps: Option<u32>,
     /// Walkers per instance.
     #[arg(long, default_value_t = 1024)]
     pub walkers: usize,
@@ -62,6 +75,10 @@ pub struct SweepSpec {
     #[arg(long)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shard: Option<String>,
+}
+
+fn default_descent() -> String {
+    "auto".into()
 }
 
 /// The prediction drawn with the index-vs-energy figure, when the landscape has one.
@@ -160,6 +177,8 @@ pub struct Resolved {
     /// The objective's dimension N of each entry of `dims` (for mlp the parameter count, for
     /// the others the entry itself).
     pub ns: Vec<usize>,
+    /// The walk before the finder's (`--descent`), when there is one.
+    pub descent: Option<Descent>,
 }
 
 impl Resolved {
@@ -168,8 +187,13 @@ impl Resolved {
     /// their walkers.
     pub fn memory(&self) -> Estimate {
         let (k, w) = (self.instances as u64, self.walkers as u64);
-        let slots = self.opt.rule.slots() as u64;
-        let hyper = self.opt.hyper().len() as u64;
+        // The two walks run one after the other: the larger of their states.
+        let of_opt = |o: &Optimizer| (o.rule.slots() as u64, o.hyper().len() as u64);
+        let (slots, hyper) = of_opt(&self.opt);
+        let (slots, hyper) = self.descent.as_ref().map_or((slots, hyper), |d| {
+            let (s, h) = of_opt(&d.opt);
+            (slots.max(s), hyper.max(h))
+        });
         let of = |d: usize| {
             let obj = self.instance(d, 0).ok();
             let params = obj.as_ref().map_or(0, |o| o.params().len()) as u64;
@@ -210,6 +234,26 @@ fn invalid(msg: String) -> SpecError {
 
 impl SweepSpec {
     pub fn resolve(&self) -> Result<Resolved, SpecError> {
+        let mut r = self.resolve_family()?;
+        // The family's descent (mlp's is the same at every width); it must suit every N.
+        r.descent = crate::sample::resolve_descent(
+            &self.descent,
+            self.descent_steps,
+            r.instance(r.dims[0], 0)?.as_ref(),
+            &r.opt,
+        )?;
+        if let Some(d) = &r.descent {
+            for &n in &r.dims {
+                d.opt
+                    .check_objective(r.instance(n, 0)?.as_ref())
+                    .map_err(|e| invalid(format!("--dims {n}: --descent: {e}")))?;
+            }
+        }
+        Ok(r)
+    }
+
+    /// [`SweepSpec::resolve`] but the descent.
+    fn resolve_family(&self) -> Result<Resolved, SpecError> {
         if let Some(text) = self
             .objective
             .trim_start()
@@ -253,6 +297,7 @@ impl SweepSpec {
             formula: None,
             widths: None,
             ns: Vec::new(),
+            descent: None,
         };
         resolved.check_dims()?;
         let first = resolved.instance_spec(resolved.dims[0], 0);
@@ -296,6 +341,7 @@ impl SweepSpec {
             widths: None,
             ns: Vec::new(),
             shard,
+            descent: None,
         };
         resolved.check_dims()?;
         Ok(resolved)
@@ -364,6 +410,7 @@ impl SweepSpec {
             formula: None,
             widths: Some(widths.clone()),
             ns: Vec::new(),
+            descent: None,
         };
         resolved.check_dims()?;
         let first = resolved.instance_spec(resolved.dims[0], 0);
@@ -538,7 +585,9 @@ impl Command for SweepSpec {
         self.walk.seed
     }
     fn optimizers<'a>(&self, r: &'a Resolved) -> Vec<&'a Optimizer> {
-        vec![&r.opt]
+        let mut all = vec![&r.opt];
+        all.extend(r.descent.as_ref().map(|d| &d.opt));
+        all
     }
     /// The first instance of every dimension (the others share its constants and sizes).
     fn memory(&self, r: &Resolved) -> Need {
@@ -556,9 +605,13 @@ impl Command for SweepSpec {
         }
     }
     fn check(&self, r: &Resolved, backend: &Backend) -> Result<(), SpecError> {
-        r.dims
-            .iter()
-            .try_for_each(|&n| backend.check(r.instance(n, 0)?.as_ref(), &r.opt))
+        r.dims.iter().try_for_each(|&n| {
+            let obj = r.instance(n, 0)?;
+            if let Some(d) = &r.descent {
+                backend.check(obj.as_ref(), &d.opt)?;
+            }
+            backend.check(obj.as_ref(), &r.opt)
+        })
     }
     fn describe(&self, r: &Resolved) -> String {
         // For mlp --dims are hidden widths d, and N is the parameter count at each.
@@ -566,8 +619,11 @@ impl Command for SweepSpec {
             Some(_) => format!("hidden width d = {:?} (N = {:?})", r.dims, r.ns),
             None => format!("N = {:?}", r.dims),
         };
+        let after = r.descent.as_ref().map_or(String::new(), |d| {
+            format!(" after {} steps of {}", d.steps, d.opt.spec())
+        });
         format!(
-            "{} over {over}, {} instances x {} walkers of {}",
+            "{} over {over}, {} instances x {} walkers of {}{after}",
             r.template,
             r.instances,
             r.walkers,
@@ -654,8 +710,14 @@ impl Resolved {
 
     /// Walker-steps of the whole sweep at most (for a progress bar).
     pub fn total_steps(&self) -> u64 {
-        (self.dims.len() * self.instances * self.walkers) as u64
-            * (u64::from(self.plan.max_steps) + 1)
+        (self.dims.len() * self.instances * self.walkers) as u64 * self.steps_per_walker()
+    }
+
+    /// Walker-steps of one walker when it runs to its end: the descent's and the finder's.
+    pub fn steps_per_walker(&self) -> u64 {
+        self.descent.as_ref().map_or(0, |d| u64::from(d.steps) + 1)
+            + u64::from(self.plan.max_steps)
+            + 1
     }
 }
 
@@ -672,6 +734,8 @@ struct Gathered {
     /// over all instances, and each such instance's median floor.
     at_floor: usize,
     floors: Vec<f64>,
+    /// Each dimension's descent walks, when the sweep has a descent.
+    descents: Vec<(usize, DescentCounts)>,
     /// A shard's end states of the dimension being walked (catalogued by `merge`, not here).
     shard: Option<ShardEnds>,
 }
@@ -755,9 +819,13 @@ fn shard_report(
         "dispatches_per_dim": dispatches,
         "timings_per_dim_s": timings,
     });
+    let mut results = results.as_object().cloned().unwrap_or_default();
+    if let Some(d) = &r.descent {
+        results.insert("descent".into(), descent_json(d, &g.descents));
+    }
     Report {
         resolved: resolved_of(r),
-        results: results.as_object().cloned().unwrap_or_default(),
+        results,
         precision: g.precision,
         summary: vec![format!(
             "shard {} of instances {}..{} of every dimension (walk {:.3} s): join the {} shards with `saddlescope merge --out DIR SHARD_DIR...`",
@@ -768,6 +836,36 @@ fn shard_report(
             shard.count
         )],
     }
+}
+
+/// The manifest's `descent` of a sweep: the descent's optimizer and steps, and how its walks
+/// ended per dimension.
+fn descent_json(d: &Descent, per_dim: &[(usize, DescentCounts)]) -> serde_json::Value {
+    let dims: serde_json::Map<String, serde_json::Value> = per_dim
+        .iter()
+        .map(|(n, c)| (n.to_string(), serde_json::json!(c)))
+        .collect();
+    serde_json::json!({"optimizer": d.opt.spec(), "steps": d.steps, "per_dim": dims})
+}
+
+/// One summary line per dimension: how its descent walks ended.
+fn descent_lines(d: &Descent, opt: &Optimizer, per_dim: &[(usize, DescentCounts)]) -> Vec<String> {
+    per_dim
+        .iter()
+        .map(|(n, c)| {
+            format!(
+                "N = {n:>4}: descent before {}: {} steps of {}  converged: {}  max_steps: {}  \
+                 diverged: {}  ({:.3} s; the finder's walkers start where it ended)",
+                opt.rule.name,
+                d.steps,
+                d.opt.spec(),
+                c.converged,
+                c.max_steps,
+                c.diverged,
+                c.seconds
+            )
+        })
+        .collect()
 }
 
 /// The manifest's `resolved` of a sweep.
@@ -781,6 +879,7 @@ fn resolved_of(r: &Resolved) -> run::Resolved {
         "init": r.init,
         "plan": r.plan,
         "theory": r.theory,
+        "descent": r.descent.as_ref().map(|d| serde_json::json!({"optimizer": d.opt.spec(), "steps": d.steps})),
     });
     run::Resolved {
         objective: Some(r.template.clone()),
@@ -852,7 +951,13 @@ fn finish(
         );
     }
     results.insert("f32_floor_walkers".into(), g.at_floor.into());
+    if let Some(d) = &r.descent {
+        results.insert("descent".into(), descent_json(d, &g.descents));
+    }
     let mut summary = summary_lines(&stats, g.seconds_walk);
+    if let Some(d) = &r.descent {
+        summary.splice(1..1, descent_lines(d, &r.opt, &g.descents));
+    }
     let mut floors = g.floors.clone();
     floors.sort_by(f64::total_cmp);
     let at_floor = critical::floor::AtFloor {
@@ -928,6 +1033,22 @@ fn gather_shards(
     ctx: &mut Ctx,
 ) -> anyhow::Result<Gathered> {
     let mut g = Gathered::new(seconds);
+    // The shards' descents, summed per dimension.
+    if r.descent.is_some() {
+        for &n in &r.dims {
+            let mut total = DescentCounts::default();
+            for s in shards {
+                let c = &s
+                    .manifest
+                    .results
+                    .get("descent")
+                    .cloned()
+                    .unwrap_or_default()["per_dim"][n.to_string()];
+                total.join(&serde_json::from_value(c.clone()).unwrap_or_default());
+            }
+            g.descents.push((n, total));
+        }
+    }
     let names: Vec<&str> = (0..4).map(|c| Status::from_code(c).name()).collect();
     let tables: Vec<crate::table::Table> = shards
         .iter()
@@ -1094,28 +1215,36 @@ fn walk_dimension(
     let kept = ctx
         .checkpoints
         .and_then(|c| c.kept_ends(&key, mine.len() * w, dim));
-    let (ends, groups) = match kept {
+    let (ends, groups, descent) = match kept {
         Some((ends, meta)) => {
             let seconds = meta["seconds_walk"].as_f64().unwrap_or(0.0);
             g.seconds_walk += seconds;
             ctx.timings.add("walk", seconds);
             let groups = meta["dispatches"].as_u64().unwrap_or(0) as usize;
-            (ends, groups)
+            let descent = serde_json::from_value(meta["descent"].clone()).unwrap_or_default();
+            (ends, groups, descent)
         }
         None => {
             let t_walk = Instant::now();
-            let (ends, walks) = walk_instances(r, d, n, &objs, ctx)?;
+            let (ends, walks, descent) = walk_instances(r, d, n, &objs, ctx)?;
             let seconds = t_walk.elapsed().as_secs_f64();
             g.seconds_walk += seconds;
             if let Some(c) = ctx.checkpoints {
-                let meta = serde_json::json!({"seconds_walk": seconds, "dispatches": walks.len()});
+                let meta = serde_json::json!({
+                    "seconds_walk": seconds,
+                    "dispatches": walks.len(),
+                    "descent": descent,
+                });
                 if let Err(e) = c.keep_ends(&key, &ends, meta, &walks) {
                     log::warn!("could not keep the end states of N = {n} for a resume: {e}");
                 }
             }
-            (ends, walks.len())
+            (ends, walks.len(), descent)
         }
     };
+    if r.descent.is_some() {
+        g.descents.push((n, descent));
+    }
     g.precision = ends.precision;
     if let Some(shard) = g.shard.as_mut() {
         shard.x.extend_from_slice(&ends.x);
@@ -1146,10 +1275,11 @@ fn walk_instances(
     n: usize,
     objs: &[Box<dyn Objective>],
     ctx: &mut Ctx,
-) -> anyhow::Result<(crate::walk::EndStates, Vec<String>)> {
+) -> anyhow::Result<(crate::walk::EndStates, Vec<String>, DescentCounts)> {
+    let mut descents = DescentCounts::default();
     let (kn, w) = (r.instances, r.walkers);
     let mine = r.shard.map_or(0..kn, |s| s.range(kn));
-    let per_dim_steps = (mine.len() * w) as u64 * (u64::from(r.plan.max_steps) + 1);
+    let per_dim_steps = (mine.len() * w) as u64 * r.steps_per_walker();
     // As many instances per dispatch as the adapter's parameter binding holds.
     let per_params = objs[0].params().len().max(1);
     let group = (ctx.backend.max_params() / per_params).clamp(1, mine.len());
@@ -1164,7 +1294,7 @@ fn walk_instances(
             .map(|o| o.as_ref())
             .collect();
         // Walker k·W + j of this dimension: its start and noise do not depend on grouping.
-        let mut starts = Vec::with_capacity((k1 - k0) * w * dim);
+        let mut starts: Vec<f64> = Vec::with_capacity((k1 - k0) * w * dim);
         for (k, obj) in (k0..k1).zip(&refs) {
             starts.extend(r.init.starts(*obj, r.plan.seed, (k * w) as u32, w));
         }
@@ -1173,7 +1303,23 @@ fn walk_instances(
             ..r.plan.clone()
         };
         let hyper = instance_hyper(&r.opt, w, k1 - k0);
-        let done = base + ((k0 - mine.start) * w) as u64 * (u64::from(r.plan.max_steps) + 1);
+        let mut done = base + ((k0 - mine.start) * w) as u64 * r.steps_per_walker();
+        if let Some(d) = &r.descent {
+            let key = format!("N{n}-k{k0}-descent");
+            let plan = WalkPlan {
+                max_steps: d.steps,
+                ..plan.clone()
+            };
+            let hyper = instance_hyper(&d.opt, w, k1 - k0);
+            let t = Instant::now();
+            let ends = ctx.walk_instances(&key, &refs, &d.opt, &plan, &starts, &hyper, done)?;
+            let secs = t.elapsed().as_secs_f64();
+            ctx.timings.add("descent", secs);
+            keys.push(key);
+            done += ((k1 - k0) * w) as u64 * (u64::from(d.steps) + 1);
+            descents.add(&ends, secs);
+            starts = ends.x;
+        }
         let key = format!("N{n}-k{k0}");
         let t_walk = Instant::now();
         let ends = ctx.walk_instances(&key, &refs, &r.opt, &plan, &starts, &hyper, done)?;
@@ -1187,7 +1333,32 @@ fn walk_instances(
         all.status.extend_from_slice(&ends.status);
         all.escape.extend_from_slice(&ends.escape);
     }
-    Ok((all, keys))
+    Ok((all, keys, descents))
+}
+
+/// How a dimension's descent walks (`--descent`) ended: their status counts and seconds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+struct DescentCounts {
+    converged: usize,
+    max_steps: usize,
+    diverged: usize,
+    seconds: f64,
+}
+
+impl DescentCounts {
+    fn add(&mut self, ends: &crate::walk::EndStates, seconds: f64) {
+        let [(_, c), (_, m), (_, d)] = ends.counts();
+        self.converged += c;
+        self.max_steps += m;
+        self.diverged += d;
+        self.seconds += seconds;
+    }
+    fn join(&mut self, other: &DescentCounts) {
+        self.converged += other.converged;
+        self.max_steps += other.max_steps;
+        self.diverged += other.diverged;
+        self.seconds += other.seconds;
+    }
 }
 
 impl Gathered {
@@ -1200,6 +1371,7 @@ impl Gathered {
             precision: "f64",
             at_floor: 0,
             floors: Vec::new(),
+            descents: Vec::new(),
             shard: None,
         }
     }
@@ -1650,6 +1822,8 @@ mod tests {
             dims: dims.to_vec(),
             instances: Some(3),
             optimizer: "newton-mr".into(),
+            descent: "auto".into(),
+            descent_steps: None,
             walkers: 8,
             init: "auto".into(),
             walk: WalkOptions {
