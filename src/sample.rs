@@ -30,18 +30,9 @@ pub struct SampleSpec {
     #[arg(long, default_value = DEFAULT_OPTIMIZER)]
     #[serde(default = "default_optimizer")]
     pub optimizer: String,
-    /// Walk this optimizer first, then the --optimizer from where it ended: auto | none |
-    /// OPTIMIZER. auto: the objective's own descent before a critical-point finder (newton-mr,
-    /// gradnorm, newton) on landscapes that have one (mlp: adam:lr=0.001..0.03 for 1000
-    /// steps), none elsewhere
-    #[arg(long, default_value = "auto")]
-    #[serde(default = "default_descent")]
-    pub descent: String,
-    /// Steps of the --descent walk (default: the objective's under auto, else 1000); its walkers
-    /// stop early only when converged or diverged
-    #[arg(long)]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub descent_steps: Option<u32>,
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub descent: DescentOptions,
     #[arg(long, default_value_t = 4096)]
     pub walkers: usize,
     /// auto | uniform:lo=A,hi=B | normal:sigma=S[,center=a;b;..] | point:x=a;b;..
@@ -69,6 +60,44 @@ pub struct SampleSpec {
 pub const DEFAULT_OPTIMIZER: &str = "newton-mr";
 /// Steps of a `--descent` given as an optimizer without `--descent-steps`.
 pub const DEFAULT_DESCENT_STEPS: u32 = 1000;
+
+/// `--descent` and `--descent-steps`: the walk before the optimizer's (`sample`'s and
+/// `sweep`'s).
+#[derive(Debug, Clone, clap::Args, serde::Serialize, serde::Deserialize)]
+pub struct DescentOptions {
+    /// Walk this optimizer first, then the --optimizer from where it ended: auto | none |
+    /// OPTIMIZER. auto: the objective's own descent before a critical-point finder (newton-mr,
+    /// gradnorm, newton) on landscapes that have one (mlp: adam:lr=0.001..0.03 for 1000
+    /// steps), none elsewhere
+    #[arg(long, default_value = "auto")]
+    #[serde(default = "default_descent")]
+    pub descent: String,
+    /// Steps of the --descent walk (default: the objective's under auto, else 1000); its walkers
+    /// stop early only when converged or diverged
+    #[arg(long)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub descent_steps: Option<u32>,
+}
+
+impl Default for DescentOptions {
+    fn default() -> Self {
+        DescentOptions {
+            descent: default_descent(),
+            descent_steps: None,
+        }
+    }
+}
+
+impl DescentOptions {
+    /// The checked descent before the walk of `opt` on `obj` ([`resolve_descent`]).
+    pub fn resolve(
+        &self,
+        obj: &dyn Objective,
+        opt: &Optimizer,
+    ) -> Result<Option<Descent>, SpecError> {
+        resolve_descent(&self.descent, self.descent_steps, obj, opt)
+    }
+}
 
 fn default_optimizer() -> String {
     DEFAULT_OPTIMIZER.into()
@@ -166,9 +195,9 @@ pub struct Resolved {
     pub descent: Option<Descent>,
 }
 
-/// The checked `--descent` and `--descent-steps` (`sample`'s and `sweep`'s) before the walk of
-/// `opt` on `obj`: None when no descent runs.
-pub fn resolve_descent(
+/// The checked `--descent` and `--descent-steps` before the walk of `opt` on `obj`: None when
+/// no descent runs.
+fn resolve_descent(
     descent: &str,
     descent_steps: Option<u32>,
     obj: &dyn Objective,
@@ -246,7 +275,7 @@ impl Command for SampleSpec {
         if let Some(s) = shard {
             s.check(self.walkers, "walkers")?;
         }
-        let descent = resolve_descent(&self.descent, self.descent_steps, obj.as_ref(), &opt)?;
+        let descent = self.descent.resolve(obj.as_ref(), &opt)?;
         Ok(Resolved {
             obj,
             opt,

@@ -48,18 +48,10 @@ pub struct SweepSpec {
     /// every index. A range (lo..hi) spreads over the walkers of every instance alike.
     #[arg(long, default_value = "newton-mr")]
     pub optimizer: String,
-    /// Walk this optimizer first, then the --optimizer from where it ended: auto | none |
-    /// OPTIMIZER. auto: the objective's own descent before a critical-point finder (newton-mr,
-    /// gradnorm, newton) on landscapes that have one (mlp: adam:lr=0.001..0.03 for 1000
-    /// steps), none elsewhere; as `sample`'s
-    #[arg(long, default_value = "auto")]
-    #[serde(default = "default_descent")]
-    pub descent: String,
-    /// Steps of the --descent walk (default: the objective's under auto, else 1000); its walkers
-    /// stop early only when converged or diverged
-    #[arg(long)]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub descent_steps: Option<u32>,
+    /// --descent and --descent-steps, as `sample`'s.
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub descent: crate::sample::DescentOptions,
     /// Walkers per instance.
     #[arg(long, default_value_t = 1024)]
     pub walkers: usize,
@@ -75,10 +67,6 @@ pub struct SweepSpec {
     #[arg(long)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shard: Option<String>,
-}
-
-fn default_descent() -> String {
-    "auto".into()
 }
 
 /// The prediction drawn with the index-vs-energy figure, when the landscape has one.
@@ -236,12 +224,9 @@ impl SweepSpec {
     pub fn resolve(&self) -> Result<Resolved, SpecError> {
         let mut r = self.resolve_family()?;
         // The family's descent (mlp's is the same at every width); it must suit every N.
-        r.descent = crate::sample::resolve_descent(
-            &self.descent,
-            self.descent_steps,
-            r.instance(r.dims[0], 0)?.as_ref(),
-            &r.opt,
-        )?;
+        r.descent = self
+            .descent
+            .resolve(r.instance(r.dims[0], 0)?.as_ref(), &r.opt)?;
         if let Some(d) = &r.descent {
             for &n in &r.dims {
                 d.opt
@@ -1822,8 +1807,7 @@ mod tests {
             dims: dims.to_vec(),
             instances: Some(3),
             optimizer: "newton-mr".into(),
-            descent: "auto".into(),
-            descent_steps: None,
+            descent: Default::default(),
             walkers: 8,
             init: "auto".into(),
             walk: WalkOptions {
