@@ -88,17 +88,6 @@ impl Default for DescentOptions {
     }
 }
 
-impl DescentOptions {
-    /// The checked descent before the walk of `opt` on `obj` ([`resolve_descent`]).
-    pub fn resolve(
-        &self,
-        obj: &dyn Objective,
-        opt: &Optimizer,
-    ) -> Result<Option<Descent>, SpecError> {
-        resolve_descent(&self.descent, self.descent_steps, obj, opt)
-    }
-}
-
 fn default_optimizer() -> String {
     DEFAULT_OPTIMIZER.into()
 }
@@ -195,61 +184,63 @@ pub struct Resolved {
     pub descent: Option<Descent>,
 }
 
-/// The checked `--descent` and `--descent-steps` before the walk of `opt` on `obj`: None when
-/// no descent runs.
-fn resolve_descent(
-    descent: &str,
-    descent_steps: Option<u32>,
-    obj: &dyn Objective,
-    opt: &Optimizer,
-) -> Result<Option<Descent>, SpecError> {
-    if let Some(k) = descent_steps {
-        if k == 0 || k == u32::MAX {
-            return Err(SpecError::flag(
-                "--descent-steps",
-                k,
-                format!("1..={}", u32::MAX - 1),
-            ));
+impl DescentOptions {
+    /// The checked `--descent` and `--descent-steps` before the walk of `opt` on `obj`: None
+    /// when no descent runs.
+    pub fn resolve(
+        &self,
+        obj: &dyn Objective,
+        opt: &Optimizer,
+    ) -> Result<Option<Descent>, SpecError> {
+        let (descent, descent_steps) = (self.descent.as_str(), self.descent_steps);
+        if let Some(k) = descent_steps {
+            if k == 0 || k == u32::MAX {
+                return Err(SpecError::flag(
+                    "--descent-steps",
+                    k,
+                    format!("1..={}", u32::MAX - 1),
+                ));
+            }
         }
+        let (text, steps) = match descent {
+            "none" => {
+                if descent_steps.is_some() {
+                    return Err(SpecError::Spec {
+                        context: "--descent-steps".into(),
+                        problem: "there is no descent to take them (--descent none); valid: --descent auto or an \
+                                  optimizer spec, or no --descent-steps"
+                            .into(),
+                    });
+                }
+                return Ok(None);
+            }
+            "auto" => match obj.finder_descent() {
+                Some((text, steps)) if FINDERS.contains(&opt.rule.name) => {
+                    (text, descent_steps.unwrap_or(steps))
+                }
+                _ if descent_steps.is_some() => {
+                    return Err(SpecError::Spec {
+                        context: "--descent-steps".into(),
+                        problem: format!(
+                            "--descent auto runs no descent before {} on this objective (only \
+                             before {} on a landscape that has one, e.g. mlp); valid: \
+                             --descent OPTIMIZER to name one, or no --descent-steps",
+                            opt.rule.name,
+                            FINDERS.join(", ")
+                        ),
+                    });
+                }
+                _ => return Ok(None),
+            },
+            text => (text, descent_steps.unwrap_or(DEFAULT_DESCENT_STEPS)),
+        };
+        let d = rules::parse(text).map_err(|e| SpecError::Spec {
+            context: format!("--descent {text}"),
+            problem: format!("{e} (valid: auto, none, or an optimizer spec)"),
+        })?;
+        d.check_objective(obj)?;
+        Ok(Some(Descent { opt: d, steps }))
     }
-    let (text, steps) = match descent {
-        "none" => {
-            if descent_steps.is_some() {
-                return Err(SpecError::Spec {
-                    context: "--descent-steps".into(),
-                    problem: "there is no descent to take them (--descent none); valid: --descent auto or an \
-                              optimizer spec, or no --descent-steps"
-                        .into(),
-                });
-            }
-            return Ok(None);
-        }
-        "auto" => match obj.finder_descent() {
-            Some((text, steps)) if FINDERS.contains(&opt.rule.name) => {
-                (text, descent_steps.unwrap_or(steps))
-            }
-            _ if descent_steps.is_some() => {
-                return Err(SpecError::Spec {
-                    context: "--descent-steps".into(),
-                    problem: format!(
-                        "--descent auto runs no descent before {} on this objective (only \
-                         before {} on a landscape that has one, e.g. mlp); valid: \
-                         --descent OPTIMIZER to name one, or no --descent-steps",
-                        opt.rule.name,
-                        FINDERS.join(", ")
-                    ),
-                });
-            }
-            _ => return Ok(None),
-        },
-        text => (text, descent_steps.unwrap_or(DEFAULT_DESCENT_STEPS)),
-    };
-    let d = rules::parse(text).map_err(|e| SpecError::Spec {
-        context: format!("--descent {text}"),
-        problem: format!("{e} (valid: auto, none, or an optimizer spec)"),
-    })?;
-    d.check_objective(obj)?;
-    Ok(Some(Descent { opt: d, steps }))
 }
 
 impl Command for SampleSpec {

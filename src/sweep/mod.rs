@@ -1332,11 +1332,13 @@ struct DescentCounts {
 
 impl DescentCounts {
     fn add(&mut self, ends: &crate::walk::EndStates, seconds: f64) {
-        let [(_, c), (_, m), (_, d)] = ends.counts();
-        self.converged += c;
-        self.max_steps += m;
-        self.diverged += d;
-        self.seconds += seconds;
+        let [(_, converged), (_, max_steps), (_, diverged)] = ends.counts();
+        self.join(&DescentCounts {
+            converged,
+            max_steps,
+            diverged,
+            seconds,
+        });
     }
     fn join(&mut self, other: &DescentCounts) {
         self.converged += other.converged;
